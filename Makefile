@@ -1,0 +1,52 @@
+# costwarden — the newcomer's commands: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEBIAN_TOOLS := promtool amtool prometheus-node-exporter
+
+.PHONY: run test lint typecheck unit bench deps tools clean help
+
+help:
+	@echo "make run    - start the exporter on :9877 with the embedded pricing table"
+	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest"
+	@echo "make bench  - benchmarks (exporter vs Debian's node_exporter), printed as tables"
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+# Debian's Prometheus tools are real peers in the tests; install them when missing (needs root, as CI is).
+tools:
+	@missing=""; for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install prometheus prometheus-alertmanager prometheus-node-exporter" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null; \
+	fi
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: deps
+	$(VENV)/bin/mypy
+
+unit: deps tools
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck unit
+
+run: deps
+	$(VENV)/bin/costwarden-exporter $(ARGS)
+
+bench: deps tools
+	$(PY) -m bench.exporter_scrape
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

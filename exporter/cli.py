@@ -1,0 +1,248 @@
+"""`costwarden-exporter`: flags in node_exporter's style, logging, start-up checks, and the main loop."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from exporter import __version__, config
+from exporter.collectors.cgroup import CgroupReader
+from exporter.collectors.host import HostReader
+from exporter.containers import NameResolver
+from exporter.http import make_app, serve
+from exporter.metrics import CostCollector
+from exporter.pricing import full_machine_hourly, unit_prices
+from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
+from exporter.sampler import Sampler
+
+log = logging.getLogger("exporter")
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration(text: str) -> float:
+    """Prometheus-style durations (`500ms`, `15s`, `1m`) in seconds."""
+    match = _DURATION.match(text.strip())
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration such as 15s or 1m")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not [host]:port, e.g. :9877 or 127.0.0.1:9877")
+    return host.strip("[]"), int(port)
+
+
+def regex(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid regular expression: {exc}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    presets = config.preset_names()
+    epilog = "Built-in presets (provider: plans):\n" + "\n".join(
+        f"  {provider}: {', '.join(plans)}" for provider, plans in sorted(presets.items())
+    )
+    epilog += (
+        "\n\nWith no --config.file the exporter prices this host as a DigitalOcean s-1vcpu-1gb Droplet, so numbers"
+        "\nappear at once; write a pricing.yml (see docs/configuration.md) for your real plan."
+    )
+    p = argparse.ArgumentParser(
+        prog="costwarden-exporter",
+        description="Serve Prometheus metrics that turn this host's and its containers' usage into money.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config.file", dest="config_file", type=Path, help="pricing table (YAML); default: embedded")
+    p.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="validate the pricing table, print the resolved prices as JSON, and exit",
+    )
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        type=listen_address,
+        default=("", 9877),
+        metavar="[HOST]:PORT",
+        help="where to serve (default :9877)",
+    )
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics", help="default /metrics")
+    p.add_argument("--path.procfs", dest="procfs", type=Path, default=Path("/proc"), help="default /proc")
+    p.add_argument("--path.sysfs", dest="sysfs", type=Path, default=Path("/sys"), help="default /sys")
+    p.add_argument(
+        "--path.cgroupfs",
+        dest="cgroupfs",
+        type=Path,
+        help="cgroup mount (default <path.sysfs>/fs/cgroup); v2, or v1 hierarchies below it",
+    )
+    p.add_argument(
+        "--path.rootfs",
+        dest="rootfs",
+        type=Path,
+        default=Path("/"),
+        help="host root for disk usage (default /; /host in the container)",
+    )
+    p.add_argument(
+        "--path.docker-root",
+        dest="docker_root",
+        type=Path,
+        default=Path("/var/lib/docker"),
+        help="Docker's data root, read for container names (default /var/lib/docker)",
+    )
+    p.add_argument(
+        "--path.podman-root",
+        dest="podman_root",
+        type=Path,
+        default=Path("/var/lib/containers/storage"),
+        help="podman's storage root, read for container names",
+    )
+    p.add_argument(
+        "--storage.state-file",
+        dest="state_file",
+        type=Path,
+        default=Path("data/exporter-state.json"),
+        help="keeps month-to-date egress across restarts (default data/exporter-state.json)",
+    )
+    p.add_argument(
+        "--sample.interval",
+        dest="interval",
+        type=duration,
+        default=15.0,
+        help="how often usage is read and priced (default 15s)",
+    )
+    p.add_argument(
+        "--collector.host.mountpoints",
+        dest="mountpoints",
+        default="/",
+        help="comma-separated filesystems priced as disk (default /)",
+    )
+    p.add_argument(
+        "--collector.host.exclude-interfaces",
+        dest="exclude_interfaces",
+        type=regex,
+        default=re.compile(DEFAULT_EXCLUDED_INTERFACES),
+        help="interfaces whose bytes are not egress (default: loopback, bridges, veths, tunnels)",
+    )
+    for name, what in (("host", "the whole host"), ("cgroup", "containers and services")):
+        p.add_argument(
+            f"--collector.{name}",
+            dest=f"collector_{name}",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help=f"price {what} (default on; --no-collector.{name} to disable)",
+        )
+    p.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
+    p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
+    p.add_argument("--version", action="version", version=f"costwarden-exporter {__version__}")
+    return p
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r"))
+    logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), handlers=[handler], force=True)
+
+
+def build(args: argparse.Namespace, table: config.PricingTable) -> tuple[CollectorRegistry, Sampler]:
+    """Wire readers, sampler and registry from the flags; the single place where paths become objects."""
+    cgroupfs = args.cgroupfs or args.sysfs / "fs" / "cgroup"
+    mountpoints = tuple(m.strip() for m in args.mountpoints.split(",") if m.strip())
+    host = HostReader(args.procfs, args.rootfs, mountpoints, args.exclude_interfaces) if args.collector_host else None
+    cgroups = (
+        CgroupReader(cgroupfs, args.procfs, NameResolver(args.docker_root, args.podman_root), args.exclude_interfaces)
+        if args.collector_cgroup
+        else None
+    )
+    sampler = Sampler(table, host, cgroups, args.state_file)
+    registry = CollectorRegistry()
+    registry.register(CostCollector(table, sampler))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry, sampler
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        table = config.load(args.config_file)
+    except config.ConfigError as exc:
+        log.error("invalid pricing table: %s", exc)
+        print(f"costwarden-exporter: {exc}", file=sys.stderr)
+        return 2
+    prices = unit_prices(table)
+    if args.config_check:
+        resolved = table.model_dump(mode="json")
+        resolved["derived_unit_prices"] = vars(prices)
+        resolved["full_machine_hourly"] = full_machine_hourly(table, prices)
+        print(json.dumps(resolved, indent=2))
+        return 0
+
+    registry, sampler = build(args, table)
+    sampler.sample()
+    host, port = args.listen
+    try:
+        server, _ = serve(host, port, make_app(registry, table, args.telemetry_path))
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", host or "*", port, exc.strerror or exc)
+        return 1
+    log.info(
+        "serving %s on %s:%d; pricing %s/%s in %s (cpu %.5f/vCPU-h, memory %.5f/GiB-h); sampling every %gs",
+        args.telemetry_path,
+        host or "*",
+        port,
+        table.provider,
+        table.plan or "-",
+        table.currency,
+        prices.cpu_per_vcpu_hour,
+        prices.memory_per_gib_hour,
+        args.interval,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = threading.Thread(target=sampler.run, args=(args.interval, stop), name="sampler", daemon=True)
+    worker.start()
+    while not stop.wait(1.0):
+        pass
+    log.info("stopping")
+    server.shutdown()
+    worker.join(timeout=5)
+    time.sleep(0)
+    return 0

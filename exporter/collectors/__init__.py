@@ -1,0 +1,1 @@
+"""Readers of usage: each returns plain readings; pricing and exposition happen elsewhere."""

@@ -1,0 +1,178 @@
+"""Containers and services, from cgroup v2 or, where v2 has no controllers, the v1 hierarchies.
+
+Both layouts are common on VPSes (a hybrid host mounts v1 controllers beside an empty v2 tree), so the walker
+decides per host at start-up and reads the files directly: one directory walk and a handful of small reads per
+workload, no Docker API.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from exporter import cgroupfs, procfs
+from exporter.cgroupfs import Workload
+from exporter.containers import NameResolver
+from exporter.pricing import Usage
+
+log = logging.getLogger(__name__)
+
+_V1_CPU_DIRS = ("cpuacct", "cpu,cpuacct", "cpuacct,cpu")
+_VANISHED = (FileNotFoundError, ProcessLookupError)
+
+
+@dataclass(frozen=True)
+class WorkloadReading:
+    workload: Workload
+    name: str
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class CgroupReading:
+    workloads: tuple[WorkloadReading, ...]
+    errors: int
+    """Workloads skipped because a file could not be read (not because they vanished)."""
+
+
+class Layout:
+    """Where the cpu and memory files of a cgroup path live, for v2 or v1."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        controllers = root / "cgroup.controllers"
+        self.v2 = controllers.exists() and {"cpu", "memory"} & set(controllers.read_text().split()) != set()
+        if self.v2:
+            self.cpu_root = self.memory_root = root
+        else:
+            cpu = next((root / d for d in _V1_CPU_DIRS if (root / d).is_dir()), None)
+            if cpu is None:
+                raise FileNotFoundError(errno.ENOENT, "no cgroup v2 controllers and no v1 cpuacct hierarchy", str(root))
+            self.cpu_root = cpu
+            self.memory_root = root / "memory"
+
+    @property
+    def version(self) -> str:
+        return "v2" if self.v2 else "v1"
+
+
+class CgroupReader:
+    def __init__(
+        self,
+        cgroup_root: Path,
+        procfs_root: Path,
+        names: NameResolver,
+        exclude_interfaces: re.Pattern[str],
+    ) -> None:
+        self._root = cgroup_root
+        self._proc = procfs_root
+        self._names = names
+        self._exclude = exclude_interfaces
+        self._layout: Layout | None = None
+
+    @property
+    def layout(self) -> Layout:
+        if self._layout is None:
+            self._layout = Layout(self._root)
+            log.info("cgroup layout %s under %s", self._layout.version, self._root)
+        return self._layout
+
+    def read(self) -> CgroupReading:
+        layout = self.layout
+        host_netns = _netns(self._proc / "1")
+        seen_netns: set[str] = set()
+        readings: list[WorkloadReading] = []
+        errors = 0
+        for workload in discover(layout.cpu_root):
+            try:
+                usage = self._usage(layout, workload, host_netns, seen_netns)
+            except _VANISHED:
+                continue  # Stopped between the walk and the read: not an error, just gone.
+            except (OSError, ValueError, KeyError) as exc:
+                errors += 1
+                log.warning("cannot read cgroup %s: %s", workload.path, exc)
+                continue
+            readings.append(WorkloadReading(workload, self._names.name(workload), usage))
+        self._names.forget_all_but({r.workload.ident for r in readings})
+        return CgroupReading(tuple(readings), errors)
+
+    def _usage(self, layout: Layout, workload: Workload, host_netns: str | None, seen_netns: set[str]) -> Usage:
+        rel = workload.path.lstrip("/")
+        cpu_dir = layout.cpu_root / rel
+        mem_dir = layout.memory_root / rel
+        if layout.v2:
+            cpu_seconds = cgroupfs.parse_flat_keyed((cpu_dir / "cpu.stat").read_text())["usage_usec"] / 1e6
+        else:
+            cpu_seconds = cgroupfs.parse_int((cpu_dir / "cpuacct.usage").read_text()) / 1e9
+        return Usage(
+            cpu_seconds=cpu_seconds,
+            memory_bytes=_memory(layout.v2, mem_dir),
+            disk_bytes=None,
+            transmit_bytes=self._transmit(cpu_dir, workload, host_netns, seen_netns),
+        )
+
+    def _transmit(self, cpu_dir: Path, workload: Workload, host_netns: str | None, seen: set[str]) -> float | None:
+        """Bytes the workload's own network namespace sent; None on the host network (the host total has them)."""
+        if not workload.is_container:
+            return None
+        pid = cgroupfs.first_pid((cpu_dir / "cgroup.procs").read_text())
+        if pid is None:
+            return None
+        proc = self._proc / str(pid)
+        netns = _netns(proc)
+        if netns is None or netns == host_netns or netns in seen:
+            return None  # Host network, or a namespace another container already reported (pods, network_mode).
+        seen.add(netns)
+        return float(procfs.transmit_bytes(procfs.parse_net_dev((proc / "net" / "dev").read_text()), self._exclude))
+
+
+def _memory(v2: bool, mem_dir: Path) -> float | None:
+    try:
+        if v2:
+            current = cgroupfs.parse_int((mem_dir / "memory.current").read_text())
+            return float(
+                cgroupfs.working_set_v2(current, cgroupfs.parse_flat_keyed((mem_dir / "memory.stat").read_text()))
+            )
+        usage = cgroupfs.parse_int((mem_dir / "memory.usage_in_bytes").read_text())
+        return float(cgroupfs.working_set_v1(usage, cgroupfs.parse_flat_keyed((mem_dir / "memory.stat").read_text())))
+    except FileNotFoundError:
+        if not mem_dir.exists():
+            raise
+        return None  # The memory controller is not enabled for this cgroup: not measured, not an error.
+
+
+def _netns(proc_pid: Path) -> str | None:
+    try:
+        return str((proc_pid / "ns" / "net").readlink())
+    except OSError:
+        return None
+
+
+def discover(root: Path) -> list[Workload]:
+    """Every workload below `root`, stopping at the first one on each path (children belong to their parent)."""
+    found: list[Workload] = []
+    stack = [("", root)]
+    while stack:
+        rel, directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue  # Removed while walking, or not readable: the workloads inside are simply not there now.
+        for entry in entries:
+            try:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+            except OSError:
+                continue
+            path = f"{rel}/{entry.name}"
+            workload = cgroupfs.classify(path)
+            if workload is not None:
+                found.append(workload)
+            else:
+                stack.append((path, Path(entry.path)))
+    found.sort(key=lambda w: w.path)
+    return found
