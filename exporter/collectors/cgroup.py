@@ -131,18 +131,16 @@ class CgroupReader:
 
 
 def _memory(v2: bool, mem_dir: Path) -> float | None:
+    """Working set, or None where the memory controller does not cover this cgroup (not an error: not measured)."""
     try:
         if v2:
             current = cgroupfs.parse_int((mem_dir / "memory.current").read_text())
-            return float(
-                cgroupfs.working_set_v2(current, cgroupfs.parse_flat_keyed((mem_dir / "memory.stat").read_text()))
-            )
+            stat = cgroupfs.parse_flat_keyed((mem_dir / "memory.stat").read_text())
+            return float(cgroupfs.working_set_v2(current, stat))
         usage = cgroupfs.parse_int((mem_dir / "memory.usage_in_bytes").read_text())
         return float(cgroupfs.working_set_v1(usage, cgroupfs.parse_flat_keyed((mem_dir / "memory.stat").read_text())))
     except FileNotFoundError:
-        if not mem_dir.exists():
-            raise
-        return None  # The memory controller is not enabled for this cgroup: not measured, not an error.
+        return None
 
 
 def _netns(proc_pid: Path) -> str | None:

@@ -1,0 +1,73 @@
+"""Shared helpers: fixture trees copied into a temp dir (tests may change them) and a wired exporter."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from exporter import config
+from exporter.collectors.cgroup import CgroupReader
+from exporter.collectors.host import HostReader
+from exporter.containers import NameResolver
+from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
+from exporter.sampler import Sampler
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXCLUDE = re.compile(DEFAULT_EXCLUDED_INTERFACES)
+
+
+class Clock:
+    """Simulated time: tests advance it explicitly so accrued money is exact."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A private copy of tests/fixtures, symlinks kept, so a test can change usage between samples."""
+    dest = tmp_path / "fx"
+    shutil.copytree(FIXTURES, dest, symlinks=True)
+    return dest
+
+
+def cgroup_reader(root: Path, layout: str) -> CgroupReader:
+    return CgroupReader(
+        root / layout / "sys" / "fs" / "cgroup",
+        root / "proc",
+        NameResolver(root / "docker", root / "containers" / "storage"),
+        EXCLUDE,
+    )
+
+
+def host_reader(root: Path) -> HostReader:
+    return HostReader(root / "proc", root, ("/",), EXCLUDE)
+
+
+SamplerFactory = Callable[..., Sampler]
+
+
+@pytest.fixture
+def make_sampler(tree: Path, tmp_path: Path) -> SamplerFactory:
+    def make(
+        layout: str = "cgroupv2",
+        clock: Clock | None = None,
+        table: config.PricingTable | None = None,
+        state_file: Path | None = None,
+    ) -> Sampler:
+        return Sampler(
+            table or config.load(None),
+            host_reader(tree),
+            cgroup_reader(tree, layout),
+            state_file or tmp_path / "state.json",
+            clock=clock or Clock(1_795_000_000.0),
+        )
+
+    return make

@@ -1,0 +1,116 @@
+"""Pricing files: presets, field-by-field overrides, and errors that name the file, the field and the reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exporter import config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pricing.yml"
+    path.write_text(text)
+    return path
+
+
+def test_embedded_default_needs_no_file() -> None:
+    table = config.load(None)
+    assert (table.provider, table.plan, table.currency) == ("digitalocean", "s-1vcpu-1gb", "USD")
+
+
+def test_every_preset_resolves_and_carries_a_source() -> None:
+    presets = config._presets()
+    for provider, spec in presets.items():
+        assert spec["source"].startswith("https://"), provider
+        assert spec["as_of"], provider
+        for plan in spec["plans"]:
+            assert config.resolve({"provider": provider, "plan": plan}).plan == plan
+
+
+def test_user_file_overrides_field_by_field(tmp_path: Path) -> None:
+    table = config.load(
+        write(
+            tmp_path,
+            "provider: hetzner\nplan: cx32\nregion: fsn1\nbudget: {monthly: 15}\negress: {included_gib: 1024}\n",
+        )
+    )
+    assert table.egress.included_gib == 1024
+    assert table.egress.overage_per_gib == 0.001  # untouched sibling keeps the preset's value
+    assert table.machine.vcpus == 4
+    assert table.budget.monthly == 15
+    assert table.region == "fsn1"
+
+
+def test_custom_table(tmp_path: Path) -> None:
+    text = """
+provider: custom
+plan: my-box
+currency: GBP
+machine: {vcpus: 3, memory_gib: 6, disk_gib: 100}
+plan_price: {hourly: 0.02, monthly: 12}
+"""
+    table = config.load(write(tmp_path, text))
+    assert (table.currency, table.machine.vcpus, table.plan_price.monthly) == ("GBP", 3, 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("provider: nimbus\n", "field provider: unknown provider 'nimbus'"),
+        ("provider: hetzner\nplan: cx999\n", "field plan: unknown hetzner plan 'cx999'"),
+        ("provider: hetzner\nplan: cx22\negress: {included_gib: -5}\n", "field egress.included_gib: Input should be"),
+        ("provider: hetzner\nplan: cx22\ncurrency: euro\n", "field currency: String should match pattern"),
+        ("provider: hetzner\nplan: cx22\nbilling: {timezone: Mars/Olympus}\n", "unknown time zone 'Mars/Olympus'"),
+        ("provider: hetzner\nplan: cx22\nbilling: {cycle_day: 31}\n", "field billing.cycle_day"),
+        ("provider: hetzner\nplan: cx22\nbudgett: {monthly: 3}\n", "field budgett: Extra inputs are not permitted"),
+        ("provider: custom\nmachine: {vcpus: 1, memory_gib: 1, disk_gib: 1}\n", "field plan_price: Field required"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("provider: [unclosed\n", "not valid YAML at line 2"),
+        (
+            "provider: custom\nmachine: {vcpus: 1, memory_gib: 1, disk_gib: 1000}\nplan_price: {hourly: 0.001}\n"
+            "unit_prices: {disk_per_gib_month: 1}\n",
+            "field unit_prices.disk_per_gib_month: the plan's disk alone",
+        ),
+    ],
+)
+def test_bad_files_name_file_field_and_reason(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match=r"nope\.yml: cannot read: No such file"):
+        config.load(tmp_path / "nope.yml")
+
+
+def test_cli_refuses_to_start_on_a_bad_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "provider: hetzner\nplan: cx22\nplan_price: {hourly: free}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config.file", str(path)], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2
+    assert f"{path}: field plan_price.hourly: Input should be a valid number" in proc.stderr
+
+
+def test_cli_config_check_prints_resolved_prices(tmp_path: Path) -> None:
+    import json
+
+    path = write(tmp_path, "provider: linode\nplan: g6-standard-2\nbudget: {monthly: 30}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config.file", str(path), "--config.check"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    resolved = json.loads(proc.stdout)
+    assert resolved["budget"]["monthly"] == 30
+    assert resolved["full_machine_hourly"] == pytest.approx(0.036)
