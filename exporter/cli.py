@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import re
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -22,10 +22,10 @@ from exporter.collectors.cgroup import CgroupReader
 from exporter.collectors.host import HostReader
 from exporter.containers import NameResolver
 from exporter.http import make_app, serve
-from exporter.metrics import CostCollector
+from exporter.metrics import CostCollector, RenderedMetrics
 from exporter.pricing import full_machine_hourly, unit_prices
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
-from exporter.sampler import Sampler
+from exporter.sampler import Sampler, every
 
 log = logging.getLogger("exporter")
 
@@ -178,7 +178,7 @@ def setup_logging(level: str, fmt: str) -> None:
     logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), handlers=[handler], force=True)
 
 
-def build(args: argparse.Namespace, table: config.PricingTable) -> tuple[CollectorRegistry, Sampler]:
+def build(args: argparse.Namespace, table: config.PricingTable) -> tuple[RenderedMetrics, Sampler]:
     """Wire readers, sampler and registry from the flags; the single place where paths become objects."""
     cgroupfs = args.cgroupfs or args.sysfs / "fs" / "cgroup"
     mountpoints = tuple(m.strip() for m in args.mountpoints.split(",") if m.strip())
@@ -189,12 +189,11 @@ def build(args: argparse.Namespace, table: config.PricingTable) -> tuple[Collect
         else None
     )
     sampler = Sampler(table, host, cgroups, args.state_file)
-    registry = CollectorRegistry()
-    registry.register(CostCollector(table, sampler))
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
-    return registry, sampler
+    live = CollectorRegistry()
+    ProcessCollector(registry=live)
+    PlatformCollector(registry=live)
+    GCCollector(registry=live)
+    return RenderedMetrics(CostCollector(table, sampler), live), sampler
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,17 +207,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     prices = unit_prices(table)
     if args.config_check:
-        resolved = table.model_dump(mode="json")
+        resolved = dataclasses.asdict(table)
         resolved["derived_unit_prices"] = vars(prices)
         resolved["full_machine_hourly"] = full_machine_hourly(table, prices)
         print(json.dumps(resolved, indent=2))
         return 0
 
-    registry, sampler = build(args, table)
-    sampler.sample()
+    metrics, sampler = build(args, table)
+
+    def beat() -> None:
+        sampler.sample()
+        metrics.refresh()
+
+    beat()
     host, port = args.listen
     try:
-        server, _ = serve(host, port, make_app(registry, table, args.telemetry_path))
+        server, _ = serve(host, port, make_app(metrics, table, args.telemetry_path))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", host or "*", port, exc.strerror or exc)
         return 1
@@ -237,12 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    worker = threading.Thread(target=sampler.run, args=(args.interval, stop), name="sampler", daemon=True)
+    worker = threading.Thread(target=every, args=(args.interval, stop, beat), name="sampler", daemon=True)
     worker.start()
     while not stop.wait(1.0):
         pass
     log.info("stopping")
     server.shutdown()
     worker.join(timeout=5)
-    time.sleep(0)
     return 0

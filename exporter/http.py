@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from exporter import __version__
 from exporter.config import PricingTable
+from exporter.metrics import RenderedMetrics
 
 StartResponse = Callable[..., Any]
 
@@ -38,14 +39,15 @@ def landing_page(table: PricingTable, telemetry_path: str) -> bytes:
     ).encode()
 
 
-def make_app(registry: CollectorRegistry, table: PricingTable, telemetry_path: str) -> Callable[..., Iterable[bytes]]:
-    metrics_app = make_wsgi_app(registry)
+def make_app(metrics: RenderedMetrics, table: PricingTable, telemetry_path: str) -> Callable[..., Iterable[bytes]]:
     page = landing_page(table, telemetry_path)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == telemetry_path:
-            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+            body = metrics.render()
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+            return [body]
         if path == "/":
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return [page]

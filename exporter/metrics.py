@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter.cgroupfs import Workload
 from exporter.config import PricingTable
+from exporter.exposition import render_text
 from exporter.pricing import GIB, Usage
 from exporter.sampler import Sampler
 
@@ -167,3 +170,28 @@ class CostCollector(Collector):
         for label, workload in sorted(workloads.items()):
             info.add_metric([label, workload.kind.value, workload.ident, workload.path], 1.0)
         yield info
+
+
+class RenderedMetrics:
+    """The exposition of the cost metrics, rendered once per sampler beat instead of once per scrape.
+
+    The snapshot only changes on a beat, so rendering it again for every scraper (Prometheus HA pairs, a curious
+    human) would repeat the same work; with hundreds of containers that rendering is the bulk of a scrape.
+    The exporter's own process metrics change continuously and are cheap, so they are rendered live.
+    """
+
+    def __init__(self, collector: CostCollector, live: CollectorRegistry) -> None:
+        self._collector = collector
+        self._live = live
+        self._body = b""
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        body = render_text(self._collector.collect())
+        with self._lock:
+            self._body = body
+
+    def render(self) -> bytes:
+        with self._lock:
+            body = self._body
+        return body + generate_latest(self._live)

@@ -178,11 +178,12 @@ class Sampler:
             self._errors["host"] += 1
             log.error("cannot save month-to-date egress to %s: %s", self._state_file, exc)
 
-    def run(self, interval: float, stop: threading.Event) -> None:
-        """Sample every `interval` seconds until `stop` is set, keeping the beat even when a sample is slow."""
-        next_at = time.monotonic() + interval
-        while not stop.wait(max(0.0, next_at - time.monotonic())):
-            self.sample()
-            next_at += interval
-            if next_at < time.monotonic():
-                next_at = time.monotonic() + interval  # Fell behind (suspend, overload): skip, don't burst.
+
+def every(interval: float, stop: threading.Event, beat: Callable[[], None]) -> None:
+    """Call `beat` every `interval` seconds until `stop` is set, keeping the rhythm when a beat is slow."""
+    next_at = time.monotonic() + interval
+    while not stop.wait(max(0.0, next_at - time.monotonic())):
+        beat()
+        next_at += interval
+        if next_at < time.monotonic():
+            next_at = time.monotonic() + interval  # Fell behind (suspend, overload): skip, don't burst.

@@ -83,7 +83,7 @@ class CgroupReader:
 
     def read(self) -> CgroupReading:
         layout = self.layout
-        host_netns = _netns(self._proc / "1")
+        host_netns = _netns(f"{self._proc}/1")
         seen_netns: set[str] = set()
         readings: list[WorkloadReading] = []
         errors = 0
@@ -101,13 +101,13 @@ class CgroupReader:
         return CgroupReading(tuple(readings), errors)
 
     def _usage(self, layout: Layout, workload: Workload, host_netns: str | None, seen_netns: set[str]) -> Usage:
-        rel = workload.path.lstrip("/")
-        cpu_dir = layout.cpu_root / rel
-        mem_dir = layout.memory_root / rel
+        # Plain string paths on this hot loop: pathlib's object churn was a third of a beat at 500 containers.
+        cpu_dir = f"{layout.cpu_root}{workload.path}"
+        mem_dir = f"{layout.memory_root}{workload.path}"
         if layout.v2:
-            cpu_seconds = cgroupfs.parse_flat_keyed((cpu_dir / "cpu.stat").read_text())["usage_usec"] / 1e6
+            cpu_seconds = cgroupfs.parse_flat_keyed(_read(f"{cpu_dir}/cpu.stat"))["usage_usec"] / 1e6
         else:
-            cpu_seconds = cgroupfs.parse_int((cpu_dir / "cpuacct.usage").read_text()) / 1e9
+            cpu_seconds = cgroupfs.parse_int(_read(f"{cpu_dir}/cpuacct.usage")) / 1e9
         return Usage(
             cpu_seconds=cpu_seconds,
             memory_bytes=_memory(layout.v2, mem_dir),
@@ -115,37 +115,48 @@ class CgroupReader:
             transmit_bytes=self._transmit(cpu_dir, workload, host_netns, seen_netns),
         )
 
-    def _transmit(self, cpu_dir: Path, workload: Workload, host_netns: str | None, seen: set[str]) -> float | None:
+    def _transmit(self, cpu_dir: str, workload: Workload, host_netns: str | None, seen: set[str]) -> float | None:
         """Bytes the workload's own network namespace sent; None on the host network (the host total has them)."""
         if not workload.is_container:
             return None
-        pid = cgroupfs.first_pid((cpu_dir / "cgroup.procs").read_text())
+        pid = cgroupfs.first_pid(_read(f"{cpu_dir}/cgroup.procs"))
         if pid is None:
             return None
-        proc = self._proc / str(pid)
+        proc = f"{self._proc}/{pid}"
         netns = _netns(proc)
         if netns is None or netns == host_netns or netns in seen:
             return None  # Host network, or a namespace another container already reported (pods, network_mode).
         seen.add(netns)
-        return float(procfs.transmit_bytes(procfs.parse_net_dev((proc / "net" / "dev").read_text()), self._exclude))
+        return float(procfs.transmit_bytes(procfs.parse_net_dev(_read(f"{proc}/net/dev")), self._exclude))
 
 
-def _memory(v2: bool, mem_dir: Path) -> float | None:
+def _read(path: str) -> str:
+    """A small kernel file in one read; cgroup and proc files are generated per read and never large."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(fd)
+
+
+def _memory(v2: bool, mem_dir: str) -> float | None:
     """Working set, or None where the memory controller does not cover this cgroup (not an error: not measured)."""
     try:
         if v2:
-            current = cgroupfs.parse_int((mem_dir / "memory.current").read_text())
-            stat = cgroupfs.parse_flat_keyed((mem_dir / "memory.stat").read_text())
-            return float(cgroupfs.working_set_v2(current, stat))
-        usage = cgroupfs.parse_int((mem_dir / "memory.usage_in_bytes").read_text())
-        return float(cgroupfs.working_set_v1(usage, cgroupfs.parse_flat_keyed((mem_dir / "memory.stat").read_text())))
+            current = cgroupfs.parse_int(_read(f"{mem_dir}/memory.current"))
+            return float(cgroupfs.working_set_v2(current, cgroupfs.parse_flat_keyed(_read(f"{mem_dir}/memory.stat"))))
+        usage = cgroupfs.parse_int(_read(f"{mem_dir}/memory.usage_in_bytes"))
+        return float(cgroupfs.working_set_v1(usage, cgroupfs.parse_flat_keyed(_read(f"{mem_dir}/memory.stat"))))
     except FileNotFoundError:
         return None
 
 
-def _netns(proc_pid: Path) -> str | None:
+def _netns(proc_pid: str) -> str | None:
     try:
-        return str((proc_pid / "ns" / "net").readlink())
+        return os.readlink(f"{proc_pid}/ns/net")  # noqa: PTH115 - string paths on purpose, see _usage
     except OSError:
         return None
 

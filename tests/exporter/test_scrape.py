@@ -17,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter import config
+from exporter.exposition import render_text
 from exporter.metrics import CostCollector
 from tests.conftest import Clock, SamplerFactory
 
@@ -148,3 +149,23 @@ def test_help_lists_presets_and_flags() -> None:
     assert proc.returncode == 0
     for needle in ("--web.listen-address", "--path.cgroupfs", "--no-collector.cgroup", "hetzner: cax11"):
         assert needle in proc.stdout
+
+
+def test_fast_renderer_is_byte_identical_to_prometheus_client(make_sampler: SamplerFactory, tree: Path) -> None:
+    table = config.resolve({"provider": "hetzner", "plan": "cx22", "region": 'a "quoted"\\region\nwith newline'})
+    clock = Clock(datetime(2026, 11, 10, 12, tzinfo=UTC).timestamp())
+    sampler = make_sampler(clock=clock, table=table)
+    sampler.sample()
+    clock.now += 60
+    sampler.sample()
+    collector = CostCollector(table, sampler)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    assert render_text(collector.collect()) == generate_latest(registry)
+
+
+def test_fast_renderer_refuses_types_it_does_not_write() -> None:
+    from prometheus_client.core import HistogramMetricFamily
+
+    with pytest.raises(ValueError, match="not histogram"):
+        render_text([HistogramMetricFamily("h", "help", buckets=[("+Inf", 1)], sum_value=1)])
