@@ -133,3 +133,9 @@ def test_cli_config_check_prints_resolved_prices(tmp_path: Path) -> None:
     resolved = json.loads(proc.stdout)
     assert resolved["budget"]["monthly"] == 30
     assert resolved["full_machine_hourly"] == pytest.approx(0.036)
+
+
+def test_documented_example_loads() -> None:
+    table = config.load(Path(__file__).parents[2] / "docs" / "examples" / "pricing.yml")
+    assert (table.provider, table.plan, table.budget.monthly) == ("hetzner", "cx22", 8.0)
+    assert table.extras.volumes[0].size_gib == 50
