@@ -78,6 +78,12 @@ class CostCollector(Collector):
             bill.add_metric([component], value)
         yield bill
         yield GaugeMetricFamily(
+            "costwarden_bill_fixed_period",
+            f"What the time-based part of this period's invoice (plan with its monthly cap, volumes, snapshots, "
+            f"backups, IPs; not egress) will be when the period ends, in {currency}.",
+            value=snap.bill_fixed_at_period_end,
+        )
+        yield GaugeMetricFamily(
             "costwarden_billing_period_start_timestamp_seconds",
             "Start of the current billing period.",
             value=snap.period_start,

@@ -49,6 +49,8 @@ class Snapshot:
     filesystems: tuple[Filesystem, ...]
     host_transmit_bytes: float | None
     bill: dict[str, float]
+    bill_fixed_at_period_end: float
+    """The time-based part of the invoice (everything but egress overage) as it will stand when the period ends."""
     period_start: float
     period_end: float
     egress_bytes_this_period: float | None
@@ -130,6 +132,7 @@ class Sampler:
             self._egress.bytes_this_period if self._egress and self._egress.period_start == start.timestamp() else None
         )
         bill = bill_to_date(self._table, start, datetime.fromtimestamp(now, UTC), egress_bytes or 0.0)
+        fixed_at_end = sum(bill_to_date(self._table, start, end, 0.0).values())
         snap = Snapshot(
             timestamp=now,
             cost_total=dict(self._totals),
@@ -139,6 +142,7 @@ class Sampler:
             filesystems=host.filesystems if host is not None else (),
             host_transmit_bytes=host.usage.transmit_bytes if host is not None else None,
             bill=bill,
+            bill_fixed_at_period_end=fixed_at_end,
             period_start=start.timestamp(),
             period_end=end.timestamp(),
             egress_bytes_this_period=egress_bytes,

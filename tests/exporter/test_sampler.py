@@ -116,3 +116,11 @@ def test_a_failing_collector_is_counted_and_the_rest_still_works(make_sampler: S
     assert HOST not in snap.usage
     assert "web" in snap.usage
     assert snap.bill["plan"] > 0
+
+
+def test_fixed_part_at_period_end_respects_the_monthly_cap(make_sampler: SamplerFactory) -> None:
+    # November has 720 hours; DigitalOcean caps the s-1vcpu-1gb plan at 6.00 after 672 of them.
+    snap = make_sampler(clock=Clock(T0)).sample()
+    assert snap.bill_fixed_at_period_end == pytest.approx(6.00)
+    ec2 = config.resolve({"provider": "ec2", "plan": "t3.small", "extras": {"ips": {"count": 0}}})
+    assert make_sampler(clock=Clock(T0), table=ec2).sample().bill_fixed_at_period_end == pytest.approx(0.0208 * 720)
