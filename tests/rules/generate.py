@@ -20,6 +20,14 @@ from bench.detection.corpus import Scenario
 from bench.detection.synth import DAY, build
 
 RULES = Path(__file__).parents[2] / "rules"
+GROUP_ORDER = [
+    "costwarden-tunables",
+    "costwarden-cost",
+    "costwarden-forecast",
+    "costwarden-cost-alerts",
+    "costwarden-forecast-alerts",
+    "costwarden-watcher-alerts",
+]
 PAGING = 'ALERTS{alertstate="firing",severity=~"warning|critical"}'
 
 
@@ -70,6 +78,9 @@ def promtool_test(scenario: Scenario, rule_files: list[str]) -> dict[str, Any]:
         checks += [_none(f"ALERTS{{{selector}}}", m) for m in range(0, last + 1, step)]
     return {
         "rule_files": rule_files,
+        # Without an explicit order promtool evaluates groups in map order, so an alert may or may not see the
+        # recording rules of the same step: recording first, always.
+        "group_eval_order": GROUP_ORDER,
         # Series have 1-minute resolution, but promtool re-evaluates every rule at every evaluation step (about
         # 0.4 ms per rule and step), so days of 1-minute steps would take minutes per scenario; a 5-minute beat
         # keeps each file to seconds. Deadlines are checked at 5-minute granularity, which only makes them stricter.

@@ -1,0 +1,215 @@
+"""Replay a scenario corpus through the real rules with the real PromQL engine, and read off when each alert fired.
+
+1. Every series is backfilled into a fresh TSDB with `promtool tsdb create-blocks-from openmetrics`.
+2. Recording rules are backfilled level by level with `promtool tsdb create-blocks-from rules` against a real
+   Prometheus serving that TSDB (a rule that reads another rule's output waits for the level that makes it; Prometheus
+   is restarted between levels so it loads the new blocks).
+3. Each alerting rule's expression is evaluated over the whole range with `query_range` at the evaluation interval,
+   and its `for:` is applied: an alert fires once its condition has held for `for` without a gap.
+
+Scenarios are isolated from each other by prefixing every `instance` label with the scenario's name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.detection.corpus import Scenario
+
+RULES = Path(__file__).parents[2] / "rules"
+STEP = 60.0
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def seconds(text: str) -> float:
+    return float(sum(int(n) * _UNIT[u] for n, u in _DURATION.findall(text)))
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One alert episode: fired at `start` (after its for:), last true at `end`."""
+
+    alertname: str
+    labels: dict[str, str]
+    start: float
+    end: float
+
+
+def _prefix(scenario: Scenario) -> Scenario:
+    def relabel(labels: dict[str, str]) -> dict[str, str]:
+        return {**labels, "instance": f"{scenario.name}/{labels['instance']}"} if "instance" in labels else labels
+
+    for series in scenario.series:
+        series.labels = relabel(series.labels)
+    for anomaly in scenario.anomalies:
+        anomaly.labels = relabel(anomaly.labels)
+    for matchers in scenario.forbid:
+        if "instance" in matchers:
+            matchers["instance"] = f"{re.escape(scenario.name)}/({matchers['instance']})"
+    return scenario
+
+
+def _openmetrics(series: list[tuple[str, dict[str, str], list[tuple[float, float]]]], path: Path) -> None:
+    """Write (metric, labels, [(timestamp, value)]) as OpenMetrics text, one family per metric, for the backfiller."""
+    by_metric: dict[str, list[tuple[dict[str, str], list[tuple[float, float]]]]] = {}
+    for metric, labels, points in series:
+        by_metric.setdefault(metric, []).append((labels, points))
+    with path.open("w") as out:
+        for metric, members in by_metric.items():
+            out.write(f"# TYPE {metric} unknown\n")
+            for labels, points in members:
+                inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+                prefix = f"{metric}{{{inner}}} "
+                out.writelines(f"{prefix}{v!r} {t:.0f}\n" for t, v in points if not math.isnan(v))
+        out.write("# EOF\n")
+
+
+def _import(series: list[tuple[str, dict[str, str], list[tuple[float, float]]]], data: Path, workdir: Path) -> None:
+    om = workdir / "import.om.txt"
+    _openmetrics(series, om)
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+                   check=True, capture_output=True, text=True)  # fmt: skip
+    om.unlink()
+
+
+def _levels(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Group recording rules so that each level only reads raw series and earlier levels."""
+    names = {r["record"] for r in rules}
+    deps = {r["record"]: (set(_NAME.findall(r["expr"])) & names) - {r["record"]} for r in rules}
+    level: dict[str, int] = {}
+    while len(level) < len(rules):
+        for r in rules:
+            name = r["record"]
+            if name not in level and all(d in level for d in deps[name]):
+                level[name] = 1 + max((level[d] for d in deps[name]), default=-1)
+    out: list[list[dict[str, Any]]] = [[] for _ in range(max(level.values()) + 1)]
+    for r in rules:
+        out[level[r["record"]]].append(r)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _prometheus(data: Path, workdir: Path) -> Iterator[str]:
+    port = _free_port()
+    config = workdir / "prometheus.yml"
+    config.write_text("global: {evaluation_interval: 1m}\n")
+    proc = subprocess.Popen(
+        [
+            "prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
+            "--query.max-samples=200000000", "--query.lookback-delta=5m",
+        ],
+        stdout=subprocess.DEVNULL, stderr=(workdir / "prometheus.log").open("a"),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:  # noqa: S310 - loopback
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"prometheus did not become ready; see {workdir / 'prometheus.log'}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _query_range(url: str, expr: str, start: float, end: float) -> list[dict[str, Any]]:
+    """query_range in chunks below Prometheus' 11,000-points limit; series are merged by labels."""
+    merged: dict[str, dict[str, Any]] = {}
+    chunk = 10_000 * STEP
+    t = start
+    while t <= end:
+        stop = min(end, t + chunk)
+        query = urllib.parse.urlencode({"query": expr, "start": t, "end": stop, "step": STEP})
+        with urllib.request.urlopen(f"{url}/api/v1/query_range?{query}", timeout=600) as resp:  # noqa: S310
+            body = json.load(resp)
+        for result in body["data"]["result"]:
+            key = json.dumps(result["metric"], sort_keys=True)
+            merged.setdefault(key, {"metric": result["metric"], "values": []})["values"] += result["values"]
+        t = stop + STEP
+    return list(merged.values())
+
+
+def firings(for_seconds: float, labels: dict[str, str], name: str, series: list[dict[str, Any]]) -> list[Firing]:
+    """Apply `for:` to a condition's timeline: each unbroken run of true steps that lasts `for` is one episode."""
+    out = []
+    for result in series:
+        runs: list[list[float]] = []
+        for t in sorted(float(t) for t, _ in result["values"]):
+            if runs and t - runs[-1][1] <= STEP * 1.5:
+                runs[-1][1] = t
+            else:
+                runs.append([t, t])
+        out += [
+            Firing(name, {**result["metric"], **labels}, first + for_seconds, last)
+            for first, last in runs
+            if last - first >= for_seconds
+        ]
+    return out
+
+
+def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
+    """Every alert episode the rules produce on the corpus."""
+    scenarios = [_prefix(s) for s in scenarios]
+    start = min(s.start for s in scenarios)
+    end = max(s.end for s in scenarios)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    data = workdir / "data"
+    data.mkdir(parents=True)
+    _import(
+        [(s.metric, s.labels, list(zip(s.timestamps, s.values, strict=True))) for sc in scenarios for s in sc.series],
+        data,
+        workdir,
+    )
+    groups = [g for path in sorted(RULES.glob("*/*.yml")) for g in yaml.safe_load(path.read_text())["groups"]]
+    recording = [r for g in groups for r in g["rules"] if "record" in r]
+    alerting = [r for g in groups for r in g["rules"] if "alert" in r]
+    # A rule's value at t is the instant query at t, so one query_range per rule and level is the rule evaluated at
+    # every step; Prometheus restarts between levels to load the blocks the previous level wrote.
+    for level in _levels(recording):
+        with _prometheus(data, workdir) as url:
+            results = [
+                (rule["record"], {**result["metric"], **rule.get("labels", {})},
+                 [(float(t), float(v)) for t, v in result["values"]])
+                for rule in level
+                for result in _query_range(url, rule["expr"], start, end)
+            ]  # fmt: skip
+        _import(results, data, workdir)
+
+    out: list[Firing] = []
+    with _prometheus(data, workdir) as url:
+        for rule in alerting:
+            series = _query_range(url, rule["expr"], start, end)
+            out += firings(seconds(rule.get("for", "0s")), rule.get("labels", {}), rule["alert"], series)
+    return out
