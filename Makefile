@@ -10,7 +10,7 @@ DEBIAN_TOOLS := promtool amtool prometheus-node-exporter
 help:
 	@echo "make run    - start the exporter on :9877 with the embedded pricing table"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest"
-	@echo "make bench  - benchmarks (exporter vs Debian's node_exporter), printed as tables"
+	@echo "make bench  - benchmarks: exporter vs Debian's node_exporter; detection quality of the rules"
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -47,6 +47,7 @@ run: deps
 
 bench: deps tools
 	$(PY) -m bench.exporter_scrape
+	$(PY) -m bench.detection
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

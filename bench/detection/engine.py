@@ -22,6 +22,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,14 @@ def _prefix(scenario: Scenario) -> Scenario:
     return scenario
 
 
-def _openmetrics(series: list[tuple[str, dict[str, str], list[tuple[float, float]]]], path: Path) -> None:
+BLOCK = 7200.0
+"""promtool's backfill block length (2 h). Its 2.42 importer re-reads the whole input for every block it writes, so
+the input is split into one file per block first: linear instead of quadratic in the corpus length."""
+
+Points = list[tuple[str, dict[str, str], list[tuple[float, float]]]]
+
+
+def _openmetrics(series: Points, path: Path) -> None:
     """Write (metric, labels, [(timestamp, value)]) as OpenMetrics text, one family per metric, for the backfiller."""
     by_metric: dict[str, list[tuple[dict[str, str], list[tuple[float, float]]]]] = {}
     for metric, labels, points in series:
@@ -77,16 +85,37 @@ def _openmetrics(series: list[tuple[str, dict[str, str], list[tuple[float, float
             for labels, points in members:
                 inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
                 prefix = f"{metric}{{{inner}}} "
-                out.writelines(f"{prefix}{v!r} {t:.0f}\n" for t, v in points if not math.isnan(v))
+                out.writelines(f"{prefix}{_number(v)} {t:.0f}\n" for t, v in points if not math.isnan(v))
         out.write("# EOF\n")
 
 
-def _import(series: list[tuple[str, dict[str, str], list[tuple[float, float]]]], data: Path, workdir: Path) -> None:
-    om = workdir / "import.om.txt"
-    _openmetrics(series, om)
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                   check=True, capture_output=True, text=True)  # fmt: skip
-    om.unlink()
+def _number(value: float) -> str:
+    """OpenMetrics spells infinities +Inf/-Inf (a deviation from a zero expectation is +Inf, and is kept)."""
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+def _import(series: Points, data: Path, workdir: Path) -> None:
+    windows: dict[int, Points] = {}
+    for metric, labels, points in series:
+        split: dict[int, list[tuple[float, float]]] = {}
+        for t, v in points:
+            split.setdefault(int(t // BLOCK), []).append((t, v))
+        for window, part in split.items():
+            windows.setdefault(window, []).append((metric, labels, part))
+
+    def one(window: int) -> None:
+        path = workdir / f"import-{window}.om.txt"
+        _openmetrics(windows[window], path)
+        command = ["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(data)]
+        proc = subprocess.run(command, capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(f"promtool could not import {path}: {proc.stderr.strip()[-2000:]}")
+        path.unlink()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, sorted(windows)))
 
 
 def _levels(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -116,31 +145,32 @@ def _prometheus(data: Path, workdir: Path) -> Iterator[str]:
     port = _free_port()
     config = workdir / "prometheus.yml"
     config.write_text("global: {evaluation_interval: 1m}\n")
-    proc = subprocess.Popen(
-        [
-            "prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
-            "--query.max-samples=200000000", "--query.lookback-delta=5m",
-        ],
-        stdout=subprocess.DEVNULL, stderr=(workdir / "prometheus.log").open("a"),
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:  # noqa: S310 - loopback
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"prometheus did not become ready; see {workdir / 'prometheus.log'}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with (workdir / "prometheus.log").open("a") as log:
+        proc = subprocess.Popen(
+            [
+                "prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
+                "--query.max-samples=200000000", "--query.lookback-delta=5m",
+            ],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:  # noqa: S310 - loopback
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"prometheus did not become ready; see {workdir / 'prometheus.log'}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def _query_range(url: str, expr: str, start: float, end: float) -> list[dict[str, Any]]:
@@ -198,14 +228,17 @@ def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
     # A rule's value at t is the instant query at t, so one query_range per rule and level is the rule evaluated at
     # every step; Prometheus restarts between levels to load the blocks the previous level wrote.
     for level in _levels(recording):
+        recorded: dict[tuple[str, str], tuple[dict[str, str], list[tuple[float, float]]]] = {}
         with _prometheus(data, workdir) as url:
-            results = [
-                (rule["record"], {**result["metric"], **rule.get("labels", {})},
-                 [(float(t), float(v)) for t, v in result["values"]])
-                for rule in level
-                for result in _query_range(url, rule["expr"], start, end)
-            ]  # fmt: skip
-        _import(results, data, workdir)
+            for rule in level:
+                for result in _query_range(url, rule["expr"], start, end):
+                    # A rule renames its output at every step; a range query keeps, say, the `or` branch with a
+                    # name apart from the one without, so merge them as the rule would have recorded them.
+                    labels = {k: v for k, v in result["metric"].items() if k != "__name__"} | rule.get("labels", {})
+                    key = (rule["record"], json.dumps(labels, sort_keys=True))
+                    points = recorded.setdefault(key, (labels, []))[1]
+                    points += [(float(t), float(v)) for t, v in result["values"]]
+        _import([(name, labels, sorted(points)) for (name, _), (labels, points) in recorded.items()], data, workdir)
 
     out: list[Firing] = []
     with _prometheus(data, workdir) as url:

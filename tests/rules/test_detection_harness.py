@@ -1,0 +1,44 @@
+"""The detection benchmark's own parts: the corpus format, `for:` handling, and a real replay of a short scenario."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from bench.detection import corpus, engine, score, synth
+from bench.detection.__main__ import monday_base
+
+
+def test_corpus_round_trip_keeps_gaps_labels_and_windows(tmp_path: Path) -> None:
+    original = next(s for s in synth.build(monday_base()) if s.name == "counter-resets")
+    corpus.write(original, tmp_path / "c")
+    again = corpus.read(tmp_path / "c")
+    assert (again.name, again.normal, again.forbid) == (original.name, original.normal, original.forbid)
+    assert len(again.series) == len(original.series)
+    for a, b in zip(again.series, original.series, strict=True):
+        assert (a.metric, a.labels, a.kind, a.timestamps) == (b.metric, b.labels, b.kind, b.timestamps)
+        assert [math.isnan(v) for v in a.values] == [math.isnan(v) for v in b.values]
+        if a.metric == "costwarden_cost_total":
+            assert any(math.isnan(v) for v in a.values)  # the restarts' missed scrapes survive as gaps
+        assert all(x == y for x, y in zip(a.values, b.values, strict=True) if not math.isnan(x))
+
+
+def test_for_duration_needs_an_unbroken_run() -> None:
+    step = engine.STEP
+    values = [[t * step, "1"] for t in (*range(0, 6), *range(10, 30))]  # 5 min true, a gap, then 19 min true
+    fired = engine.firings(10 * 60, {"severity": "warning"}, "A", [{"metric": {"instance": "x"}, "values": values}])
+    assert len(fired) == 1
+    assert fired[0].start == 20 * step
+    assert fired[0].end == 29 * step
+    assert fired[0].labels == {"instance": "x", "severity": "warning"}
+
+
+def test_replay_of_a_fresh_install_with_the_real_engine(tmp_path: Path) -> None:
+    scenarios = [s for s in synth.build(monday_base()) if s.name == "new-install"]
+    firings = engine.replay(scenarios, tmp_path / "work")
+    result = score.score(scenarios[0], firings)
+    assert result.forbidden == []
+    (outcome,) = result.outcomes
+    assert outcome.caught
+    assert outcome.to_warning is not None
+    assert 30 * 60 <= outcome.to_warning <= 45 * 60  # the forecast's for: 30m, from the first minutes of data
