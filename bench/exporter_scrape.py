@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import psutil
 from prometheus_client import CollectorRegistry
 
+from bench.net import free_port
 from exporter import config
 from exporter.metrics import CostCollector, RenderedMetrics
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
@@ -75,12 +75,6 @@ def generate_tree(root: Path, containers: int, services: int = 20) -> None:
         (conf / "config.v2.json").write_text(json.dumps({"Name": f"/app-{i}"}))
     for i in range(services):
         cgroup(cg / "system.slice" / f"svc{i}.service", 20_000 + i)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

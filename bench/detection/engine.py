@@ -16,7 +16,6 @@ import json
 import math
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -31,6 +30,7 @@ from typing import Any
 import yaml
 
 from bench.detection.corpus import Scenario
+from bench.net import free_port
 
 RULES = Path(__file__).parents[2] / "rules"
 STEP = 60.0
@@ -134,15 +134,9 @@ def _levels(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _prometheus(data: Path, workdir: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     config = workdir / "prometheus.yml"
     config.write_text("global: {evaluation_interval: 1m}\n")
     with (workdir / "prometheus.log").open("a") as log:

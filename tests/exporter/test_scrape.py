@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from bench.net import free_port
 from exporter import config
 from exporter.exposition import render_text
 from exporter.metrics import CostCollector
@@ -55,12 +56,6 @@ def test_scrape_passes_promtool_check_metrics(make_sampler: SamplerFactory, tree
     text = scrape_text(make_sampler, tree).replace("<volatile>", "1")
     proc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, str]:
