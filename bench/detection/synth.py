@@ -180,6 +180,15 @@ def _window(scenario: str, start: int, end: int, base: float, **kw: object) -> A
 LAST_DAY = 7 * DAY  # minute 0 of the eighth day, a Monday again
 
 
+def _add_miner(host: Host, name: str, base: float) -> Anomaly:
+    """A crypto-miner: the app container's CPU x3.5 from Monday 10:00 to the end; must warn in 15 min, page in 30."""
+    onset = LAST_DAY + 10 * HOUR
+    _spike(host, ("app", "cpu"), onset, host.minutes, 3.5)
+    return _window(name, onset, host.minutes, base, alert="CostwardenCostSpike", expect="critical",
+                   labels={"instance": host.instance, "job": JOB, "cgroup": "app", "resource": "cpu"},
+                   warning_within=15 * 60.0, critical_within=30 * 60.0)  # fmt: skip
+
+
 def build(base: float = 0.0) -> list[Scenario]:
     """Every scenario of the corpus, with series timestamps starting at `base` (Unix seconds)."""
     out: list[Scenario] = []
@@ -196,21 +205,16 @@ def build(base: float = 0.0) -> list[Scenario]:
     )
 
     miner = steady_host("miner", eight_days, seed=2)
-    onset = LAST_DAY + 10 * HOUR
-    _spike(miner, ("app", "cpu"), onset, eight_days, 3.5)
+    mined = _add_miner(miner, "miner", base)  # before host_series: it changes the usage the series are made of
     out.append(
         Scenario(
             "miner",
             "A crypto-miner in the app container: its CPU cost x3.5 from Monday 10:00.",
             False,
             host_series(miner, base, Billing()),
-            [
-                _window("miner", onset, eight_days, base, alert="CostwardenCostSpike", expect="critical",
-                        labels={"instance": "miner", "job": JOB, "cgroup": "app", "resource": "cpu"},
-                        warning_within=15 * 60.0, critical_within=30 * 60.0),
-            ],
+            [mined],
         )
-    )  # fmt: skip
+    )
 
     ddos = steady_host("ddos", eight_days, seed=3)
     onset = LAST_DAY + 20 * HOUR
@@ -306,22 +310,17 @@ def build(base: float = 0.0) -> list[Scenario]:
 
     quiet = steady_host("fleet-a", eight_days, seed=9)
     noisy = steady_host("fleet-b", eight_days, seed=10)
-    onset = LAST_DAY + 10 * HOUR
-    _spike(noisy, ("app", "cpu"), onset, eight_days, 3.5)
+    mined = _add_miner(noisy, "fleet-b miner", base)
     out.append(
         Scenario(
             "fleet",
             "Two hosts; only fleet-b gets the miner. Only fleet-b may alert.",
             False,
             host_series(quiet, base, Billing()) + host_series(noisy, base, Billing()),
-            [
-                _window("fleet-b miner", onset, eight_days, base, alert="CostwardenCostSpike", expect="critical",
-                        labels={"instance": "fleet-b", "job": JOB, "cgroup": "app", "resource": "cpu"},
-                        warning_within=15 * 60.0, critical_within=30 * 60.0),
-            ],
+            [mined],
             forbid=[{"instance": "fleet-a", "severity": "warning|critical"}],
         )
-    )  # fmt: skip
+    )
 
     resets = steady_host("restarts", eight_days, seed=11)
     out.append(
