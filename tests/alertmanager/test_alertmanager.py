@@ -4,11 +4,13 @@ overlapping CostwardenCostSpike severities from paging three times."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any, ClassVar
 import pytest
 
 from bench.net import free_port
+from tests.conftest import receiver_process, wait_http_ok
 
 CONFIG = Path(__file__).parents[2] / "alertmanager" / "alertmanager.yml"
 
@@ -51,38 +54,37 @@ class _Capture(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def running_alertmanager(tmp_path: Path, webhook: str) -> Iterator[str]:
+    """The real Alertmanager with our config, its webhook pointed at `webhook`."""
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG.read_text().replace("http://127.0.0.1:9095/alerts", webhook))
+    port = free_port()
+    with (tmp_path / "alertmanager.log").open("w") as log:
+        proc = subprocess.Popen(
+            ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+            stdout=log, stderr=log,
+        )  # fmt: skip
+        try:
+            wait_http_ok(f"http://127.0.0.1:{port}/-/ready", proc)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     hook = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
     _Capture.received = []
     threading.Thread(target=hook.serve_forever, daemon=True).start()
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(
-        CONFIG.read_text().replace("http://127.0.0.1:9095/alerts", f"http://127.0.0.1:{hook.server_port}/alerts")
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (tmp_path / "alertmanager.log").open("w") as log:
-        proc = subprocess.Popen(
-            ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-            stdout=log, stderr=log,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/-/ready", timeout=2):  # noqa: S310 - loopback
-                        break
-                except OSError:
-                    assert time.monotonic() < deadline, (tmp_path / "alertmanager.log").read_text()
-                    time.sleep(0.2)
+    try:
+        with running_alertmanager(tmp_path, f"http://127.0.0.1:{hook.server_port}/alerts") as url:
             yield url, _Capture.received
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            hook.shutdown()
-            hook.server_close()
+    finally:
+        hook.shutdown()
+        hook.server_close()
 
 
 def _post(url: str, alerts: list[dict[str, Any]]) -> None:
@@ -119,3 +121,25 @@ def test_critical_inhibits_the_lower_severities_of_the_same_spike(alertmanager: 
         assert body["version"] == "4"
         assert body["receiver"] == "costwarden"
         assert set(body["groupLabels"]) == {"alertname", "instance", "cgroup", "resource"}
+
+
+def test_a_real_alertmanager_gets_its_notification_stored_by_the_receiver(tmp_path: Path) -> None:
+    with (
+        receiver_process(tmp_path / "receiver") as (receiver, _),
+        running_alertmanager(tmp_path, f"{receiver}/alerts") as url,
+    ):
+        now = datetime.now(UTC)
+        labels = {"alertname": "CostwardenBudgetExceeded", "instance": "vps1", "severity": "critical"}
+        _post(url, [{"labels": labels, "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat()}])
+        deadline = time.monotonic() + 60
+        stored: list[tuple[str, str]] = []
+        while time.monotonic() < deadline and not stored:
+            time.sleep(0.5)
+            with sqlite3.connect(tmp_path / "receiver" / "outbox.sqlite3") as db:
+                stored = db.execute("SELECT status, payload FROM notifications").fetchall()
+    assert len(stored) == 1
+    status, payload = stored[0]
+    body = json.loads(payload)
+    assert status == "firing"
+    assert body["version"] == "4"
+    assert body["alerts"][0]["labels"] == labels

@@ -1,0 +1,145 @@
+"""The aiohttp application: intake of Alertmanager webhooks into the durable outbox, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from pydantic import ValidationError
+
+from receiver.models import Webhook, dedup_key
+from receiver.outbox import Outbox, OutboxError
+from receiver.settings import Settings
+
+log = logging.getLogger("receiver")
+
+SETTINGS = web.AppKey("SETTINGS", Settings)
+OUTBOX = web.AppKey("OUTBOX", Outbox)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.received = Counter(
+            "costwarden_receiver_notifications_received", "Notifications stored, by status.", ["status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.duplicates = Counter(
+            "costwarden_receiver_duplicates", "Notifications already stored within the window.", registry=self.registry
+        )
+        self.rejected = Counter(
+            "costwarden_receiver_intake_rejected", "Requests refused, by reason.", ["reason"], registry=self.registry
+        )
+        self.depth = Gauge("costwarden_receiver_outbox_depth", "Pending notifications.", registry=self.registry)
+        self.oldest = Gauge(
+            "costwarden_receiver_outbox_oldest_age_seconds", "Age of the oldest pending notification.",
+            registry=self.registry,
+        )  # fmt: skip
+
+
+METRICS = web.AppKey("METRICS", Metrics)
+
+
+def _authorized(settings: Settings, header: str | None) -> bool:
+    auth = settings.auth
+    if auth.bearer_token is None and auth.basic_username is None:
+        return True
+    if not header:
+        return False
+    scheme, _, value = header.partition(" ")
+    if auth.bearer_token is not None and scheme.lower() == "bearer":
+        return hmac.compare_digest(value.encode(), auth.bearer_token.encode())
+    if auth.basic_username is not None and scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        ok_user = hmac.compare_digest(user.encode(), auth.basic_username.encode())
+        ok_password = hmac.compare_digest(password.encode(), (auth.basic_password or "").encode())
+        return ok_user and ok_password
+    return False
+
+
+def _refuse(metrics: Metrics, status: int, reason: str, detail: str) -> web.Response:
+    metrics.rejected.labels(reason).inc()
+    log.info("refused webhook (%s): %s", reason, detail)
+    return web.json_response({"error": reason, "detail": detail}, status=status)
+
+
+async def alerts(request: web.Request) -> web.Response:
+    """Store first, answer after: 200 only once the notification is committed; 503 lets Alertmanager retry."""
+    app = request.app
+    metrics = app[METRICS]
+    if not _authorized(app[SETTINGS], request.headers.get("Authorization")):
+        metrics.rejected.labels("unauthorized").inc()
+        return web.json_response(
+            {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="costwarden"'}
+        )
+    body = await request.read()  # aiohttp answers 413 itself above intake.max_body_bytes
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return _refuse(metrics, 400, "malformed_json", str(exc)[:200])
+    try:
+        hook = Webhook.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        return _refuse(metrics, 400, "not_webhook_v4", f"{where}: {first['msg']}"[:300])
+    try:
+        stored = await app[OUTBOX].store(dedup_key(hook), hook.groupKey, hook.status, body.decode("utf-8", "replace"))
+    except OutboxError as exc:
+        metrics.rejected.labels("outbox_unavailable").inc()
+        log.error("cannot store notification for group %s: %s", hook.groupKey, exc)
+        return web.json_response({"error": "outbox_unavailable", "detail": "retry later"}, status=503)
+    if stored.duplicate:
+        metrics.duplicates.inc()
+    else:
+        metrics.received.labels(hook.status).inc()
+    log.info("stored notification %d for group %s (%s%s)", stored.id, hook.groupKey, hook.status,
+             ", duplicate" if stored.duplicate else "")  # fmt: skip
+    return web.json_response({"status": "duplicate" if stored.duplicate else "stored", "id": stored.id})
+
+
+async def healthy(_: web.Request) -> web.Response:
+    return web.Response(text="OK\n")
+
+
+async def ready(request: web.Request) -> web.Response:
+    if await request.app[OUTBOX].writable():
+        return web.Response(text="ready\n")
+    return web.Response(text="outbox not writable\n", status=503)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    depth, oldest = await request.app[OUTBOX].depth()
+    metrics.depth.set(depth)
+    metrics.oldest.set(oldest or 0.0)
+    return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.intake.max_body_bytes)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+
+    async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+        outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
+        await outbox.open()
+        app[OUTBOX] = outbox
+        yield
+        await outbox.close()
+
+    app.cleanup_ctx.append(outbox_ctx)
+    app.router.add_post("/alerts", alerts)
+    app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", ready)
+    app.router.add_get("/metrics", metrics_page)
+    return app

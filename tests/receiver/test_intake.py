@@ -1,0 +1,147 @@
+"""The intake against the real app (pytest-aiohttp): stored before 200, duplicates once, clear 4xx, 503 when the
+outbox cannot write."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from receiver.app import create_app
+from receiver.settings import Settings, SettingsError, load
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
+Client = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]
+
+
+def payload(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def rows(settings: Settings) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(settings.outbox_path) as db:
+        return db.execute("SELECT status, group_key, payload FROM notifications ORDER BY id").fetchall()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.model_validate({"data_dir": str(tmp_path / "data"), "intake": {"max_body_bytes": 2**20}})
+
+
+async def test_firing_is_stored_before_200(aiohttp_client: Client, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings))
+    body = (FIXTURES / "firing.json").read_bytes()
+    resp = await client.post("/alerts", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "stored"
+    (stored,) = rows(settings)
+    assert stored[0] == "firing"
+    assert json.loads(stored[2]) == json.loads(body)
+
+
+@pytest.mark.parametrize("name", ["resolved", "multi-truncated"])
+async def test_other_real_payload_shapes_are_accepted(aiohttp_client: Client, settings: Settings, name: str) -> None:
+    client = await aiohttp_client(create_app(settings))
+    resp = await client.post("/alerts", json=payload(name))
+    assert resp.status == 200
+    assert rows(settings)[0][0] == payload(name)["status"]
+
+
+async def test_duplicates_are_stored_once_but_resolutions_always(aiohttp_client: Client, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings))
+    first = payload("firing")
+    again = {**first, "externalURL": "http://am-2:9093", "commonAnnotations": {"summary": "other words"}}
+    assert (await (await client.post("/alerts", json=first)).json())["status"] == "stored"
+    resp = await client.post("/alerts", json=again)  # the HA peer's copy
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "duplicate"
+    for _ in range(2):
+        assert (await (await client.post("/alerts", json=payload("resolved"))).json())["status"] == "stored"
+    assert [r[0] for r in rows(settings)] == ["firing", "resolved", "resolved"]
+    metrics = await (await client.get("/metrics")).text()
+    assert "costwarden_receiver_duplicates_total 1.0" in metrics
+    assert 'costwarden_receiver_notifications_received_total{status="resolved"} 2.0' in metrics
+    assert "costwarden_receiver_outbox_depth 3.0" in metrics
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "detail"),
+    [
+        (b"{not json", "malformed_json", "Expecting property name"),
+        (b"\xff\xfe\x00", "malformed_json", ""),
+        (b"[1, 2]", "not_webhook_v4", "(top level)"),
+        (json.dumps({**payload("firing"), "version": "3"}).encode(), "not_webhook_v4", "version"),
+        (json.dumps({**payload("firing"), "alerts": []}).encode(), "not_webhook_v4", "alerts"),
+        (json.dumps({**payload("firing"), "groupKey": ""}).encode(), "not_webhook_v4", "groupKey"),
+        (json.dumps({**payload("firing"), "status": "weird"}).encode(), "not_webhook_v4", "status"),
+    ],
+)
+async def test_bad_bodies_get_400_with_a_reason(
+    aiohttp_client: Client, settings: Settings, body: bytes, reason: str, detail: str
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    resp = await client.post("/alerts", data=body)
+    assert resp.status == 400
+    answer = await resp.json()
+    assert answer["error"] == reason
+    assert detail in answer["detail"]
+    assert rows(settings) == []
+
+
+async def test_too_large_is_413_and_big_groups_fit(aiohttp_client: Client, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.post("/alerts", data=io.BytesIO(b" " * (2**20 + 1)))).status == 413
+    big = payload("firing")
+    big["alerts"] = [{**big["alerts"][0], "fingerprint": f"{i:016x}"} for i in range(1500)]  # ~0.9 MiB
+    assert (await client.post("/alerts", json=big)).status == 200
+
+
+async def test_auth_bearer_and_basic(aiohttp_client: Client, tmp_path: Path) -> None:
+    settings = Settings.model_validate(
+        {"data_dir": str(tmp_path), "auth": {"bearer_token": "s3cret", "basic_username": "am", "basic_password": "pw"}}
+    )
+    client = await aiohttp_client(create_app(settings))
+    body = payload("firing")
+    assert (await client.post("/alerts", json=body)).status == 401
+    assert (await client.post("/alerts", json=body, headers={"Authorization": "Bearer wrong"})).status == 401
+    assert (await client.post("/alerts", json=body, headers={"Authorization": "Basic !!"})).status == 401
+    assert (await client.post("/alerts", json=body, headers={"Authorization": "Bearer s3cret"})).status == 200
+    basic = base64.b64encode(b"am:pw").decode()
+    assert (await client.post("/alerts", json=body, headers={"Authorization": f"Basic {basic}"})).status == 200
+
+
+async def test_503_when_the_outbox_cannot_write(aiohttp_client: Client, settings: Settings) -> None:
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.get("/-/ready")).status == 200
+    blocker = sqlite3.connect(settings.outbox_path, timeout=0.1)
+    blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database: a real, transient failure
+    try:
+        resp = await client.post("/alerts", json=payload("firing"))
+        assert resp.status == 503
+        assert (await client.get("/-/ready")).status == 503
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert (await client.post("/alerts", json=payload("firing"))).status == 200  # Alertmanager's retry succeeds
+    assert (await client.get("/-/healthy")).status == 200
+
+
+def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "receiver.yml"
+    path.write_text("listen: {port: 99999}\n")
+    with pytest.raises(SettingsError, match=r"receiver\.yml: field listen\.port: Input should be less than 65536"):
+        load(path)
+    path.write_text("lisen: {}\n")
+    with pytest.raises(SettingsError, match="field lisen: Extra inputs are not permitted"):
+        load(path)
+    secret = tmp_path / "token"
+    secret.write_text("from-file\n")
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE", str(secret))
+    assert load(None).auth.bearer_token == "from-file"

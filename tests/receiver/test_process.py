@@ -1,0 +1,68 @@
+"""The receiver as a real process: fuzzed bodies never get a 5xx, and every 200 survives kill -9."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import receiver_process
+
+FIRING = json.loads((Path(__file__).parents[1] / "fixtures" / "alertmanager" / "firing.json").read_text())
+
+
+def post(url: str, body: bytes) -> int:
+    request = urllib.request.Request(f"{url}/alerts", data=body, method="POST")  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+# Real payloads with one field replaced by anything, plus arbitrary JSON and arbitrary bytes.
+mutated = st.builds(
+    lambda key, value: json.dumps({**FIRING, key: value}).encode(),
+    st.sampled_from(sorted(FIRING)),
+    json_values,
+)
+bodies = st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()), mutated)
+
+
+def test_fuzzed_bodies_get_4xx_never_5xx(tmp_path: Path) -> None:
+    with receiver_process(tmp_path / "data") as (url, proc):
+
+        @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(bodies)
+        def check(body: bytes) -> None:
+            assert post(url, body) in {200, 400}
+
+        check()
+        assert proc.poll() is None
+        assert post(url, json.dumps(FIRING).encode()) == 200
+
+
+def test_every_acknowledged_notification_survives_kill_9(tmp_path: Path) -> None:
+    acknowledged = 0
+    with receiver_process(tmp_path / "data") as (url, proc):
+        for i in range(200):
+            body = {**FIRING, "groupKey": f"group-{i}"}
+            if post(url, json.dumps(body).encode()) == 200:
+                acknowledged += 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    with sqlite3.connect(tmp_path / "data" / "outbox.sqlite3") as db:
+        stored = {row[0] for row in db.execute("SELECT group_key FROM notifications")}
+    assert acknowledged == 200
+    assert stored == {f"group-{i}" for i in range(200)}
