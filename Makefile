@@ -47,6 +47,7 @@ run: deps
 
 bench: deps tools
 	$(PY) -m bench.exporter_scrape
+	$(PY) -m bench.receiver_intake
 	$(PY) -m bench.detection
 
 clean:
