@@ -28,7 +28,7 @@ from pathlib import Path
 import psutil
 from prometheus_client import CollectorRegistry
 
-from bench.net import free_port
+from bench.net import free_port, wait_until_ok
 from exporter import config
 from exporter.metrics import CostCollector, RenderedMetrics
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
@@ -81,15 +81,7 @@ def generate_tree(root: Path, containers: int, services: int = 20) -> None:
 def running(cmd: list[str], url: str) -> Iterator[psutil.Process]:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5).read()  # noqa: S310 - loopback
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{cmd[0]} did not come up") from None
-                time.sleep(0.1)
+        wait_until_ok(url, proc)
         yield psutil.Process(proc.pid)
     finally:
         proc.terminate()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
+import urllib.request
+from typing import Any
 
 
 def free_port() -> int:
@@ -10,3 +14,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_ok(url: str, proc: subprocess.Popen[Any], seconds: float = 30, hint: str = "") -> None:
+    """Poll `url` until it answers 200; fail at once if `proc` died, or after `seconds`, saying where to look."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URLs built by our callers
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before {url} answered {hint}".rstrip())
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {seconds:g} s {hint}".rstrip())
+        time.sleep(0.1)

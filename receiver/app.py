@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic import ValidationError
 
-from receiver.models import Webhook, dedup_key
+from receiver.models import Webhook, dedup_key, first_problem
 from receiver.outbox import Outbox, OutboxError
 from receiver.settings import Settings
 
@@ -89,9 +89,7 @@ async def alerts(request: web.Request) -> web.Response:
     try:
         hook = Webhook.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        return _refuse(metrics, 400, "not_webhook_v4", f"{where}: {first['msg']}"[:300])
+        return _refuse(metrics, 400, "not_webhook_v4", first_problem(exc)[:300])
     try:
         stored = await app[OUTBOX].store(dedup_key(hook), hook.groupKey, hook.status, body.decode("utf-8", "replace"))
     except OutboxError as exc:

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class Alert(BaseModel):
@@ -47,3 +47,10 @@ def dedup_key(hook: Webhook) -> str:
     alerts = sorted((a.fingerprint, a.status, a.startsAt.isoformat(), a.endsAt.isoformat()) for a in hook.alerts)
     material = json.dumps([hook.groupKey, hook.receiver, hook.status, alerts], separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def first_problem(exc: ValidationError) -> str:
+    """`dotted.field: reason` of the first error, so a refusal names one concrete thing to fix."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    return f"{where}: {first['msg']}"

@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from receiver.models import first_problem
+
 
 class SettingsError(Exception):
     """A receiver.yml that cannot be used; names the file, the field and the reason."""
@@ -83,6 +85,4 @@ def load(path: Path | None) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise SettingsError(f"{source}: field {field}: {first['msg']}") from exc
+        raise SettingsError(f"{source}: field {first_problem(exc)}") from exc

@@ -6,15 +6,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from bench.net import free_port
+from bench.net import free_port, wait_until_ok
 from exporter import config
 from exporter.collectors.cgroup import CgroupReader
 from exporter.collectors.host import HostReader
@@ -79,21 +77,6 @@ def make_sampler(tree: Path, tmp_path: Path) -> SamplerFactory:
     return make
 
 
-def wait_http_ok(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    """Poll `url` until it answers 200, failing early if the process died."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL built by the tests
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        assert proc.poll() is None, f"process exited with {proc.returncode}"
-        assert time.monotonic() < deadline, f"{url} did not answer"
-        time.sleep(0.1)
-
-
 @contextmanager
 def receiver_process(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The real `python -m receiver` on a free loopback port, with its outbox under `data_dir`."""
@@ -107,7 +90,7 @@ def receiver_process(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[byt
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http_ok(f"{url}/-/ready", proc)
+        wait_until_ok(f"{url}/-/ready", proc)
         yield url, proc
     finally:
         if proc.poll() is None:

@@ -17,7 +17,6 @@ import math
 import re
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from typing import Any
 import yaml
 
 from bench.detection.corpus import Scenario
-from bench.net import free_port
+from bench.net import free_port, wait_until_ok
 
 RULES = Path(__file__).parents[2] / "rules"
 STEP = 60.0
@@ -150,17 +149,7 @@ def _prometheus(data: Path, workdir: Path) -> Iterator[str]:
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:  # noqa: S310 - loopback
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"prometheus did not become ready; see {workdir / 'prometheus.log'}")
-                time.sleep(0.2)
+            wait_until_ok(f"{url}/-/ready", proc, 60, hint=f"(see {workdir / 'prometheus.log'})")
             yield url
         finally:
             proc.terminate()

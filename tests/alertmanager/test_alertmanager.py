@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from bench.net import free_port
-from tests.conftest import receiver_process, wait_http_ok
+from bench.net import free_port, wait_until_ok
+from tests.conftest import receiver_process
 
 CONFIG = Path(__file__).parents[2] / "alertmanager" / "alertmanager.yml"
 
@@ -67,7 +67,7 @@ def running_alertmanager(tmp_path: Path, webhook: str) -> Iterator[str]:
             stdout=log, stderr=log,
         )  # fmt: skip
         try:
-            wait_http_ok(f"http://127.0.0.1:{port}/-/ready", proc)
+            wait_until_ok(f"http://127.0.0.1:{port}/-/ready", proc, hint=f"(see {tmp_path / 'alertmanager.log'})")
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()

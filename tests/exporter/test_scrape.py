@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from bench.net import free_port
+from bench.net import free_port, wait_until_ok
 from exporter import config
 from exporter.exposition import render_text
 from exporter.metrics import CostCollector
@@ -83,13 +83,7 @@ def exporter_process(tree: Path, tmp_path: Path):  # type: ignore[no-untyped-def
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if get(base + "/-/healthy")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.1)
+    wait_until_ok(base + "/-/healthy", proc)
     yield base, proc
     proc.terminate()
     proc.wait(timeout=10)
