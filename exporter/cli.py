@@ -22,6 +22,7 @@ from exporter.collectors.cgroup import CgroupReader
 from exporter.collectors.host import HostReader
 from exporter.containers import NameResolver
 from exporter.http import make_app, serve
+from exporter.logs import setup_logging
 from exporter.metrics import CostCollector, RenderedMetrics
 from exporter.pricing import full_machine_hourly, unit_prices
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
@@ -154,28 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
     p.add_argument("--version", action="version", version=f"costwarden-exporter {__version__}")
     return p
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def setup_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r"))
-    logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), handlers=[handler], force=True)
 
 
 def build(args: argparse.Namespace, table: config.PricingTable) -> tuple[RenderedMetrics, Sampler]:

@@ -9,13 +9,20 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
+from exporter.logs import CONTEXT
+from receiver import channels
+from receiver.enrich import Enricher
+from receiver.metrics import Metrics
 from receiver.models import Webhook, dedup_key, first_problem
 from receiver.outbox import Outbox, OutboxError
+from receiver.prometheus import Prometheus
 from receiver.settings import Settings
+from receiver.worker import Worker
 
 log = logging.getLogger("receiver")
 
@@ -23,27 +30,8 @@ SETTINGS = web.AppKey("SETTINGS", Settings)
 OUTBOX = web.AppKey("OUTBOX", Outbox)
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.received = Counter(
-            "costwarden_receiver_notifications_received", "Notifications stored, by status.", ["status"],
-            registry=self.registry,
-        )  # fmt: skip
-        self.duplicates = Counter(
-            "costwarden_receiver_duplicates", "Notifications already stored within the window.", registry=self.registry
-        )
-        self.rejected = Counter(
-            "costwarden_receiver_intake_rejected", "Requests refused, by reason.", ["reason"], registry=self.registry
-        )
-        self.depth = Gauge("costwarden_receiver_outbox_depth", "Pending notifications.", registry=self.registry)
-        self.oldest = Gauge(
-            "costwarden_receiver_outbox_oldest_age_seconds", "Age of the oldest pending notification.",
-            registry=self.registry,
-        )  # fmt: skip
-
-
 METRICS = web.AppKey("METRICS", Metrics)
+WORKER = web.AppKey("WORKER", Worker)
 
 
 def _authorized(settings: Settings, header: str | None) -> bool:
@@ -90,17 +78,19 @@ async def alerts(request: web.Request) -> web.Response:
         hook = Webhook.model_validate(document)
     except ValidationError as exc:
         return _refuse(metrics, 400, "not_webhook_v4", first_problem(exc)[:300])
+    CONTEXT.set({"group_key": hook.groupKey})  # every line logged for this request names its group
     try:
         stored = await app[OUTBOX].store(dedup_key(hook), hook.groupKey, hook.status, body.decode("utf-8", "replace"))
     except OutboxError as exc:
         metrics.rejected.labels("outbox_unavailable").inc()
-        log.error("cannot store notification for group %s: %s", hook.groupKey, exc)
+        log.error("cannot store notification: %s", exc)
         return web.json_response({"error": "outbox_unavailable", "detail": "retry later"}, status=503)
     if stored.duplicate:
         metrics.duplicates.inc()
     else:
         metrics.received.labels(hook.status).inc()
-    log.info("stored notification %d for group %s (%s%s)", stored.id, hook.groupKey, hook.status,
+        app[WORKER].wake()
+    log.info("stored notification %d (%s%s)", stored.id, hook.status,
              ", duplicate" if stored.duplicate else "")  # fmt: skip
     return web.json_response({"status": "duplicate" if stored.duplicate else "stored", "id": stored.id})
 
@@ -126,16 +116,29 @@ async def metrics_page(request: web.Request) -> web.Response:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.intake.max_body_bytes)
     app[SETTINGS] = settings
-    app[METRICS] = Metrics()
+    app[METRICS] = metrics = Metrics()
 
-    async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        """Every resource set up and torn down here, in order: outbox, HTTP session, model client, worker."""
         outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
         await outbox.open()
         app[OUTBOX] = outbox
-        yield
+        async with aiohttp.ClientSession() as session:
+            enricher = Enricher(settings.ollama, outbox, metrics)
+            prometheus = Prometheus(session, settings.prometheus.url, settings.prometheus.timeout_seconds)
+            app[WORKER] = worker = Worker(
+                settings, outbox, enricher, prometheus, channels.build(settings.channels), metrics
+            )
+            worker.start()
+            depth, _ = await outbox.depth()
+            if depth:
+                log.info("resuming %d unfinished notification(s) from the outbox", depth)
+            yield
+            await worker.stop()
+            await enricher.close()
         await outbox.close()
 
-    app.cleanup_ctx.append(outbox_ctx)
+    app.cleanup_ctx.append(resources)
     app.router.add_post("/alerts", alerts)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from exporter.cli import setup_logging
+from exporter.logs import setup_logging
 from receiver import __version__
 from receiver.app import create_app
 from receiver.settings import SettingsError, load

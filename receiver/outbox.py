@@ -1,7 +1,12 @@
-"""The outbox: every accepted notification, durably in SQLite before Alertmanager hears 200.
+"""The outbox: every accepted notification, durably in SQLite before Alertmanager hears 200, and every step of its
+processing after that, so a restart resumes where the last process stopped.
 
-One connection on one thread does every write (SQLite allows one writer; a single-thread executor makes that the
-design rather than a lock fight), WAL with synchronous=FULL so a committed row survives power loss.
+One connection on one thread does every database call (SQLite allows one writer; a single-thread executor makes that
+the design rather than a lock fight), WAL with synchronous=FULL so a committed row survives power loss. Concurrent
+webhooks are committed together (group commit): one fsync acknowledges a whole burst.
+
+A notification moves `pending` (stored) → `analysed` (facts, prompt, answer, verdict and text stored) → `done` (every
+channel delivered). Deliveries are recorded per channel, so a retry never sends twice to a channel that succeeded.
 """
 
 from __future__ import annotations
@@ -29,7 +34,33 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 CREATE INDEX IF NOT EXISTS notifications_dedup ON notifications (dedup_key, received_at);
 CREATE INDEX IF NOT EXISTS notifications_state ON notifications (state, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    notification_id INTEGER NOT NULL REFERENCES notifications (id),
+    channel TEXT NOT NULL,
+    delivered_at REAL NOT NULL,
+    PRIMARY KEY (notification_id, channel)
+);
+CREATE TABLE IF NOT EXISTS analysis_cache (
+    key TEXT PRIMARY KEY,
+    analysis TEXT NOT NULL,
+    raw_answer TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 """
+
+# Added after the first release of the table; created on open when missing (ALTER TABLE ADD COLUMN is cheap).
+PROCESSING_COLUMNS = {
+    "facts": "TEXT",
+    "prompt": "TEXT",
+    "raw_answer": "TEXT",
+    "grounding": "TEXT",
+    "analysis": "TEXT",
+    "source": "TEXT",
+    "rendered": "TEXT",
+    "attempts": "INTEGER NOT NULL DEFAULT 0",
+    "next_attempt_at": "REAL NOT NULL DEFAULT 0",
+    "done_at": "REAL",
+}
 
 
 class OutboxError(Exception):
@@ -42,12 +73,47 @@ class Stored:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class Work:
+    """A notification not yet done, with whatever its earlier processing stored."""
+
+    id: int
+    group_key: str
+    status: str
+    payload: str
+    state: str
+    attempts: int
+    due: bool
+    """False while a back-off runs; later snapshots of the same group wait behind it."""
+    rendered: str | None
+    source: str | None
+    facts: str | None
+
+
+@dataclass(frozen=True)
+class Processed:
+    """Everything needed to explain a message afterwards."""
+
+    facts: str
+    prompt: str
+    raw_answer: str
+    grounding: str
+    analysis: str
+    source: str
+    rendered: str
+
+
+_Request = tuple[str, str, str, str]
+
+
 class Outbox:
     def __init__(self, path: Path, dedup_window_seconds: float) -> None:
         self._path = path
         self._window = dedup_window_seconds
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._db: sqlite3.Connection | None = None
+        self._batch: list[tuple[_Request, asyncio.Future[Stored]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -60,9 +126,15 @@ class Outbox:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
+        have = {row[1] for row in db.execute("PRAGMA table_info(notifications)")}
+        for column, kind in PROCESSING_COLUMNS.items():
+            if column not in have:
+                db.execute(f"ALTER TABLE notifications ADD COLUMN {column} {kind}")
         self._db = db
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
         await self._run(self._close)
         self._executor.shutdown(wait=True)
 
@@ -79,33 +151,66 @@ class Outbox:
             raise OutboxError("outbox is not open")
         return self._db
 
-    async def store(self, dedup_key: str, group_key: str, status: str, payload: str) -> Stored:
-        """Store a notification unless the same one arrived within the window; resolved ones are always kept."""
+    async def _write(self, fn: Callable[..., T], *args: object) -> T:
         try:
-            return await self._run(self._store, dedup_key, group_key, status, payload, time.time())
+            return await self._run(fn, *args)
         except sqlite3.Error as exc:
             raise OutboxError(str(exc)) from exc
 
-    def _store(self, dedup_key: str, group_key: str, status: str, payload: str, now: float) -> Stored:
+    # --- intake -------------------------------------------------------------------------------------------------
+
+    async def store(self, dedup_key: str, group_key: str, status: str, payload: str) -> Stored:
+        """Store a notification unless the same one arrived within the window; resolved ones are always kept.
+
+        Requests that arrive while a commit is running wait for the next one and share its fsync.
+        """
+        future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._batch.append(((dedup_key, group_key, status, payload), future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._batch:
+                batch, self._batch = self._batch, []
+                try:
+                    results = await self._run(self._store_many, [request for request, _ in batch], time.time())
+                except (sqlite3.Error, OutboxError) as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(OutboxError(str(exc)))
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():  # the client may have gone away; the row is stored all the same
+                        future.set_result(result)
+        finally:
+            self._flusher = None
+
+    def _store_many(self, requests: list[_Request], now: float) -> list[Stored]:
         db = self._conn()
         db.execute("BEGIN IMMEDIATE")
         try:
-            if status != "resolved":
-                row = db.execute(
-                    "SELECT id FROM notifications WHERE dedup_key = ? AND received_at >= ? ORDER BY id LIMIT 1",
-                    (dedup_key, now - self._window),
-                ).fetchone()
-                if row is not None:
-                    db.execute("COMMIT")
-                    return Stored(int(row[0]), duplicate=True)
-            cursor = db.execute(
-                "INSERT INTO notifications (dedup_key, group_key, status, received_at, payload) VALUES (?, ?, ?, ?, ?)",
-                (dedup_key, group_key, status, now, payload),
-            )
+            results = [self._store_one(db, request, now) for request in requests]
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return results
+
+    def _store_one(self, db: sqlite3.Connection, request: _Request, now: float) -> Stored:
+        dedup_key, group_key, status, payload = request
+        if status != "resolved":
+            row = db.execute(
+                "SELECT id FROM notifications WHERE dedup_key = ? AND received_at >= ? ORDER BY id LIMIT 1",
+                (dedup_key, now - self._window),
+            ).fetchone()
+            if row is not None:
+                return Stored(int(row[0]), duplicate=True)
+        cursor = db.execute(
+            "INSERT INTO notifications (dedup_key, group_key, status, received_at, payload) VALUES (?, ?, ?, ?, ?)",
+            (dedup_key, group_key, status, now, payload),
+        )
         return Stored(int(cursor.lastrowid or 0), duplicate=False)
 
     async def writable(self) -> bool:
@@ -122,13 +227,93 @@ class Outbox:
         db.execute("ROLLBACK")
 
     async def depth(self) -> tuple[int, float | None]:
-        """Pending notifications and the age of the oldest, for the outbox gauges."""
+        """Notifications not yet done and the age of the oldest, for the outbox gauges."""
         return await self._run(self._depth, time.time())
 
     def _depth(self, now: float) -> tuple[int, float | None]:
         count, oldest = (
             self._conn()
-            .execute("SELECT COUNT(*), MIN(received_at) FROM notifications WHERE state = 'pending'")
+            .execute("SELECT COUNT(*), MIN(received_at) FROM notifications WHERE state != 'done'")
             .fetchone()
         )
         return int(count), None if oldest is None else now - float(oldest)
+
+    # --- processing ---------------------------------------------------------------------------------------------
+
+    async def work(self, limit: int) -> list[Work]:
+        """Unfinished notifications in arrival order; those waiting out a back-off are left for later."""
+        return await self._write(self._work, limit, time.time())
+
+    def _work(self, limit: int, now: float) -> list[Work]:
+        rows = self._conn().execute(
+            "SELECT id, group_key, status, payload, state, attempts, next_attempt_at <= ?, rendered, source, facts"
+            " FROM notifications WHERE state != 'done' ORDER BY id LIMIT ?",
+            (now, limit),
+        )
+        return [
+            Work(
+                id=row[0], group_key=row[1], status=row[2], payload=row[3], state=row[4], attempts=row[5],
+                due=bool(row[6]), rendered=row[7], source=row[8], facts=row[9],
+            )
+            for row in rows
+        ]  # fmt: skip
+
+    async def save_analysis(self, notification_id: int, processed: Processed) -> None:
+        await self._write(self._save_analysis, notification_id, processed)
+
+    def _save_analysis(self, notification_id: int, p: Processed) -> None:
+        self._conn().execute(
+            "UPDATE notifications SET state = 'analysed', facts = ?, prompt = ?, raw_answer = ?, grounding = ?,"
+            " analysis = ?, source = ?, rendered = ? WHERE id = ?",
+            (p.facts, p.prompt, p.raw_answer, p.grounding, p.analysis, p.source, p.rendered, notification_id),
+        )
+
+    async def delivered(self, notification_id: int) -> set[str]:
+        return await self._write(self._delivered, notification_id)
+
+    def _delivered(self, notification_id: int) -> set[str]:
+        rows = self._conn().execute("SELECT channel FROM deliveries WHERE notification_id = ?", (notification_id,))
+        return {row[0] for row in rows}
+
+    async def mark_delivered(self, notification_id: int, channel: str) -> None:
+        await self._write(self._mark_delivered, notification_id, channel, time.time())
+
+    def _mark_delivered(self, notification_id: int, channel: str, now: float) -> None:
+        self._conn().execute(
+            "INSERT OR IGNORE INTO deliveries (notification_id, channel, delivered_at) VALUES (?, ?, ?)",
+            (notification_id, channel, now),
+        )
+
+    async def finish(self, notification_id: int) -> None:
+        await self._write(self._finish, notification_id, time.time())
+
+    def _finish(self, notification_id: int, now: float) -> None:
+        self._conn().execute(
+            "UPDATE notifications SET state = 'done', done_at = ? WHERE id = ?", (now, notification_id)
+        )
+
+    async def retry_later(self, notification_id: int, delay: float) -> None:
+        await self._write(self._retry_later, notification_id, time.time() + delay)
+
+    def _retry_later(self, notification_id: int, when: float) -> None:
+        self._conn().execute(
+            "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+            (when, notification_id),
+        )
+
+    async def cached(self, key: str) -> tuple[str, str] | None:
+        """(analysis, raw answer) stored for this key, if any: the same facts to the same model are not asked twice."""
+        return await self._write(self._cached, key)
+
+    def _cached(self, key: str) -> tuple[str, str] | None:
+        row = self._conn().execute("SELECT analysis, raw_answer FROM analysis_cache WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    async def cache(self, key: str, analysis: str, raw_answer: str) -> None:
+        await self._write(self._cache, key, analysis, raw_answer, time.time())
+
+    def _cache(self, key: str, analysis: str, raw_answer: str, now: float) -> None:
+        self._conn().execute(
+            "INSERT OR REPLACE INTO analysis_cache (key, analysis, raw_answer, created_at) VALUES (?, ?, ?, ?)",
+            (key, analysis, raw_answer, now),
+        )

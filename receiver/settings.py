@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from receiver.models import first_problem
 
@@ -37,11 +38,69 @@ class Auth(_Model):
     basic_password: str | None = None
 
 
+class Prometheus(_Model):
+    """Where the context of an alert is read from; a dead Prometheus only thins the analysis."""
+
+    url: str = Field(default="http://localhost:9090", pattern=r"^https?://")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+class Ollama(_Model):
+    """The local model that writes the analysis; absent, slow or wrong, the deterministic summary is sent instead."""
+
+    enabled: bool = True
+    host: str = Field(default="http://127.0.0.1:11434", pattern=r"^https?://")
+    model: str = Field(default="llama3.2:3b", min_length=1)
+    timeout_seconds: float = Field(default=120.0, gt=0, description="hard limit per call, connection included")
+    concurrency: int = Field(default=1, ge=1, le=16, description="Ollama serves one request per model by default")
+    language: Literal["en", "zh"] = "en"
+    num_ctx: int = Field(default=4096, ge=512)
+    num_predict: int = Field(default=768, ge=64)
+    seed: int = 7
+    keep_alive: str = "30m"
+
+
+class ConsoleChannel(_Model):
+    type: Literal["console"]
+    name: str = "console"
+
+
+class FileChannel(_Model):
+    type: Literal["file"]
+    name: str = "file"
+    path: Path
+
+
+Channel = Annotated[ConsoleChannel | FileChannel, Field(discriminator="type")]
+
+
+def _console_only() -> list[Channel]:
+    return [ConsoleChannel(type="console")]
+
+
+class Processing(_Model):
+    workers: int = Field(default=4, ge=1, le=64, description="alert groups analysed at once (one group in order)")
+    retry_max_seconds: float = Field(default=300.0, gt=0, description="cap of the back-off between delivery tries")
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0, description="in-flight work gets this long at stop")
+
+
 class Settings(_Model):
     listen: Listen = Listen()
     data_dir: Path = Path("data")
     intake: Intake = Intake()
     auth: Auth = Auth()
+    prometheus: Prometheus = Prometheus()
+    ollama: Ollama = Ollama()
+    processing: Processing = Processing()
+    channels: list[Channel] = Field(default_factory=_console_only, min_length=1)
+    grafana_url: str | None = Field(default=None, pattern=r"^https?://", description="makes dashboard links absolute")
+
+    @model_validator(mode="after")
+    def _unique_channel_names(self) -> Settings:
+        names = [c.name for c in self.channels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"channel names must be unique (deliveries are recorded by name), got {names}")
+        return self
 
     @property
     def outbox_path(self) -> Path:

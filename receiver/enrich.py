@@ -1,0 +1,127 @@
+"""Ask the local model once per alert group, check the answer, and fall back when it cannot be trusted.
+
+One call, not an agent loop: the facts are already computed, the model only explains them. Its answer is held to the
+grounding check; one retry, then the deterministic summary. A cache keyed by (prompt version, facts, model, language)
+means a repeated group does not pay for the model again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+import httpx
+import ollama
+
+from receiver import fallback, grounding, prompt
+from receiver.analysis import SCHEMA, Analysis
+from receiver.facts import Facts
+from receiver.metrics import Metrics
+from receiver.outbox import Outbox
+from receiver.settings import Ollama
+
+log = logging.getLogger("receiver.enrich")
+
+
+@dataclass
+class Outcome:
+    """What the notification stores to explain itself: answer, verdicts and why a fallback was used."""
+
+    analysis: Analysis | None
+    source: str  # "model", "cache", "fallback" or "resolved"
+    reason: str | None = None
+    prompt: str = ""
+    raw_answer: str = ""
+    verdicts: list[dict[str, object]] = field(default_factory=list)
+
+
+class Unavailable(Exception):
+    """The model could not answer at all; `reason` is a fallback label (bounded, for the metric)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class Enricher:
+    def __init__(self, cfg: Ollama, outbox: Outbox, metrics: Metrics) -> None:
+        self._cfg = cfg
+        self._outbox = outbox
+        self._metrics = metrics
+        self._client = ollama.AsyncClient(host=cfg.host, timeout=cfg.timeout_seconds)
+        self._slots = asyncio.Semaphore(cfg.concurrency)
+
+    async def close(self) -> None:
+        await self._client.close()  # type: ignore[no-untyped-call]  # ollama does not annotate close()
+
+    async def analyse(self, facts: Facts) -> Outcome:
+        if facts.status == "resolved":
+            return Outcome(None, "resolved")
+        msgs = prompt.messages(facts, self._cfg.language)
+        text = prompt.text(msgs)
+        if not self._cfg.enabled:
+            return self._fallback(facts, "disabled", text, "", [])
+        key = hashlib.sha256(
+            json.dumps([prompt.VERSION, self._cfg.model, self._cfg.language, text]).encode()
+        ).hexdigest()
+        if (hit := await self._outbox.cached(key)) is not None:
+            return Outcome(Analysis.model_validate_json(hit[0]), "cache", None, text, hit[1])
+        verdicts: list[dict[str, object]] = []
+        raw = ""
+        for attempt in (1, 2):
+            try:
+                raw, done_reason = await self._ask(msgs)
+            except Unavailable as exc:
+                log.warning("model unavailable (%s): %s", exc.reason, exc)
+                return self._fallback(facts, exc.reason, text, raw, verdicts)
+            verdict = grounding.check(raw, done_reason, facts, msgs[-1]["content"])
+            verdicts.append(verdict.as_dict())
+            if verdict.ok and verdict.analysis is not None:
+                await self._outbox.cache(key, verdict.analysis.model_dump_json(), raw)
+                return Outcome(verdict.analysis, "model", None, text, raw, verdicts)
+            self._metrics.grounding_failures.inc()
+            log.warning("answer %d rejected by the grounding check: %s", attempt, "; ".join(verdict.problems[:3]))
+        return self._fallback(facts, "ungrounded", text, raw, verdicts)
+
+    async def _ask(self, msgs: list[dict[str, str]]) -> tuple[str, str | None]:
+        cfg = self._cfg
+        async with self._slots:
+            started = time.perf_counter()
+            try:
+                response = await asyncio.wait_for(
+                    self._client.chat(
+                        model=cfg.model,
+                        messages=msgs,
+                        stream=False,
+                        format=SCHEMA,
+                        options={"temperature": 0, "num_predict": cfg.num_predict, "num_ctx": cfg.num_ctx,
+                                 "seed": cfg.seed},
+                        keep_alive=cfg.keep_alive,
+                        think=False,
+                    ),
+                    cfg.timeout_seconds,
+                )  # fmt: skip
+            except TimeoutError as exc:
+                raise Unavailable("timeout", f"no answer within {cfg.timeout_seconds:g} s") from exc
+            except ollama.ResponseError as exc:
+                if exc.status_code == 404:
+                    raise Unavailable("model_missing", f"{exc.error} (run: ollama pull {cfg.model})") from exc
+                reason = "busy" if exc.status_code in (429, 503) else "ollama_error"
+                raise Unavailable(reason, f"HTTP {exc.status_code}: {exc.error}") from exc
+            except ConnectionError as exc:
+                raise Unavailable("unreachable", f"{cfg.host}: {exc}") from exc
+            except httpx.TimeoutException as exc:
+                raise Unavailable("timeout", f"no answer within {cfg.timeout_seconds:g} s") from exc
+            except httpx.HTTPError as exc:
+                raise Unavailable("unreachable", f"{cfg.host}: {exc!r}") from exc
+            finally:
+                self._metrics.enrichment.observe(time.perf_counter() - started)
+        return response.message.content or "", response.done_reason
+
+    def _fallback(self, facts: Facts, reason: str, text: str, raw: str, verdicts: list[dict[str, object]]) -> Outcome:
+        self._metrics.fallbacks.labels(reason).inc()
+        return Outcome(fallback.summarise(facts, self._cfg.language), "fallback", reason, text, raw, verdicts)

@@ -1,0 +1,233 @@
+"""The facts an analysis rests on, and the arithmetic behind them.
+
+Every delta, percentage and projection is computed here, in Python, and rounded to what a person reads; the model is
+only asked to explain these numbers, never to produce new ones, and the grounding check holds it to that.
+Untrusted strings (labels, annotations, container names) are cleaned and clipped here, once, before they reach a
+prompt, a log or a message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, Field
+
+from receiver.models import Webhook
+
+MAX_ALERTS = 10
+"""Alerts of one group described individually; the rest are counted. Keeps the prompt small on a 3B model."""
+LABEL_CHARS = 64
+TEXT_CHARS = 400
+
+
+def clean(text: str, limit: int = LABEL_CHARS) -> str:
+    """Printable text only (no ANSI escapes, no control or bidi characters), clipped with an ellipsis."""
+    kept = "".join(ch for ch in text if ch in "\n" or unicodedata.category(ch)[0] not in "C")
+    kept = re.sub(r"\s+", " ", kept).strip()
+    return kept if len(kept) <= limit else kept[: limit - 1] + "…"
+
+
+def sig(value: float, digits: int = 4) -> float:
+    """Round to significant digits: 0.012345 → 0.01235, 1234.5 → 1235 (what a message shows and the model sees)."""
+    if value == 0 or not math.isfinite(value):
+        return 0.0
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def change_pct(now: float, base: float) -> float | None:
+    """Percent change from base to now; None when there is no base to compare with."""
+    if base <= 0:
+        return None
+    return sig((now - base) / base * 100, 3)
+
+
+class AlertFact(BaseModel):
+    name: str
+    severity: str
+    status: str
+    instance: str
+    cgroup: str
+    resource: str
+    summary: str
+    description: str
+    started: str
+
+
+class SeriesStats(BaseModel):
+    window: str
+    now: float
+    min: float
+    mean: float
+    max: float
+    now_vs_mean_pct: float | None
+
+
+class Workload(BaseModel):
+    name: str
+    cost_per_hour: float
+    baseline_per_hour: float
+    change_pct: float | None
+    extra_per_day: float
+
+
+class ResourceCost(BaseModel):
+    resource: str
+    cost_per_hour: float
+    share_pct: float
+
+
+class Bill(BaseModel):
+    month_to_date: float
+    forecast_period_end: float
+    days_left: float
+    budget: float | None
+    forecast_vs_budget_pct: float | None
+
+
+class Egress(BaseModel):
+    used_gib: float
+    forecast_gib: float
+    included_gib: float | None
+    forecast_vs_included_pct: float | None
+
+
+class Facts(BaseModel):
+    """What we know about one alert group; the model's whole world."""
+
+    status: str
+    alerts: list[AlertFact]
+    alerts_total: int
+    currency: str = ""
+    alerted_series: list[SeriesStats] = Field(default_factory=list)
+    top_workloads: list[Workload] = Field(default_factory=list)
+    by_resource: list[ResourceCost] = Field(default_factory=list)
+    bill: Bill | None = None
+    egress: Egress | None = None
+    money_at_stake_per_day: float | None = None
+    context_error: str | None = None
+
+    def names(self) -> set[str]:
+        """Every workload, resource and instance name we supplied: the only names an answer may mention."""
+        out = {w.name for w in self.top_workloads} | {r.resource for r in self.by_resource}
+        for alert in self.alerts:
+            out |= {alert.cgroup, alert.resource, alert.instance, alert.name}
+        return {n for n in out if n}
+
+
+def alert_facts(hook: Webhook) -> list[AlertFact]:
+    return [
+        AlertFact(
+            name=clean(a.labels.get("alertname", "")),
+            severity=clean(a.labels.get("severity", "")),
+            status=a.status,
+            instance=clean(a.labels.get("instance", "")),
+            cgroup=clean(a.labels.get("cgroup", "")),
+            resource=clean(a.labels.get("resource", "")),
+            summary=clean(a.annotations.get("summary", ""), TEXT_CHARS),
+            description=clean(a.annotations.get("description", ""), TEXT_CHARS),
+            started=a.startsAt.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        for a in hook.alerts[:MAX_ALERTS]
+    ]
+
+
+def series_stats(window: str, values: npt.NDArray[np.float64]) -> SeriesStats | None:
+    """min / mean / max / now of a cost-per-hour series; None when the window holds no samples."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    now, mean = float(values[-1]), float(values.mean())
+    return SeriesStats(
+        window=window,
+        now=sig(now),
+        min=sig(float(values.min())),
+        mean=sig(mean),
+        max=sig(float(values.max())),
+        now_vs_mean_pct=change_pct(now, mean),
+    )
+
+
+def workloads(now: dict[str, float], baseline: dict[str, float], top: int = 5) -> list[Workload]:
+    """The most expensive workloads now, each against its own baseline (average before the alert started)."""
+    ranked = sorted(now.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    return [
+        Workload(
+            name=clean(name),
+            cost_per_hour=sig(cost),
+            baseline_per_hour=sig(baseline.get(name, 0.0)),
+            change_pct=change_pct(cost, baseline.get(name, 0.0)),
+            extra_per_day=sig(max(0.0, cost - baseline.get(name, 0.0)) * 24),
+        )
+        for name, cost in ranked
+    ]
+
+
+def share(part: float, whole: float) -> float:
+    return sig(part / whole * 100, 3) if whole else 0.0
+
+
+def resources(now: dict[str, float]) -> list[ResourceCost]:
+    total = sum(now.values())
+    return [
+        ResourceCost(resource=clean(name), cost_per_hour=sig(cost), share_pct=share(cost, total))
+        for name, cost in sorted(now.items(), key=lambda kv: kv[1], reverse=True)
+    ]
+
+
+def slope_per_second(times: npt.NDArray[np.float64], values: npt.NDArray[np.float64]) -> float:
+    """Least-squares pace of a period-to-date series (like PromQL deriv()); 0 with fewer than two samples."""
+    ok = np.isfinite(values)
+    if ok.sum() < 2:
+        return 0.0
+    slope = np.polyfit(times[ok] - times[ok][0], values[ok], 1)[0]
+    return max(0.0, float(slope))
+
+
+def bill(
+    month_to_date: float,
+    fixed_period: float,
+    overage_so_far: float,
+    overage_pace: float,
+    seconds_left: float,
+    budget: float | None,
+) -> Bill:
+    """The invoice at period end: the time-based part as the exporter prices it (caps included) plus egress overage so
+    far and at its recent pace for the rest of the period, the same model as the forecast recording rule."""
+    forecast = fixed_period + overage_so_far + overage_pace * max(0.0, seconds_left)
+    return Bill(
+        month_to_date=sig(month_to_date),
+        forecast_period_end=sig(forecast),
+        days_left=sig(max(0.0, seconds_left) / 86400, 2),
+        budget=None if budget is None else sig(budget),
+        forecast_vs_budget_pct=None if not budget else sig(forecast / budget * 100, 3),
+    )
+
+
+def egress(used_bytes: float, pace_bytes_per_second: float, seconds_left: float, included: float | None) -> Egress:
+    gib = float(2**30)
+    forecast = used_bytes + pace_bytes_per_second * max(0.0, seconds_left)
+    return Egress(
+        used_gib=sig(used_bytes / gib),
+        forecast_gib=sig(forecast / gib),
+        included_gib=None if included is None else sig(included / gib),
+        forecast_vs_included_pct=None if not included else sig(forecast / included * 100, 3),
+    )
+
+
+def money_at_stake(facts: Facts) -> float | None:
+    """Per day, what this alert costs beyond normal: the alerted series above its 7-day mean, else the worst
+    workload's extra, else the forecast overshoot of the budget spread over the days left."""
+    week = next((s for s in facts.alerted_series if s.window == "7d"), None)
+    if week is not None and week.now > week.mean:
+        return sig((week.now - week.mean) * 24)
+    extras = [w.extra_per_day for w in facts.top_workloads if w.extra_per_day > 0]
+    if extras:
+        return max(extras)
+    b = facts.bill
+    if b is not None and b.budget and b.forecast_period_end > b.budget and b.days_left > 0:
+        return sig((b.forecast_period_end - b.budget) / max(b.days_left, 1))
+    return None

@@ -1,0 +1,130 @@
+"""The deterministic summary: what is sent when the model is absent, slow, missing or ungrounded.
+
+Built from the same computed facts with fixed sentences, so it is always true, if plainer; the renderer labels it.
+"""
+
+from __future__ import annotations
+
+from receiver.analysis import Analysis, Cause
+from receiver.facts import Facts
+
+# Per resource: (likely cause, first thing to check). Ordered by how bill shocks happen on small servers.
+CAUSES: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "cpu": (
+            "A process is using far more CPU than usual: a crypto-miner in a compromised container, a runaway loop, "
+            "or a legitimate batch job",
+            "See which processes burn CPU: `docker top <container>` or `systemd-cgtop` (sort by CPU)",
+        ),
+        "egress": (
+            "Traffic out of the server is unusually high: abuse or a DDoS reflection, a public file being hot-linked, "
+            "or backups/sync going to another provider",
+            "See who is sending: `nethogs` or `iftop -P`, and check web server logs for one client or URL",
+        ),
+        "disk": (
+            "Disk usage is growing: logs without rotation, backups or dumps kept locally, or a cache that never "
+            "expires",
+            "Find what grew: `du -xh / --max-depth=3 | sort -h | tail -20` and `journalctl --disk-usage`",
+        ),
+        "memory": (
+            "A workload holds much more memory than usual: a leak or a larger data set",
+            "Compare memory per container: `docker stats --no-stream`",
+        ),
+        "": (
+            "Spending is above its usual level; the workloads listed show where",
+            "Open the costwarden dashboard linked in the alert and compare workloads",
+        ),
+    },
+    "zh": {
+        "cpu": (
+            "某个进程占用的 CPU 远高于平时：可能是被入侵容器里的挖矿程序、失控的循环，或正常的批处理任务",
+            "查看哪些进程在消耗 CPU：`docker top <container>` 或 `systemd-cgtop`（按 CPU 排序）",
+        ),
+        "egress": (
+            "服务器出站流量异常偏高：可能是滥用或 DDoS 反射、公开文件被盗链，或备份/同步发往其他服务商",
+            "查看是谁在发送：`nethogs` 或 `iftop -P`，并检查 Web 日志中是否有单个客户端或 URL",
+        ),
+        "disk": (
+            "磁盘占用在增长：日志未轮转、本地保存的备份或转储，或从不过期的缓存",
+            "找出增长的目录：`du -xh / --max-depth=3 | sort -h | tail -20` 和 `journalctl --disk-usage`",
+        ),
+        "memory": (
+            "某个工作负载占用的内存远多于平时：内存泄漏或数据量变大",
+            "比较各容器内存：`docker stats --no-stream`",
+        ),
+        "": ("支出高于平时水平；下面列出的工作负载显示了去向", "打开告警中链接的 costwarden 仪表盘，比较各工作负载"),
+    },
+}
+
+WORDS = {
+    "en": {
+        "now": "{window}: now {now} {cur}/h against a mean of {mean} {cur}/h (min {min}, max {max})",
+        "workload": "`{name}` costs {cost} {cur}/h against {base} {cur}/h before the alert",
+        "bill": "Estimated invoice so far {mtd} {cur}, forecast {forecast} {cur} by period end ({days} days left)",
+        "budget": "; budget {budget} {cur}",
+        "egress": "Egress this period {used} GiB, forecast {forecast} GiB",
+        "included": " of {included} GiB included",
+        "noctx": "Prometheus could not be asked for more context: {error}",
+        "severity": "Set by the alert rule ({severity}); no model assessed it",
+        "advice": "Set a budget in the pricing table so forecasts warn before the invoice does",
+        "headline": "{name} on {instance}: {summary}",
+    },
+    "zh": {
+        "now": "{window}：当前 {now} {cur}/小时，平均 {mean} {cur}/小时（最低 {min}，最高 {max}）",
+        "workload": "`{name}` 当前每小时 {cost} {cur}，告警前为 {base} {cur}",
+        "bill": "本期账单估算至今 {mtd} {cur}，预计期末 {forecast} {cur}（剩余 {days} 天）",
+        "budget": "；预算 {budget} {cur}",
+        "egress": "本期出站流量 {used} GiB，预计 {forecast} GiB",
+        "included": "，套餐包含 {included} GiB",
+        "noctx": "无法从 Prometheus 获取更多上下文：{error}",
+        "severity": "由告警规则设定（{severity}）；未经模型评估",
+        "advice": "在价格表中设置预算，让预测在账单之前发出警告",
+        "headline": "{instance} 上的 {name}：{summary}",
+    },
+}
+
+SEVERITY = {"critical": "critical", "warning": "high", "info": "medium"}
+
+
+def summarise(facts: Facts, language: str) -> Analysis:
+    words, causes = WORDS[language], CAUSES[language]
+    cur = facts.currency
+    observed = [a.description or a.summary for a in facts.alerts[:2] if a.description or a.summary]
+    observed += [
+        words["now"].format(window=s.window, now=s.now, mean=s.mean, min=s.min, max=s.max, cur=cur)
+        for s in facts.alerted_series
+    ]
+    grown = [w for w in facts.top_workloads if w.extra_per_day > 0][:2]
+    observed += [
+        words["workload"].format(name=w.name, cost=w.cost_per_hour, base=w.baseline_per_hour, cur=cur) for w in grown
+    ]
+    if facts.bill is not None:
+        b = facts.bill
+        line = words["bill"].format(mtd=b.month_to_date, forecast=b.forecast_period_end, days=b.days_left, cur=cur)
+        observed.append(line + (words["budget"].format(budget=b.budget, cur=cur) if b.budget else ""))
+    if facts.egress is not None and facts.egress.used_gib > 0:
+        e = facts.egress
+        line = words["egress"].format(used=e.used_gib, forecast=e.forecast_gib)
+        observed.append(line + (words["included"].format(included=e.included_gib) if e.included_gib else ""))
+    if facts.context_error:
+        observed.append(words["noctx"].format(error=facts.context_error))
+    first = facts.alerts[0]
+    resource = next((a.resource for a in facts.alerts if a.resource in causes), "")
+    cause, action = causes[resource]
+    return Analysis(
+        observed_facts=[line[:240] for line in observed[:6]] or [first.name],
+        likely_causes=[
+            Cause(
+                cause=cause,
+                likelihood="medium",
+                based_on=observed[0][:240] if observed else first.name,
+                workload=grown[0].name if grown else (first.cgroup or None),
+            )
+        ],
+        severity=SEVERITY.get(first.severity, "medium"),  # type: ignore[arg-type]
+        severity_reason=words["severity"].format(severity=first.severity or "-"),
+        immediate_actions=[action],
+        longer_term_advice=[] if facts.bill and facts.bill.budget else [words["advice"]],
+        money_at_stake_per_day=facts.money_at_stake_per_day,
+        headline=words["headline"].format(name=first.name, instance=first.instance, summary=first.summary)[:140],
+    )

@@ -1,0 +1,78 @@
+"""Is an answer fit to be sent as fact? Schema-valid, complete, and making no claim we did not supply.
+
+Numbers: every number in the answer must match a number in the facts, within 1 % or as that number rounded to the
+answer's decimals (0.01235 written 0.012). Names: every backticked name and every cause's workload must be one the
+facts named. A few numbers are structural (24 h, 7 d, 5 m, 100 %) and always allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from receiver.analysis import Analysis
+from receiver.facts import Facts
+
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[,\d]*\d)?(?:\.\d+)?")
+BACKTICKED = re.compile(r"`([^`\n]{1,80})`")
+STRUCTURAL = (0.0, 1.0, 5.0, 6.0, 7.0, 24.0, 100.0)
+TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    analysis: Analysis | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "problems": self.problems}
+
+
+def numbers(text: str) -> list[float]:
+    return [float(m.replace(",", "")) for m in NUMBER.findall(text)]
+
+
+def _decimals(token: float) -> int:
+    text = repr(token)
+    return len(text.split(".")[1].rstrip("0")) if "." in text else 0
+
+
+def supported(value: float, supplied: list[float]) -> bool:
+    for s in supplied:
+        if abs(value - s) <= TOLERANCE * max(abs(s), 1e-9):
+            return True
+        places = _decimals(value)
+        if (places > 0 or abs(s) >= 10) and round(s, places) == value:
+            return True
+    return False
+
+
+def check(raw: str, done_reason: str | None, facts: Facts, supplied_text: str) -> Verdict:
+    """`supplied_text` is the facts block the model saw: its numbers are the only ones an answer may use."""
+    if done_reason == "length":
+        return Verdict(False, ["cut off: the answer reached num_predict before it ended"])
+    try:
+        analysis = Analysis.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        kind = "not JSON" if first["type"] == "json_invalid" else "not the analysis schema"
+        return Verdict(False, [f"{kind}: {where}: {first['msg']}"])
+    supplied = [*numbers(supplied_text), *STRUCTURAL]
+    problems = []
+    texts = analysis.texts()
+    if analysis.money_at_stake_per_day is not None:
+        texts.append(json.dumps(analysis.money_at_stake_per_day))
+    for text in texts:
+        for value in numbers(text):
+            if not supported(value, supplied):
+                problems.append(f"number {value:g} is not in the facts: {text[:80]!r}")
+    names = facts.names() | ({facts.currency} if facts.currency else set())
+    mentioned = [m for text in texts for m in BACKTICKED.findall(text)]
+    mentioned += [c.workload for c in analysis.likely_causes if c.workload]
+    problems += [f"name {name!r} is not in the facts" for name in mentioned if name not in names]
+    return Verdict(not problems, problems, analysis)

@@ -1,0 +1,41 @@
+"""costwarden_receiver_* metrics, on a private registry (several apps in one test process must not collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.received = Counter(
+            "costwarden_receiver_notifications_received", "Notifications stored, by status.", ["status"], registry=r
+        )
+        self.duplicates = Counter(
+            "costwarden_receiver_duplicates", "Notifications already stored within the window.", registry=r
+        )
+        self.rejected = Counter(
+            "costwarden_receiver_intake_rejected", "Requests refused, by reason.", ["reason"], registry=r
+        )
+        self.processed = Counter(
+            "costwarden_receiver_notifications_processed", "Notifications analysed, by source.", ["source"], registry=r
+        )
+        self.enrichment = Histogram(
+            "costwarden_receiver_enrichment_duration_seconds", "Time spent asking the model, per call.",
+            buckets=(0.5, 1, 2.5, 5, 10, 20, 40, 60, 90, 120, 180), registry=r,
+        )  # fmt: skip
+        self.fallbacks = Counter(
+            "costwarden_receiver_fallbacks", "Deterministic summaries sent instead of the model's, by reason.",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.grounding_failures = Counter(
+            "costwarden_receiver_grounding_failures", "Model answers rejected by the grounding check.", registry=r
+        )
+        self.deliveries = Counter(
+            "costwarden_receiver_deliveries", "Deliveries to channels, by channel and result.", ["channel", "result"],
+            registry=r,
+        )  # fmt: skip
+        self.depth = Gauge("costwarden_receiver_outbox_depth", "Notifications not yet done.", registry=r)
+        self.oldest = Gauge(
+            "costwarden_receiver_outbox_oldest_age_seconds", "Age of the oldest notification not yet done.", registry=r
+        )

@@ -1,0 +1,72 @@
+"""A small Prometheus HTTP API client (instant and range queries), with a timeout on every call."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import numpy as np
+import numpy.typing as npt
+
+
+class PrometheusError(Exception):
+    """Prometheus could not answer (down, slow, or refused the query); the message says which."""
+
+
+def matchers(labels: dict[str, str]) -> str:
+    """`{k="v",...}` with values escaped as PromQL strings (a label value is data, never query syntax)."""
+    return "{" + ",".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(labels.items())) + "}"
+
+
+class Prometheus:
+    def __init__(self, session: aiohttp.ClientSession, url: str, timeout: float) -> None:
+        self._session = session
+        self._url = url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def _get(self, path: str, params: dict[str, str]) -> list[dict[str, object]]:
+        try:
+            async with self._session.get(f"{self._url}{path}", params=params, timeout=self._timeout) as resp:
+                body = await resp.json(content_type=None)
+        except TimeoutError as exc:
+            raise PrometheusError(f"Prometheus at {self._url} did not answer within {self._timeout.total:g} s") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise PrometheusError(f"Prometheus at {self._url} is unreachable: {exc}") from exc
+        if not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error", "unexpected answer") if isinstance(body, dict) else "unexpected answer"
+            raise PrometheusError(f"Prometheus refused {params.get('query', '')!r}: {error}")
+        result = body["data"]["result"]
+        return result if isinstance(result, list) else []
+
+    async def instant(self, query: str, at: float) -> dict[tuple[tuple[str, str], ...], float]:
+        """Vector result as {sorted label items: value}."""
+        result = await self._get("/api/v1/query", {"query": query, "time": f"{at:.3f}"})
+        out = {}
+        for series in result:
+            metric, value = series.get("metric"), series.get("value")
+            if isinstance(metric, dict) and isinstance(value, list) and len(value) == 2:
+                out[tuple(sorted(metric.items()))] = float(value[1])
+        return out
+
+    async def by(self, label: str, query: str, at: float) -> dict[str, float]:
+        """Instant vector keyed by one label's value (the query aggregates `by (label)`)."""
+        return {dict(key).get(label, ""): value for key, value in (await self.instant(query, at)).items()}
+
+    async def scalar(self, query: str, at: float) -> float | None:
+        """The first value of an instant vector, None when it is empty."""
+        values = list((await self.instant(query, at)).values())
+        return values[0] if values else None
+
+    async def series(
+        self, query: str, start: float, end: float, step: float
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(times, values) of the first series of a range query; empty arrays when there is none."""
+        params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        result = await self._get("/api/v1/query_range", params)
+        if not result:
+            return np.empty(0), np.empty(0)
+        values = result[0].get("values")
+        if not isinstance(values, list):
+            return np.empty(0), np.empty(0)
+        points = np.array([(float(t), float(v)) for t, v in values], dtype=np.float64).reshape(-1, 2)
+        return points[:, 0], points[:, 1]
