@@ -15,7 +15,12 @@ from receiver.prometheus import Prometheus, PrometheusError, matchers
 
 log = logging.getLogger("receiver.context")
 
-PER_HOUR = "3600 * sum by ({by}) (rate(costwarden_cost_total{sel}[{window}]{at}))"
+PER_HOUR = "3600 * sum by ({by}) (rate(costwarden_cost_total{sel}[5m]))"
+HOURLY = "avg_over_time(({per_hour})[1h:5m])"
+"""Hourly means of 5-minute rates for the 7-day view: an hour with only part of its data is still read right."""
+BASELINE = "3600 * avg_over_time((sum by (cgroup) (rate(costwarden_cost_total{sel}[5m])))[7d:5m] @ {at:.3f})"
+"""Each workload's mean cost over the week before the alert started. A mean of 5-minute rates, not rate()[7d]:
+rate() divides by the whole window, which would read a week-old install's day of history as a seventh of itself."""
 SCOPE = ("instance", "job", "cgroup", "resource")
 """Labels of an alert that select the series it is about (a budget alert has only instance/job)."""
 
@@ -41,15 +46,14 @@ async def _enrich(facts: f.Facts, hook: Webhook, prom: Prometheus, now: float) -
     host = matchers(host_labels)
     alerted = matchers(scope)
     started = min(a.startsAt.timestamp() for a in hook.alerts)
-    before = f" @ {min(started, now):.3f}"
 
     info, now_by_cgroup, base_by_cgroup, now_by_resource, day, week = await asyncio.gather(
         prom.instant(f"costwarden_info{host}", now),
-        prom.by("cgroup", PER_HOUR.format(by="cgroup", sel=host, window="5m", at=""), now),
-        prom.by("cgroup", PER_HOUR.format(by="cgroup", sel=host, window="7d", at=before), now),
-        prom.by("resource", PER_HOUR.format(by="resource", sel=host, window="5m", at=""), now),
-        prom.series(PER_HOUR.format(by="instance", sel=alerted, window="5m", at=""), now - 86400, now, 300),
-        prom.series(PER_HOUR.format(by="instance", sel=alerted, window="1h", at=""), now - 7 * 86400, now, 3600),
+        prom.by("cgroup", PER_HOUR.format(by="cgroup", sel=host), now),
+        prom.by("cgroup", BASELINE.format(sel=host, at=min(started, now)), now),
+        prom.by("resource", PER_HOUR.format(by="resource", sel=host), now),
+        prom.series(PER_HOUR.format(by="instance", sel=alerted), now - 86400, now, 300),
+        prom.series(HOURLY.format(per_hour=PER_HOUR.format(by="instance", sel=alerted)), now - 7 * 86400, now, 3600),
     )
     facts.currency = f.clean(next((dict(k).get("currency", "") for k in info), ""), 8)
     facts.alerted_series = [s for s in (f.series_stats("24h", day[1]), f.series_stats("7d", week[1])) if s]

@@ -54,6 +54,7 @@ class Enricher:
         self._metrics = metrics
         self._client = ollama.AsyncClient(host=cfg.host, timeout=cfg.timeout_seconds)
         self._slots = asyncio.Semaphore(cfg.concurrency)
+        self._keys: dict[str, asyncio.Lock] = {}
 
     async def close(self) -> None:
         await self._client.close()  # type: ignore[no-untyped-call]  # ollama does not annotate close()
@@ -68,8 +69,17 @@ class Enricher:
         key = hashlib.sha256(
             json.dumps([prompt.VERSION, self._cfg.model, self._cfg.language, text]).encode()
         ).hexdigest()
-        if (hit := await self._outbox.cached(key)) is not None:
-            return Outcome(Analysis.model_validate_json(hit[0]), "cache", None, text, hit[1])
+        lock = self._keys.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:  # the same facts arriving twice at once (two groups, one cause) pay for one answer
+                if (hit := await self._outbox.cached(key)) is not None:
+                    return Outcome(Analysis.model_validate_json(hit[0]), "cache", None, text, hit[1])
+                return await self._ask_checked(facts, msgs, text, key)
+        finally:
+            if not lock.locked():
+                self._keys.pop(key, None)
+
+    async def _ask_checked(self, facts: Facts, msgs: list[dict[str, str]], text: str, key: str) -> Outcome:
         verdicts: list[dict[str, object]] = []
         raw = ""
         for attempt in (1, 2):

@@ -24,8 +24,12 @@ LABEL_CHARS = 64
 TEXT_CHARS = 400
 
 
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)")
+
+
 def clean(text: str, limit: int = LABEL_CHARS) -> str:
     """Printable text only (no ANSI escapes, no control or bidi characters), clipped with an ellipsis."""
+    text = ANSI.sub("", text)
     kept = "".join(ch for ch in text if ch in "\n" or unicodedata.category(ch)[0] not in "C")
     kept = re.sub(r"\s+", " ", kept).strip()
     return kept if len(kept) <= limit else kept[: limit - 1] + "…"
@@ -219,11 +223,11 @@ def egress(used_bytes: float, pace_bytes_per_second: float, seconds_left: float,
 
 
 def money_at_stake(facts: Facts) -> float | None:
-    """Per day, what this alert costs beyond normal: the alerted series above its 7-day mean, else the worst
-    workload's extra, else the forecast overshoot of the budget spread over the days left."""
-    week = next((s for s in facts.alerted_series if s.window == "7d"), None)
-    if week is not None and week.now > week.mean:
-        return sig((week.now - week.mean) * 24)
+    """Per day, what this alert costs beyond normal: the alerted series' current rate above its 7-day mean, else the
+    worst workload's extra, else the forecast overshoot of the budget spread over the days left."""
+    series = {s.window: s for s in facts.alerted_series}
+    if "24h" in series and "7d" in series and series["24h"].now > series["7d"].mean:
+        return sig((series["24h"].now - series["7d"].mean) * 24)
     extras = [w.extra_per_day for w in facts.top_workloads if w.extra_per_day > 0]
     if extras:
         return max(extras)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from receiver.analysis import Analysis
 from receiver.facts import Facts
 
-NUMBER = re.compile(r"(?<![\w.])\d+(?:[,\d]*\d)?(?:\.\d+)?")
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[,\d]*\d)?(?:\.\d+)?(?:[eE][-+]?\d+)?")
 BACKTICKED = re.compile(r"`([^`\n]{1,80})`")
 STRUCTURAL = (0.0, 1.0, 5.0, 6.0, 7.0, 24.0, 100.0)
 TOLERANCE = 0.01

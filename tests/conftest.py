@@ -78,15 +78,22 @@ def make_sampler(tree: Path, tmp_path: Path) -> SamplerFactory:
 
 
 @contextmanager
-def receiver_process(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The real `python -m receiver` on a free loopback port, with its outbox under `data_dir`."""
+def receiver_process(
+    data_dir: Path, extra: str = "", log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The real `python -m receiver` on a free loopback port, with its outbox under `data_dir`; `extra` is more
+    receiver.yml (default: no Prometheus, Ollama or console output, so the process works alone); JSON logs to `log`."""
     port = free_port()
     config = data_dir.parent / f"receiver-{port}.yml"
-    config.write_text(f"listen: {{host: 127.0.0.1, port: {port}}}\ndata_dir: {data_dir}\n")
+    config.write_text(
+        f"listen: {{host: 127.0.0.1, port: {port}}}\ndata_dir: {data_dir}\n"
+        + (extra or f"ollama: {{enabled: false}}\nchannels: [{{type: file, path: {data_dir.parent / 'sent.jsonl'}}}]\n")
+    )
+    stderr = log.open("ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "receiver", "--config", str(config)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -96,3 +103,5 @@ def receiver_process(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[byt
         if proc.poll() is None:
             proc.terminate()
         proc.wait(timeout=10)
+        if not isinstance(stderr, int):
+            stderr.close()

@@ -95,7 +95,8 @@ def _number(value: float) -> str:
     return repr(value)
 
 
-def _import(series: Points, data: Path, workdir: Path) -> None:
+def import_series(series: Points, data: Path, workdir: Path) -> None:
+    """Backfill raw samples into the TSDB at `data`, one promtool run per 2-hour block."""
     windows: dict[int, Points] = {}
     for metric, labels, points in series:
         split: dict[int, list[tuple[float, float]]] = {}
@@ -134,7 +135,7 @@ def _levels(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 @contextmanager
-def _prometheus(data: Path, workdir: Path) -> Iterator[str]:
+def serve(data: Path, workdir: Path) -> Iterator[str]:
     port = free_port()
     config = workdir / "prometheus.yml"
     config.write_text("global: {evaluation_interval: 1m}\n")
@@ -200,7 +201,7 @@ def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
         shutil.rmtree(workdir)
     data = workdir / "data"
     data.mkdir(parents=True)
-    _import(
+    import_series(
         [(s.metric, s.labels, list(zip(s.timestamps, s.values, strict=True))) for sc in scenarios for s in sc.series],
         data,
         workdir,
@@ -212,7 +213,7 @@ def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
     # every step; Prometheus restarts between levels to load the blocks the previous level wrote.
     for level in _levels(recording):
         recorded: dict[tuple[str, str], tuple[dict[str, str], list[tuple[float, float]]]] = {}
-        with _prometheus(data, workdir) as url:
+        with serve(data, workdir) as url:
             for rule in level:
                 for result in _query_range(url, rule["expr"], start, end):
                     # A rule renames its output at every step; a range query keeps, say, the `or` branch with a
@@ -221,10 +222,12 @@ def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
                     key = (rule["record"], json.dumps(labels, sort_keys=True))
                     points = recorded.setdefault(key, (labels, []))[1]
                     points += [(float(t), float(v)) for t, v in result["values"]]
-        _import([(name, labels, sorted(points)) for (name, _), (labels, points) in recorded.items()], data, workdir)
+        import_series(
+            [(name, labels, sorted(points)) for (name, _), (labels, points) in recorded.items()], data, workdir
+        )
 
     out: list[Firing] = []
-    with _prometheus(data, workdir) as url:
+    with serve(data, workdir) as url:
         for rule in alerting:
             series = _query_range(url, rule["expr"], start, end)
             out += firings(seconds(rule.get("for", "0s")), rule.get("labels", {}), rule["alert"], series)
