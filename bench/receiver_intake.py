@@ -83,7 +83,15 @@ async def _bare(_: web.Request) -> web.Response:
 
 async def run(seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="cw-intake-") as tmp:
-        settings = Settings.model_validate({"data_dir": tmp})
+        # The worker runs too, as in production; the model is off and Prometheus absent so it only renders and files.
+        settings = Settings.model_validate(
+            {
+                "data_dir": tmp,
+                "prometheus": {"url": f"http://127.0.0.1:{free_port()}"},
+                "ollama": {"enabled": False},
+                "channels": [{"type": "file", "path": f"{tmp}/sent.jsonl"}],
+            }
+        )
         bare = web.Application()
         bare.router.add_post("/alerts", _bare)
         rows = []

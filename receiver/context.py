@@ -47,8 +47,8 @@ async def _enrich(facts: f.Facts, hook: Webhook, prom: Prometheus, now: float) -
     alerted = matchers(scope)
     started = min(a.startsAt.timestamp() for a in hook.alerts)
 
-    info, now_by_cgroup, base_by_cgroup, now_by_resource, day, week = await asyncio.gather(
-        prom.instant(f"costwarden_info{host}", now),
+    info = await prom.instant(f"costwarden_info{host}", now)  # alone first: if Prometheus is down, one call says so
+    now_by_cgroup, base_by_cgroup, now_by_resource, day, week = await asyncio.gather(
         prom.by("cgroup", PER_HOUR.format(by="cgroup", sel=host), now),
         prom.by("cgroup", BASELINE.format(sel=host, at=min(started, now)), now),
         prom.by("resource", PER_HOUR.format(by="resource", sel=host), now),

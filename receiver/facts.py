@@ -19,7 +19,9 @@ from pydantic import BaseModel, Field
 from receiver.models import Webhook
 
 MAX_ALERTS = 10
-"""Alerts of one group described individually; the rest are counted. Keeps the prompt small on a 3B model."""
+"""Alerts of one group listed individually; the rest are counted. Keeps the prompt small on a 3B model."""
+DESCRIBED = 3
+"""Of those, how many carry their summary and description (in a group they mostly repeat each other)."""
 LABEL_CHARS = 64
 TEXT_CHARS = 400
 
@@ -56,8 +58,8 @@ class AlertFact(BaseModel):
     instance: str
     cgroup: str
     resource: str
-    summary: str
-    description: str
+    summary: str | None
+    description: str | None
     started: str
 
 
@@ -131,11 +133,11 @@ def alert_facts(hook: Webhook) -> list[AlertFact]:
             instance=clean(a.labels.get("instance", "")),
             cgroup=clean(a.labels.get("cgroup", "")),
             resource=clean(a.labels.get("resource", "")),
-            summary=clean(a.annotations.get("summary", ""), TEXT_CHARS),
-            description=clean(a.annotations.get("description", ""), TEXT_CHARS),
+            summary=clean(a.annotations.get("summary", ""), TEXT_CHARS) if i < DESCRIBED else None,
+            description=clean(a.annotations.get("description", ""), TEXT_CHARS) if i < DESCRIBED else None,
             started=a.startsAt.strftime("%Y-%m-%d %H:%M UTC"),
         )
-        for a in hook.alerts[:MAX_ALERTS]
+        for i, a in enumerate(hook.alerts[:MAX_ALERTS])
     ]
 
 

@@ -89,7 +89,7 @@ SEVERITY = {"critical": "critical", "warning": "high", "info": "medium"}
 def summarise(facts: Facts, language: str) -> Analysis:
     words, causes = WORDS[language], CAUSES[language]
     cur = facts.currency
-    observed = [a.description or a.summary for a in facts.alerts[:2] if a.description or a.summary]
+    observed = [text for a in facts.alerts[:2] if (text := a.description or a.summary)]
     observed += [
         words["now"].format(window=s.window, now=s.now, mean=s.mean, min=s.min, max=s.max, cur=cur)
         for s in facts.alerted_series
@@ -126,5 +126,5 @@ def summarise(facts: Facts, language: str) -> Analysis:
         immediate_actions=[action],
         longer_term_advice=[] if facts.bill and facts.bill.budget else [words["advice"]],
         money_at_stake_per_day=facts.money_at_stake_per_day,
-        headline=words["headline"].format(name=first.name, instance=first.instance, summary=first.summary)[:140],
+        headline=words["headline"].format(name=first.name, instance=first.instance, summary=first.summary or "")[:140],
     )

@@ -108,7 +108,7 @@ def render(
     if facts.alerts_total > 1:
         lines.append(words["more"].format(n=facts.alerts_total - 1))
     if analysis is None:
-        lines += [first.summary, words["resolved_body"].format(started=first.started)]
+        lines += [first.summary or "", words["resolved_body"].format(started=first.started)]
         return title, "\n".join(line for line in lines if line)
     likelihood = LIKELIHOOD[language]
     lines += [analysis.headline, "", words["seen"]]

@@ -79,7 +79,7 @@ def _console_only() -> list[Channel]:
 
 
 class Processing(_Model):
-    workers: int = Field(default=4, ge=1, le=64, description="alert groups analysed at once (one group in order)")
+    workers: int = Field(default=2, ge=1, le=64, description="alert groups analysed at once (one group in order)")
     retry_max_seconds: float = Field(default=300.0, gt=0, description="cap of the back-off between delivery tries")
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, description="in-flight work gets this long at stop")
 

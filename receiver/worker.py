@@ -20,7 +20,7 @@ from receiver.enrich import Enricher
 from receiver.facts import Facts
 from receiver.metrics import Metrics
 from receiver.models import Webhook
-from receiver.outbox import Outbox, OutboxError, Processed, Work
+from receiver.outbox import Outbox, OutboxError, Pending, Processed, Work
 from receiver.prometheus import Prometheus
 from receiver.render import Notification, render
 from receiver.settings import Settings
@@ -29,6 +29,8 @@ log = logging.getLogger("receiver.worker")
 
 POLL_SECONDS = 1.0
 """How often the outbox is looked at without a wake-up (back-offs expiring, rows stored by another process)."""
+COALESCE_SECONDS = 0.02
+"""After a wake-up, wait this long so a burst of webhooks is listed once, not once per webhook."""
 
 
 class Worker:
@@ -78,7 +80,7 @@ class Worker:
         while not self._stopping:
             self._wake.clear()
             try:
-                work = await self._outbox.work(limit=1000)
+                work = await self._outbox.pending(limit=1000)
             except OutboxError as exc:
                 log.error("cannot read the outbox: %s", exc)
                 work = []
@@ -95,10 +97,14 @@ class Worker:
                 task.add_done_callback(self._tasks.discard)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            await asyncio.sleep(COALESCE_SECONDS)
 
-    async def _process(self, item: Work) -> None:
-        CONTEXT.set({"group_key": item.group_key, "notification": str(item.id)})
+    async def _process(self, pending: Pending) -> None:
+        CONTEXT.set({"group_key": pending.group_key, "notification": str(pending.id)})
+        attempts = 0
         try:
+            item = await self._outbox.load(pending.id)
+            attempts = item.attempts
             note = await self._analysed(item)
             await self._deliver(item, note)
         except asyncio.CancelledError:
@@ -106,9 +112,9 @@ class Worker:
         except Exception:  # one bad notification must not stop the others; it is retried with back-off
             log.exception("processing failed; will retry")
             with contextlib.suppress(OutboxError):
-                await self._outbox.retry_later(item.id, self._backoff(item.attempts))
+                await self._outbox.retry_later(pending.id, self._backoff(attempts))
         finally:
-            self._busy.discard(item.group_key)
+            self._busy.discard(pending.group_key)
             self._wake.set()
 
     async def _analysed(self, item: Work) -> Notification:
