@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
 import json
 import logging
@@ -130,10 +132,14 @@ def create_app(settings: Settings) -> web.Application:
                 settings, outbox, enricher, prometheus, channels.build(settings.channels), metrics
             )
             worker.start()
+            check = asyncio.create_task(enricher.check())
             depth, _ = await outbox.depth()
             if depth:
                 log.info("resuming %d unfinished notification(s) from the outbox", depth)
             yield
+            check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await check
             await worker.stop()
             await enricher.close()
         await outbox.close()

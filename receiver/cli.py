@@ -1,8 +1,10 @@
-"""`costwarden-receiver`: start the intake on receiver.yml (or embedded defaults)."""
+"""`costwarden-receiver`: take Alertmanager webhooks on receiver.yml (or embedded defaults)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 from pathlib import Path
 
@@ -11,16 +13,41 @@ from aiohttp import web
 from exporter.logs import setup_logging
 from receiver import __version__
 from receiver.app import create_app
-from receiver.settings import SettingsError, load
+from receiver.settings import Settings, SettingsError, load
+
+log = logging.getLogger("receiver")
+
+EPILOG = """\
+With no --config, embedded defaults apply: outbox under ./data, Prometheus at http://localhost:9090, Ollama at
+http://127.0.0.1:11434 with llama3.2:3b (a deterministic summary is sent while it is absent), console channel.
+Reference: docs/configuration.md; HTTP API: docs/openapi.yml.
+
+Keep secrets out of the file; they are read from the environment: COSTWARDEN_RECEIVER_BEARER_TOKEN,
+COSTWARDEN_RECEIVER_BASIC_PASSWORD, or the same names with _FILE pointing at a file holding the value.
+
+Exit codes: 0 stopped cleanly, 2 invalid configuration."""
+
+
+def describe(settings: Settings) -> dict[str, object]:
+    """The settings in force, secrets masked: what --config.check prints and the start-up line logs."""
+    shown = json.loads(settings.model_dump_json())
+    for field in ("bearer_token", "basic_password"):
+        if shown["auth"].get(field):
+            shown["auth"][field] = "<secret>"
+    return dict(shown)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="costwarden-receiver",
-        description="Take Alertmanager webhooks (POST /alerts) and store each notification durably before answering.",
-        epilog="Secrets: COSTWARDEN_RECEIVER_BEARER_TOKEN, COSTWARDEN_RECEIVER_BASIC_PASSWORD (or *_FILE).",
+        description="Take Alertmanager webhooks (POST /alerts), store each notification durably before answering, "
+        "explain it with facts from Prometheus and a local model, and deliver it to the configured channels.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", type=Path, help="receiver.yml (default: embedded defaults)")
+    parser.add_argument("--config.check", dest="config_check", action="store_true",
+                        help="validate the configuration, print it with secrets masked, and exit")  # fmt: skip
     parser.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
     parser.add_argument("--log.format", dest="log_format", default="json", choices=["logfmt", "json"])
     parser.add_argument("--version", action="version", version=f"costwarden-receiver {__version__}")
@@ -31,5 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"costwarden-receiver: {exc}", file=sys.stderr)
         return 2
+    if args.config_check:
+        print(json.dumps(describe(settings), indent=2, ensure_ascii=False))
+        return 0
+    log.info(
+        "starting on %s:%d; outbox %s; prometheus %s; model %s at %s%s; channels %s",
+        settings.listen.host, settings.listen.port, settings.outbox_path, settings.prometheus.url,
+        settings.ollama.model, settings.ollama.host, "" if settings.ollama.enabled else " (disabled)",
+        ", ".join(c.name for c in settings.channels),
+    )  # fmt: skip
     web.run_app(create_app(settings), host=settings.listen.host, port=settings.listen.port, print=None)
     return 0

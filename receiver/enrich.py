@@ -56,6 +56,24 @@ class Enricher:
         self._slots = asyncio.Semaphore(cfg.concurrency)
         self._keys: dict[str, asyncio.Lock] = {}
 
+    async def check(self) -> None:
+        """At start-up, say in the log whether analyses will come from the model, and what to do if not."""
+        cfg = self._cfg
+        if not cfg.enabled:
+            log.info("model analysis is turned off (ollama.enabled: false): deterministic summaries only")
+            return
+        try:
+            listed = await asyncio.wait_for(self._client.list(), 10)
+        except (TimeoutError, ConnectionError, ollama.ResponseError, httpx.HTTPError) as exc:
+            log.warning("Ollama at %s is not answering (%s); deterministic summaries until it is", cfg.host, exc)
+            return
+        names = {m.model for m in listed.models}
+        if cfg.model in names or f"{cfg.model}:latest" in names:
+            log.info("Ollama at %s has %s: analyses will come from the model", cfg.host, cfg.model)
+        else:
+            log.warning("Ollama at %s does not have %s (run: ollama pull %s); deterministic summaries until then",
+                        cfg.host, cfg.model, cfg.model)  # fmt: skip
+
     async def close(self) -> None:
         await self._client.close()  # type: ignore[no-untyped-call]  # ollama does not annotate close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -246,3 +247,38 @@ async def test_chinese_report(aiohttp_client: Client, tmp_path: Path) -> None:
     assert "观察到的情况" in message["text"]
     assert "未使用 AI 的自动摘要\uff08Ollama is not reachable\uff09。" in message["text"]
     assert "The cpu cost of miner on vps1" in message["text"]  # the alert's own text stays as it is
+
+
+@pytest.mark.parametrize(
+    ("models", "said"),
+    [
+        (("llama3.2:3b",), "has llama3.2:3b: analyses will come from the model"),
+        (("qwen2.5:7b",), "does not have llama3.2:3b (run: ollama pull llama3.2:3b)"),
+    ],
+)
+async def test_start_up_says_whether_the_model_is_there(
+    aiohttp_client: Client, tmp_path: Path, ollama: Ollama, caplog: pytest.LogCaptureFixture, models: Any, said: str
+) -> None:
+    fake, url = ollama
+    fake.models = models
+    caplog.set_level(logging.INFO)
+    await aiohttp_client(create_app(make_settings(tmp_path, url)))
+    for _ in range(100):
+        if said in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    assert said in caplog.text
+
+
+def test_config_check_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    from receiver.cli import main
+
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN", "s3cret-token")
+    path = tmp_path / "receiver.yml"
+    path.write_text("ollama: {language: zh}\n")
+    assert main(["--config", str(path), "--config.check"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["auth"]["bearer_token"] == "<secret>" and shown["ollama"]["language"] == "zh"
+    path.write_text("ollama: {language: fr}\n")
+    assert main(["--config", str(path), "--config.check"]) == 2
+    assert "receiver.yml: field ollama.language: Input should be 'en' or 'zh'" in capsys.readouterr().err
