@@ -167,11 +167,11 @@ class Worker:
                 await channel.send(note)
             except Exception as exc:  # a channel's failure is retried later; the others still deliver
                 failed.append(channel.name)
-                self._metrics.deliveries.labels(channel.name, "failed").inc()
+                self._metrics.deliveries.labels(channel.name, "retry").inc()
                 log.warning("delivery to %s failed: %s", channel.name, exc)
                 continue
             await self._outbox.mark_delivered(item.id, channel.name)
-            self._metrics.deliveries.labels(channel.name, "delivered").inc()
+            self._metrics.deliveries.labels(channel.name, "sent").inc()
         if failed:
             delay = self._backoff(item.attempts)
             log.info("will retry %s in %.0f s", ", ".join(failed), delay)

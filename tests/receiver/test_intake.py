@@ -144,3 +144,10 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
     secret.write_text("from-file\n")
     monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE", str(secret))
     assert load(None).auth.bearer_token == "from-file"
+
+
+def test_the_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_BASIC_PASSWORD", "pw")
+    settings = load(Path(__file__).parents[2] / "docs" / "examples" / "receiver.yml")
+    assert [c.name for c in settings.channels] == ["console", "audit"]
+    assert settings.auth.basic_password == "pw" and settings.ollama.model == "llama3.2:3b"

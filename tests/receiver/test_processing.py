@@ -215,7 +215,7 @@ async def test_a_failed_channel_is_retried_without_resending_to_the_others(
     (row,) = stored(settings)
     assert row["state"] == "analysed" and row["attempts"] == 1
     metrics = await (await client.get("/metrics")).text()
-    assert 'costwarden_receiver_deliveries_total{channel="flaky",result="failed"} 1.0' in metrics
+    assert 'costwarden_receiver_deliveries_total{channel="flaky",result="retry"} 1.0' in metrics
     blocked.unlink()  # the disk is fixed; the back-off (5 s) runs out and only the failed channel is tried again
     await sent(blocked / "sent.jsonl", 1, seconds=15)
     await asyncio.sleep(0.3)
