@@ -32,7 +32,9 @@ class Metrics:
             "costwarden_receiver_grounding_failures", "Model answers rejected by the grounding check.", registry=r
         )
         self.deliveries = Counter(
-            "costwarden_receiver_deliveries", "Delivery attempts by channel and result: sent, or retry (will be tried again).", ["channel", "result"],
+            "costwarden_receiver_deliveries",
+            "Delivery attempts by channel and result: sent, or retry (tried again later).",
+            ["channel", "result"],
             registry=r,
         )  # fmt: skip
         self.depth = Gauge("costwarden_receiver_outbox_depth", "Notifications not yet done.", registry=r)
