@@ -8,6 +8,7 @@ mode from `modes` (the last one repeats):
 - stranger: the same, blaming a workload the facts never named
 - invalid_json: a reply that is not JSON
 - length: a good answer cut off, done_reason "length"
+- slow: a good answer after 2 seconds (a CPU-bound model)
 - hang: never answers (until the client gives up)
 - missing: 404 as Ollama answers for a model that is not pulled
 - busy: 503 as Ollama answers when its queue is full
@@ -81,6 +82,8 @@ class FakeOllama:
             while request.transport is not None and not request.transport.is_closing():
                 await asyncio.sleep(0.05)
             return web.Response(status=499)
+        if mode == "slow":
+            await asyncio.sleep(2)
         user = body["messages"][-1]["content"]
         facts = json.loads(user.split(FACTS_MARKER, 1)[1])
         answer = grounded_answer(facts)

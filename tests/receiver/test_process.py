@@ -107,3 +107,22 @@ def test_kill_9_while_processing_then_restart_loses_nothing(tmp_path: Path) -> N
     assert len(about_a_group) >= 60
     assert all(e["group_key"].startswith("group-") for e in about_a_group)  # every line says which group
     assert any("resuming 20 unfinished notification(s)" in e["msg"] for e in lines)
+
+
+def test_sigterm_lets_the_analysis_in_flight_finish(tmp_path: Path) -> None:
+    fake = FakeOllama(modes=["slow"])
+    sent = tmp_path / "sent.jsonl"
+    with serve_in_thread(fake) as ollama_url:
+        extra = (
+            f"ollama: {{host: '{ollama_url}'}}\nprometheus: {{url: '{dead_url()}'}}\n"
+            f"channels: [{{type: file, path: '{sent}'}}]\n"
+        )
+        with receiver_process(tmp_path / "data", extra) as (url, proc):
+            assert post(url, json.dumps(FIRING).encode()) == 200
+            deadline = time.monotonic() + 15
+            while not fake.requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)  # the model is still thinking
+            assert proc.wait(timeout=20) == 0
+    (line,) = sent.read_text().splitlines()
+    assert json.loads(line)["source"] == "model"
