@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from exporter.logs import CONTEXT
 from receiver import channels
+from receiver.delivery import Deliverer
 from receiver.enrich import Enricher
 from receiver.metrics import Metrics
 from receiver.models import Webhook, dedup_key, first_problem
@@ -112,6 +113,10 @@ async def metrics_page(request: web.Request) -> web.Response:
     depth, oldest = await request.app[OUTBOX].depth()
     metrics.depth.set(depth)
     metrics.oldest.set(oldest or 0.0)
+    waiting, oldest_send, parked = await request.app[OUTBOX].send_queue_stats()
+    metrics.sends_waiting.set(waiting)
+    metrics.sends_oldest.set(oldest_send or 0.0)
+    metrics.sends_parked.set(parked)
     return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -121,16 +126,17 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics = Metrics()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        """Every resource set up and torn down here, in order: outbox, HTTP session, model client, worker."""
+        """Every resource set up and torn down here, in order: outbox, HTTP session, model client, deliverer, worker."""
         outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
         await outbox.open()
         app[OUTBOX] = outbox
         async with aiohttp.ClientSession() as session:
             enricher = Enricher(settings.ollama, outbox, metrics)
             prometheus = Prometheus(session, settings.prometheus.url, settings.prometheus.timeout_seconds)
-            app[WORKER] = worker = Worker(
-                settings, outbox, enricher, prometheus, channels.build(settings.channels), metrics
-            )
+            sinks = channels.build(settings.channels, session)
+            deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
+            app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics)
+            await deliverer.start()
             worker.start()
             check = asyncio.create_task(enricher.check())
             depth, _ = await outbox.depth()
@@ -141,6 +147,7 @@ def create_app(settings: Settings) -> web.Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await check
             await worker.stop()
+            await deliverer.stop(settings.processing.shutdown_grace_seconds)
             await enricher.close()
         await outbox.close()
 

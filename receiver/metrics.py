@@ -33,10 +33,21 @@ class Metrics:
         )
         self.deliveries = Counter(
             "costwarden_receiver_deliveries",
-            "Delivery attempts by channel and result: sent, or retry (tried again later).",
+            "Delivery attempts by channel and result: sent, retry (tried again later) or parked (given up).",
             ["channel", "result"],
             registry=r,
         )  # fmt: skip
+        self.delivery_latency = Histogram(
+            "costwarden_receiver_delivery_latency_seconds", "From queued to sent, per part, retries included.",
+            ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 1800, 7200, 43200), registry=r,
+        )  # fmt: skip
+        self.sends_waiting = Gauge("costwarden_receiver_sends_waiting", "Sends queued or in flight.", registry=r)
+        self.sends_oldest = Gauge(
+            "costwarden_receiver_sends_oldest_age_seconds", "Age of the oldest send not yet sent.", registry=r
+        )
+        self.sends_parked = Gauge(
+            "costwarden_receiver_sends_parked", "Sends given up on, kept for reading.", registry=r
+        )
         self.depth = Gauge("costwarden_receiver_outbox_depth", "Notifications not yet done.", registry=r)
         self.oldest = Gauge(
             "costwarden_receiver_outbox_oldest_age_seconds", "Age of the oldest notification not yet done.", registry=r

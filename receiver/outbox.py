@@ -8,8 +8,10 @@ only a power cut can undo the last steps, which are then redone (at worst a mess
 worker's commits from holding the write lock through an fsync each while webhooks wait. Concurrent webhooks are
 committed together (group commit): one fsync acknowledges a whole burst.
 
-A notification moves `pending` (stored) → `analysed` (facts, prompt, answer, verdict and text stored) → `done` (every
-channel delivered). Deliveries are recorded per channel, so a retry never sends twice to a channel that succeeded.
+A notification moves `pending` (stored) → [`paged`: a critical alert's facts queued for sending at once] →
+`analysed` (facts, prompt, answer, verdict and text stored, and one `sends` row per channel and message part queued in
+the same transaction) → `done` (every send sent or parked). A send moves `pending` → `inflight` (reset to pending at
+start-up) → `sent` after the channel's success answer, or `parked` with the reason when it can never succeed.
 """
 
 from __future__ import annotations
@@ -37,12 +39,26 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 CREATE INDEX IF NOT EXISTS notifications_dedup ON notifications (dedup_key, received_at);
 CREATE INDEX IF NOT EXISTS notifications_state ON notifications (state, id);
-CREATE TABLE IF NOT EXISTS deliveries (
+CREATE TABLE IF NOT EXISTS sends (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     notification_id INTEGER NOT NULL REFERENCES notifications (id),
+    group_key TEXT NOT NULL,
     channel TEXT NOT NULL,
-    delivered_at REAL NOT NULL,
-    PRIMARY KEY (notification_id, channel)
+    kind TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    parts INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    sent_at REAL,
+    last_error TEXT,
+    reply TEXT,
+    UNIQUE (notification_id, channel, kind, part)
 );
+CREATE INDEX IF NOT EXISTS sends_queue ON sends (channel, group_key, state, id);
+CREATE INDEX IF NOT EXISTS sends_state ON sends (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS analysis_cache (
     key TEXT PRIMARY KEY,
     analysis TEXT NOT NULL,
@@ -112,6 +128,32 @@ class Processed:
     analysis: str
     source: str
     rendered: str
+
+
+@dataclass(frozen=True)
+class Send:
+    """One part of one message for one channel, rendered once: a retry sends the same words."""
+
+    group_key: str
+    channel: str
+    kind: str
+    part: int
+    parts: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: int
+    notification_id: int
+    group_key: str
+    channel: str
+    kind: str
+    part: int
+    parts: int
+    body: str
+    attempts: int
+    created_at: float
 
 
 _Request = tuple[str, str, str, str]
@@ -261,13 +303,14 @@ class Outbox:
         return int(count), None if oldest is None else now - float(oldest)
 
     async def pending(self, limit: int) -> list[Pending]:
-        """Unfinished notifications in arrival order, with whether each is due (not waiting out a back-off)."""
+        """Notifications still to analyse, in arrival order, with whether each is due (not waiting out a back-off)."""
         return await self._write(self._pending, limit, time.time())
 
     @staticmethod
     def _pending(db: sqlite3.Connection, limit: int, now: float) -> list[Pending]:
         rows = db.execute(
-            "SELECT id, group_key, next_attempt_at <= ? FROM notifications WHERE state != 'done' ORDER BY id LIMIT ?",
+            "SELECT id, group_key, next_attempt_at <= ? FROM notifications WHERE state IN ('pending', 'paged')"
+            " ORDER BY id LIMIT ?",
             (now, limit),
         )
         return [Pending(int(r[0]), str(r[1]), bool(r[2])) for r in rows]
@@ -287,41 +330,130 @@ class Outbox:
             source=r[7], facts=r[8],
         )  # fmt: skip
 
-    async def save_analysis(self, notification_id: int, processed: Processed) -> None:
-        await self._write(self._save_analysis, notification_id, processed)
-
     @staticmethod
     def _save_analysis(db: sqlite3.Connection, notification_id: int, p: Processed) -> None:
         db.execute(
-            "UPDATE notifications SET state = 'analysed', facts = ?, prompt = ?, raw_answer = ?, grounding = ?,"
+            "UPDATE notifications SET facts = ?, prompt = ?, raw_answer = ?, grounding = ?,"
             " analysis = ?, source = ?, rendered = ? WHERE id = ?",
             (p.facts, p.prompt, p.raw_answer, p.grounding, p.analysis, p.source, p.rendered, notification_id),
         )
 
-    async def delivered(self, notification_id: int) -> set[str]:
-        return await self._write(self._delivered, notification_id)
+    async def queue(self, notification_id: int, state: str, sends: list[Send], processed: Processed | None) -> None:
+        """Move a notification to `state`, storing its analysis (if given) and queueing its sends, atomically."""
+        await self._write(self._queue, notification_id, state, sends, processed, time.time())
+
+    @classmethod
+    def _queue(
+        cls,
+        db: sqlite3.Connection,
+        notification_id: int,
+        state: str,
+        sends: list[Send],
+        p: Processed | None,
+        now: float,
+    ) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if p is not None:
+                cls._save_analysis(db, notification_id, p)
+            db.execute("UPDATE notifications SET state = ? WHERE id = ?", (state, notification_id))
+            db.executemany(
+                "INSERT OR IGNORE INTO sends (notification_id, group_key, channel, kind, part, parts, body, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(notification_id, x.group_key, x.channel, x.kind, x.part, x.parts, x.body, now) for x in sends],
+            )
+            if state == "analysed" and not sends:  # nothing (more) to send: done once earlier sends are final
+                db.execute(
+                    "UPDATE notifications SET state = 'done', done_at = ? WHERE id = ? AND NOT EXISTS"
+                    " (SELECT 1 FROM sends WHERE notification_id = ? AND state IN ('pending', 'inflight'))",
+                    (now, notification_id, notification_id),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def reset_inflight(self) -> int:
+        """At start-up: a send that was in flight when the process stopped is sent again (it may have arrived)."""
+        return await self._write(self._reset_inflight)
 
     @staticmethod
-    def _delivered(db: sqlite3.Connection, notification_id: int) -> set[str]:
-        rows = db.execute("SELECT channel FROM deliveries WHERE notification_id = ?", (notification_id,))
-        return {row[0] for row in rows}
+    def _reset_inflight(db: sqlite3.Connection) -> int:
+        return db.execute("UPDATE sends SET state = 'pending' WHERE state = 'inflight'").rowcount
 
-    async def mark_delivered(self, notification_id: int, channel: str) -> None:
-        await self._write(self._mark_delivered, notification_id, channel, time.time())
+    async def sendable(self, limit: int) -> list[Queued]:
+        """The next send of each (channel, alert group) queue, if due: a queue is delivered strictly in order."""
+        return await self._write(self._sendable, limit, time.time())
 
     @staticmethod
-    def _mark_delivered(db: sqlite3.Connection, notification_id: int, channel: str, now: float) -> None:
-        db.execute(
-            "INSERT OR IGNORE INTO deliveries (notification_id, channel, delivered_at) VALUES (?, ?, ?)",
-            (notification_id, channel, now),
+    def _sendable(db: sqlite3.Connection, limit: int, now: float) -> list[Queued]:
+        rows = db.execute(
+            "SELECT s.id, s.notification_id, s.group_key, s.channel, s.kind, s.part, s.parts, s.body, s.attempts,"
+            " s.created_at FROM sends s"
+            " WHERE s.state = 'pending' AND s.next_attempt_at <= ?"
+            " AND s.id = (SELECT MIN(t.id) FROM sends t WHERE t.channel = s.channel AND t.group_key = s.group_key"
+            "             AND t.state IN ('pending', 'inflight'))"
+            " ORDER BY s.id LIMIT ?",
+            (now, limit),
         )
+        return [Queued(*row) for row in rows]
 
-    async def finish(self, notification_id: int) -> None:
-        await self._write(self._finish, notification_id, time.time())
+    async def reply_of(self, notification_id: int, channel: str) -> str | None:
+        """What the channel answered to this notification's first part (Telegram: the message to reply to)."""
+        return await self._write(self._reply_of, notification_id, channel)
 
     @staticmethod
-    def _finish(db: sqlite3.Connection, notification_id: int, now: float) -> None:
-        db.execute("UPDATE notifications SET state = 'done', done_at = ? WHERE id = ?", (now, notification_id))
+    def _reply_of(db: sqlite3.Connection, notification_id: int, channel: str) -> str | None:
+        row = db.execute(
+            "SELECT reply FROM sends WHERE notification_id = ? AND channel = ? AND state = 'sent' AND reply IS NOT NULL"
+            " ORDER BY id LIMIT 1",
+            (notification_id, channel),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    async def mark_send(self, send_id: int, state: str, *, reply: str | None = None, error: str | None = None,
+                        retry_at: float | None = None) -> None:  # fmt: skip
+        """Record the outcome of one send; a notification whose sends are all final becomes done."""
+        await self._write(self._mark_send, send_id, state, reply, error, retry_at, time.time())
+
+    @staticmethod
+    def _mark_send(
+        db: sqlite3.Connection, send_id: int, state: str, reply: str | None, error: str | None,
+        retry_at: float | None, now: float,
+    ) -> None:  # fmt: skip
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if state == "inflight":
+                db.execute("UPDATE sends SET state = 'inflight', attempts = attempts + 1 WHERE id = ?", (send_id,))
+            elif state == "pending":
+                db.execute("UPDATE sends SET state = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ?",
+                           (retry_at or now, error, send_id))  # fmt: skip
+            else:
+                db.execute("UPDATE sends SET state = ?, sent_at = ?, reply = ?, last_error = ? WHERE id = ?",
+                           (state, now if state == "sent" else None, reply, error, send_id))  # fmt: skip
+                db.execute(
+                    "UPDATE notifications SET state = 'done', done_at = ? WHERE state = 'analysed'"
+                    " AND id = (SELECT notification_id FROM sends WHERE id = ?)"
+                    " AND NOT EXISTS (SELECT 1 FROM sends WHERE notification_id = notifications.id"
+                    "                 AND state IN ('pending', 'inflight'))",
+                    (now, send_id),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def send_queue_stats(self) -> tuple[int, float | None, int]:
+        """(sends waiting, age of the oldest, sends parked) for the delivery gauges."""
+        return await self._write(self._send_queue_stats, time.time())
+
+    @staticmethod
+    def _send_queue_stats(db: sqlite3.Connection, now: float) -> tuple[int, float | None, int]:
+        waiting, oldest = db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM sends WHERE state IN ('pending', 'inflight')"
+        ).fetchone()
+        parked = db.execute("SELECT COUNT(*) FROM sends WHERE state = 'parked'").fetchone()[0]
+        return int(waiting), None if oldest is None else now - float(oldest), int(parked)
 
     async def retry_later(self, notification_id: int, delay: float) -> None:
         await self._write(self._retry_later, notification_id, time.time() + delay)

@@ -6,17 +6,20 @@ markup, and every untrusted string in it was cleaned by `facts.clean`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import urllib.parse
+from dataclasses import asdict, dataclass, field
 
 from receiver.analysis import Analysis
 from receiver.facts import Facts, clean
+from receiver.models import Webhook
 
 LABELS = {
     "en": {
         "firing": "{severity} · {name} on {instance}",
         "resolved": "RESOLVED · {name} on {instance}",
         "resolved_body": "Started {started}; Alertmanager reports it resolved.",
-        "more": "(+{n} more alerts in this group)",
+        "more": "(+{n} more)",
         "seen": "What we see",
         "causes": "Likely causes",
         "because": "because",
@@ -27,12 +30,15 @@ LABELS = {
         "by_rules": "Automatic summary without AI ({reason}).",
         "runbook": "Runbook",
         "dashboard": "Dashboard",
+        "graph": "Graph",
+        "silence": "Silence",
+        "lasted": "It lasted {duration}.",
     },
     "zh": {
         "firing": "{severity} · {instance} 上的 {name}",
         "resolved": "已恢复 · {instance} 上的 {name}",
         "resolved_body": "开始于 {started}；Alertmanager 报告已恢复。",
-        "more": "（本组另有 {n} 条告警）",
+        "more": "（另有 {n} 条）",
         "seen": "观察到的情况",
         "causes": "可能原因",
         "because": "依据",
@@ -43,6 +49,9 @@ LABELS = {
         "by_rules": "未使用 AI 的自动摘要（{reason}）。",
         "runbook": "处理手册",
         "dashboard": "仪表盘",
+        "graph": "图表",
+        "silence": "静默",
+        "lasted": "持续了 {duration}。",
     },
 }
 
@@ -52,6 +61,7 @@ LIKELIHOOD = {
 }
 
 REASONS = {
+    "page": "facts first; the model's analysis follows when it can give one",
     "disabled": "enrichment is turned off",
     "unreachable": "Ollama is not reachable",
     "timeout": "the model took too long",
@@ -63,70 +73,130 @@ REASONS = {
 
 
 @dataclass(frozen=True)
-class Notification:
-    """What a channel sends: the rendered text plus the few fields a channel routes or formats on."""
+class Section:
+    heading: str
+    lines: tuple[str, ...]
+    numbered: bool = False
+
+
+@dataclass(frozen=True)
+class Message:
+    """A notification as structure: each channel lays it out in its own markup (escaping every piece), and
+    `plain()` is the text version (console, file, fallbacks of rich channels)."""
 
     id: int
     group_key: str
     status: str
     severity: str
+    kind: str
+    """`message` (the whole thing), `page` (facts first, for a critical alert) or `followup` (the analysis after)."""
     title: str
-    text: str
+    headline: str
+    sections: tuple[Section, ...]
+    footer: str
+    links: tuple[tuple[str, str], ...]
     source: str
+    data: dict[str, object] = field(default_factory=dict, compare=False)
+    """The analysis, the facts and the Alertmanager payload, for machine channels (webhook)."""
+
+    def plain(self) -> str:
+        lines = [self.title]
+        if self.headline:
+            lines.append(self.headline)
+        for section in self.sections:
+            lines += ["", section.heading] if section.heading else [""]
+            lines += [f"{i}. {line}" if section.numbered else f"• {line}" for i, line in enumerate(section.lines, 1)]
+        if self.footer:
+            lines += ["", self.footer]
+        lines += [f"{label}: {url}" for label, url in self.links]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
 
 
-def _links(facts_payload: dict[str, str], grafana_url: str | None, words: dict[str, str]) -> list[str]:
+def links(hook: Webhook, grafana_url: str | None, words: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Runbook, dashboard (made absolute with grafana_url), the Prometheus graph, and a pre-filled silence."""
+    first = hook.alerts[0]
+    annotations = {**hook.commonAnnotations, **first.annotations}
     out = []
-    if runbook := facts_payload.get("runbook_url", ""):
-        out.append(f"{words['runbook']}: {clean(runbook, 300)}")
-    dashboard = facts_payload.get("dashboard_url", "")
-    if dashboard and (dashboard.startswith("http") or grafana_url):
+    if (runbook := annotations.get("runbook_url", "")).startswith("http"):
+        out.append((words["runbook"], clean(runbook, 500)))
+    dashboard = annotations.get("dashboard_url", "")
+    if dashboard.startswith("http") or (dashboard.startswith("/") and grafana_url):
         base = "" if dashboard.startswith("http") else (grafana_url or "").rstrip("/")
-        out.append(f"{words['dashboard']}: {clean(base + dashboard, 300)}")
-    return out
+        out.append((words["dashboard"], clean(base + dashboard, 500)))
+    if first.generatorURL.startswith("http"):
+        out.append((words["graph"], clean(first.generatorURL, 500)))
+    if hook.status == "firing" and hook.externalURL.startswith("http"):
+        matchers = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted((hook.groupLabels or first.labels).items()))
+        query = urllib.parse.quote("{" + matchers + "}", safe="")
+        out.append((words["silence"], f"{hook.externalURL.rstrip('/')}/#/silences/new?filter={query}"))
+    return tuple(out)
+
+
+def duration(seconds: float) -> str:
+    minutes = max(0, round(seconds / 60))
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    parts = [
+        f"{days} d" if days else "",
+        f"{hours} h" if hours else "",
+        f"{minutes} min" if minutes or not (days or hours) else "",
+    ]
+    return " ".join(p for p in parts if p)
 
 
 def render(
+    note_id: int,
+    hook: Webhook,
     facts: Facts,
     analysis: Analysis | None,
     *,
+    kind: str,
     language: str,
     model: str,
     source: str,
     reason: str | None,
-    annotations: dict[str, str],
     grafana_url: str | None,
-) -> tuple[str, str]:
-    """(title, text). `analysis` is None for a resolution, which needs no analysis."""
+) -> Message:
+    """The message for a notification. `analysis` is None for a resolution, which needs none."""
     words = LABELS[language]
     first = facts.alerts[0]
-    title_key = "resolved" if facts.status == "resolved" else "firing"
-    title = words[title_key].format(
-        severity=(first.severity or "alert").upper(), name=first.name, instance=first.instance or "-"
+    severity = first.severity or "alert"
+    title = words["resolved" if facts.status == "resolved" else "firing"].format(
+        severity=severity.upper(), name=first.name, instance=first.instance or "-"
     )
-    lines = [title]
     if facts.alerts_total > 1:
-        lines.append(words["more"].format(n=facts.alerts_total - 1))
+        title += " " + words["more"].format(n=facts.alerts_total - 1)
+    data = {"facts": facts.model_dump(mode="json"), "alertmanager": hook.model_dump(mode="json"),
+            "analysis": analysis.model_dump(mode="json") if analysis else None}  # fmt: skip
+    base = {"data": data, "id": note_id, "group_key": clean(hook.groupKey, 300), "status": facts.status,
+            "severity": severity, "kind": kind, "title": title, "source": source,
+            "links": links(hook, grafana_url, words)}  # fmt: skip
     if analysis is None:
-        lines += [first.summary or "", words["resolved_body"].format(started=first.started)]
-        return title, "\n".join(line for line in lines if line)
+        alert = hook.alerts[0]
+        lasted = (alert.endsAt - alert.startsAt).total_seconds() if alert.endsAt > alert.startsAt else None
+        body = words["resolved_body"].format(started=first.started)
+        if lasted is not None:
+            body += " " + words["lasted"].format(duration=duration(lasted))
+        return Message(**base, headline=first.summary or "", sections=(Section("", (body,)),), footer="")  # type: ignore[arg-type]
     likelihood = LIKELIHOOD[language]
-    lines += [analysis.headline, "", words["seen"]]
-    lines += [f"• {fact}" for fact in analysis.observed_facts]
-    lines += ["", words["causes"]]
-    lines += [
-        f"{i}. {c.cause} ({likelihood[c.likelihood]}; {words['because']}: {c.based_on})"
-        for i, c in enumerate(analysis.likely_causes, 1)
+    causes = tuple(
+        f"{c.cause} ({likelihood[c.likelihood]}; {words['because']}: {c.based_on})" for c in analysis.likely_causes
+    )
+    sections = [
+        Section(words["seen"], tuple(analysis.observed_facts)),
+        Section(words["causes"], causes, numbered=True),
+        Section(words["now"], tuple(analysis.immediate_actions)),
     ]
-    lines += ["", words["now"]] + [f"• {a}" for a in analysis.immediate_actions]
     if analysis.longer_term_advice:
-        lines += ["", words["later"]] + [f"• {a}" for a in analysis.longer_term_advice]
-    lines.append("")
+        sections.append(Section(words["later"], tuple(analysis.longer_term_advice)))
+    footer = []
     if analysis.money_at_stake_per_day is not None and facts.currency:
-        lines.append(words["money"].format(money=analysis.money_at_stake_per_day, cur=facts.currency))
+        footer.append(words["money"].format(money=analysis.money_at_stake_per_day, cur=facts.currency))
     if source == "fallback":
-        lines.append(words["by_rules"].format(reason=REASONS.get(reason or "", reason or "")))
+        footer.append(words["by_rules"].format(reason=REASONS.get(reason or "", reason or "")))
     else:
-        lines.append(words["by_model"].format(model=clean(model)))
-    lines += _links(annotations, grafana_url, words)
-    return title, "\n".join(lines)
+        footer.append(words["by_model"].format(model=clean(model)))
+    return Message(**base, headline=analysis.headline, sections=tuple(sections), footer="\n".join(footer))  # type: ignore[arg-type]

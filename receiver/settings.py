@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -71,17 +72,96 @@ class FileChannel(_Model):
     path: Path
 
 
-Channel = Annotated[ConsoleChannel | FileChannel, Field(discriminator="type")]
+class _HttpChannel(_Model):
+    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+
+
+class TelegramChannel(_HttpChannel):
+    type: Literal["telegram"]
+    name: str = "telegram"
+    bot_token: str = Field(min_length=1, description="secret: COSTWARDEN_RECEIVER_<NAME>_BOT_TOKEN or …_FILE")
+    chat_id: str | int
+    api_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://")
+
+
+class SlackChannel(_HttpChannel):
+    type: Literal["slack"]
+    name: str = "slack"
+    webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
+
+
+class DiscordChannel(_HttpChannel):
+    type: Literal["discord"]
+    name: str = "discord"
+    webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
+
+
+class WebhookChannel(_HttpChannel):
+    type: Literal["webhook"]
+    name: str = "webhook"
+    url: str = Field(pattern=r"^https?://")
+    secret: str | None = Field(default=None, description="signs the body: X-Costwarden-Signature: sha256=<hmac>")
+
+
+class EmailChannel(_Model):
+    type: Literal["email"]
+    name: str = "email"
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, gt=0, lt=65536)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = Field(default=None, description="secret: COSTWARDEN_RECEIVER_<NAME>_PASSWORD or …_FILE")
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+
+Channel = Annotated[
+    ConsoleChannel | FileChannel | TelegramChannel | SlackChannel | DiscordChannel | WebhookChannel | EmailChannel,
+    Field(discriminator="type"),
+]
+SECRET_FIELDS = ("bot_token", "webhook_url", "secret", "password")
 
 
 def _console_only() -> list[Channel]:
     return [ConsoleChannel(type="console")]
 
 
+class Route(_Model):
+    """Alerts whose labels match (all of `match` exactly, all of `match_re` as full regexes) go to `channels`."""
+
+    match: dict[str, str] = Field(default_factory=dict)
+    match_re: dict[str, str] = Field(default_factory=dict)
+    channels: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> Route:
+        for label, pattern in self.match_re.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"match_re.{label}: not a regular expression: {exc}") from exc
+        return self
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.match.items()) and all(
+            re.fullmatch(p, labels.get(k, "")) for k, p in self.match_re.items()
+        )
+
+
 class Processing(_Model):
     workers: int = Field(default=2, ge=1, le=64, description="alert groups analysed at once (one group in order)")
-    retry_max_seconds: float = Field(default=300.0, gt=0, description="cap of the back-off between delivery tries")
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, description="in-flight work gets this long at stop")
+    page_first: list[str] = Field(
+        default_factory=lambda: ["critical"], description="severities whose facts are sent before the analysis"
+    )
+
+
+class Delivery(_Model):
+    concurrency: int = Field(default=4, ge=1, le=64, description="sends in flight at once, over all channels")
+    retry_base_seconds: float = Field(default=5.0, gt=0)
+    retry_max_seconds: float = Field(default=300.0, gt=0, description="cap of the back-off between tries")
+    max_age_hours: float = Field(default=48.0, gt=0, description="a send still failing after this long is parked")
 
 
 class Settings(_Model):
@@ -92,7 +172,10 @@ class Settings(_Model):
     prometheus: Prometheus = Prometheus()
     ollama: Ollama = Ollama()
     processing: Processing = Processing()
+    delivery: Delivery = Delivery()
     channels: list[Channel] = Field(default_factory=_console_only, min_length=1)
+    routes: list[Route] = Field(default_factory=list, description="first match wins; no match: default_channels")
+    default_channels: list[str] | None = Field(default=None, description="none: every channel")
     grafana_url: str | None = Field(default=None, pattern=r"^https?://", description="makes dashboard links absolute")
 
     @model_validator(mode="after")
@@ -100,7 +183,19 @@ class Settings(_Model):
         names = [c.name for c in self.channels]
         if len(set(names)) != len(names):
             raise ValueError(f"channel names must be unique (deliveries are recorded by name), got {names}")
+        for where, wanted in [("default_channels", self.default_channels or [])] + [
+            (f"routes.{i}.channels", r.channels) for i, r in enumerate(self.routes)
+        ]:
+            unknown = sorted(set(wanted) - set(names))
+            if unknown:
+                raise ValueError(f"{where}: no channel named {', '.join(unknown)} (channels: {', '.join(names)})")
         return self
+
+    def channels_for(self, labels: dict[str, str]) -> list[str]:
+        for route in self.routes:
+            if route.matches(labels):
+                return route.channels
+        return self.default_channels if self.default_channels is not None else [c.name for c in self.channels]
 
     @property
     def outbox_path(self) -> Path:
@@ -119,6 +214,19 @@ def _secret(name: str) -> str | None:
         except OSError as exc:
             raise SettingsError(f"{env}_FILE={path}: cannot read: {exc.strerror or exc}") from exc
     return None
+
+
+def _channel_secrets(channel: object) -> object:
+    """A channel's secret from COSTWARDEN_RECEIVER_<NAME>_<FIELD> (or …_FILE) wins over the file's value."""
+    if not isinstance(channel, dict):
+        return channel
+    name = str(channel.get("name") or channel.get("type") or "")
+    out = dict(channel)
+    for field in SECRET_FIELDS:
+        secret = _secret(f"{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_{field.upper()}")
+        if secret is not None:
+            out[field] = secret
+    return out
 
 
 def load(path: Path | None) -> Settings:
@@ -141,6 +249,8 @@ def load(path: Path | None) -> Settings:
             auth[field] = secret
     if auth:
         raw = {**raw, "auth": auth}
+    if isinstance(raw.get("channels"), list):
+        raw = {**raw, "channels": [_channel_secrets(c) for c in raw["channels"]]}
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

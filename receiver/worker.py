@@ -15,14 +15,17 @@ import time
 
 from exporter.logs import CONTEXT
 from receiver import channels as ch
+from receiver import fallback
+from receiver.analysis import Analysis
 from receiver.context import gather
+from receiver.delivery import Deliverer
 from receiver.enrich import Enricher
 from receiver.facts import Facts
 from receiver.metrics import Metrics
 from receiver.models import Webhook
-from receiver.outbox import Outbox, OutboxError, Pending, Processed, Work
+from receiver.outbox import Outbox, OutboxError, Pending, Processed, Send, Work
 from receiver.prometheus import Prometheus
-from receiver.render import Notification, render
+from receiver.render import Message, render
 from receiver.settings import Settings
 
 log = logging.getLogger("receiver.worker")
@@ -40,7 +43,8 @@ class Worker:
         outbox: Outbox,
         enricher: Enricher,
         prometheus: Prometheus | None,
-        channels: list[ch.Channel],
+        channels: dict[str, ch.Channel],
+        deliverer: Deliverer,
         metrics: Metrics,
     ) -> None:
         self._settings = settings
@@ -48,6 +52,7 @@ class Worker:
         self._enricher = enricher
         self._prometheus = prometheus
         self._channels = channels
+        self._deliverer = deliverer
         self._metrics = metrics
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
@@ -105,8 +110,7 @@ class Worker:
         try:
             item = await self._outbox.load(pending.id)
             attempts = item.attempts
-            note = await self._analysed(item)
-            await self._deliver(item, note)
+            await self._run(item)
         except asyncio.CancelledError:
             raise
         except Exception:  # one bad notification must not stop the others; it is retried with back-off
@@ -117,68 +121,61 @@ class Worker:
             self._busy.discard(pending.group_key)
             self._wake.set()
 
-    async def _analysed(self, item: Work) -> Notification:
-        """The notification to send: built now, or as stored by an earlier run (never analysed twice)."""
-        if item.state == "analysed" and item.rendered is not None and item.facts is not None:
-            facts = Facts.model_validate_json(item.facts)
-            return self._note(item, facts, item.rendered, item.source or "")
+    async def _run(self, item: Work) -> None:
+        """Facts, then (for a page-first severity) the facts sent at once, then the analysis and its sends.
+
+        Each step is committed with the sends it queues, so a restart resumes after the last one.
+        """
         hook = Webhook.model_validate_json(item.payload)
         facts = await gather(hook, self._prometheus, time.time())
+        names = self._settings.channels_for({**hook.commonLabels, "status": hook.status})
+        severity = facts.alerts[0].severity if facts.alerts else ""
+        page_first = hook.status == "firing" and severity in self._settings.processing.page_first
+        if page_first and item.state == "pending":
+            summary = fallback.summarise(facts, self._settings.ollama.language)
+            page = self._render(item, hook, facts, summary, "page", "fallback", "page")
+            await self._outbox.queue(item.id, "paged", self._sends(item, page, names), None)
+            self._deliverer.wake()
+            log.info("facts queued for %s ahead of the analysis", ", ".join(names))
         outcome = await self._enricher.analyse(facts)
-        first = hook.alerts[0]
-        _, text = render(
-            facts,
-            outcome.analysis,
-            language=self._settings.ollama.language,
-            model=self._settings.ollama.model,
-            source=outcome.source,
-            reason=outcome.reason,
-            annotations={**hook.commonAnnotations, **first.annotations},
-            grafana_url=self._settings.grafana_url,
-        )
-        await self._outbox.save_analysis(
-            item.id,
-            Processed(
-                facts=facts.model_dump_json(),
-                prompt=outcome.prompt,
-                raw_answer=outcome.raw_answer,
-                grounding=json.dumps({"reason": outcome.reason, "verdicts": outcome.verdicts}),
-                analysis=outcome.analysis.model_dump_json() if outcome.analysis else "null",
-                source=outcome.source,
-                rendered=text,
-            ),
-        )
         self._metrics.processed.labels(outcome.source).inc()
         log.info("analysed (%s%s)", outcome.source, f": {outcome.reason}" if outcome.reason else "")
-        return self._note(item, facts, text, outcome.source)
+        kind = "message"
+        if page_first:  # the page already carries the plain facts; only a model's analysis is worth a follow-up
+            kind = "followup"
+        message = self._render(item, hook, facts, outcome.analysis, kind, outcome.source, outcome.reason)
+        sends = [] if kind == "followup" and outcome.source == "fallback" else self._sends(item, message, names)
+        processed = Processed(
+            facts=facts.model_dump_json(),
+            prompt=outcome.prompt,
+            raw_answer=outcome.raw_answer,
+            grounding=json.dumps({"reason": outcome.reason, "verdicts": outcome.verdicts}),
+            analysis=outcome.analysis.model_dump_json() if outcome.analysis else "null",
+            source=outcome.source,
+            rendered=message.plain(),
+        )
+        await self._outbox.queue(item.id, "analysed", sends, processed)
+        self._deliverer.wake()
+
+    def _render(
+        self, item: Work, hook: Webhook, facts: Facts, analysis: Analysis | None, kind: str, source: str,
+        reason: str | None,
+    ) -> Message:  # fmt: skip
+        return render(
+            item.id, hook, facts, analysis, kind=kind, language=self._settings.ollama.language,
+            model=self._settings.ollama.model, source=source, reason=reason, grafana_url=self._settings.grafana_url,
+        )  # fmt: skip
+
+    def _sends(self, item: Work, message: Message, names: list[str]) -> list[Send]:
+        out = []
+        for name in names:
+            parts = self._channels[name].render(message)
+            out += [
+                Send(item.group_key, name, message.kind, i, len(parts), json.dumps(body, ensure_ascii=False))
+                for i, body in enumerate(parts)
+            ]
+        return out
 
     @staticmethod
-    def _note(item: Work, facts: Facts, text: str, source: str) -> Notification:
-        severity = facts.alerts[0].severity if facts.alerts else ""
-        return Notification(item.id, item.group_key, item.status, severity, text.split("\n", 1)[0], text, source)
-
-    async def _deliver(self, item: Work, note: Notification) -> None:
-        done = await self._outbox.delivered(item.id)
-        failed = []
-        for channel in self._channels:
-            if channel.name in done:
-                continue
-            try:
-                await channel.send(note)
-            except Exception as exc:  # a channel's failure is retried later; the others still deliver
-                failed.append(channel.name)
-                self._metrics.deliveries.labels(channel.name, "retry").inc()
-                log.warning("delivery to %s failed: %s", channel.name, exc)
-                continue
-            await self._outbox.mark_delivered(item.id, channel.name)
-            self._metrics.deliveries.labels(channel.name, "sent").inc()
-        if failed:
-            delay = self._backoff(item.attempts)
-            log.info("will retry %s in %.0f s", ", ".join(failed), delay)
-            await self._outbox.retry_later(item.id, delay)
-        else:
-            await self._outbox.finish(item.id)
-            log.info("delivered to %s", ", ".join(c.name for c in self._channels))
-
-    def _backoff(self, attempts: int) -> float:
-        return float(min(self._settings.processing.retry_max_seconds, 5 * 2 ** min(attempts, 16)))
+    def _backoff(attempts: int) -> float:
+        return float(min(300, 5 * 2 ** min(attempts, 16)))

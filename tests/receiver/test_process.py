@@ -81,6 +81,7 @@ def test_kill_9_while_processing_then_restart_loses_nothing(tmp_path: Path) -> N
             f"ollama: {{host: '{ollama_url}', timeout_seconds: 60}}\n"
             f"prometheus: {{url: '{dead_url()}'}}\n"
             f"channels: [{{type: file, path: '{sent}'}}]\n"
+            "processing: {page_first: []}\n"
         )
         with receiver_process(tmp_path / "data", extra, log) as (url, proc):
             for i in range(20):
@@ -103,7 +104,7 @@ def test_kill_9_while_processing_then_restart_loses_nothing(tmp_path: Path) -> N
     with sqlite3.connect(tmp_path / "data" / "outbox.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM notifications WHERE state != 'done'").fetchone()[0] == 0
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    about_a_group = [e for e in lines if e["msg"].startswith(("stored notification", "analysed", "delivered to"))]
+    about_a_group = [e for e in lines if e["msg"].startswith(("stored notification", "analysed", "sent message"))]
     assert len(about_a_group) >= 60
     assert all(e["group_key"].startswith("group-") for e in about_a_group)  # every line says which group
     assert any("resuming 20 unfinished notification(s)" in e["msg"] for e in lines)
@@ -115,7 +116,7 @@ def test_sigterm_lets_the_analysis_in_flight_finish(tmp_path: Path) -> None:
     with serve_in_thread(fake) as ollama_url:
         extra = (
             f"ollama: {{host: '{ollama_url}'}}\nprometheus: {{url: '{dead_url()}'}}\n"
-            f"channels: [{{type: file, path: '{sent}'}}]\n"
+            f"channels: [{{type: file, path: '{sent}'}}]\nprocessing: {{page_first: []}}\n"
         )
         with receiver_process(tmp_path / "data", extra) as (url, proc):
             assert post(url, json.dumps(FIRING).encode()) == 200

@@ -36,6 +36,8 @@ def make_settings(tmp_path: Path, ollama_url: str, prometheus_url: str | None = 
             "prometheus": {"url": prometheus_url or dead_url()},
             "ollama": {"host": ollama_url, **extra.pop("ollama", {})},
             "channels": extra.pop("channels", [{"type": "file", "path": str(tmp_path / "sent.jsonl")}]),
+            # one message per notification here; the facts-first page of critical alerts is tested in test_delivery
+            "processing": extra.pop("processing", {"page_first": []}),
             **extra,
         }
     )
@@ -213,10 +215,14 @@ async def test_a_failed_channel_is_retried_without_resending_to_the_others(
     await sent(tmp_path / "sent.jsonl", 1)
     await asyncio.sleep(0.5)
     (row,) = stored(settings)
-    assert row["state"] == "analysed" and row["attempts"] == 1
+    assert row["state"] == "analysed"
+    with sqlite3.connect(settings.outbox_path) as db:
+        sends = dict(db.execute("SELECT channel, state || ':' || attempts FROM sends").fetchall())
+    assert sends == {"audit": "sent:1", "flaky": "pending:1"}
     metrics = await (await client.get("/metrics")).text()
     assert 'costwarden_receiver_deliveries_total{channel="flaky",result="retry"} 1.0' in metrics
-    blocked.unlink()  # the disk is fixed; the back-off (5 s) runs out and only the failed channel is tried again
+    assert "costwarden_receiver_sends_waiting 1.0" in metrics
+    blocked.unlink()  # the disk is fixed; the back-off (up to 5 s) runs out and only the failed channel is tried again
     await sent(blocked / "sent.jsonl", 1, seconds=15)
     await asyncio.sleep(0.3)
     assert len((tmp_path / "sent.jsonl").read_text().splitlines()) == 1

@@ -1,0 +1,70 @@
+"""Where messages go. One interface: `render` a message into the request bodies of its parts (pure, stored once in
+the outbox, so a retry sends the same words), and `send` one part (one request to the service).
+
+`send` raises `RetryLater` for what time can fix (rate limits, 5xx, timeouts, connection refused), with the
+server's own retry-after when it gave one, and `Permanent` for what it cannot (bad token, rejected payload): the
+delivery engine retries the first with back-off and parks the second with its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import aiohttp
+
+from receiver import settings as s
+from receiver.render import Message
+
+Body = dict[str, Any]
+
+SEVERITY_MARK = {"critical": "🔴", "warning": "🟠", "info": "🔵", "resolved": "✅"}
+
+
+def mark(message: Message) -> str:
+    return SEVERITY_MARK.get("resolved" if message.status == "resolved" else message.severity, "⚪")
+
+
+class RetryLater(Exception):
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.after = after
+
+
+class Permanent(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Channel(Protocol):
+    name: str
+
+    def render(self, message: Message) -> list[Body]: ...
+
+    async def send(self, body: Body, reply_to: str | None) -> str | None:
+        """Deliver one part; return what a follow-up may refer to (a message id), if anything."""
+        ...
+
+
+def build(configured: list[s.Channel], session: aiohttp.ClientSession) -> dict[str, Channel]:
+    from receiver.channels import chat, local, mail, webhook
+
+    out: dict[str, Channel] = {}
+    for c in configured:
+        match c:
+            case s.ConsoleChannel():
+                out[c.name] = local.ConsoleChannel(c.name)
+            case s.FileChannel():
+                out[c.name] = local.FileChannel(c.name, c.path)
+            case s.TelegramChannel():
+                out[c.name] = chat.TelegramChannel(c, session)
+            case s.SlackChannel():
+                out[c.name] = chat.SlackChannel(c, session)
+            case s.DiscordChannel():
+                out[c.name] = chat.DiscordChannel(c, session)
+            case s.WebhookChannel():
+                out[c.name] = webhook.WebhookChannel(c, session)
+            case s.EmailChannel():
+                out[c.name] = mail.EmailChannel(c)
+    return out

@@ -1,0 +1,278 @@
+"""Telegram, Slack and Discord: the same message laid out in each one's markup, every dynamic piece escaped, split
+into parts at paragraph boundaries where a service's size limits require it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+
+import aiohttp
+
+from receiver import settings as s
+from receiver.channels import Body, Permanent, mark
+from receiver.channels.http import classify, post, retry_after
+from receiver.render import Message
+
+Line = tuple[str, str, str]
+"""(kind, text, url): kind is title, headline, gap, heading, item, footer or link."""
+
+
+def lines(message: Message) -> list[Line]:
+    out: list[Line] = [("title", f"{mark(message)} {message.title}", "")]
+    if message.headline:
+        out.append(("headline", message.headline, ""))
+    for section in message.sections:
+        out.append(("gap", "", ""))
+        if section.heading:
+            out.append(("heading", section.heading, ""))
+        for i, text in enumerate(section.lines, 1):
+            out.append(("item", f"{i}. {text}" if section.numbered else f"• {text}", ""))
+    if message.footer:
+        out += [("gap", "", "")] + [("footer", text, "") for text in message.footer.split("\n")]
+    out += [("link", label, url) for label, url in message.links]
+    return out
+
+
+def utf16(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def pack(items: list[Line], fmt: Callable[[Line], str], limit: int, size: Callable[[str], int] = len) -> list[str]:
+    """Lay lines into chunks of at most `limit`: whole paragraphs where they fit, else whole lines, and a line longer
+    than a chunk is cut (before escaping, so no entity or tag is ever cut in half)."""
+    paragraphs: list[list[Line]] = [[]]
+    for item in items:
+        if item[0] == "gap":
+            paragraphs.append([])
+        else:
+            paragraphs[-1].append(item)
+    chunks: list[str] = []
+    current = ""
+
+    def add(piece: str, sep: str) -> None:
+        nonlocal current
+        candidate = f"{current}{sep}{piece}" if current else piece
+        if size(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
+                chunks.append(current)
+            current = piece
+
+    for paragraph in (p for p in paragraphs if p):
+        whole = "\n".join(fmt(line) for line in paragraph)
+        if size(whole) <= limit:
+            add(whole, "\n\n")
+            continue
+        for n, line in enumerate(paragraph):
+            for piece in _cut(line, fmt, limit, size):
+                add(piece, "\n\n" if n == 0 else "\n")
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _cut(line: Line, fmt: Callable[[Line], str], limit: int, size: Callable[[str], int]) -> list[str]:
+    kind, text, url = line
+    pieces = []
+    while text:
+        n = len(text)
+        while n > 1 and size(fmt((kind, text[:n], url))) > limit:
+            n = n * 3 // 4
+        pieces.append(fmt((kind, text[:n], url)))
+        text = text[n:]
+    return pieces
+
+
+def numbered(chunks: list[str], label: Callable[[int, int], str]) -> list[str]:
+    if len(chunks) == 1:
+        return chunks
+    return [f"{label(i, len(chunks))}{chunk}" for i, chunk in enumerate(chunks, 1)]
+
+
+# --- Telegram ---------------------------------------------------------------------------------------------------
+
+TELEGRAM_LIMIT = 4096
+PART_LABEL_ROOM = 12
+
+
+def telegram_html(line: Line) -> str:
+    kind, text, url = line
+    t = html.escape(text, quote=False)
+    if kind == "title":
+        return f"<b>{t}</b>"
+    if kind == "heading":
+        return f"<b>{t}</b>"
+    if kind == "footer":
+        return f"<i>{t}</i>"
+    if kind == "link":
+        return f'<a href="{html.escape(url, quote=True)}">{t}</a>'
+    return t
+
+
+class TelegramChannel:
+    def __init__(self, cfg: s.TelegramChannel, session: aiohttp.ClientSession) -> None:
+        self.name = cfg.name
+        self._cfg = cfg
+        self._session = session
+
+    def render(self, message: Message) -> list[Body]:
+        chunks = pack(lines(message), telegram_html, TELEGRAM_LIMIT - PART_LABEL_ROOM, utf16)
+        parts = numbered(chunks, lambda i, n: f"({i}/{n}) ")
+        return [{"chat_id": self._cfg.chat_id, "text": part, "parse_mode": "HTML",
+                 "link_preview_options": {"is_disabled": True}} for part in parts]  # fmt: skip
+
+    async def send(self, body: Body, reply_to: str | None) -> str | None:
+        if reply_to is not None:
+            body = {**body, "reply_parameters": {"message_id": int(reply_to), "allow_sending_without_reply": True}}
+        try:
+            return await self._send(body)
+        except Permanent as exc:
+            if "can't parse entities" not in exc.reason:
+                raise
+        # The markup was refused: the same words as plain text are better than nothing.
+        plain = html.unescape(re.sub(r"<[^>]+>", "", body["text"]))
+        return await self._send({k: v for k, v in body.items() if k != "parse_mode"} | {"text": plain})
+
+    async def _send(self, body: Body) -> str | None:
+        token = self._cfg.bot_token
+        url = f"{self._cfg.api_url.rstrip('/')}/bot{token}/sendMessage"
+        status, _, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=token, json=body)
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = {}
+        if status == 200 and answer.get("ok"):
+            return str(answer["result"]["message_id"])
+        description = str(answer.get("description") or raw[:200].decode("utf-8", "replace"))
+        after = (answer.get("parameters") or {}).get("retry_after")
+        classify(status if status != 200 else 502, description, float(after) if after is not None else None)
+        return None
+
+
+# --- Slack ------------------------------------------------------------------------------------------------------
+
+SLACK_HEADER = 150
+SLACK_SECTION = 3000
+SLACK_BLOCKS = 50
+
+
+def slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_mrkdwn(line: Line) -> str:
+    kind, text, url = line
+    t = slack_escape(text)
+    if kind == "heading":
+        return f"*{t}*"
+    if kind == "footer":
+        return f"_{t}_"
+    if kind == "link":
+        safe_url = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+        return f"<{safe_url}|{t}>"
+    return t
+
+
+class SlackChannel:
+    def __init__(self, cfg: s.SlackChannel, session: aiohttp.ClientSession) -> None:
+        self.name = cfg.name
+        self._cfg = cfg
+        self._session = session
+
+    def render(self, message: Message) -> list[Body]:
+        all_lines = lines(message)
+        title = all_lines[0][1]
+        body_lines = [x for x in all_lines[1:] if x[0] not in ("footer", "link")]
+        tail = [x for x in all_lines if x[0] in ("footer", "link")]
+        blocks: list[Body] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
+            for chunk in pack(body_lines, slack_mrkdwn, SLACK_SECTION)
+        ]
+        if tail:
+            context = " · ".join(slack_mrkdwn(x) for x in tail)[:SLACK_SECTION]
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+        room = SLACK_BLOCKS - 1
+        groups = [blocks[i : i + room] for i in range(0, len(blocks), room)] or [[]]
+        fallback = f"{title}\n{message.headline}"[:SLACK_SECTION]
+        return [
+            {
+                "text": fallback,
+                "blocks": [{"type": "header", "text": {"type": "plain_text", "text": header[:SLACK_HEADER]}}, *group],
+            }
+            for header, group in zip(numbered([title] * len(groups), lambda i, n: f"({i}/{n}) "), groups, strict=True)
+        ]
+
+    async def send(self, body: Body, reply_to: str | None) -> str | None:
+        url = self._cfg.webhook_url
+        status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=url, json=body)
+        text = raw[:200].decode("utf-8", "replace")
+        if status == 200 and text == "ok":
+            return None
+        classify(status if status != 200 else 502, text, retry_after(headers.get("Retry-After")))
+        return None
+
+
+# --- Discord ----------------------------------------------------------------------------------------------------
+
+DISCORD_DESCRIPTION = 4096
+DISCORD_TOTAL = 6000
+DISCORD_COLOURS = {"critical": 0xE01E5A, "warning": 0xF2A900, "info": 0x3B82F6, "resolved": 0x2EB67D}
+
+
+def discord_escape(text: str) -> str:
+    return re.sub(r"([\\*_~`|>\[\]()#@-])", r"\\\1", text)
+
+
+def discord_markdown(line: Line) -> str:
+    kind, text, url = line
+    t = discord_escape(text)
+    if kind == "heading":
+        return f"**{t}**"
+    if kind == "link":
+        return f"[{t}]({url.replace(')', '%29').replace(' ', '%20')})"
+    return t
+
+
+class DiscordChannel:
+    def __init__(self, cfg: s.DiscordChannel, session: aiohttp.ClientSession) -> None:
+        self.name = cfg.name
+        self._cfg = cfg
+        self._session = session
+
+    def render(self, message: Message) -> list[Body]:
+        all_lines = lines(message)
+        title = all_lines[0][1][:240]
+        footer = message.footer[:2048]
+        body_lines = [x for x in all_lines[1:] if x[0] != "footer"]
+        budget = min(DISCORD_DESCRIPTION, DISCORD_TOTAL - len(title) - len(footer) - 20)
+        chunks = pack(body_lines, discord_markdown, budget)
+        colour = DISCORD_COLOURS.get("resolved" if message.status == "resolved" else message.severity, 0x888888)
+        titles = numbered([title] * len(chunks), lambda i, n: f"({i}/{n}) ")
+        return [
+            {
+                "embeds": [{"title": t, "description": chunk, "color": colour, "footer": {"text": footer or " "}}],
+                "allowed_mentions": {"parse": []},
+            }
+            for t, chunk in zip(titles, chunks, strict=True)
+        ]
+
+    async def send(self, body: Body, reply_to: str | None) -> str | None:
+        url = self._cfg.webhook_url
+        status, headers, raw = await post(
+            self._session, url, self._cfg.timeout_seconds, redact=url, params={"wait": "true"}, json=body
+        )
+        try:
+            answer = json.loads(raw) if raw else {}
+        except ValueError:
+            answer = {}
+        if status in (200, 204):
+            return str(answer.get("id")) if answer.get("id") else None
+        after = answer.get("retry_after") if isinstance(answer, dict) else None
+        reason = str(answer.get("message") if isinstance(answer, dict) and answer.get("message") else raw[:200])
+        classify(status, reason, float(after) if after is not None else retry_after(headers.get("Retry-After")))
+        return None

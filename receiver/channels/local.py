@@ -1,0 +1,64 @@
+"""The built-in channels that need no account: standard output and a JSON-lines file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from receiver.channels import Body, Permanent, RetryLater, mark
+from receiver.render import Message
+
+
+class ConsoleChannel:
+    """Standard output, for `make run` and for people who read the service's output (journald, docker logs)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def render(self, message: Message) -> list[Body]:
+        return [{"text": f"{mark(message)} {message.plain()}"}]
+
+    async def send(self, body: Body, reply_to: str | None) -> str | None:
+        rule = "─" * 60
+        sys.stdout.write(f"{rule}\n{body['text']}\n{rule}\n")
+        sys.stdout.flush()
+        return None
+
+
+class FileChannel:
+    """One JSON object per line, fsynced: an audit trail, or a hand-off to another tool that tails the file."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+
+    def render(self, message: Message) -> list[Body]:
+        return [
+            {
+                "id": message.id, "group_key": message.group_key, "status": message.status,
+                "severity": message.severity, "kind": message.kind, "title": message.title,
+                "text": message.plain(), "source": message.source,
+            }
+        ]  # fmt: skip
+
+    async def send(self, body: Body, reply_to: str | None) -> str | None:
+        line = json.dumps(body, ensure_ascii=False)
+        try:
+            await asyncio.to_thread(self._append, line)
+        except FileNotFoundError as exc:
+            raise RetryLater(f"cannot append to {self.path}: {exc.strerror}") from exc
+        except OSError as exc:
+            if exc.errno in (13, 30):  # EACCES, EROFS: a person has to change something
+                raise Permanent(f"cannot append to {self.path}: {exc.strerror}") from exc
+            raise RetryLater(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
+        return None
+
+    def _append(self, line: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+            out.flush()
+            os.fsync(out.fileno())

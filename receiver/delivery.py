@@ -1,0 +1,140 @@
+"""The delivery engine: every queued send goes out, in order per channel and alert group, never lost.
+
+A send is marked in flight before the request and sent only after the channel's success answer; one in flight when
+the process died is sent again at start-up (the only way a message can arrive twice). Failures that time can fix
+are retried with exponential back-off and full jitter, never sooner than the server's retry-after, for up to
+`delivery.max_age_hours`; failures it cannot fix are parked with their reason. Either way later sends of the same
+channel and group wait, so a resolution never overtakes its firing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+
+from exporter.logs import CONTEXT
+from receiver.channels import Channel, Permanent, RetryLater
+from receiver.metrics import Metrics
+from receiver.outbox import Outbox, OutboxError, Queued
+from receiver.settings import Delivery
+
+log = logging.getLogger("receiver.delivery")
+
+POLL_SECONDS = 1.0
+
+
+def backoff(attempts: int, cfg: Delivery, after: float | None, rng: random.Random) -> float:
+    """Full jitter (a random wait up to base * 2^attempts, capped), but never less than the server asked for."""
+    ceiling = min(cfg.retry_max_seconds, cfg.retry_base_seconds * 2 ** min(attempts, 30))
+    return max(after or 0.0, rng.uniform(0, ceiling))
+
+
+class Deliverer:
+    def __init__(self, cfg: Delivery, outbox: Outbox, channels: dict[str, Channel], metrics: Metrics) -> None:
+        self._cfg = cfg
+        self._outbox = outbox
+        self._channels = channels
+        self._metrics = metrics
+        self._wake = asyncio.Event()
+        self._running: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._deadline = 0.0
+        self._loop: asyncio.Task[None] | None = None
+        self._rng = random.Random()  # noqa: S311 - jitter, not security
+
+    async def start(self) -> None:
+        resent = await self._outbox.reset_inflight()
+        if resent:
+            log.warning("%d send(s) were in flight when the receiver stopped; sending them again", resent)
+        self._loop = asyncio.create_task(self._dispatch(), name="receiver-delivery")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self, grace: float) -> None:
+        """Send what is due (the worker's last analyses included) for up to `grace`, then stop; the rest waits in
+        the outbox for the next start."""
+        self._deadline = time.monotonic() + grace
+        self._stopping = True
+        self._wake.set()
+        if self._loop is not None:
+            await self._loop
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    async def _dispatch(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                queued = await self._outbox.sendable(limit=200)
+            except OutboxError as exc:
+                log.error("cannot read the send queue: %s", exc)
+                queued = []
+            if self._stopping and (time.monotonic() > self._deadline or not (queued or self._tasks)):
+                return
+            for item in queued:
+                key = (item.channel, item.group_key)
+                if key in self._running or len(self._tasks) >= self._cfg.concurrency:
+                    continue
+                self._running.add(key)
+                task = asyncio.create_task(self._send(item), name=f"send-{item.id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    async def _send(self, item: Queued) -> None:
+        CONTEXT.set({"group_key": item.group_key, "notification": str(item.notification_id), "channel": item.channel})
+        try:
+            await self._attempt(item)
+        except OutboxError as exc:  # the outcome could not be recorded: the send stays queued and is tried again
+            log.error("cannot record a delivery: %s", exc)
+        finally:
+            self._running.discard((item.channel, item.group_key))
+            self._wake.set()
+
+    async def _attempt(self, item: Queued) -> None:
+        channel = self._channels.get(item.channel)
+        if channel is None:
+            await self._park(item, f"no channel named {item.channel} is configured any more")
+            return
+        await self._outbox.mark_send(item.id, "inflight")
+        reply_to = await self._outbox.reply_of(item.notification_id, item.channel) if item.kind == "followup" else None
+        try:
+            reply = await channel.send(json.loads(item.body), reply_to)
+        except Permanent as exc:
+            await self._park(item, exc.reason)
+        except RetryLater as exc:
+            await self._retry(item, exc.reason, exc.after)
+        except Exception as exc:  # a channel's bug must not lose the message: retried like an outage, and logged
+            log.exception("channel %s failed unexpectedly", item.channel)
+            await self._retry(item, f"unexpected error: {exc!r}", None)
+        else:
+            await self._outbox.mark_send(item.id, "sent", reply=reply)
+            self._metrics.deliveries.labels(item.channel, "sent").inc()
+            self._metrics.delivery_latency.labels(item.channel).observe(time.time() - item.created_at)
+            part = f" part {item.part + 1}/{item.parts}" if item.parts > 1 else ""
+            log.info("sent %s%s to %s", item.kind, part, item.channel)
+
+    async def _retry(self, item: Queued, reason: str, after: float | None) -> None:
+        if time.time() - item.created_at > self._cfg.max_age_hours * 3600:
+            await self._park(item, f"still failing after {self._cfg.max_age_hours:g} h: {reason}")
+            return
+        delay = backoff(item.attempts, self._cfg, after, self._rng)
+        await self._outbox.mark_send(item.id, "pending", error=reason, retry_at=time.time() + delay)
+        self._metrics.deliveries.labels(item.channel, "retry").inc()
+        log.warning("delivery to %s failed (%s); retrying in %.1f s", item.channel, reason, delay)
+
+    async def _park(self, item: Queued, reason: str) -> None:
+        await self._outbox.mark_send(item.id, "parked", error=reason)
+        self._metrics.deliveries.labels(item.channel, "parked").inc()
+        log.error("delivery to %s parked: %s", item.channel, reason)
