@@ -1,0 +1,328 @@
+"""Each channel's rendering (escaping, limits, splitting) on hostile text, and delivery through the real app to local
+servers speaking each service's API, with their errors, rate limits and slowness."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from email import message_from_bytes, policy
+from email.message import Message as Email
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from aiosmtpd.controller import Controller
+
+from bench.net import free_port
+from receiver import settings as s
+from receiver.app import create_app
+from receiver.channels import chat
+from receiver.channels.mail import EmailChannel
+from receiver.render import Message, Section
+from receiver.settings import Settings
+from tests.fakes.chat import FakeChat, telegram_html_problem, utf16
+from tests.fakes.ollama import FakeOllama
+from tests.receiver.conftest import dead_url
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
+Client = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]
+
+HOSTILE = [
+    "<b>not bold</b> & <script>alert(1)</script> &amp; &#x1F4A5; <!channel> @everyone",
+    "*bold?* _italic?_ `code?` ~strike~ [link](http://evil) > quote # heading | pipe",
+    "emoji 🔥💸🚀 and CJK 挖矿程序占用了全部 CPU，请立即检查容器",
+    "x" * 10_000,
+]
+
+
+def hostile_message(**changes: Any) -> Message:
+    fields: dict[str, Any] = {
+        "id": 7, "group_key": "g", "status": "firing", "severity": "critical", "kind": "message",
+        "title": "CRITICAL · CostwardenCostSpike on <vps1> & co", "headline": HOSTILE[0],
+        "sections": (Section("What we see", tuple(HOSTILE)), Section("Likely causes", tuple(HOSTILE[:3]), True)),
+        "footer": "Analysis by llama3.2:3b <b>", "links": (("Dashboard", "http://grafana:3000/d/x?a=1&b=<2>"),),
+        "source": "model",
+    }  # fmt: skip
+    return Message(**{**fields, **changes})
+
+
+def plain_of_html(part: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", part))
+
+
+def test_telegram_parts_fit_escape_and_keep_every_word() -> None:
+    cfg = s.TelegramChannel(type="telegram", bot_token="t", chat_id=1)
+    parts = chat.TelegramChannel(cfg, None).render(hostile_message())  # type: ignore[arg-type]
+    assert len(parts) >= 3
+    for i, part in enumerate(parts, 1):
+        assert utf16(part["text"]) <= 4096 and part["parse_mode"] == "HTML"
+        assert telegram_html_problem(part["text"]) == ""  # would parse: every dynamic piece escaped
+        assert part["text"].startswith(f"({i}/{len(parts)}) ")
+    text = "".join(plain_of_html(p["text"]) for p in parts)
+    for hostile in HOSTILE[:3]:
+        assert hostile in text  # shown literally, not interpreted
+    assert text.count("x") >= 10_000
+    assert "<script>" not in "".join(p["text"] for p in parts)
+
+
+def test_telegram_splits_at_paragraphs_when_it_can() -> None:
+    cfg = s.TelegramChannel(type="telegram", bot_token="t", chat_id=1)
+    long_lines = tuple(f"line {i} " + "y" * 300 for i in range(12))
+    message = hostile_message(headline="h", sections=(Section("A", long_lines), Section("B", long_lines)))
+    parts = chat.TelegramChannel(cfg, None).render(message)  # type: ignore[arg-type]
+    assert len(parts) == 2
+    assert "<b>B</b>" in parts[1]["text"].split("\n")[0] + parts[1]["text"]  # the second section starts a part
+    assert parts[0]["text"].rstrip().endswith("y")  # no line was cut: only the 10k-character one ever is
+
+
+def test_slack_blocks_stay_within_limits_and_cannot_mention() -> None:
+    cfg = s.SlackChannel(type="slack", webhook_url="http://x")
+    parts = chat.SlackChannel(cfg, None).render(hostile_message(title="T" * 400))  # type: ignore[arg-type]
+    for part in parts:
+        blocks = part["blocks"]
+        assert len(blocks) <= 50 and blocks[0]["type"] == "header" and len(blocks[0]["text"]["text"]) <= 150
+        for block in blocks[1:]:
+            texts = [block["text"]["text"]] if block["type"] == "section" else [e["text"] for e in block["elements"]]
+            assert all(len(t) <= 3000 for t in texts)
+            assert not any("<!channel>" in t or "<script>" in t for t in texts)
+    joined = json.dumps(parts)
+    assert "&lt;!channel&gt;" in joined and "<http://grafana:3000/d/x?a=1&b=%3C2%3E|Dashboard>" in joined
+
+
+def test_discord_embeds_stay_within_limits_and_cannot_mention() -> None:
+    cfg = s.DiscordChannel(type="discord", webhook_url="http://x")
+    parts = chat.DiscordChannel(cfg, None).render(hostile_message())  # type: ignore[arg-type]
+    assert len(parts) >= 3
+    for part in parts:
+        (embed,) = part["embeds"]
+        assert len(embed["description"]) <= 4096 and len(embed["title"]) <= 256
+        assert len(embed["title"]) + len(embed["description"]) + len(embed["footer"]["text"]) <= 6000
+        assert part["allowed_mentions"] == {"parse": []}
+    assert "\\@everyone" in parts[0]["embeds"][0]["description"]
+    assert "\\*bold?\\*" in json.loads(json.dumps(parts))[0]["embeds"][0]["description"]
+
+
+def test_email_html_is_escaped() -> None:
+    cfg = s.EmailChannel(type="email", host="h", sender="a@b.c", to=["d@e.f"])
+    (part,) = EmailChannel(cfg).render(hostile_message())
+    assert "<script>" not in part["html"] and "&lt;script&gt;" in part["html"]
+    assert HOSTILE[0] in part["text"]
+
+
+# --- through the real app ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fake_chat() -> AsyncIterator[tuple[FakeChat, str]]:
+    fake = FakeChat()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    yield fake, str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+class Smtp:
+    def __init__(self) -> None:
+        self.mails: list[Email] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mails.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def channels_for(url: str, fake: FakeChat, *names: str, smtp_port: int = 0) -> list[dict[str, Any]]:
+    every = {
+        "telegram": {"type": "telegram", "bot_token": fake.telegram_token, "chat_id": -100123, "api_url": url},
+        "slack": {"type": "slack", "webhook_url": f"{url}/slack/{fake.slack_path}"},
+        "discord": {"type": "discord", "webhook_url": f"{url}/api/webhooks/{fake.discord_path}"},
+        "webhook": {"type": "webhook", "url": f"{url}/hook", "secret": fake.hook_secret},
+        "email": {"type": "email", "host": "127.0.0.1", "port": smtp_port, "security": "none",
+                  "sender": "costwarden@vps1.example", "to": ["owner@example.com"]},
+    }  # fmt: skip
+    return [every[n] for n in names]
+
+
+def settings_for(tmp_path: Path, channels: list[dict[str, Any]], **extra: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "prometheus": {"url": dead_url()},
+            "ollama": extra.pop("ollama", {"enabled": False}),
+            "delivery": {"retry_base_seconds": 0.2, "retry_max_seconds": 1},
+            "channels": channels,
+            **extra,
+        }
+    )
+
+
+def payload(name: str, **changes: Any) -> dict[str, Any]:
+    return {**json.loads((FIXTURES / f"{name}.json").read_text()), **changes}
+
+
+async def until(check: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def sends(settings: Settings) -> list[tuple[str, str, int, str | None]]:
+    with sqlite3.connect(settings.outbox_path) as db:
+        return db.execute("SELECT channel, state, attempts, last_error FROM sends ORDER BY id").fetchall()
+
+
+async def test_every_channel_gets_the_message(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+    smtp = Smtp()
+    controller = Controller(smtp, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        names = ("telegram", "slack", "discord", "webhook", "email")
+        settings = settings_for(tmp_path, channels_for(url, fake, *names, smtp_port=controller.port),
+                                processing={"page_first": []})  # fmt: skip
+        client = await aiohttp_client(create_app(settings))
+        await client.post("/alerts", json=payload("firing"))
+        await until(lambda: all(fake.received[n] for n in names[:4]) and bool(smtp.mails))
+    finally:
+        controller.stop()
+    (tg,) = fake.received["telegram"]
+    assert tg["chat_id"] == -100123 and tg["text"].startswith("<b>🔴 CRITICAL · CostwardenCostSpike on vps1</b>")
+    assert "Silence</a>" in tg["text"] and "alertmanager:9093/#/silences/new?filter=" in tg["text"]
+    assert fake.received["slack"][0]["blocks"][0]["text"]["text"].startswith("🔴 CRITICAL")
+    assert fake.received["discord"][0]["wait"] == "true"
+    hook = fake.received["webhook"][0]
+    assert hook["message"]["data"]["alertmanager"]["groupKey"] == payload("firing")["groupKey"]
+    (mail,) = smtp.mails
+    assert mail["Subject"].startswith("🔴 CRITICAL") and mail.is_multipart()
+    assert {p.get_content_type() for p in mail.walk()} >= {"text/plain", "text/html"}
+    assert all(state == "sent" for _, state, _, _ in sends(settings))
+
+
+async def test_rate_limits_are_honoured(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+    fake.fail["telegram"] = ["429"]
+    fake.fail["discord"] = ["429"]
+    settings = settings_for(tmp_path, channels_for(url, fake, "telegram", "discord"))
+    client = await aiohttp_client(create_app(settings))
+    started = time.monotonic()
+    await client.post("/alerts", json=payload("resolved"))
+    await until(lambda: bool(fake.received["telegram"] and fake.received["discord"]))
+    assert time.monotonic() - started >= 1.0  # Telegram said retry_after 1: not sooner, despite a 0.2 s back-off base
+    assert fake.attempts["telegram"] == 2 and fake.attempts["discord"] == 2
+    metrics = await (await client.get("/metrics")).text()
+    assert 'costwarden_receiver_deliveries_total{channel="telegram",result="retry"} 1.0' in metrics
+
+
+async def test_refused_markup_is_resent_as_plain_text(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+    fake.fail["telegram"] = ["html"]
+    settings = settings_for(tmp_path, channels_for(url, fake, "telegram"))
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("resolved"))
+    await until(lambda: bool(fake.received["telegram"]))
+    (tg,) = fake.received["telegram"]
+    assert "parse_mode" not in tg and tg["text"].startswith("✅ RESOLVED · CostwardenCostSpike on vps1")
+
+
+async def test_permanent_errors_are_parked_not_retried(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+    channels = channels_for(url, fake, "telegram", "slack")
+    channels[0]["bot_token"] = "123456:WRONG"
+    channels[1]["webhook_url"] = f"{url}/slack/T000/B000/REVOKED"
+    settings = settings_for(tmp_path, channels)
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("resolved"))
+    await until(lambda: all(state == "parked" for _, state, _, _ in sends(settings)) and len(sends(settings)) == 2)
+    await asyncio.sleep(0.5)
+    assert sends(settings) == [
+        ("telegram", "parked", 1, "HTTP 401: Unauthorized"),
+        ("slack", "parked", 1, "HTTP 403: invalid_token"),
+    ]
+    metrics = await (await client.get("/metrics")).text()
+    assert 'costwarden_receiver_deliveries_total{channel="telegram",result="parked"} 1.0' in metrics
+    assert "costwarden_receiver_sends_parked 2.0" in metrics
+    assert "WRONG" not in json.dumps(sends(settings))  # the token never lands in a stored reason
+
+
+async def test_routes_pick_channels_by_label(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+    settings = settings_for(
+        tmp_path,
+        channels_for(url, fake, "telegram", "webhook"),
+        routes=[{"match": {"severity": "critical"}, "channels": ["telegram", "webhook"]}],
+        default_channels=["webhook"],
+        processing={"page_first": []},
+    )
+    client = await aiohttp_client(create_app(settings))
+    warning = payload("firing", groupKey="w")
+    warning["commonLabels"] = {**warning["commonLabels"], "severity": "warning"}
+    await client.post("/alerts", json=warning)
+    await client.post("/alerts", json=payload("firing"))
+    await until(lambda: len(fake.received["webhook"]) == 2 and len(fake.received["telegram"]) == 1)
+    await asyncio.sleep(0.3)
+    assert len(fake.received["telegram"]) == 1
+
+
+async def test_critical_pages_first_and_the_analysis_replies(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str], ollama: tuple[FakeOllama, str]
+) -> None:
+    fake, url = fake_chat
+    model, model_url = ollama
+    model.modes = ["slow"]  # the model takes 2 s; the page must not wait for it
+    settings = settings_for(tmp_path, channels_for(url, fake, "telegram"), ollama={"host": model_url})
+    client = await aiohttp_client(create_app(settings))
+    started = time.monotonic()
+    await client.post("/alerts", json=payload("firing"))
+    await until(lambda: bool(fake.received["telegram"]))
+    assert time.monotonic() - started < 1.5
+    page = fake.received["telegram"][0]
+    assert (
+        "Automatic summary without AI (facts first; the model's analysis follows when it can give one)." in page["text"]
+    )
+    await until(lambda: len(fake.received["telegram"]) == 2)
+    follow_up = fake.received["telegram"][1]
+    assert follow_up["reply_parameters"]["message_id"] == page["message_id"]
+    assert "Analysis by llama3.2:3b" in follow_up["text"]
+
+
+async def test_an_outage_delays_but_loses_and_reorders_nothing(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+    fake.fail["telegram"] = ["500"] * 6 + ["slow"]
+    settings = settings_for(tmp_path, channels_for(url, fake, "telegram"), processing={"page_first": []})
+    client = await aiohttp_client(create_app(settings))
+    for group in ("a", "b", "c"):
+        for status in ("firing", "resolved"):
+            await client.post("/alerts", json=payload(status, groupKey=group))
+    await until(lambda: len(fake.received["telegram"]) >= 6, seconds=40)
+    await asyncio.sleep(0.5)
+    assert len(fake.received["telegram"]) == 6  # every one arrived, none twice
+    with sqlite3.connect(settings.outbox_path) as db:
+        firsts = dict(db.execute(
+            "SELECT n.group_key, MIN(s.sent_at) FROM sends s JOIN notifications n ON n.id = s.notification_id"
+            " WHERE n.status = 'firing' GROUP BY n.group_key"
+        ).fetchall())  # fmt: skip
+        resolved = dict(db.execute(
+            "SELECT n.group_key, MIN(s.sent_at) FROM sends s JOIN notifications n ON n.id = s.notification_id"
+            " WHERE n.status = 'resolved' GROUP BY n.group_key"
+        ).fetchall())  # fmt: skip
+    assert all(firsts[g] < resolved[g] for g in ("a", "b", "c"))  # a resolution never overtakes its firing
+    assert fake.attempts["telegram"] >= 12
