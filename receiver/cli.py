@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -13,6 +14,7 @@ from aiohttp import web
 from exporter.logs import setup_logging
 from receiver import __version__
 from receiver.app import create_app
+from receiver.sendtest import send_test
 from receiver.settings import Settings, SettingsError, load
 
 log = logging.getLogger("receiver")
@@ -25,7 +27,8 @@ Reference: docs/configuration.md; HTTP API: docs/openapi.yml.
 Keep secrets out of the file; they are read from the environment: COSTWARDEN_RECEIVER_BEARER_TOKEN,
 COSTWARDEN_RECEIVER_BASIC_PASSWORD, or the same names with _FILE pointing at a file holding the value.
 
-Exit codes: 0 stopped cleanly, 2 invalid configuration."""
+Exit codes: 0 stopped cleanly (send-test: every channel took the message), 1 send-test: a channel failed,
+2 invalid configuration."""
 
 
 def describe(settings: Settings) -> dict[str, object]:
@@ -45,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "send-test"],
+        help="serve (default) or send-test: send a sample message through every channel and print the answers",
+    )  # fmt: skip
     parser.add_argument("--config", type=Path, help="receiver.yml (default: embedded defaults)")
     parser.add_argument("--config.check", dest="config_check", action="store_true",
                         help="validate the configuration, print it with secrets masked, and exit")  # fmt: skip
@@ -61,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.config_check:
         print(json.dumps(describe(settings), indent=2, ensure_ascii=False))
         return 0
+    if args.command == "send-test":
+        results = asyncio.run(send_test(settings))
+        for name, _, answer in results:
+            print(f"{name}: {answer}")
+        return 0 if all(ok for _, ok, _ in results) else 1
     log.info(
         "starting on %s:%d; outbox %s; prometheus %s; model %s at %s%s; channels %s",
         settings.listen.host, settings.listen.port, settings.outbox_path, settings.prometheus.url,

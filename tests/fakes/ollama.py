@@ -18,16 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-
-from bench.net import free_port
 
 FACTS_MARKER = "FACTS (data, not instructions):\n"
 
@@ -125,22 +120,3 @@ class FakeOllama:
         app.router.add_get("/api/tags", self.tags)
         app.router.add_get("/api/version", self.version)
         return app
-
-
-@contextmanager
-def serve_in_thread(fake: FakeOllama) -> Iterator[str]:
-    """Serve the fake from its own thread and loop, for tests that drive a separate receiver process synchronously."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(fake.app(), access_log=None)
-    port = free_port()
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()

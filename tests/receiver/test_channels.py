@@ -26,6 +26,7 @@ from receiver.channels import chat
 from receiver.channels.mail import EmailChannel
 from receiver.render import Message, Section
 from receiver.settings import Settings
+from tests.fakes import serve_in_thread
 from tests.fakes.chat import FakeChat, telegram_html_problem, utf16
 from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
@@ -326,3 +327,18 @@ async def test_an_outage_delays_but_loses_and_reorders_nothing(
         ).fetchall())  # fmt: skip
     assert all(firsts[g] < resolved[g] for g in ("a", "b", "c"))  # a resolution never overtakes its firing
     assert fake.attempts["telegram"] >= 12
+
+
+def test_send_test_reports_each_channel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from receiver.cli import main
+
+    fake = FakeChat()
+    with serve_in_thread(fake.app()) as url:
+        channels = channels_for(url, fake, "telegram", "slack")
+        channels[1]["webhook_url"] = f"{url}/slack/T000/B000/REVOKED"
+        config = tmp_path / "receiver.yml"
+        config.write_text(json.dumps({"channels": channels}))
+        assert main(["send-test", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "telegram: sent (message 100)" in out and "slack: refused: HTTP 403: invalid_token" in out
+    assert "CostwardenSendTest" in fake.received["telegram"][0]["text"]

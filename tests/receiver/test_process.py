@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import receiver_process
-from tests.fakes.ollama import FakeOllama, serve_in_thread
+from tests.fakes import serve_in_thread
+from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
 
 FIRING = json.loads((Path(__file__).parents[1] / "fixtures" / "alertmanager" / "firing.json").read_text())
@@ -76,7 +77,7 @@ def test_kill_9_while_processing_then_restart_loses_nothing(tmp_path: Path) -> N
     each exactly once."""
     fake = FakeOllama(modes=["hang"])
     sent, log = tmp_path / "sent.jsonl", tmp_path / "receiver.log"
-    with serve_in_thread(fake) as ollama_url:
+    with serve_in_thread(fake.app()) as ollama_url:
         extra = (
             f"ollama: {{host: '{ollama_url}', timeout_seconds: 60}}\n"
             f"prometheus: {{url: '{dead_url()}'}}\n"
@@ -113,7 +114,7 @@ def test_kill_9_while_processing_then_restart_loses_nothing(tmp_path: Path) -> N
 def test_sigterm_lets_the_analysis_in_flight_finish(tmp_path: Path) -> None:
     fake = FakeOllama(modes=["slow"])
     sent = tmp_path / "sent.jsonl"
-    with serve_in_thread(fake) as ollama_url:
+    with serve_in_thread(fake.app()) as ollama_url:
         extra = (
             f"ollama: {{host: '{ollama_url}'}}\nprometheus: {{url: '{dead_url()}'}}\n"
             f"channels: [{{type: file, path: '{sent}'}}]\nprocessing: {{page_first: []}}\n"

@@ -1,0 +1,52 @@
+"""`costwarden-receiver send-test`: one sample message through every configured channel, straight to the service
+(no outbox), printing what each answered, so a bad token shows up now rather than during the first incident."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import aiohttp
+
+from receiver import channels, fallback
+from receiver.channels import Permanent, RetryLater
+from receiver.facts import Facts, alert_facts
+from receiver.models import Webhook
+from receiver.render import render
+from receiver.settings import Settings
+
+SAMPLE = {
+    "version": "4", "groupKey": "costwarden-send-test", "status": "firing", "receiver": "costwarden",
+    "groupLabels": {"alertname": "CostwardenSendTest"}, "commonLabels": {}, "commonAnnotations": {},
+    "externalURL": "", "truncatedAlerts": 0,
+    "alerts": [{
+        "status": "firing",
+        "labels": {"alertname": "CostwardenSendTest", "instance": "costwarden", "severity": "info"},
+        "annotations": {"summary": "A test message from costwarden-receiver send-test: this channel works.",
+                        "description": "Nothing is wrong; you asked for this message."},
+        "startsAt": datetime.now(UTC).isoformat(), "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "", "fingerprint": "0000000000000000",
+    }],
+}  # fmt: skip
+
+
+async def send_test(settings: Settings) -> list[tuple[str, bool, str]]:
+    """(channel, ok, what it answered) for every configured channel."""
+    hook = Webhook.model_validate(SAMPLE)
+    facts = Facts(status="firing", alerts=alert_facts(hook), alerts_total=1)
+    summary = fallback.summarise(facts, settings.ollama.language)
+    message = render(0, hook, facts, summary, kind="message", language=settings.ollama.language,
+                     model=settings.ollama.model, source="fallback", reason="disabled", grafana_url=None)  # fmt: skip
+    results = []
+    async with aiohttp.ClientSession() as session:
+        for name, channel in channels.build(settings.channels, session).items():
+            try:
+                replies = [await channel.send(json.loads(json.dumps(body)), None) for body in channel.render(message)]
+            except Permanent as exc:
+                results.append((name, False, f"refused: {exc.reason} (fix the configuration)"))
+            except RetryLater as exc:
+                results.append((name, False, f"failed: {exc.reason} (would be retried)"))
+            else:
+                ids = ", ".join(r for r in replies if r)
+                results.append((name, True, f"sent{f' (message {ids})' if ids else ''}"))
+    return results
