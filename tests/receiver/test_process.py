@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import receiver_process
 from tests.fakes import serve_in_thread
+from tests.fakes.chat import FakeChat
 from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
 
@@ -128,3 +129,46 @@ def test_sigterm_lets_the_analysis_in_flight_finish(tmp_path: Path) -> None:
             assert proc.wait(timeout=20) == 0
     (line,) = sent.read_text().splitlines()
     assert json.loads(line)["source"] == "model"
+
+
+def test_kill_9_mid_delivery_loses_nothing_and_counts_duplicates(tmp_path: Path) -> None:
+    """Sends in flight at the kill are sent again after the restart. A message the service took while the process
+    died is then delivered twice: the only duplicates allowed, at most one per send in flight."""
+    fake = FakeChat()
+    fake.fail["telegram"] = ["slow"] * 30  # every answer takes 3 s, so the kill always finds sends in flight
+    with serve_in_thread(fake.app()) as chat_url:
+        extra = (
+            f"prometheus: {{url: '{dead_url()}'}}\nollama: {{enabled: false}}\n"
+            f"channels: [{{type: telegram, bot_token: '{fake.telegram_token}', chat_id: 1, api_url: '{chat_url}'}}]\n"
+            "delivery: {concurrency: 4}\n"
+        )
+        with receiver_process(tmp_path / "data", extra) as (url, proc):
+            for i in range(12):
+                body = {**FIRING, "status": "resolved", "groupKey": f"group-{i}"}
+                alert = FIRING["alerts"][0]
+                body["alerts"] = [{**alert, "status": "resolved", "labels": {**alert["labels"], "instance": f"h{i}x"}}]
+                assert post(url, json.dumps(body).encode()) == 200
+            deadline = time.monotonic() + 30
+            while len(fake.received["telegram"]) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # the next four are in flight now
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        with sqlite3.connect(tmp_path / "data" / "outbox.sqlite3") as db:
+            in_flight = db.execute("SELECT COUNT(*) FROM sends WHERE state = 'inflight'").fetchone()[0]
+        assert in_flight >= 1
+        with receiver_process(tmp_path / "data", extra) as (url, proc):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with sqlite3.connect(tmp_path / "data" / "outbox.sqlite3") as db:
+                    if db.execute("SELECT COUNT(*) FROM sends WHERE state != 'sent'").fetchone()[0] == 0:
+                        break
+                time.sleep(0.2)
+        time.sleep(3.5)  # let the fake finish answering requests of the killed process
+    texts = [m["text"] for m in fake.received["telegram"]]
+    assert all(any(f"on h{i}x" in t for t in texts) for i in range(12))  # every one arrived
+    with sqlite3.connect(tmp_path / "data" / "outbox.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM sends WHERE state = 'sent'").fetchone()[0] == 12  # lost = 0
+    duplicates = len(texts) - 12
+    print(f"kill -9 mid-delivery: 12 notifications, {in_flight} in flight at the kill, {duplicates} duplicates")
+    assert 0 <= duplicates <= in_flight
