@@ -57,6 +57,7 @@ bench: deps tools $(BENCH_STAMP)
 	$(PY) -m bench.exporter_scrape
 	$(PY) -m bench.receiver_intake
 	$(PY) -m bench.prompt_size
+	$(PY) -m bench.delivery
 	$(PY) -m bench.detection
 
 clean:

@@ -33,7 +33,8 @@ log = logging.getLogger("receiver.worker")
 POLL_SECONDS = 1.0
 """How often the outbox is looked at without a wake-up (back-offs expiring, rows stored by another process)."""
 COALESCE_SECONDS = 0.02
-"""After a wake-up, wait this long so a burst of webhooks is listed once, not once per webhook."""
+"""After a wake-up by new arrivals, wait this long so a burst of webhooks is listed once, not once per webhook (a
+finished notification frees a worker at once)."""
 
 
 class Worker:
@@ -56,6 +57,7 @@ class Worker:
         self._metrics = metrics
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
+        self._freed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._loop: asyncio.Task[None] | None = None
@@ -102,7 +104,9 @@ class Worker:
                 task.add_done_callback(self._tasks.discard)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            await asyncio.sleep(COALESCE_SECONDS)
+            if not self._freed:  # woken by arrivals: let the burst land, then list it once
+                await asyncio.sleep(COALESCE_SECONDS)
+            self._freed = False
 
     async def _process(self, pending: Pending) -> None:
         CONTEXT.set({"group_key": pending.group_key, "notification": str(pending.id)})
@@ -119,6 +123,7 @@ class Worker:
                 await self._outbox.retry_later(pending.id, self._backoff(attempts))
         finally:
             self._busy.discard(pending.group_key)
+            self._freed = True
             self._wake.set()
 
     async def _run(self, item: Work) -> None:
