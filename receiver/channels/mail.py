@@ -51,6 +51,12 @@ class EmailChannel:
                 use_tls=cfg.security == "tls", start_tls=cfg.security == "starttls" or None,
                 timeout=cfg.timeout_seconds,
             )  # fmt: skip
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            reason = "; ".join(f"{r.recipient}: SMTP {r.code} {r.message}" for r in exc.recipients)
+            if all(code >= 500 for code in codes):
+                raise Permanent(reason) from exc
+            raise RetryLater(reason) from exc
         except aiosmtplib.SMTPResponseException as exc:
             reason = f"SMTP {exc.code}: {exc.message}"
             if 400 <= exc.code < 500:

@@ -342,3 +342,74 @@ def test_send_test_reports_each_channel(tmp_path: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "telegram: sent (message 100)" in out and "slack: refused: HTTP 403: invalid_token" in out
     assert "CostwardenSendTest" in fake.received["telegram"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("channel", "failure", "attempts"),
+    [("slack", "429", 2), ("discord", "500", 2), ("webhook", "500", 2)],
+)
+async def test_transient_failures_are_retried(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str], channel: str, failure: str, attempts: int
+) -> None:
+    fake, url = fake_chat
+    fake.fail[channel] = [failure]
+    settings = settings_for(tmp_path, channels_for(url, fake, channel))
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("resolved"))
+    await until(lambda: bool(fake.received[channel]))
+    assert fake.attempts[channel] == attempts and len(fake.received[channel]) == 1
+    (row,) = sends(settings)
+    assert row[1] == "sent" and row[2] == attempts
+
+
+async def test_unknown_discord_webhook_and_rejected_mail_are_parked(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+
+    class Refusing(Smtp):
+        async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+            return "550 5.1.1 mailbox unavailable"
+
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        channels = channels_for(url, fake, "discord", "email", smtp_port=controller.port)
+        channels[0]["webhook_url"] = f"{url}/api/webhooks/1/deleted"
+        settings = settings_for(tmp_path, channels)
+        client = await aiohttp_client(create_app(settings))
+        await client.post("/alerts", json=payload("resolved"))
+        await until(lambda: [r[1] for r in sends(settings)] == ["parked", "parked"])
+    finally:
+        controller.stop()
+    reasons = [r[3] for r in sends(settings)]
+    assert reasons[0] == "HTTP 404: Unknown Webhook" and reasons[1] is not None and "550" in reasons[1]
+
+
+async def test_a_send_failing_past_the_maximum_age_is_parked(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+    fake.fail["telegram"] = ["500"] * 1000
+    settings = settings_for(tmp_path, channels_for(url, fake, "telegram"))
+    settings = settings.model_copy(update={"delivery": settings.delivery.model_copy(update={"max_age_hours": 0.0003})})
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("resolved"))
+    await until(lambda: bool(sends(settings)) and sends(settings)[0][1] == "parked")
+    (row,) = sends(settings)
+    assert row[2] >= 2 and row[3] is not None and row[3].startswith("still failing after 0.0003 h: HTTP 500")
+    with sqlite3.connect(settings.outbox_path) as db:
+        assert db.execute("SELECT state FROM notifications").fetchone()[0] == "done"
+
+
+def test_backoff_is_jittered_capped_and_respects_retry_after() -> None:
+    import random
+
+    from receiver.delivery import backoff
+
+    cfg = s.Delivery(retry_base_seconds=5, retry_max_seconds=300)
+    rng = random.Random(1)  # noqa: S311 - jitter, not security
+    waits = [backoff(3, cfg, None, rng) for _ in range(200)]
+    assert 0 <= min(waits) < 5 and 35 < max(waits) <= 40 and len(set(waits)) > 150  # full jitter up to 5 * 2^3
+    assert max(backoff(20, cfg, None, rng) for _ in range(200)) <= 300
+    assert all(backoff(0, cfg, 30.0, rng) >= 30.0 for _ in range(50))  # never sooner than the server asked
