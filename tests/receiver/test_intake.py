@@ -149,5 +149,24 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
 def test_the_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COSTWARDEN_RECEIVER_BASIC_PASSWORD", "pw")
     settings = load(Path(__file__).parents[2] / "docs" / "examples" / "receiver.yml")
-    assert [c.name for c in settings.channels] == ["console", "audit"]
+    assert [c.name for c in settings.channels] == ["console", "audit", "telegram", "ops-hook"]
+    assert settings.channels_for({"severity": "critical"}) == ["telegram", "audit", "console"]
+    assert settings.channels_for({"severity": "info"}) == ["ops-hook", "audit", "console"]
     assert settings.auth.basic_password == "pw" and settings.ollama.model == "llama3.2:3b"
+
+
+def test_channel_secrets_come_from_the_environment_and_routes_name_real_channels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "receiver.yml"
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-a-file\n")
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_OPS_CHAT_BOT_TOKEN_FILE", str(secret_file))
+    path.write_text("channels: [{type: telegram, name: ops-chat, chat_id: 1}]\n")
+    assert load(path).channels[0].bot_token == "from-a-file"  # type: ignore[union-attr]
+    path.write_text("channels: [{type: console}]\nroutes: [{match: {severity: critical}, channels: [pager]}]\n")
+    with pytest.raises(SettingsError, match=r"routes\.0\.channels: no channel named pager \(channels: console\)"):
+        load(path)
+    path.write_text("channels: [{type: slack, webhook_url: 'ftp://x'}]\n")
+    with pytest.raises(SettingsError, match=r"receiver\.yml: field channels\.0\.slack\.webhook_url"):
+        load(path)
