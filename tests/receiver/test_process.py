@@ -73,6 +73,11 @@ def test_every_acknowledged_notification_survives_kill_9(tmp_path: Path) -> None
     assert stored == {f"group-{i}" for i in range(200)}
 
 
+def unfinished(data: Path) -> int:
+    with sqlite3.connect(data / "outbox.sqlite3") as db:
+        return int(db.execute("SELECT COUNT(*) FROM notifications WHERE state != 'done'").fetchone()[0])
+
+
 def test_kill_9_while_processing_then_restart_loses_nothing(tmp_path: Path) -> None:
     """Notifications in the middle of their analysis when the process dies are all delivered after the restart,
     each exactly once."""
@@ -98,13 +103,11 @@ def test_kill_9_while_processing_then_restart_loses_nothing(tmp_path: Path) -> N
         fake.modes = ["good"]
         with receiver_process(tmp_path / "data", extra, log) as (url, proc):
             deadline = time.monotonic() + 60
-            while (not sent.exists() or len(sent.read_text().splitlines()) < 20) and time.monotonic() < deadline:
+            while unfinished(tmp_path / "data") and time.monotonic() < deadline:
                 time.sleep(0.1)
-            time.sleep(0.5)
     delivered = [json.loads(line)["group_key"] for line in sent.read_text().splitlines()]
     assert sorted(delivered) == sorted(f"group-{i}" for i in range(20))  # lost = 0, duplicated = 0
-    with sqlite3.connect(tmp_path / "data" / "outbox.sqlite3") as db:
-        assert db.execute("SELECT COUNT(*) FROM notifications WHERE state != 'done'").fetchone()[0] == 0
+    assert unfinished(tmp_path / "data") == 0
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     about_a_group = [e for e in lines if e["msg"].startswith(("stored notification", "analysed", "sent message"))]
     assert len(about_a_group) >= 60
