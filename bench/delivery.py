@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
-from bench.net import free_port
+from bench.net import free_port, serve_app
 from receiver import settings as s
 from receiver.app import create_app
 from receiver.channels.chat import TelegramChannel
@@ -30,14 +29,6 @@ from tests.fakes.chat import FakeChat
 
 FIRING = json.loads((Path(__file__).parents[1] / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text())
 CONCURRENCY = 4
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
 
 
 def _resolved(i: int) -> dict[str, object]:
@@ -81,7 +72,7 @@ async def through_receiver(
             "channels": [{"type": "telegram", "bot_token": token, "chat_id": 1, "api_url": fake_url}],
         }
     )
-    runner, url = await _serve(create_app(settings))
+    runner, url = await serve_app(create_app(settings))
     db_path = settings.outbox_path
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
@@ -108,7 +99,7 @@ async def through_receiver(
 
 async def run(n: int) -> None:
     fake = FakeChat()
-    runner, fake_url = await _serve(fake.app())
+    runner, fake_url = await serve_app(fake.app())
     try:
         reference = await direct(fake_url, fake.telegram_token, n)
         with tempfile.TemporaryDirectory(prefix="cw-delivery-") as tmp:

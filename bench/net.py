@@ -8,6 +8,8 @@ import time
 import urllib.request
 from typing import Any
 
+from aiohttp import web
+
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now (the OS picks it; a tiny race with other starters is accepted)."""
@@ -31,3 +33,12 @@ def wait_until_ok(url: str, proc: subprocess.Popen[Any], seconds: float = 30, hi
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not answer within {seconds:g} s {hint}".rstrip())
         time.sleep(0.1)
+
+
+async def serve_app(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve an aiohttp app on a free loopback port in this loop; returns the runner (to clean up) and its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bench.net import free_port
+from bench.net import free_port, serve_app
 from receiver.app import create_app
 from receiver.settings import Settings
 
@@ -31,14 +31,6 @@ def _bodies() -> Iterator[bytes]:
     while True:
         i += 1
         yield json.dumps({**json.loads(FIRING), "groupKey": f"g{i}"}).encode()
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}/alerts"
 
 
 async def _paced(session: aiohttp.ClientSession, url: str, rate: float, seconds: float) -> list[float]:
@@ -99,7 +91,8 @@ async def run(seconds: float) -> None:
             ("bare aiohttp handler (no storage)", bare),
             ("costwarden intake (SQLite FULL)", create_app(settings)),
         ):
-            runner, url = await _serve(app)
+            runner, base = await serve_app(app)
+            url = f"{base}/alerts"
             async with aiohttp.ClientSession() as session:
                 lat = sorted(await _paced(session, url, 200.0, seconds))
                 rps = await _throughput(session, url, seconds)

@@ -104,7 +104,7 @@ class Pending:
 
 @dataclass(frozen=True)
 class Work:
-    """A notification not yet done, with whatever its earlier processing stored."""
+    """A notification to analyse, as stored."""
 
     id: int
     group_key: str
@@ -112,9 +112,6 @@ class Work:
     payload: str
     state: str
     attempts: int
-    rendered: str | None
-    source: str | None
-    facts: str | None
 
 
 @dataclass(frozen=True)
@@ -321,14 +318,10 @@ class Outbox:
     @staticmethod
     def _load(db: sqlite3.Connection, notification_id: int) -> Work:
         r = db.execute(
-            "SELECT id, group_key, status, payload, state, attempts, rendered, source, facts FROM notifications"
-            " WHERE id = ?",
+            "SELECT id, group_key, status, payload, state, attempts FROM notifications WHERE id = ?",
             (notification_id,),
         ).fetchone()
-        return Work(
-            id=r[0], group_key=r[1], status=r[2], payload=r[3], state=r[4], attempts=r[5], rendered=r[6],
-            source=r[7], facts=r[8],
-        )  # fmt: skip
+        return Work(id=r[0], group_key=r[1], status=r[2], payload=r[3], state=r[4], attempts=r[5])
 
     @staticmethod
     def _save_analysis(db: sqlite3.Connection, notification_id: int, p: Processed) -> None:
