@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEBIAN_TOOLS := promtool amtool prometheus-node-exporter
 
-.PHONY: run test lint typecheck unit bench deps tools clean help
+.PHONY: run demo-alert test lint typecheck unit bench deps tools clean help
 
 help:
-	@echo "make run    - start the exporter on :9877 with the embedded pricing table"
+	@echo "make run    - the whole pipeline on this machine: exporter, Prometheus + rules, Alertmanager, receiver"
+	@echo "make demo-alert - (while make run runs) a synthetic cost spike, to watch the message arrive"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest"
 	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, detection"
 
@@ -50,8 +51,13 @@ unit: deps tools
 
 test: lint typecheck unit
 
-run: deps
-	$(VENV)/bin/costwarden-exporter $(ARGS)
+# The whole pipeline on loopback: exporter, Prometheus with the rules, Alertmanager, receiver. Ctrl-C stops it.
+run: deps tools
+	$(PY) -m stack $(ARGS)
+
+# In another terminal while `make run` runs: a synthetic critical cost spike through Alertmanager to the receiver.
+demo-alert: deps
+	$(PY) -m stack demo-alert
 
 bench: deps tools $(BENCH_STAMP)
 	$(PY) -m bench.exporter_scrape

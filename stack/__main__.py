@@ -1,0 +1,3 @@
+from stack.run import main
+
+raise SystemExit(main())

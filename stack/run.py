@@ -1,0 +1,211 @@
+"""`python -m stack`: start exporter → Prometheus (+ rules) → Alertmanager → receiver on loopback, say where each
+listens, and stop them all on Ctrl-C. `python -m stack demo-alert` hands Alertmanager a synthetic cost spike so the
+message can be watched arriving.
+
+The configs are the repository's own (`prometheus/prometheus.yml`, `alertmanager/alertmanager.yml`, `rules/`),
+rendered into `data/run/` with the addresses in use; state lives there too, so a restart keeps the history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PORTS = {"exporter": 9877, "prometheus": 9090, "alertmanager": 9093, "receiver": 9095}
+BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    command: list[str]
+    ready: str
+    url: str
+
+
+def render(data: Path, ports: dict[str, int]) -> dict[str, Path]:
+    """Write the repository's configs with these ports (and absolute rule paths) into `data`."""
+    data.mkdir(parents=True, exist_ok=True)
+
+    def swap(text: str) -> str:
+        for name, default in DEFAULT_PORTS.items():
+            text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{ports[name]}")
+        return text
+
+    prometheus = swap((ROOT / "prometheus" / "prometheus.yml").read_text())
+    prometheus = prometheus.replace("../rules/", f"{ROOT / 'rules'}/")
+    alertmanager = swap((ROOT / "alertmanager" / "alertmanager.yml").read_text())
+    receiver = (
+        f"listen: {{host: 127.0.0.1, port: {ports['receiver']}}}\n"
+        f"data_dir: {data / 'receiver'}\n"
+        f"prometheus: {{url: 'http://127.0.0.1:{ports['prometheus']}'}}\n"
+        f"grafana_url: http://127.0.0.1:3000\n"
+        f"channels:\n  - {{type: console}}\n  - {{type: file, path: '{data / 'sent.jsonl'}'}}\n"
+    )
+    paths = {"prometheus": data / "prometheus.yml", "alertmanager": data / "alertmanager.yml",
+             "receiver": data / "receiver.yml"}  # fmt: skip
+    paths["prometheus"].write_text(prometheus)
+    paths["alertmanager"].write_text(alertmanager)
+    paths["receiver"].write_text(os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", "") + receiver)
+    return paths
+
+
+def parts(data: Path, ports: dict[str, int]) -> list[Part]:
+    configs = render(data, ports)
+    py = sys.executable
+    return [
+        Part("exporter", [py, "-m", "exporter", f"--web.listen-address=127.0.0.1:{ports['exporter']}",
+                          f"--storage.state-file={data / 'exporter-state.json'}"],
+             "/metrics", f"http://127.0.0.1:{ports['exporter']}/"),
+        Part("prometheus", [BINARIES["prometheus"], f"--config.file={configs['prometheus']}",
+                            f"--storage.tsdb.path={data / 'prometheus'}", "--storage.tsdb.retention.time=35d",
+                            f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+                            f"--web.external-url=http://127.0.0.1:{ports['prometheus']}"],
+             "/-/ready", f"http://127.0.0.1:{ports['prometheus']}/alerts"),
+        Part("alertmanager", [BINARIES["alertmanager"], f"--config.file={configs['alertmanager']}",
+                              f"--storage.path={data / 'alertmanager'}", "--cluster.listen-address=",
+                              f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+                              f"--web.external-url=http://127.0.0.1:{ports['alertmanager']}"],
+             "/-/ready", f"http://127.0.0.1:{ports['alertmanager']}/"),
+        Part("receiver", [py, "-m", "receiver", "--config", str(configs["receiver"]), "--log.format", "logfmt"],
+             "/-/ready", f"http://127.0.0.1:{ports['receiver']}/metrics"),
+    ]  # fmt: skip
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URLs we built
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def start(data: Path, ports: dict[str, int]) -> list[tuple[Part, subprocess.Popen[bytes]]]:
+    missing = [b for b in BINARIES.values() if shutil.which(b) is None]
+    if missing:
+        raise SystemExit(
+            f"missing: {', '.join(missing)}. Install Debian's packages: "
+            "sudo apt-get install prometheus prometheus-alertmanager (make run does it when run as root)"
+        )
+    for name, port in ports.items():
+        if _ok(f"http://127.0.0.1:{port}/"):
+            raise SystemExit(f"port {port} ({name}) is already in use; stop what listens there or set --ports")
+    running: list[tuple[Part, subprocess.Popen[bytes]]] = []
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for part in parts(data, ports):
+        log = (logs / f"{part.name}.log").open("ab")
+        # The receiver's standard output is its console channel: the messages themselves, shown here.
+        stdout = None if part.name == "receiver" else log
+        # Fixed argument lists built above from our own paths and port numbers; no shell.
+        proc = subprocess.Popen(part.command, stdout=stdout, stderr=log, cwd=ROOT, start_new_session=True)  # noqa: S603
+        running.append((part, proc))
+        base = part.url.split("/", 3)[:3]
+        deadline = time.monotonic() + 60
+        while not _ok("/".join(base) + part.ready):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(running)
+                raise SystemExit(f"{part.name} did not start; see {logs / (part.name + '.log')}")
+            time.sleep(0.2)
+        print(f"  {part.name:<13} {part.url}", flush=True)
+    return running
+
+
+def stop(running: list[tuple[Part, subprocess.Popen[bytes]]]) -> None:
+    for _, proc in reversed(running):
+        if proc.poll() is None:
+            proc.terminate()
+    for part, proc in reversed(running):
+        try:
+            proc.wait(timeout=25)
+        except subprocess.TimeoutExpired:
+            print(f"  {part.name} did not stop in 25 s; killing it", flush=True)
+            proc.kill()
+            proc.wait()
+
+
+def demo_alert(ports: dict[str, int], minutes: float) -> None:
+    """A synthetic critical cost spike, as Prometheus would send it, ending after `minutes`."""
+    alertmanager = f"http://127.0.0.1:{ports['alertmanager']}"
+    now = datetime.now(UTC)
+    alert = {
+        "labels": {"alertname": "CostwardenCostSpike", "severity": "critical", "instance": "localhost",
+                   "job": "costwarden-exporter", "cgroup": "demo-miner", "resource": "cpu"},
+        "annotations": {
+            "summary": "A resource suddenly costs far more than it usually does at this hour.",
+            "description": "The cpu cost of demo-miner on localhost is 0.0312 USD/h against 0.0010 USD/h expected "
+                           "at this hour (z-score 14.2). This is a demo alert from `make demo-alert`.",
+            "runbook_url": "https://github.com/costwarden/costwarden/blob/main/rules/runbook.md#costwardencostspike",
+            "dashboard_url": "/d/costwarden-anomalies/costwarden-anomalies?var-instance=localhost",
+        },
+        "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=minutes)).isoformat(),
+        "generatorURL": f"http://127.0.0.1:{ports['prometheus']}/alerts",
+    }  # fmt: skip
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{alertmanager}/api/v2/alerts", data=json.dumps([alert]).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback
+            resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise SystemExit(
+            f"Alertmanager at {alertmanager} did not take the alert ({exc}); is `make run` running?"
+        ) from exc
+    print(
+        f"demo alert handed to Alertmanager at {alertmanager}: the message appears in the `make run` terminal in "
+        f"about 10 s (critical alerts wait 10 s for their group), and its resolution after {minutes:g} min."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "demo-alert"])
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "run", help="state and rendered configs")
+    parser.add_argument("--ports", default="", help="e.g. exporter=19877,prometheus=19090 (defaults: the usual ports)")
+    parser.add_argument("--minutes", type=float, default=2.0, help="demo-alert: how long the spike lasts")
+    args = parser.parse_args(argv)
+    ports = dict(DEFAULT_PORTS)
+    for item in filter(None, args.ports.split(",")):
+        name, _, port = item.partition("=")
+        if name not in ports or not port.isdigit():
+            parser.error(f"--ports: {item!r}: expected one of {', '.join(ports)} = a port number")
+        ports[name] = int(port)
+    if args.command == "demo-alert":
+        demo_alert(ports, args.minutes)
+        return 0
+    print(f"costwarden on this machine (state in {args.data}; logs in {args.data / 'logs'}):", flush=True)
+    running = start(args.data, ports)
+    print("\nMessages appear below (and in data/run/sent.jsonl). Fire a test alert from another terminal with "
+          "`make demo-alert`. Ctrl-C stops everything.\n", flush=True)  # fmt: skip
+    stopping = False
+
+    def on_signal(signum: int, _: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stopping:
+        dead = [part.name for part, proc in running if proc.poll() is not None]
+        if dead:
+            print(f"{', '.join(dead)} stopped unexpectedly; see {args.data / 'logs'}. Stopping the rest.", flush=True)
+            stop(running)
+            return 1
+        time.sleep(0.5)
+    print("\nstopping…", flush=True)
+    stop(running)
+    return 0
