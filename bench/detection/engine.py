@@ -194,6 +194,23 @@ def firings(for_seconds: float, labels: dict[str, str], name: str, series: list[
 
 def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
     """Every alert episode the rules produce on the corpus."""
+    data, start, end = backfill(scenarios, workdir)
+    alerting = [r for g in _groups() for r in g["rules"] if "alert" in r]
+    out: list[Firing] = []
+    with serve(data, workdir) as url:
+        for rule in alerting:
+            series = _query_range(url, rule["expr"], start, end)
+            out += firings(seconds(rule.get("for", "0s")), rule.get("labels", {}), rule["alert"], series)
+    return out
+
+
+def _groups() -> list[dict[str, Any]]:
+    return [g for path in sorted(RULES.glob("*/*.yml")) for g in yaml.safe_load(path.read_text())["groups"]]
+
+
+def backfill(scenarios: list[Scenario], workdir: Path) -> tuple[Path, float, float]:
+    """A TSDB under `workdir` holding the scenarios' series and every recording rule evaluated over them, as a
+    Prometheus running the rules all along would have it: (data directory, first, last timestamp)."""
     scenarios = [_prefix(s) for s in scenarios]
     start = min(s.start for s in scenarios)
     end = max(s.end for s in scenarios)
@@ -206,9 +223,7 @@ def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
         data,
         workdir,
     )
-    groups = [g for path in sorted(RULES.glob("*/*.yml")) for g in yaml.safe_load(path.read_text())["groups"]]
-    recording = [r for g in groups for r in g["rules"] if "record" in r]
-    alerting = [r for g in groups for r in g["rules"] if "alert" in r]
+    recording = [r for g in _groups() for r in g["rules"] if "record" in r]
     # A rule's value at t is the instant query at t, so one query_range per rule and level is the rule evaluated at
     # every step; Prometheus restarts between levels to load the blocks the previous level wrote.
     for level in _levels(recording):
@@ -226,9 +241,4 @@ def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
             [(name, labels, sorted(points)) for (name, _), (labels, points) in recorded.items()], data, workdir
         )
 
-    out: list[Firing] = []
-    with serve(data, workdir) as url:
-        for rule in alerting:
-            series = _query_range(url, rule["expr"], start, end)
-            out += firings(seconds(rule.get("for", "0s")), rule.get("labels", {}), rule["alert"], series)
-    return out
+    return data, start, end
