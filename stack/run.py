@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PORTS = {"exporter": 9877, "prometheus": 9090, "alertmanager": 9093, "receiver": 9095}
+from stack import render
+from stack.render import DEFAULT_PORTS, ROOT
+
 BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}
 
 
@@ -35,18 +36,10 @@ class Part:
     url: str
 
 
-def render(data: Path, ports: dict[str, int]) -> dict[str, Path]:
-    """Write the repository's configs with these ports (and absolute rule paths) into `data`."""
+def render_local(data: Path, ports: dict[str, int]) -> dict[str, Path]:
+    """The repository's configs with these loopback ports (and absolute rule paths), written into `data`."""
     data.mkdir(parents=True, exist_ok=True)
-
-    def swap(text: str) -> str:
-        for name, default in DEFAULT_PORTS.items():
-            text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{ports[name]}")
-        return text
-
-    prometheus = swap((ROOT / "prometheus" / "prometheus.yml").read_text())
-    prometheus = prometheus.replace("../rules/", f"{ROOT / 'rules'}/")
-    alertmanager = swap((ROOT / "alertmanager" / "alertmanager.yml").read_text())
+    addresses = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
     receiver = (
         f"listen: {{host: 127.0.0.1, port: {ports['receiver']}}}\n"
         f"data_dir: {data / 'receiver'}\n"
@@ -56,14 +49,14 @@ def render(data: Path, ports: dict[str, int]) -> dict[str, Path]:
     )
     paths = {"prometheus": data / "prometheus.yml", "alertmanager": data / "alertmanager.yml",
              "receiver": data / "receiver.yml"}  # fmt: skip
-    paths["prometheus"].write_text(prometheus)
-    paths["alertmanager"].write_text(alertmanager)
+    paths["prometheus"].write_text(render.prometheus(addresses, str(ROOT / "rules")))
+    paths["alertmanager"].write_text(render.alertmanager(addresses))
     paths["receiver"].write_text(os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", "") + receiver)
     return paths
 
 
 def parts(data: Path, ports: dict[str, int]) -> list[Part]:
-    configs = render(data, ports)
+    configs = render_local(data, ports)
     py = sys.executable
     return [
         Part("exporter", [py, "-m", "exporter", f"--web.listen-address=127.0.0.1:{ports['exporter']}",
@@ -173,7 +166,10 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "demo-alert"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "demo-alert", "render"])
+    parser.add_argument(
+        "--out", type=Path, default=Path("/etc/costwarden"), help="render: where the compose configs go"
+    )
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "run", help="state and rendered configs")
     parser.add_argument("--ports", default="", help="e.g. exporter=19877,prometheus=19090 (defaults: the usual ports)")
     parser.add_argument("--minutes", type=float, default=2.0, help="demo-alert: how long the spike lasts")
@@ -184,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         if name not in ports or not port.isdigit():
             parser.error(f"--ports: {item!r}: expected one of {', '.join(ports)} = a port number")
         ports[name] = int(port)
+    if args.command == "render":
+        for path in render.compose(args.out):
+            print(f"wrote {path}")
+        return 0
     if args.command == "demo-alert":
         demo_alert(ports, args.minutes)
         return 0

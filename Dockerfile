@@ -1,0 +1,23 @@
+# costwarden: one image for the exporter, the receiver and the config renderer (`python -m stack render`).
+# Multi-stage: wheels are built with the toolchain, the runtime stage has only Python and the installed package.
+FROM python:3.12.8-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY exporter exporter
+COPY receiver receiver
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.12.8-slim-bookworm
+RUN useradd --system --uid 10001 --home-dir /var/lib/costwarden --create-home costwarden
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+WORKDIR /opt/costwarden
+# The configs and rules the renderer reads, and the renderer itself.
+COPY prometheus prometheus
+COPY alertmanager alertmanager
+COPY rules rules
+COPY grafana grafana
+COPY stack stack
+USER costwarden
+EXPOSE 9877 9095
+CMD ["costwarden-receiver", "--config", "/etc/costwarden/receiver.yml"]

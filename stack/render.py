@@ -1,0 +1,92 @@
+"""Render the repository's configs for one deployment: the loopback `make run` or the docker compose stack.
+
+The committed files (`prometheus/prometheus.yml`, `alertmanager/alertmanager.yml`) carry the `make run` addresses;
+a deployment is a map from those addresses to its own, so both run the same configuration and cannot drift.
+
+    python -m stack render --target compose --out /etc/costwarden     (the compose `config` service runs this)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PORTS = {"exporter": 9877, "prometheus": 9090, "alertmanager": 9093, "receiver": 9095}
+COMPOSE = {
+    # The exporter runs in the host's network namespace (to count the host's egress), reached through the gateway.
+    "exporter": "host.docker.internal:9877",
+    "prometheus": "prometheus:9090",
+    "alertmanager": "alertmanager:9093",
+    "receiver": "receiver:9095",
+}
+
+
+COMPOSE_RULES = "/etc/prometheus/rules"
+"""Where the compose Prometheus finds `rules/` (a read-only bind mount of the repository's)."""
+
+
+def prometheus(addresses: dict[str, str], rules: str) -> str:
+    text = (ROOT / "prometheus" / "prometheus.yml").read_text().replace("../rules/", f"{rules.rstrip('/')}/")
+    return _swap(text, addresses)
+
+
+def alertmanager(addresses: dict[str, str]) -> str:
+    return _swap((ROOT / "alertmanager" / "alertmanager.yml").read_text(), addresses)
+
+
+def _swap(text: str, addresses: dict[str, str]) -> str:
+    for name, port in DEFAULT_PORTS.items():
+        text = text.replace(f"127.0.0.1:{port}", addresses[name])
+    return text
+
+
+def compose_receiver(env: dict[str, str]) -> str:
+    """receiver.yml for compose from the environment (.env): Prometheus and Ollama by service name, the console and
+    an audit file always, Telegram when a chat id is set (its token comes from the environment, never this file)."""
+    channels: list[dict[str, object]] = [
+        {"type": "console"},
+        {"type": "file", "name": "audit", "path": "/var/lib/costwarden/sent.jsonl"},
+    ]
+    if env.get("TELEGRAM_CHAT_ID"):
+        channels.append({"type": "telegram", "chat_id": env["TELEGRAM_CHAT_ID"], "bot_token": "from-environment"})
+    config = {
+        "listen": {"host": "0.0.0.0", "port": 9095},  # noqa: S104 - inside the compose network only
+        "data_dir": "/var/lib/costwarden",
+        "prometheus": {"url": "http://prometheus:9090"},
+        "ollama": {
+            "host": env.get("OLLAMA_HOST") or "http://ollama:11434",
+            "model": env.get("OLLAMA_MODEL") or "llama3.2:3b",
+            "language": env.get("REPORT_LANGUAGE") or "en",
+        },
+        "grafana_url": env.get("GRAFANA_URL") or "http://127.0.0.1:3000",
+        "channels": channels,
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def compose_pricing(env: dict[str, str]) -> str:
+    config: dict[str, object] = {"provider": env.get("COSTWARDEN_PROVIDER") or "digitalocean",
+                                 "plan": env.get("COSTWARDEN_PLAN") or "s-1vcpu-1gb"}  # fmt: skip
+    if env.get("COSTWARDEN_BUDGET_MONTHLY"):
+        config["budget"] = {"monthly": float(env["COSTWARDEN_BUDGET_MONTHLY"])}
+    if env.get("COSTWARDEN_BILLING_TIMEZONE"):
+        config["billing"] = {"timezone": env["COSTWARDEN_BILLING_TIMEZONE"]}
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def compose(out: Path, env: dict[str, str] | None = None) -> list[Path]:
+    """Everything the compose services read, written into `out` (a volume shared with them)."""
+    env = dict(os.environ) if env is None else env
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "prometheus.yml": prometheus(COMPOSE, COMPOSE_RULES),
+        "alertmanager.yml": alertmanager(COMPOSE),
+        "receiver.yml": compose_receiver(env),
+        "pricing.yml": compose_pricing(env),
+    }
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return [out / name for name in files]

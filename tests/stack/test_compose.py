@@ -1,0 +1,94 @@
+"""docker-compose.yml, checked without a Docker engine (none runs here): the wiring between services, the files it
+mounts, the settings it reads, and the configs its `config` service renders, checked by promtool, amtool and our
+own validators."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporter import config as pricing
+from receiver.settings import load as load_receiver
+from stack import render
+
+ROOT = Path(__file__).parents[2]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+ONE_SHOT = {"config", "ollama-pull"}
+ENV_EXAMPLE = {
+    m.group(1): m.group(2).split("#")[0].strip()
+    for m in re.finditer(r"^([A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
+}
+
+
+def test_the_stack_has_every_part() -> None:
+    assert set(SERVICES) == {"config", "exporter", "prometheus", "alertmanager", "receiver", "ollama", "ollama-pull",
+                             "grafana"}  # fmt: skip
+    assert (
+        SERVICES["ollama"]["profiles"] == ["ollama"] == SERVICES["ollama-pull"]["profiles"]
+    )  # leave out for small VPS
+
+
+def test_images_pinned_services_healthy_restarting_and_limited() -> None:
+    for name, service in SERVICES.items():
+        image = service.get("image", "")
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+", image) and not image.endswith(":latest"), name
+        if name in ONE_SHOT:
+            continue
+        assert service.get("restart") == "unless-stopped" or "<<" in service, name
+        assert "healthcheck" in service and "mem_limit" in service, name
+
+
+def test_only_grafana_is_published_and_on_loopback_by_default() -> None:
+    assert [n for n, s in SERVICES.items() if "ports" in s] == ["grafana"]
+    (port,) = SERVICES["grafana"]["ports"]
+    assert port == "${GRAFANA_PORT:-127.0.0.1:3000}:3000" and ENV_EXAMPLE["GRAFANA_PORT"] == "127.0.0.1:3000"
+    assert SERVICES["grafana"]["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+
+def test_mounted_files_exist_and_variables_are_documented() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for source in re.findall(r"- (\./[\w./-]+):", text):
+        assert (ROOT / source).exists(), source
+    for variable in set(re.findall(r"\$\{(\w+)", text)):
+        assert variable in ENV_EXAMPLE, variable
+    for variable in set(re.findall(r'env(?:\.get\(|\[)"(\w+)"', (ROOT / "stack" / "render.py").read_text())):
+        assert variable in ENV_EXAMPLE, variable
+    for source in re.findall(r"^COPY (?!--)(\S+) ", (ROOT / "Dockerfile").read_text(), re.M):
+        assert (ROOT / source).exists(), source
+
+
+def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path) -> None:
+    env = {k: v for k, v in ENV_EXAMPLE.items() if v} | {"TELEGRAM_CHAT_ID": "-100123"}
+    render.compose(tmp_path, env)
+    prometheus = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
+    targets = {job["job_name"]: job["static_configs"][0]["targets"][0] for job in prometheus["scrape_configs"]}
+    assert targets["costwarden-exporter"] == "host.docker.internal:9877"
+    assert SERVICES["exporter"]["network_mode"] == "host" and "--web.listen-address=0.0.0.0:9877" in \
+        SERVICES["exporter"]["command"]  # fmt: skip
+    assert "host.docker.internal:host-gateway" in SERVICES["prometheus"]["extra_hosts"]
+    assert targets["costwarden-receiver"] == "receiver:9095"
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    assert prometheus["rule_files"] == [
+        f"{render.COMPOSE_RULES}/recording/*.yml",
+        f"{render.COMPOSE_RULES}/alerting/*.yml",
+    ]
+    assert f"./rules:{render.COMPOSE_RULES}:ro" in SERVICES["prometheus"]["volumes"]
+    alertmanager = yaml.safe_load((tmp_path / "alertmanager.yml").read_text())
+    assert alertmanager["receivers"][0]["webhook_configs"][0]["url"] == "http://receiver:9095/alerts"
+    checked = subprocess.run(["promtool", "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    checked = subprocess.run(
+        ["amtool", "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    receiver = load_receiver(tmp_path / "receiver.yml")
+    assert receiver.listen.port == 9095 and receiver.prometheus.url == "http://prometheus:9090"
+    assert [c.type for c in receiver.channels] == ["console", "file", "telegram"]
+    table = pricing.load(tmp_path / "pricing.yml")
+    assert (table.provider, table.plan) == ("digitalocean", "s-1vcpu-1gb")
