@@ -92,3 +92,13 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path) ->
     assert [c.type for c in receiver.channels] == ["console", "file", "telegram"]
     table = pricing.load(tmp_path / "pricing.yml")
     assert (table.provider, table.plan) == ("digitalocean", "s-1vcpu-1gb")
+
+
+def test_fleet_examples_are_valid_prometheus_configs(tmp_path: Path) -> None:
+    for name in ("agent.yml", "central-prometheus.yml"):
+        path = ROOT / "docs" / "examples" / "fleet" / name
+        args = ["promtool", "check", "config", "--syntax-only", str(path)]
+        if name == "agent.yml":
+            args.insert(3, "--agent")
+        checked = subprocess.run(args, capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
