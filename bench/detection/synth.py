@@ -164,7 +164,7 @@ def host_series(
     return series
 
 
-def _spike(host: Host, key: tuple[str, str], start: int, end: int, factor: float) -> None:
+def spike(host: Host, key: tuple[str, str], start: int, end: int, factor: float) -> None:
     usage = host.usage[key]
     extra = usage[start:end] * (factor - 1.0)
     usage[start:end] += extra
@@ -183,7 +183,7 @@ LAST_DAY = 7 * DAY  # minute 0 of the eighth day, a Monday again
 def _add_miner(host: Host, name: str, base: float) -> Anomaly:
     """A crypto-miner: the app container's CPU x3.5 from Monday 10:00 to the end; must warn in 15 min, page in 30."""
     onset = LAST_DAY + 10 * HOUR
-    _spike(host, ("app", "cpu"), onset, host.minutes, 3.5)
+    spike(host, ("app", "cpu"), onset, host.minutes, 3.5)
     return _window(name, onset, host.minutes, base, alert="CostwardenCostSpike", expect="critical",
                    labels={"instance": host.instance, "job": JOB, "cgroup": "app", "resource": "cpu"},
                    warning_within=15 * 60.0, critical_within=30 * 60.0)  # fmt: skip
@@ -218,7 +218,7 @@ def build(base: float = 0.0) -> list[Scenario]:
 
     ddos = steady_host("ddos", eight_days, seed=3)
     onset = LAST_DAY + 20 * HOUR
-    _spike(ddos, ("app", "network_egress"), onset, onset + 2 * HOUR, 20.0)
+    spike(ddos, ("app", "network_egress"), onset, onset + 2 * HOUR, 20.0)
     out.append(
         Scenario(
             "ddos-egress",
@@ -293,7 +293,7 @@ def build(base: float = 0.0) -> list[Scenario]:
     )  # fmt: skip
 
     fresh = steady_host("fresh", HOUR, seed=8)
-    _spike(fresh, ("app", "cpu"), 20, HOUR, 3.5)
+    spike(fresh, ("app", "cpu"), 20, HOUR, 3.5)
     out.append(
         Scenario(
             "new-install",
