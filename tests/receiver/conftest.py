@@ -6,10 +6,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from bench.detection.engine import Points, import_series, serve
 from bench.net import free_port
+from tests.fakes import served
 from tests.fakes.ollama import FakeOllama
 
 HOST = {"instance": "vps1", "job": "costwarden-exporter"}
@@ -64,10 +64,8 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 async def ollama() -> AsyncIterator[tuple[FakeOllama, str]]:
     fake = FakeOllama()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    yield fake, str(server.make_url("")).rstrip("/")
-    await server.close()
+    async with served(fake.app()) as url:
+        yield fake, url
 
 
 def dead_url() -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 
 from bench.net import free_port
@@ -26,7 +26,7 @@ from receiver.channels import chat
 from receiver.channels.mail import EmailChannel
 from receiver.render import Message, Section
 from receiver.settings import Settings
-from tests.fakes import serve_in_thread
+from tests.fakes import serve_in_thread, served
 from tests.fakes.chat import FakeChat, telegram_html_problem, utf16
 from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
@@ -122,10 +122,8 @@ def test_email_html_is_escaped() -> None:
 @pytest.fixture
 async def fake_chat() -> AsyncIterator[tuple[FakeChat, str]]:
     fake = FakeChat()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    yield fake, str(server.make_url("")).rstrip("/")
-    await server.close()
+    async with served(fake.app()) as url:
+        yield fake, url
 
 
 class Smtp:
