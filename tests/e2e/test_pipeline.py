@@ -1,5 +1,7 @@
 """End to end: a cost spike becomes a message on a phone, and its end a second one.
 
+Two hosts are watched, each with its own exporter: only the one with the miner alerts.
+
 Real Prometheus (the repository's rules, a week of backfilled history with every recording rule, then live scrapes),
 real Alertmanager (the repository's config), the real receiver, a fake Ollama and a fake Telegram. The history ends
 with a miner that started 12 minutes ago, and with the spike alerts' pending state as a Prometheus running all along
@@ -14,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,22 +35,24 @@ from tests.fakes.ollama import FakeOllama
 
 ROOT = Path(__file__).parents[2]
 SPIKE_MINUTES = 12
-INSTANCE = "e2e/vps"  # the backfill prefixes each instance with its scenario's name
+HOSTS = ("vps", "calm")  # the miner runs on the first
+INSTANCES = {host: f"e2e/{host}" for host in HOSTS}  # the backfill prefixes each instance with its scenario's name
+INSTANCE = INSTANCES["vps"]
 
 
 class LiveExporter:
-    """Continues the backfilled counters from where the history ends, at their last rates, until told to stop the
-    miner (its series then disappears, as a removed container's does)."""
+    """One host's exporter: continues its backfilled counters from where the history ends, at their last rates,
+    until told to stop the miner (its series then disappears, as a removed container's does)."""
 
-    def __init__(self, series: list[Series]) -> None:
+    def __init__(self, series: list[Series], host: str) -> None:
         self.miner = True
         self.counters = []
         for s in series:
-            if s.metric != "costwarden_cost_total":
+            if s.metric != "costwarden_cost_total" or s.labels["instance"] != host:
                 continue
             t, v = np.array(s.timestamps), np.array(s.values)
             rate = (v[-1] - v[-6]) / (t[-1] - t[-6])
-            self.counters.append(({**s.labels, "instance": INSTANCE}, float(v[-1]), float(t[-1]), float(rate)))
+            self.counters.append((s.labels, float(v[-1]), float(t[-1]), float(rate)))
 
     async def metrics(self, _: web.Request) -> web.Response:
         now = time.time()
@@ -66,12 +71,13 @@ class LiveExporter:
 
 
 def history() -> Scenario:
-    """A week and a day of a normal VPS ending a minute ago, with a miner in the app container for the last minutes."""
+    """A week and a day of two normal VPSes ending a minute ago, with a miner in the first one's app container for the
+    last minutes."""
     minutes = 8 * synth.DAY
     base = (time.time() // 60) * 60 - minutes * 60
-    host = synth.steady_host("vps", minutes, seed=7)
-    synth.spike(host, ("app", "cpu"), minutes - SPIKE_MINUTES, minutes, 6.0)
-    series = synth.host_series(host, base, synth.Billing())
+    hosts = [synth.steady_host(name, minutes, seed=7 + i) for i, name in enumerate(HOSTS)]
+    synth.spike(hosts[0], ("app", "cpu"), minutes - SPIKE_MINUTES, minutes, 6.0)
+    series = [s for host in hosts for s in synth.host_series(host, base, synth.Billing())]
     # The spike alerts pending since the miner started, as Prometheus stores them for restarts.
     onset = base + (minutes - SPIKE_MINUTES + 2) * 60
     ts = [onset + 60 * i for i in range(SPIKE_MINUTES - 2)]
@@ -79,7 +85,22 @@ def history() -> Scenario:
         labels = {"alertname": "CostwardenCostSpike", "severity": severity, "instance": "vps",
                   "job": synth.JOB, "cgroup": "app", "resource": "cpu"}  # fmt: skip
         series.append(Series("ALERTS_FOR_STATE", labels, "gauge", ts, [onset] * len(ts)))
-    return Scenario("e2e", "a miner starting at the end of a normal week", False, series)
+    return Scenario("e2e", "a miner starting on one of two hosts at the end of a normal week", False, series)
+
+
+def scrape_both(prometheus_yml: str, exporters: dict[str, str]) -> str:
+    """The rendered config with the one exporter target replaced by one per host, each with its instance label."""
+    one = f"- targets: [{exporters[HOSTS[0]]}]\n        labels: {{instance: localhost}}\n"
+    assert one in prometheus_yml
+    each = [f"- targets: [{exporters[h]}]\n        labels: {{instance: '{INSTANCES[h]}'}}\n" for h in HOSTS]
+    return prometheus_yml.replace(one, "      ".join(each))
+
+
+def firing(prometheus_url: str) -> set[tuple[str, str]]:
+    """(alertname, instance) of every firing alert, as Prometheus itself sees them."""
+    with urllib.request.urlopen(f"{prometheus_url}/api/v1/alerts", timeout=10) as answer:  # noqa: S310 - loopback
+        alerts = json.load(answer)["data"]["alerts"]
+    return {(a["labels"]["alertname"], a["labels"].get("instance", "")) for a in alerts if a["state"] == "firing"}
 
 
 @contextmanager
@@ -105,17 +126,17 @@ def wait_for(check: Any, seconds: float, what: str) -> None:
 def test_a_spike_is_paged_explained_and_resolved(tmp_path: Path) -> None:
     began = time.monotonic()
     scenario = history()
-    live = LiveExporter(scenario.series)
+    live = {host: LiveExporter(scenario.series, host) for host in HOSTS}
     data, _, _ = engine.backfill([scenario], tmp_path / "work")
     ports = {name: free_port() for name in ("prometheus", "alertmanager", "receiver")}
     chat, model = FakeChat(), FakeOllama()
-    with serve_in_thread(live.app()) as exporter_url, serve_in_thread(chat.app()) as chat_url, \
-            serve_in_thread(model.app()) as ollama_url:  # fmt: skip
-        addresses = {"exporter": exporter_url.removeprefix("http://"), "receiver": f"127.0.0.1:{ports['receiver']}",
+    with serve_in_thread(live["vps"].app()) as vps_url, serve_in_thread(live["calm"].app()) as calm_url, \
+            serve_in_thread(chat.app()) as chat_url, serve_in_thread(model.app()) as ollama_url:  # fmt: skip
+        exporters = {"vps": vps_url.removeprefix("http://"), "calm": calm_url.removeprefix("http://")}
+        addresses = {"exporter": exporters["vps"], "receiver": f"127.0.0.1:{ports['receiver']}",
                      "prometheus": f"127.0.0.1:{ports['prometheus']}",
                      "alertmanager": f"127.0.0.1:{ports['alertmanager']}"}  # fmt: skip
-        prom_cfg = render.prometheus(addresses, str(ROOT / "rules")).replace("{instance: localhost}",
-                                                                           f"{{instance: '{INSTANCE}'}}")  # fmt: skip
+        prom_cfg = scrape_both(render.prometheus(addresses, str(ROOT / "rules")), exporters)
         (tmp_path / "prometheus.yml").write_text(prom_cfg)
         am_cfg = render.alertmanager(addresses).replace("group_interval: 5m", "group_interval: 20s")
         (tmp_path / "alertmanager.yml").write_text(am_cfg)
@@ -159,7 +180,10 @@ def test_a_spike_is_paged_explained_and_resolved(tmp_path: Path) -> None:
                 analysis = next(m for m in chat.received["telegram"] if "Analysis by" in m["text"])
                 assert analysis["reply_parameters"]["message_id"] == first["message_id"]
             assert "Analysis by llama3.2:3b, checked against the numbers above." in texts
-            live.miner = False  # the container is removed: its series goes stale, the alert resolves
+            # Both hosts are scraped and were recorded alike; the calm one raises nothing, the other nothing else.
+            assert firing(f"http://{addresses['prometheus']}") == {("CostwardenCostSpike", INSTANCE)}
+            assert INSTANCES["calm"] not in texts
+            live["vps"].miner = False  # the container is removed: its series goes stale, the alert resolves
             wait_for(lambda: any("RESOLVED" in m["text"] for m in chat.received["telegram"]), 240, "no resolution")
             resolved = next(m for m in chat.received["telegram"] if "RESOLVED" in m["text"])
             assert "CostwardenCostSpike on e2e/vps" in resolved["text"] and "It lasted" in resolved["text"]
