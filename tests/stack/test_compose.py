@@ -1,6 +1,6 @@
 """docker-compose.yml, checked without a Docker engine (none runs here): the wiring between services, the files it
 mounts, the settings it reads, and the configs its `config` service renders, checked by promtool, amtool and our
-own validators."""
+own validators; the file itself by Debian's docker-compose, whose `config` command needs no engine."""
 
 from __future__ import annotations
 
@@ -20,9 +20,24 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, Any] = COMPOSE["services"]
 ONE_SHOT = {"config", "ollama-pull"}
 ENV_EXAMPLE = {
-    m.group(1): m.group(2).split("#")[0].strip()
-    for m in re.finditer(r"^([A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
+    m.group(1): m.group(2) for m in re.finditer(r"^([A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
 }
+
+
+def resolved(project: Path, **changes: str) -> dict[str, Any]:
+    """`docker-compose config` on the repository with `.env.example` (and `changes`) as the user's `.env`: the file
+    checked against the Compose Specification's schema, variables substituted, as Compose itself reads it."""
+    project.mkdir()
+    for entry in ROOT.iterdir():
+        if not entry.name.startswith("."):
+            (project / entry.name).symlink_to(entry)
+    (project / ".env").write_text(
+        (ROOT / ".env.example").read_text() + "".join(f"{k}={v}\n" for k, v in changes.items())
+    )
+    done = subprocess.run(["docker-compose", "config"], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded: dict[str, Any] = yaml.safe_load(done.stdout)
+    return loaded
 
 
 def test_the_stack_has_every_part() -> None:
@@ -31,6 +46,18 @@ def test_the_stack_has_every_part() -> None:
     assert (
         SERVICES["ollama"]["profiles"] == ["ollama"] == SERVICES["ollama-pull"]["profiles"]
     )  # leave out for small VPS
+
+
+def test_compose_reads_the_file_and_the_example_env_as_written(tmp_path: Path) -> None:
+    full = resolved(tmp_path / "full")["services"]
+    assert set(full) == set(SERVICES)
+    # .env reaches the services verbatim: no comment taken for a value, no setting missing.
+    assert full["config"]["environment"] == ENV_EXAMPLE
+    assert full["grafana"]["ports"] == ["127.0.0.1:3000:3000/tcp"]
+    assert full["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == ENV_EXAMPLE["GRAFANA_ADMIN_PASSWORD"]
+    # Compose's `config` lists profiled services too (it does not filter), so the profile is checked statically.
+    remote = resolved(tmp_path / "remote", COMPOSE_PROFILES="", OLLAMA_HOST="http://10.0.0.5:11434")["services"]
+    assert remote["config"]["environment"]["OLLAMA_HOST"] == "http://10.0.0.5:11434"
 
 
 def test_images_pinned_services_healthy_restarting_and_limited() -> None:
