@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from exporter.logs import CONTEXT
 from receiver import channels
 from receiver.delivery import Deliverer
+from receiver.digester import Digester
 from receiver.enrich import Enricher
 from receiver.metrics import Metrics
 from receiver.models import Webhook, dedup_key, first_problem
@@ -126,7 +127,8 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics = Metrics()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        """Every resource set up and torn down here, in order: outbox, HTTP session, model client, deliverer, worker."""
+        """Every resource set up and torn down here, in order: outbox, HTTP session, model client, deliverer, worker,
+        digest schedule."""
         outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
         await outbox.open()
         app[OUTBOX] = outbox
@@ -136,8 +138,10 @@ def create_app(settings: Settings) -> web.Application:
             sinks = channels.build(settings.channels, session)
             deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
             app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics)
+            digester = Digester(settings, outbox, prometheus, sinks, deliverer, enricher)
             await deliverer.start()
             worker.start()
+            digester.start()
             check = asyncio.create_task(enricher.check())
             depth, _ = await outbox.depth()
             if depth:
@@ -146,6 +150,7 @@ def create_app(settings: Settings) -> web.Application:
             check.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await check
+            await digester.stop()
             await worker.stop()
             await deliverer.stop(settings.processing.shutdown_grace_seconds)
             await enricher.close()

@@ -7,14 +7,22 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from exporter.logs import setup_logging
-from receiver import __version__
+from receiver import __version__, schedule
 from receiver.app import create_app
-from receiver.sendtest import send_test
+from receiver.digester import compose
+from receiver.enrich import Enricher
+from receiver.metrics import Metrics
+from receiver.prometheus import Prometheus
+from receiver.render import Message
+from receiver.schedule import Kind
+from receiver.sendtest import send_now, send_test
 from receiver.settings import Settings, SettingsError, load
 
 log = logging.getLogger("receiver")
@@ -27,8 +35,12 @@ Reference: docs/configuration.md; HTTP API: docs/openapi.yml.
 Keep secrets out of the file; they are read from the environment: COSTWARDEN_RECEIVER_BEARER_TOKEN,
 COSTWARDEN_RECEIVER_BASIC_PASSWORD, or the same names with _FILE pointing at a file holding the value.
 
-Exit codes: 0 stopped cleanly (send-test: every channel took the message), 1 send-test: a channel failed,
-2 invalid configuration."""
+Digests: `digest --now` sends the digest of yesterday (`--period week`: of the last seven days) at once to the
+digest channels, as tomorrow morning's will look; `--dry-run` prints it instead. It does not count as the scheduled
+one, which `serve` still sends at `digest.daily.at` / `digest.weekly.at`.
+
+Exit codes: 0 stopped cleanly (send-test, digest: every channel took the message), 1 send-test, digest: a channel
+failed, 2 invalid configuration or usage."""
 
 
 def describe(settings: Settings) -> dict[str, object]:
@@ -40,6 +52,21 @@ def describe(settings: Settings) -> dict[str, object]:
     return dict(shown)
 
 
+async def digest_now(settings: Settings, kind: Kind, send: bool) -> tuple[Message, list[tuple[str, bool, str]]]:
+    """The digest of the last complete period, computed as the scheduled one is, sent straight to the channels."""
+    now = datetime.now(UTC)
+    period = schedule.ending_on(kind, now.astimezone(settings.digest.zone).date(), settings.digest)
+    async with aiohttp.ClientSession() as session:
+        prom = Prometheus(session, settings.prometheus.url, settings.prometheus.timeout_seconds)
+        enricher = Enricher(settings.ollama, None, Metrics())
+        try:
+            _, message = await compose(settings, prom, enricher, period, now.timestamp(), late=False)
+        finally:
+            await enricher.close()
+    results = await send_now(settings, message, settings.digest_channels()) if send else []
+    return message, results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="costwarden-receiver",
@@ -49,9 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve", "send-test"],
-        help="serve (default) or send-test: send a sample message through every channel and print the answers",
+        "command", nargs="?", default="serve", choices=["serve", "send-test", "digest"],
+        help="serve (default); send-test: a sample message through every channel, printing the answers; "
+        "digest: a spend digest now (with --now or --dry-run)",
     )  # fmt: skip
+    parser.add_argument("--now", action="store_true", help="digest: send it now to the digest channels")
+    parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="digest: print it, send nothing")
+    parser.add_argument("--period", choices=["day", "week"], default="day",
+                        help="digest: yesterday (day, default) or the seven days before today (week)")  # fmt: skip
     parser.add_argument("--config", type=Path, help="receiver.yml (default: embedded defaults)")
     parser.add_argument("--config.check", dest="config_check", action="store_true",
                         help="validate the configuration, print it with secrets masked, and exit")  # fmt: skip
@@ -68,6 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.config_check:
         print(json.dumps(describe(settings), indent=2, ensure_ascii=False))
         return 0
+    if args.command == "digest":
+        if not (args.now or args.dry_run):
+            parser.error("digest needs --now (send it) or --dry-run (print it)")
+        message, results = asyncio.run(digest_now(settings, args.period, send=not args.dry_run))
+        if args.dry_run:
+            print(message.plain())
+            return 0
+        for name, _, answer in results:
+            print(f"{name}: {answer}")
+        return 0 if all(ok for _, ok, _ in results) else 1
     if args.command == "send-test":
         results = asyncio.run(send_test(settings))
         for name, _, answer in results:

@@ -59,10 +59,11 @@ async def _enrich(facts: f.Facts, hook: Webhook, prom: Prometheus, now: float) -
     facts.alerted_series = [s for s in (f.series_stats("24h", day[1]), f.series_stats("7d", week[1])) if s]
     facts.top_workloads = f.workloads(now_by_cgroup, base_by_cgroup)
     facts.by_resource = f.resources(now_by_resource)
-    facts.bill, facts.egress = await _bill_and_egress(prom, host_labels, now)
+    facts.bill, facts.egress = await bill_and_egress(prom, host_labels, now)
 
 
-async def _bill_and_egress(prom: Prometheus, host: dict[str, str], now: float) -> tuple[f.Bill | None, f.Egress | None]:
+async def bill_and_egress(prom: Prometheus, host: dict[str, str], now: float) -> tuple[f.Bill | None, f.Egress | None]:
+    """One host's invoice so far and at period end (with the budget), and its egress against the included quota."""
     sel, overage_sel = matchers(host), matchers({**host, "component": "egress_overage"})
     mtd, fixed, overage, end, budget, used, included = await asyncio.gather(
         *(

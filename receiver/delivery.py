@@ -19,12 +19,25 @@ import time
 from exporter.logs import CONTEXT
 from receiver.channels import Channel, Permanent, RetryLater
 from receiver.metrics import Metrics
-from receiver.outbox import Outbox, OutboxError, Queued
+from receiver.outbox import Outbox, OutboxError, Queued, Send
+from receiver.render import Message
 from receiver.settings import Delivery
 
 log = logging.getLogger("receiver.delivery")
 
 POLL_SECONDS = 1.0
+
+
+def sends_for(group_key: str, message: Message, channels: dict[str, Channel], names: list[str]) -> list[Send]:
+    """The message rendered once per channel into the parts the outbox queues (a retry sends the same words)."""
+    out = []
+    for name in names:
+        parts = channels[name].render(message)
+        out += [
+            Send(group_key, name, message.kind, i, len(parts), json.dumps(body, ensure_ascii=False))
+            for i, body in enumerate(parts)
+        ]
+    return out
 
 
 def backoff(attempts: int, cfg: Delivery, after: float | None, rng: random.Random) -> float:

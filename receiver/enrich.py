@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import ollama
@@ -48,7 +49,8 @@ class Unavailable(Exception):
 
 
 class Enricher:
-    def __init__(self, cfg: Ollama, outbox: Outbox, metrics: Metrics) -> None:
+    def __init__(self, cfg: Ollama, outbox: Outbox | None, metrics: Metrics) -> None:
+        """Without an outbox (a one-off command) answers are not cached."""
         self._cfg = cfg
         self._outbox = outbox
         self._metrics = metrics
@@ -90,7 +92,7 @@ class Enricher:
         lock = self._keys.setdefault(key, asyncio.Lock())
         try:
             async with lock:  # the same facts arriving twice at once (two groups, one cause) pay for one answer
-                if (hit := await self._outbox.cached(key)) is not None:
+                if self._outbox is not None and (hit := await self._outbox.cached(key)) is not None:
                     return Outcome(Analysis.model_validate_json(hit[0]), "cache", None, text, hit[1])
                 return await self._ask_checked(facts, msgs, text, key)
         finally:
@@ -102,20 +104,39 @@ class Enricher:
         raw = ""
         for attempt in (1, 2):
             try:
-                raw, done_reason = await self._ask(msgs)
+                raw, done_reason = await self._ask(msgs, SCHEMA)
             except Unavailable as exc:
                 log.warning("model unavailable (%s): %s", exc.reason, exc)
                 return self._fallback(facts, exc.reason, text, raw, verdicts)
             verdict = grounding.check(raw, done_reason, facts, msgs[-1]["content"])
             verdicts.append(verdict.as_dict())
             if verdict.ok and verdict.analysis is not None:
-                await self._outbox.cache(key, verdict.analysis.model_dump_json(), raw)
+                if self._outbox is not None:
+                    await self._outbox.cache(key, verdict.analysis.model_dump_json(), raw)
                 return Outcome(verdict.analysis, "model", None, text, raw, verdicts)
             self._metrics.grounding_failures.inc()
             log.warning("answer %d rejected by the grounding check: %s", attempt, "; ".join(verdict.problems[:3]))
         return self._fallback(facts, "ungrounded", text, raw, verdicts)
 
-    async def _ask(self, msgs: list[dict[str, str]]) -> tuple[str, str | None]:
+    async def comment(self, facts_json: str, names: set[str]) -> tuple[str | None, str | None]:
+        """A digest's one-line comment, or None and why not (the digest goes out without it: it is optional)."""
+        if not self._cfg.enabled:
+            return None, "disabled"
+        msgs = prompt.digest_messages(facts_json, self._cfg.language)
+        for attempt in (1, 2):
+            try:
+                raw, done_reason = await self._ask(msgs, prompt.DIGEST_SCHEMA)
+            except Unavailable as exc:
+                log.warning("model unavailable for the digest comment (%s): %s", exc.reason, exc)
+                return None, exc.reason
+            comment, problems = grounding.check_comment(raw, done_reason, names, facts_json)
+            if comment is not None:
+                return comment, None
+            self._metrics.grounding_failures.inc()
+            log.warning("digest comment %d rejected by the grounding check: %s", attempt, "; ".join(problems[:3]))
+        return None, "ungrounded"
+
+    async def _ask(self, msgs: list[dict[str, str]], schema: dict[str, Any]) -> tuple[str, str | None]:
         cfg = self._cfg
         async with self._slots:
             started = time.perf_counter()
@@ -125,7 +146,7 @@ class Enricher:
                         model=cfg.model,
                         messages=msgs,
                         stream=False,
-                        format=SCHEMA,
+                        format=schema,
                         options={"temperature": 0, "num_predict": cfg.num_predict, "num_ctx": cfg.num_ctx,
                                  "seed": cfg.seed},
                         keep_alive=cfg.keep_alive,

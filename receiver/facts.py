@@ -92,6 +92,8 @@ class Bill(BaseModel):
     days_left: float
     budget: float | None
     forecast_vs_budget_pct: float | None
+    egress_overage_forecast: float = 0.0
+    """Of the forecast, what egress beyond the included quota will cost by period end."""
 
 
 class Egress(BaseModel):
@@ -203,13 +205,15 @@ def bill(
 ) -> Bill:
     """The invoice at period end: the time-based part as the exporter prices it (caps included) plus egress overage so
     far and at its recent pace for the rest of the period, the same model as the forecast recording rule."""
-    forecast = fixed_period + overage_so_far + overage_pace * max(0.0, seconds_left)
+    overage = overage_so_far + overage_pace * max(0.0, seconds_left)
+    forecast = fixed_period + overage
     return Bill(
         month_to_date=sig(month_to_date),
         forecast_period_end=sig(forecast),
         days_left=sig(max(0.0, seconds_left) / 86400, 2),
         budget=None if budget is None else sig(budget),
         forecast_vs_budget_pct=None if not budget else sig(forecast / budget * 100, 3),
+        egress_overage_forecast=sig(overage),
     )
 
 

@@ -51,6 +51,36 @@ def supported(value: float, supplied: list[float]) -> bool:
     return False
 
 
+def unsupported(texts: list[str], supplied_text: str, names: set[str]) -> list[str]:
+    """What in `texts` the facts do not back: numbers not in `supplied_text`, backticked names not in `names`."""
+    supplied = [*numbers(supplied_text), *STRUCTURAL]
+    problems = [
+        f"number {value:g} is not in the facts: {text[:80]!r}"
+        for text in texts
+        for value in numbers(text)
+        if not supported(value, supplied)
+    ]
+    mentioned = [m for text in texts for m in BACKTICKED.findall(text)]
+    return problems + [f"name {name!r} is not in the facts" for name in mentioned if name not in names]
+
+
+def check_comment(
+    raw: str, done_reason: str | None, names: set[str], supplied_text: str
+) -> tuple[str | None, list[str]]:
+    """A digest's comment: one JSON string field, held to the same rules as an analysis."""
+    if done_reason == "length":
+        return None, ["cut off: the answer reached num_predict before it ended"]
+    try:
+        answer = json.loads(raw)
+    except ValueError as exc:
+        return None, [f"not JSON: {exc}"]
+    comment = answer.get("comment") if isinstance(answer, dict) else None
+    if not isinstance(comment, str) or not comment.strip() or len(comment) > 400:
+        return None, ["not the comment schema: comment must be a string of 1 to 400 characters"]
+    problems = unsupported([comment], supplied_text, names)
+    return (None, problems) if problems else (comment.strip(), [])
+
+
 def check(raw: str, done_reason: str | None, facts: Facts, supplied_text: str) -> Verdict:
     """`supplied_text` is the facts block the model saw: its numbers are the only ones an answer may use."""
     if done_reason == "length":
@@ -62,17 +92,11 @@ def check(raw: str, done_reason: str | None, facts: Facts, supplied_text: str) -
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         kind = "not JSON" if first["type"] == "json_invalid" else "not the analysis schema"
         return Verdict(False, [f"{kind}: {where}: {first['msg']}"])
-    supplied = [*numbers(supplied_text), *STRUCTURAL]
-    problems = []
     texts = analysis.texts()
     if analysis.money_at_stake_per_day is not None:
         texts.append(json.dumps(analysis.money_at_stake_per_day))
-    for text in texts:
-        for value in numbers(text):
-            if not supported(value, supplied):
-                problems.append(f"number {value:g} is not in the facts: {text[:80]!r}")
     names = facts.names() | ({facts.currency} if facts.currency else set())
-    mentioned = [m for text in texts for m in BACKTICKED.findall(text)]
-    mentioned += [c.workload for c in analysis.likely_causes if c.workload]
-    problems += [f"name {name!r} is not in the facts" for name in mentioned if name not in names]
+    problems = unsupported(texts, supplied_text, names)
+    workloads = [c.workload for c in analysis.likely_causes if c.workload]
+    problems += [f"name {name!r} is not in the facts" for name in workloads if name not in names]
     return Verdict(not problems, problems, analysis)

@@ -8,6 +8,10 @@ only a power cut can undo the last steps, which are then redone (at worst a mess
 worker's commits from holding the write lock through an fsync each while webhooks wait. Concurrent webhooks are
 committed together (group commit): one fsync acknowledges a whole burst.
 
+A digest is stored as a notification already `analysed` (its text rendered, its sends queued) with one `digests` row
+per channel in the same transaction: the row's key (period, channel) is what makes a digest go out once, whichever
+process or restart claims it first.
+
 A notification moves `pending` (stored) → [`paged`: a critical alert's facts queued for sending at once] →
 `analysed` (facts, prompt, answer, verdict and text stored, and one `sends` row per channel and message part queued in
 the same transaction) → `done` (every send sent or parked). A send moves `pending` → `inflight` (reset to pending at
@@ -59,6 +63,17 @@ CREATE TABLE IF NOT EXISTS sends (
 );
 CREATE INDEX IF NOT EXISTS sends_queue ON sends (channel, group_key, state, id);
 CREATE INDEX IF NOT EXISTS sends_state ON sends (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS digests (
+    key TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    notification_id INTEGER NOT NULL REFERENCES notifications (id),
+    created_at REAL NOT NULL,
+    PRIMARY KEY (key, channel)
+);
+CREATE TABLE IF NOT EXISTS schedules (
+    name TEXT PRIMARY KEY,
+    since REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS analysis_cache (
     key TEXT PRIMARY KEY,
     analysis TEXT NOT NULL,
@@ -476,3 +491,64 @@ class Outbox:
             "INSERT OR REPLACE INTO analysis_cache (key, analysis, raw_answer, created_at) VALUES (?, ?, ?, ?)",
             (key, analysis, raw_answer, now),
         )
+
+    # --- digests ------------------------------------------------------------------------------------------------
+
+    async def schedule_since(self, name: str, now: float) -> float:
+        """When this schedule was first seen running: digests due before it were never missed, only not yet asked
+        for (a fresh install at 10:00 does not send this morning's digest late)."""
+        return await self._write(self._schedule_since, name, now)
+
+    @staticmethod
+    def _schedule_since(db: sqlite3.Connection, name: str, now: float) -> float:
+        db.execute("INSERT OR IGNORE INTO schedules (name, since) VALUES (?, ?)", (name, now))
+        return float(db.execute("SELECT since FROM schedules WHERE name = ?", (name,)).fetchone()[0])
+
+    async def digest_missing(self, key: str, channels: list[str]) -> list[str]:
+        """The channels that have not had this period's digest."""
+        return await self._write(self._digest_missing, key, channels)
+
+    @staticmethod
+    def _digest_missing(db: sqlite3.Connection, key: str, channels: list[str]) -> list[str]:
+        had = {row[0] for row in db.execute("SELECT channel FROM digests WHERE key = ?", (key,))}
+        return [c for c in channels if c not in had]
+
+    async def claim_digest(self, key: str, payload: str, rendered: str, sends: list[Send]) -> list[str]:
+        """Queue a digest for the channels of `sends` that have not had it, atomically; returns those channels.
+
+        Two receivers on one data directory, or one restarted mid-way, cannot both claim a channel: the insert of
+        the (key, channel) row and the sends share a transaction under SQLite's write lock.
+        """
+        return await self._write(self._claim_digest, key, payload, rendered, sends, time.time())
+
+    @classmethod
+    def _claim_digest(
+        cls, db: sqlite3.Connection, key: str, payload: str, rendered: str, sends: list[Send], now: float
+    ) -> list[str]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            wanted = list(dict.fromkeys(x.channel for x in sends))
+            fresh = cls._digest_missing(db, key, wanted)
+            if fresh:
+                group_key = sends[0].group_key
+                cursor = db.execute(
+                    "INSERT INTO notifications (dedup_key, group_key, status, received_at, payload, state, rendered,"
+                    " source) VALUES (?, ?, 'digest', ?, ?, 'analysed', ?, 'digest')",
+                    (key, group_key, now, payload, rendered),
+                )
+                note = int(cursor.lastrowid or 0)
+                db.executemany(
+                    "INSERT INTO digests (key, channel, notification_id, created_at) VALUES (?, ?, ?, ?)",
+                    [(key, channel, note, now) for channel in fresh],
+                )
+                db.executemany(
+                    "INSERT INTO sends (notification_id, group_key, channel, kind, part, parts, body, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(note, x.group_key, x.channel, x.kind, x.part, x.parts, x.body, now)
+                     for x in sends if x.channel in fresh],
+                )  # fmt: skip
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return fresh

@@ -57,16 +57,25 @@ class Prometheus:
         values = list((await self.instant(query, at)).values())
         return values[0] if values else None
 
+    async def matrix(
+        self, query: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+        """Every series of a range query as (labels, times, values)."""
+        params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        out = []
+        for series in await self._get("/api/v1/query_range", params):
+            metric, values = series.get("metric"), series.get("values")
+            if not isinstance(metric, dict) or not isinstance(values, list):
+                continue
+            points = np.array([(float(t), float(v)) for t, v in values], dtype=np.float64).reshape(-1, 2)
+            out.append(({str(k): str(v) for k, v in metric.items()}, points[:, 0], points[:, 1]))
+        return out
+
     async def series(
         self, query: str, start: float, end: float, step: float
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """(times, values) of the first series of a range query; empty arrays when there is none."""
-        params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
-        result = await self._get("/api/v1/query_range", params)
-        if not result:
+        found = await self.matrix(query, start, end, step)
+        if not found:
             return np.empty(0), np.empty(0)
-        values = result[0].get("values")
-        if not isinstance(values, list):
-            return np.empty(0), np.empty(0)
-        points = np.array([(float(t), float(v)) for t, v in values], dtype=np.float64).reshape(-1, 2)
-        return points[:, 0], points[:, 1]
+        return found[0][1], found[0][2]

@@ -1,5 +1,6 @@
 """`costwarden-receiver send-test`: one sample message through every configured channel, straight to the service
-(no outbox), printing what each answered, so a bad token shows up now rather than during the first incident."""
+(no outbox), printing what each answered, so a bad token shows up now rather than during the first incident.
+`digest --now` sends its digest the same way."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from receiver import channels, fallback
 from receiver.channels import Permanent, RetryLater
 from receiver.facts import Facts, alert_facts
 from receiver.models import Webhook
-from receiver.render import render
+from receiver.render import Message, render
 from receiver.settings import Settings
 
 SAMPLE = {
@@ -37,9 +38,16 @@ async def send_test(settings: Settings) -> list[tuple[str, bool, str]]:
     summary = fallback.summarise(facts, settings.ollama.language)
     message = render(0, hook, facts, summary, kind="message", language=settings.ollama.language,
                      model=settings.ollama.model, source="fallback", reason="disabled", grafana_url=None)  # fmt: skip
+    return await send_now(settings, message, [c.name for c in settings.channels])
+
+
+async def send_now(settings: Settings, message: Message, names: list[str]) -> list[tuple[str, bool, str]]:
+    """(channel, ok, what it answered) for each of `names`, sent at once, no retries: a person is watching."""
     results = []
     async with aiohttp.ClientSession() as session:
-        for name, channel in channels.build(settings.channels, session).items():
+        built = channels.build(settings.channels, session)
+        for name in names:
+            channel = built[name]
             try:
                 replies = [await channel.send(json.loads(json.dumps(body)), None) for body in channel.render(message)]
             except Permanent as exc:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from receiver.models import first_problem
 
@@ -164,6 +166,58 @@ class Delivery(_Model):
     max_age_hours: float = Field(default=48.0, gt=0, description="a send still failing after this long is parked")
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _clock(value: object) -> object:
+    """YAML 1.1 reads an unquoted 10:30 as the base-60 number 630: take it back as the time it was written as."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 24 * 60:
+            raise ValueError(f"expected a time of day like '09:00', got {value}")
+        return time(*divmod(value, 60))
+    return value
+
+
+class DailyDigest(_Model):
+    enabled: bool = True
+    at: time = Field(default=time(9, 0), description="local time (HH:MM) the digest of the day before is sent")
+
+    _at = field_validator("at", mode="before")(_clock)
+
+
+class WeeklyDigest(_Model):
+    enabled: bool = False
+    at: time = time(9, 0)
+    _at = field_validator("at", mode="before")(_clock)
+    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    """The digest of the seven days before this day is sent on it."""
+
+
+class Digest(_Model):
+    """Spend digests: the receiver schedules them itself (no cron); one per period per channel."""
+
+    daily: DailyDigest = DailyDigest()
+    weekly: WeeklyDigest = WeeklyDigest()
+    timezone: str = Field(default="UTC", description="IANA zone of `at` and of the days summed (DST-aware)")
+    channels: list[str] | None = Field(default=None, description="none: the channels a warning alert goes to")
+    commentary: bool = Field(default=True, description="a grounded line from the local model, when it answers")
+    top_workloads: int = Field(default=5, ge=1, le=20)
+    late_after_minutes: float = Field(default=15.0, gt=0, description="sent later than this after `at`: marked late")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"not a known IANA time zone (e.g. Europe/Berlin, America/New_York): {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
 class Settings(_Model):
     listen: Listen = Listen()
     data_dir: Path = Path("data")
@@ -177,15 +231,17 @@ class Settings(_Model):
     routes: list[Route] = Field(default_factory=list, description="first match wins; no match: default_channels")
     default_channels: list[str] | None = Field(default=None, description="none: every channel")
     grafana_url: str | None = Field(default=None, pattern=r"^https?://", description="makes dashboard links absolute")
+    digest: Digest = Digest()
 
     @model_validator(mode="after")
     def _unique_channel_names(self) -> Settings:
         names = [c.name for c in self.channels]
         if len(set(names)) != len(names):
             raise ValueError(f"channel names must be unique (deliveries are recorded by name), got {names}")
-        for where, wanted in [("default_channels", self.default_channels or [])] + [
-            (f"routes.{i}.channels", r.channels) for i, r in enumerate(self.routes)
-        ]:
+        for where, wanted in [
+            ("default_channels", self.default_channels or []),
+            ("digest.channels", self.digest.channels or []),
+        ] + [(f"routes.{i}.channels", r.channels) for i, r in enumerate(self.routes)]:
             unknown = sorted(set(wanted) - set(names))
             if unknown:
                 raise ValueError(f"{where}: no channel named {', '.join(unknown)} (channels: {', '.join(names)})")
@@ -196,6 +252,11 @@ class Settings(_Model):
             if route.matches(labels):
                 return route.channels
         return self.default_channels if self.default_channels is not None else [c.name for c in self.channels]
+
+    def digest_channels(self) -> list[str]:
+        if self.digest.channels is not None:
+            return self.digest.channels
+        return self.channels_for({"severity": "warning", "status": "firing"})
 
     @property
     def outbox_path(self) -> Path:

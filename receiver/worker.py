@@ -18,12 +18,12 @@ from receiver import channels as ch
 from receiver import fallback
 from receiver.analysis import Analysis
 from receiver.context import gather
-from receiver.delivery import Deliverer
+from receiver.delivery import Deliverer, sends_for
 from receiver.enrich import Enricher
 from receiver.facts import Facts
 from receiver.metrics import Metrics
 from receiver.models import Webhook
-from receiver.outbox import Outbox, OutboxError, Pending, Processed, Send, Work
+from receiver.outbox import Outbox, OutboxError, Pending, Processed, Work
 from receiver.prometheus import Prometheus
 from receiver.render import Message, render
 from receiver.settings import Settings
@@ -139,7 +139,7 @@ class Worker:
         if page_first and item.state == "pending":
             summary = fallback.summarise(facts, self._settings.ollama.language)
             page = self._render(item, hook, facts, summary, "page", "fallback", "page")
-            await self._outbox.queue(item.id, "paged", self._sends(item, page, names), None)
+            await self._outbox.queue(item.id, "paged", sends_for(item.group_key, page, self._channels, names), None)
             self._deliverer.wake()
             log.info("facts queued for %s ahead of the analysis", ", ".join(names))
         outcome = await self._enricher.analyse(facts)
@@ -149,7 +149,9 @@ class Worker:
         if page_first:  # the page already carries the plain facts; only a model's analysis is worth a follow-up
             kind = "followup"
         message = self._render(item, hook, facts, outcome.analysis, kind, outcome.source, outcome.reason)
-        sends = [] if kind == "followup" and outcome.source == "fallback" else self._sends(item, message, names)
+        sends = []
+        if kind != "followup" or outcome.source != "fallback":
+            sends = sends_for(item.group_key, message, self._channels, names)
         processed = Processed(
             facts=facts.model_dump_json(),
             prompt=outcome.prompt,
@@ -170,16 +172,6 @@ class Worker:
             item.id, hook, facts, analysis, kind=kind, language=self._settings.ollama.language,
             model=self._settings.ollama.model, source=source, reason=reason, grafana_url=self._settings.grafana_url,
         )  # fmt: skip
-
-    def _sends(self, item: Work, message: Message, names: list[str]) -> list[Send]:
-        out = []
-        for name in names:
-            parts = self._channels[name].render(message)
-            out += [
-                Send(item.group_key, name, message.kind, i, len(parts), json.dumps(body, ensure_ascii=False))
-                for i, body in enumerate(parts)
-            ]
-        return out
 
     @staticmethod
     def _backoff(attempts: int) -> float:

@@ -62,6 +62,7 @@ async def test_facts_of_a_cpu_spike(prometheus_url: str) -> None:
     assert close(bill.forecast_period_end, 4.5 + 0.06 + 0.01 * 240)  # fixed part + overage so far + its pace
     assert close(bill.days_left, 10) and bill.budget == 5.0
     assert close(bill.forecast_vs_budget_pct, (4.5 + 0.06 + 2.4) / 5 * 100)
+    assert close(bill.egress_overage_forecast, 0.06 + 2.4)
     egress = facts.egress
     assert egress is not None
     assert close(egress.used_gib, 130) and close(egress.forecast_gib, 130 + 240) and egress.included_gib == 1000
