@@ -138,7 +138,7 @@ def create_app(settings: Settings) -> web.Application:
             sinks = channels.build(settings.channels, session)
             deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
             app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics)
-            digester = Digester(settings, outbox, prometheus, sinks, deliverer, enricher)
+            digester = Digester(settings, outbox, prometheus, sinks, deliverer, enricher, metrics)
             await deliverer.start()
             worker.start()
             digester.start()

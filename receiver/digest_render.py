@@ -30,6 +30,7 @@ WORDS = {
         "egress_line": "{host}{used} GiB used, forecast {forecast} GiB by period end",
         "included": "{pct} % of the {included} GiB included",
         "overage": "overage forecast {money} {cur}",
+        "sep": "; ",
         "alerts": "Alerts",
         "alert_line": "{name} ({severity}){on}: fired {times}×, {lasted} in all",
         "on": " on {instance}",
@@ -60,6 +61,7 @@ WORDS = {
         "egress_line": "{host}已用 {used} GiB，预计期末 {forecast} GiB",
         "included": "为套餐包含的 {included} GiB 的 {pct} %",
         "overage": "预计超额费用 {money} {cur}",
+        "sep": "；",
         "alerts": "告警",
         "alert_line": "{name}（{severity}）{on}：触发 {times} 次，共 {lasted}",
         "on": "，{instance}",
@@ -87,6 +89,7 @@ REASONS = {
         "budget_near": "watch: {subject} is forecast to use {pct} % of its {budget} {cur} budget",
         "egress_near": "watch: {subject} is forecast to use {pct} % of its included egress",
         "no_data": "watch: no spend data reached Prometheus for this period; is the exporter running?",
+        "unreadable": "watch: Prometheus could not be read, so nothing below is known (see the note)",
         "quiet": "normal: no alert, spend in its usual range, budget and quota on track",
     },
     "zh": {
@@ -98,6 +101,7 @@ REASONS = {
         "budget_near": "留意：{subject} 预计用掉预算 {budget} {cur} 的 {pct} %",
         "egress_near": "留意：{subject} 预计用掉所含流量的 {pct} %",
         "no_data": "留意：本期 Prometheus 没有收到支出数据；exporter 是否在运行？",
+        "unreadable": "留意：无法读取 Prometheus，以下情况未知（见备注）",
         "quiet": "正常：没有告警，支出在平常范围内，预算和流量配额正常",
     },
 }
@@ -171,15 +175,15 @@ def render_digest(
             text = w["bill_line"].format(host=host, mtd=num(b.month_to_date), forecast=num(b.forecast_period_end),
                                               days=num(b.days_left), cur=cur)  # fmt: skip
             if b.budget is not None and b.forecast_vs_budget_pct is not None:
-                text += "; " + w["budget"].format(pct=num(b.forecast_vs_budget_pct), budget=num(b.budget), cur=cur)
+                text += w["sep"] + w["budget"].format(pct=num(b.forecast_vs_budget_pct), budget=num(b.budget), cur=cur)
             bills.append(text)
         if (e := h.egress) is not None:
             text = w["egress_line"].format(host=host, used=num(e.used_gib), forecast=num(e.forecast_gib))
             if e.included_gib is not None and e.forecast_vs_included_pct is not None:
-                text += "; " + w["included"].format(pct=num(e.forecast_vs_included_pct),
+                text += w["sep"] + w["included"].format(pct=num(e.forecast_vs_included_pct),
                                                          included=num(e.included_gib))  # fmt: skip
             if b is not None and b.egress_overage_forecast > 0:
-                text += "; " + w["overage"].format(money=num(b.egress_overage_forecast), cur=cur)
+                text += w["sep"] + w["overage"].format(money=num(b.egress_overage_forecast), cur=cur)
             egress.append(text)
     if bills:
         sections.append(Section(w["bill"], tuple(bills)))

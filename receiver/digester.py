@@ -22,6 +22,7 @@ from receiver.channels import Channel
 from receiver.delivery import Deliverer, sends_for
 from receiver.digest_render import render_digest
 from receiver.enrich import Enricher
+from receiver.metrics import Metrics
 from receiver.outbox import Outbox, OutboxError
 from receiver.prometheus import Prometheus
 from receiver.render import Message
@@ -69,6 +70,7 @@ class Digester:
         channels: dict[str, Channel],
         deliverer: Deliverer,
         enricher: Enricher | None,
+        metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -77,6 +79,7 @@ class Digester:
         self._channels = channels
         self._deliverer = deliverer
         self._enricher = enricher
+        self._metrics = metrics
         self._clock = clock
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -133,6 +136,7 @@ class Digester:
         queued = sends_for(message.group_key, message, self._channels, missing)
         claimed = await self._outbox.claim_digest(period.key, facts.model_dump_json(), message.plain(), queued)
         if claimed:
+            self._metrics.digests.labels(kind, facts.verdict, str(late).lower()).inc()
             self._deliverer.wake()
             log.info("digest %s (%s) queued for %s", period.key, facts.verdict, ", ".join(claimed))
         return claimed

@@ -48,6 +48,10 @@ class Metrics:
         self.sends_parked = Gauge(
             "costwarden_receiver_sends_parked", "Sends given up on, kept for reading.", registry=r
         )
+        self.digests = Counter(
+            "costwarden_receiver_digests", "Digests queued, by period (day, week), verdict and whether sent late.",
+            ["period", "verdict", "late"], registry=r,
+        )  # fmt: skip
         self.depth = Gauge("costwarden_receiver_outbox_depth", "Notifications not yet done.", registry=r)
         self.oldest = Gauge(
             "costwarden_receiver_outbox_oldest_age_seconds", "Age of the oldest notification not yet done.", registry=r

@@ -1,7 +1,7 @@
 """A local Ollama server speaking the real HTTP API (/api/chat, /api/tags, /api/version), with its real failures.
 
 The production client (the `ollama` package's AsyncClient) talks to it unchanged. Each chat request takes the next
-mode from `modes` (the last one repeats):
+mode from `modes` (the last one repeats); a request whose `format` asks for a `comment` (a spend digest) gets one:
 
 - good: a grounded answer built from the FACTS block of the prompt
 - invented: the same, with a number that is not in the facts
@@ -52,6 +52,12 @@ def grounded_answer(facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def grounded_comment(facts: dict[str, Any]) -> dict[str, Any]:
+    """A digest comment from a well-behaved model."""
+    top = (facts.get("top_workloads") or [{"name": "the host", "amount": facts.get("total")}])[0]
+    return {"comment": f"{facts.get('total')} {facts.get('currency', '')} spent; `{top['name']}` cost {top['amount']}."}
+
+
 @dataclass
 class FakeOllama:
     modes: list[str] = field(default_factory=lambda: ["good"])
@@ -81,12 +87,19 @@ class FakeOllama:
             await asyncio.sleep(2)
         user = body["messages"][-1]["content"]
         facts = json.loads(user.split(FACTS_MARKER, 1)[1])
-        answer = grounded_answer(facts)
+        digest = "comment" in (body.get("format") or {}).get("properties", {})
+        answer = grounded_comment(facts) if digest else grounded_answer(facts)
         done_reason = "stop"
         if mode == "invented":
-            answer["observed_facts"].append("This will cost 987.65 per month")
+            if digest:
+                answer["comment"] += " This will cost 987.65 per month."
+            else:
+                answer["observed_facts"].append("This will cost 987.65 per month")
         if mode == "stranger":
-            answer["likely_causes"][0]["workload"] = "cryptojacker"
+            if digest:
+                answer["comment"] += " Blame `cryptojacker`."
+            else:
+                answer["likely_causes"][0]["workload"] = "cryptojacker"
         content = json.dumps(answer)
         if mode == "invalid_json":
             content = "Sure! Here is the analysis: the miner is the problem."
