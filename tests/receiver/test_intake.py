@@ -153,6 +153,8 @@ def test_the_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.channels_for({"severity": "critical"}) == ["telegram", "audit", "console"]
     assert settings.channels_for({"severity": "info"}) == ["ops-hook", "audit", "console"]
     assert settings.auth.basic_password == "pw" and settings.ollama.model == "llama3.2:3b"
+    assert settings.digest.weekly.enabled and settings.digest.timezone == "Europe/Berlin"
+    assert settings.digest_channels() == ["telegram", "audit"] and str(settings.digest.daily.at) == "09:00:00"
 
 
 def test_channel_secrets_come_from_the_environment_and_routes_name_real_channels(
