@@ -63,6 +63,10 @@ def compose_receiver(env: dict[str, str]) -> str:
         },
         "grafana_url": env.get("GRAFANA_URL") or "http://127.0.0.1:3000",
         "channels": channels,
+        "digest": {
+            "daily": {"at": env.get("DIGEST_DAILY_AT") or "09:00"},
+            "timezone": env.get("DIGEST_TIMEZONE") or env.get("COSTWARDEN_BILLING_TIMEZONE") or "UTC",
+        },
     }
     return yaml.safe_dump(config, sort_keys=False)
 

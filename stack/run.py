@@ -9,6 +9,7 @@ rendered into `data/run/` with the addresses in use; state lives there too, so a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stack import render
 from stack.render import DEFAULT_PORTS, ROOT
@@ -36,6 +38,19 @@ class Part:
     url: str
 
 
+def local_zone() -> str:
+    """This machine's IANA time zone (TZ, else what /etc/localtime links to), for digests at the owner's 09:00."""
+    zone = os.environ.get("TZ", "").lstrip(":")
+    if not zone:
+        with contextlib.suppress(OSError):
+            zone = str(Path("/etc/localtime").resolve()).partition("/zoneinfo/")[2]
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return "UTC"
+    return zone
+
+
 def render_local(data: Path, ports: dict[str, int]) -> dict[str, Path]:
     """The repository's configs with these loopback ports (and absolute rule paths), written into `data`."""
     data.mkdir(parents=True, exist_ok=True)
@@ -45,6 +60,7 @@ def render_local(data: Path, ports: dict[str, int]) -> dict[str, Path]:
         f"data_dir: {data / 'receiver'}\n"
         f"prometheus: {{url: 'http://127.0.0.1:{ports['prometheus']}'}}\n"
         f"grafana_url: http://127.0.0.1:3000\n"
+        f"digest: {{timezone: {local_zone()}}}\n"
         f"channels:\n  - {{type: console}}\n  - {{type: file, path: '{data / 'sent.jsonl'}'}}\n"
     )
     paths = {"prometheus": data / "prometheus.yml", "alertmanager": data / "alertmanager.yml",
@@ -190,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"costwarden on this machine (state in {args.data}; logs in {args.data / 'logs'}):", flush=True)
     running = start(args.data, ports)
     print("\nMessages appear below (and in data/run/sent.jsonl). Fire a test alert from another terminal with "
-          "`make demo-alert`. Ctrl-C stops everything.\n", flush=True)  # fmt: skip
+          "`make demo-alert`; preview the daily digest with `.venv/bin/costwarden-receiver digest --dry-run "
+          f"--config {args.data / 'receiver.yml'}`. Ctrl-C stops everything.\n", flush=True)  # fmt: skip
     stopping = False
 
     def on_signal(signum: int, _: object) -> None:

@@ -117,6 +117,10 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path) ->
     receiver = load_receiver(tmp_path / "receiver.yml")
     assert receiver.listen.port == 9095 and receiver.prometheus.url == "http://prometheus:9090"
     assert [c.type for c in receiver.channels] == ["console", "file", "telegram"]
+    assert (
+        receiver.digest.timezone == ENV_EXAMPLE["COSTWARDEN_BILLING_TIMEZONE"]
+        and str(receiver.digest.daily.at) == "09:00:00"
+    )
     table = pricing.load(tmp_path / "pricing.yml")
     assert (table.provider, table.plan) == ("digitalocean", "s-1vcpu-1gb")
 
