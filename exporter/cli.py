@@ -18,6 +18,8 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from exporter import __version__, config
+from exporter.billing import poller
+from exporter.billing.poller import Poller
 from exporter.collectors.cgroup import CgroupReader
 from exporter.collectors.host import HostReader
 from exporter.containers import NameResolver
@@ -157,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def build(args: argparse.Namespace, table: config.PricingTable) -> tuple[RenderedMetrics, Sampler]:
+def build(
+    args: argparse.Namespace, table: config.PricingTable, billing: Poller | None = None
+) -> tuple[RenderedMetrics, Sampler]:
     """Wire readers, sampler and registry from the flags; the single place where paths become objects."""
     cgroupfs = args.cgroupfs or args.sysfs / "fs" / "cgroup"
     mountpoints = tuple(m.strip() for m in args.mountpoints.split(",") if m.strip())
@@ -172,7 +176,7 @@ def build(args: argparse.Namespace, table: config.PricingTable) -> tuple[Rendere
     ProcessCollector(registry=live)
     PlatformCollector(registry=live)
     GCCollector(registry=live)
-    return RenderedMetrics(CostCollector(table, sampler), live), sampler
+    return RenderedMetrics(CostCollector(table, sampler, billing), live), sampler
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(resolved, indent=2))
         return 0
 
-    metrics, sampler = build(args, table)
+    try:
+        billing = poller.build(table)
+    except config.ConfigError as exc:
+        source = args.config_file or "<embedded default>"
+        log.error("invalid pricing table: %s: %s", source, exc)
+        print(f"costwarden-exporter: {source}: {exc}", file=sys.stderr)
+        return 2
+    metrics, sampler = build(args, table, billing)
 
     def beat() -> None:
         sampler.sample()
@@ -222,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     worker = threading.Thread(target=every, args=(args.interval, stop, beat), name="sampler", daemon=True)
     worker.start()
+    if billing is not None:
+        log.info("polling the %s billing API every %gs", billing.api, billing.interval)
+        threading.Thread(target=billing.run, args=(stop,), name="billing", daemon=True).start()
     while not stop.wait(1.0):
         pass
     log.info("stopping")

@@ -113,6 +113,27 @@ class Billing:
     """Day of the month the billing period starts (28 at most, so every month has it)."""
 
 
+API_OF_PROVIDER = {"digitalocean": "digitalocean", "linode": "linode", "vultr": "vultr", "hetzner": "hetzner",
+                   "lightsail": "aws", "ec2": "aws"}  # fmt: skip
+APIS = ("digitalocean", "linode", "vultr", "hetzner", "aws")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderApi:
+    """The provider's own billing and transfer figures, polled in the background (docs/billing.md)."""
+
+    enabled: bool = False
+    api: str = _spec("", pattern=r"(digitalocean|linode|vultr|hetzner|aws)?")
+    """Empty: the provider's own (lightsail and ec2 use aws); required for provider: custom."""
+    interval_seconds: float | None = _spec(None, ge=60)
+    """Empty: 900 (15 min); 21600 (6 h) for aws, whose Cost Explorer charges USD 0.01 per request."""
+    timeout_seconds: float = _spec(20.0, gt=0, le=120)
+    url: str = _spec("", pattern=r"(https?://.+)?")
+    """Empty: the provider's public API; set for a proxy (or a test server)."""
+    server: str = ""
+    """Hetzner: this server's name or id in the project (default: this machine's hostname)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class PricingTable:
     """A fully resolved pricing table; see docs/configuration.md for every field."""
@@ -130,6 +151,12 @@ class PricingTable:
     extras: Extras = _spec(Extras())
     budget: Budget = _spec(Budget())
     billing: Billing = _spec(Billing())
+    provider_api: ProviderApi = _spec(ProviderApi())
+
+    @property
+    def api(self) -> str:
+        """Which billing API `provider_api` polls ("" when none applies)."""
+        return self.provider_api.api or API_OF_PROVIDER.get(self.provider, "")
 
 
 class _Invalid(Exception):
@@ -176,6 +203,10 @@ def _value(hint: Any, raw: Any, path: str, rules: typing.Mapping[str, Any]) -> A
         return tuple(_build(args[0], item, f"{path}[{i}]") for i, item in enumerate(raw))
     if dataclasses.is_dataclass(hint):
         return _build(hint, raw, path)  # type: ignore[arg-type]
+    if hint is bool:
+        if not isinstance(raw, bool):
+            raise _Invalid(path, f"expected true or false, got {raw!r}")
+        return raw
     if hint in (float, int):
         if isinstance(raw, bool) or not isinstance(raw, int | float) or (hint is int and not isinstance(raw, int)):
             raise _Invalid(path, f"expected {'a whole number' if hint is int else 'a number'}, got {raw!r}")
@@ -239,6 +270,9 @@ def resolve(raw: dict[str, Any], source: str = "<embedded default>") -> PricingT
     except _Invalid as exc:
         raise ConfigError(f"{source}: {exc}") from exc
     _check_derivable(table, source)
+    if table.provider_api.enabled and not table.api:
+        raise ConfigError(f"{source}: field provider_api.api: provider {table.provider!r} has no billing API of its "
+                          f"own; name one of {', '.join(APIS)}")  # fmt: skip
     return table
 
 

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from exporter.billing.poller import Poller
 from exporter.cgroupfs import Workload
 from exporter.config import PricingTable
 from exporter.exposition import render_text
@@ -17,9 +18,10 @@ from exporter.sampler import Sampler
 
 
 class CostCollector(Collector):
-    def __init__(self, table: PricingTable, sampler: Sampler) -> None:
+    def __init__(self, table: PricingTable, sampler: Sampler, billing: Poller | None = None) -> None:
         self._table = table
         self._sampler = sampler
+        self._billing = billing
 
     def collect(self) -> Iterator[Metric]:
         table = self._table
@@ -47,6 +49,8 @@ class CostCollector(Collector):
             "Egress included in the plan per billing period, in bytes.",
             value=table.egress.included_gib * GIB,
         )
+        if self._billing is not None:
+            yield from self._billing.collect(currency)
 
         snap = self._sampler.snapshot
         if snap is None:

@@ -1,0 +1,113 @@
+"""GET JSON from a provider's API with the standard library: a timeout on every call, the token in a header and never
+in a message, and every failure turned into an `ApiError` with a bounded reason (the errors metric's label)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+REASONS = ("unauthorized", "forbidden", "rate_limited", "timeout", "unreachable", "server_error", "client_error",
+           "bad_response", "not_found")  # fmt: skip
+
+
+class ApiError(Exception):
+    """One failed call: `reason` is one of REASONS; `retry_after` is the server's wish in seconds, if it said."""
+
+    def __init__(self, reason: str, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def retry_after(headers: Any, now: float) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or an HTTP date) or a rate-limit reset time (epoch seconds:
+    DigitalOcean's `RateLimit-Reset`, Hetzner's `RateLimit-Reset`)."""
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value) if value else None
+            return None if when is None else max(0.0, when.timestamp() - now)
+    reset = headers.get("RateLimit-Reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
+
+
+class Client:
+    def __init__(self, base_url: str, headers: dict[str, str], timeout: float, name: str) -> None:
+        self._base = base_url.rstrip("/")
+        self._headers = {"Accept": "application/json", "User-Agent": "costwarden-exporter", **headers}
+        self._timeout = timeout
+        self.name = name
+
+    def get(self, path_or_url: str, params: dict[str, str | int] | None = None) -> dict[str, Any]:
+        url = path_or_url if path_or_url.startswith("http") else self._base + path_or_url
+        if params:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
+        shown = url.split("?")[0]
+        request = urllib.request.Request(url, headers=self._headers)  # noqa: S310 - http(s) only, checked in config
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as answer:  # noqa: S310
+                raw = answer.read()
+        except urllib.error.HTTPError as exc:
+            raise self._http_error(exc, shown) from None
+        except TimeoutError as exc:
+            raise ApiError("timeout", f"{self.name}: no answer from {shown} within {self._timeout:g} s") from exc
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError | socket.timeout):
+                raise ApiError("timeout", f"{self.name}: no answer from {shown} within {self._timeout:g} s") from exc
+            raise ApiError("unreachable", f"{self.name}: cannot reach {shown}: {exc.reason}") from exc
+        except OSError as exc:
+            raise ApiError("unreachable", f"{self.name}: cannot reach {shown}: {exc}") from exc
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError("bad_response", f"{self.name}: {shown} did not answer JSON") from exc
+        if not isinstance(document, dict):
+            raise ApiError("bad_response", f"{self.name}: {shown} answered {type(document).__name__}, not an object")
+        return document
+
+    def _http_error(self, exc: urllib.error.HTTPError, shown: str) -> ApiError:
+        status = exc.code
+        try:
+            body = exc.read()[:300].decode("utf-8", "replace")
+        except OSError:
+            body = ""
+        detail = f"{self.name}: {shown} answered HTTP {status}: {body.strip()}"
+        if status == 401:
+            return ApiError("unauthorized", detail + " (check the token)")
+        if status == 403:
+            return ApiError("forbidden", detail + " (the token lacks the read scope this needs)")
+        if status == 404:
+            return ApiError("not_found", detail)
+        if status == 429:
+            return ApiError("rate_limited", detail, retry_after(exc.headers, time.time()))
+        if status >= 500:
+            return ApiError("server_error", detail, retry_after(exc.headers, time.time()))
+        return ApiError("client_error", detail)
+
+
+def number(document: dict[str, Any], *path: str) -> float:
+    """A number at `path` (providers send money as strings: "12.34"); ApiError("bad_response") if it is not one."""
+    value: Any = document
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            raise ApiError("bad_response", f"missing field {'.'.join(path)}")
+        value = value[key]
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ApiError("bad_response", f"field {'.'.join(path)} is not a number: {value!r}") from exc

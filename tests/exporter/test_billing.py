@@ -1,0 +1,235 @@
+"""The provider's own numbers: each API client against a local server answering the documented shapes (pagination,
+errors, 429 with its retry hints, slowness), the poller's keep-the-last-good-value behaviour, the metrics, and the
+real exporter process polling in the background."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.net import free_port, wait_until_ok
+from exporter import config
+from exporter.billing.poller import Poller, build
+from exporter.exposition import render_text
+from tests.exporter.test_scrape import get
+from tests.fakes import serve_in_thread
+from tests.fakes.providers import ACCESS_KEY, TOKEN, FakeProviders
+
+GB = 1e9
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeProviders, str]]:
+    providers = FakeProviders()
+    with serve_in_thread(providers.app()) as url:
+        yield providers, url
+
+
+def table(provider: str, url: str, **api: Any) -> config.PricingTable:
+    plans = {"digitalocean": "s-1vcpu-1gb", "linode": "g6-nanode-1", "vultr": "vc2-1c-1gb", "hetzner": "cx22",
+             "ec2": "t3.micro"}  # fmt: skip
+    return config.resolve({"provider": provider, "plan": plans[provider],
+                           "provider_api": {"enabled": True, "url": url, "timeout_seconds": 1, **api}})  # fmt: skip
+
+
+def poller(provider: str, url: str, **api: Any) -> Poller:
+    made = build(table(provider, url, **api), {"COSTWARDEN_PROVIDER_TOKEN": TOKEN})
+    assert made is not None
+    return made
+
+
+def exposition(p: Poller) -> str:
+    return render_text(p.collect("USD")).decode()
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    pattern = re.escape(name) + r"\{([^}]*)\} (\S+)"
+    for found in re.finditer(pattern, text):
+        have = dict(re.findall(r'(\w+)="([^"]*)"', found.group(1)))
+        if all(have.get(k) == v for k, v in labels.items()):
+            return float(found.group(2))
+    return None
+
+
+def test_digitalocean_balance_and_the_newest_invoice_across_pages(fake: tuple[FakeProviders, str]) -> None:
+    server, url = fake
+    p = poller("digitalocean", url)
+    assert p.poll_once() == 900
+    text = exposition(p)
+    assert sample(text, "costwarden_billing_month_to_date", provider="digitalocean") == 11.21
+    assert sample(text, "costwarden_billing_account_balance", provider="digitalocean") == 12.23
+    assert sample(text, "costwarden_billing_last_invoice", provider="digitalocean") == 7.31  # on the third page
+    assert sample(text, "costwarden_billing_generated_timestamp_seconds", provider="digitalocean") == 1795849272
+    assert sample(text, "costwarden_billing_up", provider="digitalocean") == 1
+    assert [r for r in server.requests if "billing_history" in r] == [
+        "/v2/customers/my/billing_history?per_page=200",
+        "/v2/customers/my/billing_history?page=2&per_page=200",
+        "/v2/customers/my/billing_history?page=3&per_page=200",
+    ]
+    assert all(h["Authorization"] == f"Bearer {TOKEN}" for h in server.headers)
+
+
+def test_linode_uninvoiced_balance_and_pooled_transfer(fake: tuple[FakeProviders, str]) -> None:
+    p = poller("linode", fake[1])
+    p.poll_once()
+    text = exposition(p)
+    assert sample(text, "costwarden_billing_month_to_date", provider="linode") == 14.5
+    assert sample(text, "costwarden_billing_transfer_used_bytes", provider="linode") == 412 * GB
+    assert sample(text, "costwarden_billing_transfer_quota_bytes", provider="linode") == 1000 * GB
+
+
+def test_vultr_pending_charges_and_bandwidth_credits(fake: tuple[FakeProviders, str]) -> None:
+    p = poller("vultr", fake[1])
+    p.poll_once()
+    text = exposition(p)
+    assert sample(text, "costwarden_billing_month_to_date", provider="vultr") == 3.75
+    assert sample(text, "costwarden_billing_account_balance", provider="vultr") == -20.5
+    assert sample(text, "costwarden_billing_transfer_used_bytes", provider="vultr") == 310 * GB  # this month's
+    assert sample(text, "costwarden_billing_transfer_quota_bytes", provider="vultr") == (2000 + 2048) * GB
+
+
+def test_hetzner_finds_this_server_on_a_later_page_with_its_location_prices(fake: tuple[FakeProviders, str]) -> None:
+    p = poller("hetzner", fake[1], server="vps1")
+    p.poll_once()
+    text = exposition(p)
+    assert sample(text, "costwarden_billing_transfer_used_bytes", provider="hetzner") == 123 * GB
+    assert sample(text, "costwarden_billing_transfer_quota_bytes", provider="hetzner") == 21990232555520
+    assert sample(text, "costwarden_billing_plan_price_per_hour", provider="hetzner") == 0.006  # fsn1, net
+    assert sample(text, "costwarden_billing_plan_price_per_month", provider="hetzner") == 3.79
+    assert sample(text, "costwarden_billing_month_to_date", provider="hetzner") is None  # Hetzner has no billing API
+    assert "/v1/server_types?name=cx22" in fake[0].requests
+
+
+def test_hetzner_unknown_server_names_the_ones_there(
+    fake: tuple[FakeProviders, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    p = poller("hetzner", fake[1], server="nope")
+    p.poll_once()
+    assert sample(exposition(p), "costwarden_billing_errors_total", provider="hetzner", reason="not_found") == 1
+    assert "no server named 'nope'" in caplog.text and "other-box, vps1" in caplog.text
+
+
+def test_a_failure_keeps_the_last_good_reading_and_counts_its_reason(
+    fake: tuple[FakeProviders, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, url = fake
+    now = [1000.0]
+    good = poller("linode", url)
+    p = Poller("linode", good._poll, 900, clock=lambda: now[0])
+    p.poll_once()
+    server.fail = ["500", "429", "garbage", "slow"]
+    now[0] = 2000.0
+    delays = [p.poll_once() for _ in range(4)]
+    text = exposition(p)
+    assert sample(text, "costwarden_billing_month_to_date", provider="linode") == 14.5  # still there
+    assert sample(text, "costwarden_billing_last_success_timestamp_seconds", provider="linode") == 1000.0
+    assert sample(text, "costwarden_billing_up", provider="linode") == 0
+    for reason in ("server_error", "rate_limited", "bad_response", "timeout"):
+        assert sample(text, "costwarden_billing_errors_total", provider="linode", reason=reason) == 1, reason
+    assert sample(text, "costwarden_billing_errors_total", provider="linode", reason="unauthorized") == 0
+    assert delays[0] == 60 and delays[1] >= 30 and delays[2] == 240 and delays[3] == 480  # doubling, retry-after
+    assert p.poll_once() == 900 and sample(exposition(p), "costwarden_billing_up", provider="linode") == 1
+    assert TOKEN not in caplog.text
+
+
+def test_rate_limit_reset_is_honoured_when_there_is_no_retry_after() -> None:
+    from exporter.billing.client import retry_after
+
+    assert retry_after({"RateLimit-Reset": "1045"}, 1000.0) == 45
+    assert retry_after({"Retry-After": "7"}, 1000.0) == 7
+    assert retry_after({"Retry-After": "Sat, 28 Nov 2026 09:00:10 GMT"}, 1795856400.0) == 10
+    assert retry_after({}, 1000.0) is None
+
+
+def test_a_wrong_token_is_unauthorized_and_never_shown(
+    fake: tuple[FakeProviders, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    made = build(table("digitalocean", fake[1]), {"COSTWARDEN_PROVIDER_TOKEN": "wrong-secret-token"})
+    assert made is not None
+    made.poll_once()
+    text = exposition(made)
+    assert sample(text, "costwarden_billing_errors_total", provider="digitalocean", reason="unauthorized") == 1
+    assert sample(text, "costwarden_billing_last_success_timestamp_seconds", provider="digitalocean") == 0
+    assert "check the token" in caplog.text and "wrong-secret-token" not in caplog.text + text
+
+
+def test_token_from_a_file_and_a_missing_token_is_a_startup_error(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text(TOKEN + "\n")
+    assert build(table("vultr", "http://x"), {"COSTWARDEN_PROVIDER_TOKEN_FILE": str(secret)}) is not None
+    with pytest.raises(config.ConfigError, match="COSTWARDEN_PROVIDER_TOKEN"):
+        build(table("vultr", "http://x"), {})
+    assert build(config.resolve({"provider": "vultr", "plan": "vc2-1c-1gb"}), {}) is None  # off by default
+    with pytest.raises(config.ConfigError, match=r"provider_api\.enabled: expected true or false"):
+        config.resolve({"provider": "vultr", "plan": "vc2-1c-1gb", "provider_api": {"enabled": "yes"}})
+
+
+def test_aws_cost_explorer_by_service_across_pages(
+    fake: tuple[FakeProviders, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, url = fake
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
+    p = poller("ec2", url)
+    assert p.interval == 6 * 3600  # Cost Explorer charges per request
+    p.poll_once()
+    text = exposition(p)
+    assert sample(text, "costwarden_billing_month_to_date", provider="aws") == pytest.approx(4.21 + 0.3 + 1.05 + 0.04)
+    ec2 = sample(text, "costwarden_billing_service_month_to_date", provider="aws",
+                 service="Amazon Elastic Compute Cloud - Compute")  # fmt: skip
+    assert ec2 == pytest.approx(4.25)
+    assert server.requests == ["AWSInsightsIndexService.GetCostAndUsage"] * 2
+    server.fail = ["429"]
+    p.poll_once()
+    assert sample(exposition(p), "costwarden_billing_errors_total", provider="aws", reason="rate_limited") == 1
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
+    p2 = poller("ec2", url)
+    p2.poll_once()
+    assert sample(exposition(p2), "costwarden_billing_errors_total", provider="aws", reason="unauthorized") == 1
+
+
+def test_the_exporter_polls_in_the_background_and_a_scrape_never_waits(
+    fake: tuple[FakeProviders, str], tree: Path, tmp_path: Path
+) -> None:
+    server, url = fake
+    pricing = tmp_path / "pricing.yml"
+    pricing.write_text(f"provider: digitalocean\nplan: s-1vcpu-1gb\nprovider_api: {{enabled: true, url: '{url}'}}\n")
+    port = free_port()
+    cmd = [sys.executable, "-m", "exporter", f"--config.file={pricing}", f"--web.listen-address=127.0.0.1:{port}",
+           f"--path.procfs={tree / 'proc'}", f"--path.cgroupfs={tree / 'cgroupv2/sys/fs/cgroup'}",
+           f"--path.rootfs={tree}", f"--storage.state-file={tmp_path / 'state.json'}",
+           "--sample.interval=200ms"]  # fmt: skip
+    missing = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 2 and f"{pricing}: field provider_api.enabled" in missing.stderr
+    env = {"COSTWARDEN_PROVIDER_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"}
+    server.fail = ["slow"]  # the first poll takes 3 s; the exporter serves meanwhile
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_ok(f"http://127.0.0.1:{port}/-/healthy", proc)
+        started = time.monotonic()
+        status, body = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200 and time.monotonic() - started < 2
+        assert sample(body, "costwarden_billing_up", provider="digitalocean") == 0
+        deadline = time.monotonic() + 15
+        while sample(body, "costwarden_billing_month_to_date", provider="digitalocean") is None:
+            assert time.monotonic() < deadline, body[-2000:]
+            time.sleep(0.3)
+            body = get(f"http://127.0.0.1:{port}/metrics")[1]
+        assert sample(body, "costwarden_billing_month_to_date", provider="digitalocean") == 11.21
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    assert "polling the digitalocean billing API every 900s" in stderr and TOKEN not in stderr
+
+
+@pytest.fixture(autouse=True)
+def _logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)

@@ -1,0 +1,220 @@
+"""Local servers answering as the providers' billing APIs do, in their documented shapes, with their failures.
+
+- DigitalOcean `GET /v2/customers/my/balance`, `GET /v2/customers/my/billing_history` (paged: `links.pages.next` is
+  an absolute URL; `meta.total`); errors `{"id": ..., "message": ...}`; 429 with `ratelimit-reset` (epoch seconds).
+- Linode `GET /v4/account`, `GET /v4/account/transfer` (GB); errors `{"errors": [{"reason": ...}]}`; 429 Retry-After.
+- Vultr `GET /v2/account`, `GET /v2/account/bandwidth` (GB); errors `{"error": ..., "status": ...}`.
+- Hetzner Cloud `GET /v1/servers` (paged: `meta.pagination.next_page`), `GET /v1/server_types?name=`; errors
+  `{"error": {"code": ..., "message": ...}}`; 429 with `RateLimit-Reset` (epoch seconds).
+- AWS Cost Explorer `POST /` with `X-Amz-Target: AWSInsightsIndexService.GetCostAndUsage` (JSON 1.1), paged by
+  `NextPageToken`; errors `{"__type": ..., "message": ...}` with status 400.
+
+Every request needs the right token (`Authorization: Bearer <token>`; AWS: a SigV4 signature by the expected access
+key). `fail` is a list of failures to play before answering normally: "429", "500", "401", "slow" (3 s), "garbage".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "fake-provider-token-0123456789"
+ACCESS_KEY = "AKIAFAKEFAKEFAKE0001"
+
+DO_INVOICES = [  # newest last page, as DigitalOcean pages oldest first
+    [{"description": "Invoice for August 2026", "amount": "5.12", "invoice_id": "1", "invoice_uuid": "u1",
+      "date": "2026-09-01T08:44:38Z", "type": "Invoice"},
+     {"description": "Payment (MC 2026)", "amount": "-5.12", "date": "2026-09-02T08:44:38Z", "type": "Payment"}],
+    [{"description": "Invoice for September 2026", "amount": "6.00", "invoice_id": "2", "invoice_uuid": "u2",
+      "date": "2026-10-01T08:44:38Z", "type": "Invoice"}],
+    [{"description": "Invoice for October 2026", "amount": "7.31", "invoice_id": "3", "invoice_uuid": "u3",
+      "date": "2026-11-01T08:44:38Z", "type": "Invoice"},
+     {"description": "Credit", "amount": "-1.00", "date": "2026-11-03T08:44:38Z", "type": "Credit"}],
+]  # fmt: skip
+HETZNER_SERVERS = [
+    [{"id": 11, "name": "other-box", "server_type": {"name": "cx32"}, "datacenter": {"location": {"name": "nbg1"}},
+      "outgoing_traffic": 5 * 10**9, "ingoing_traffic": 10**9, "included_traffic": 21990232555520}],
+    [{"id": 42, "name": "vps1", "server_type": {"name": "cx22"}, "datacenter": {"location": {"name": "fsn1"}},
+      "outgoing_traffic": 123 * 10**9, "ingoing_traffic": 9 * 10**9, "included_traffic": 21990232555520}],
+]  # fmt: skip
+HETZNER_TYPES = {
+    "cx22": [{"location": "fsn1", "price_hourly": {"net": "0.0060000000", "gross": "0.0071400000"},
+              "price_monthly": {"net": "3.7900000000", "gross": "4.5101000000"}, "included_traffic": 21990232555520,
+              "price_per_tb_traffic": {"net": "1.0000000000", "gross": "1.1900000000"}},
+             {"location": "hel1", "price_hourly": {"net": "0.0059", "gross": "0.0070"},
+              "price_monthly": {"net": "3.69", "gross": "4.39"}, "included_traffic": 21990232555520,
+              "price_per_tb_traffic": {"net": "1.0", "gross": "1.19"}}],
+}  # fmt: skip
+AWS_PAGES = [
+    [("Amazon Elastic Compute Cloud - Compute", "4.2100000000"), ("AmazonCloudWatch", "0.3000000000")],
+    [("Amazon Simple Storage Service", "1.0500000000"), ("Amazon Elastic Compute Cloud - Compute", "0.0400000000")],
+]
+
+
+@dataclass
+class FakeProviders:
+    fail: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+    async def _gate(self, request: web.Request, error: Any) -> web.StreamResponse | None:
+        """Authentication, then the next scripted failure; None to answer normally."""
+        self.requests.append(request.path_qs)
+        self.headers.append(dict(request.headers))
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return web.json_response(error(401, "unauthorized", "Unable to authenticate you"), status=401)
+        if not self.fail:
+            return None
+        mode = self.fail.pop(0)
+        if mode == "slow":
+            await asyncio.sleep(3)
+            return None
+        if mode == "garbage":
+            return web.Response(text="<html>502 Bad Gateway</html>", content_type="text/html")
+        if mode == "429":
+            headers = {"Retry-After": "30", "RateLimit-Reset": str(int(time.time()) + 45)}
+            return web.json_response(error(429, "too_many_requests", "API Rate limit exceeded."), status=429,
+                                     headers=headers)  # fmt: skip
+        return web.json_response(error(int(mode), "server_error", "Server Error"), status=int(mode))
+
+    # --- DigitalOcean ---
+
+    @staticmethod
+    def _do_error(status: int, ident: str, message: str) -> dict[str, Any]:
+        return {"id": ident, "message": message}
+
+    async def do_balance(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._gate(request, self._do_error)) is not None:
+            return refused
+        return web.json_response({"month_to_date_balance": "23.44", "account_balance": "12.23",
+                                  "month_to_date_usage": "11.21", "generated_at": "2026-11-28T07:01:12Z"})  # fmt: skip
+
+    async def do_history(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._gate(request, self._do_error)) is not None:
+            return refused
+        page = int(request.query.get("page", "1"))
+        body: dict[str, Any] = {"billing_history": DO_INVOICES[page - 1], "links": {"pages": {}},
+                                "meta": {"total": sum(len(p) for p in DO_INVOICES)}}  # fmt: skip
+        base = f"{request.scheme}://{request.host}{request.path}"
+        if page < len(DO_INVOICES):
+            body["links"]["pages"] = {"next": f"{base}?page={page + 1}&per_page=200",
+                                      "last": f"{base}?page={len(DO_INVOICES)}&per_page=200"}  # fmt: skip
+        return web.json_response(body)
+
+    # --- Linode ---
+
+    @staticmethod
+    def _linode_error(status: int, ident: str, message: str) -> dict[str, Any]:
+        return {"errors": [{"reason": message}]}
+
+    async def linode_account(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._gate(request, self._linode_error)) is not None:
+            return refused
+        return web.json_response({"active_since": "2024-05-01T00:00:00", "balance": 0, "balance_uninvoiced": 14.5,
+                                  "company": "", "email": "owner@example.com", "euuid": "E1"})  # fmt: skip
+
+    async def linode_transfer(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._gate(request, self._linode_error)) is not None:
+            return refused
+        return web.json_response({"billable": 0, "quota": 1000, "used": 412})
+
+    # --- Vultr ---
+
+    @staticmethod
+    def _vultr_error(status: int, ident: str, message: str) -> dict[str, Any]:
+        return {"error": message, "status": status}
+
+    async def vultr_account(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._gate(request, self._vultr_error)) is not None:
+            return refused
+        return web.json_response({"account": {"name": "Owner", "email": "owner@example.com", "acls": [],
+                                              "balance": -20.5, "pending_charges": 3.75,
+                                              "last_payment_date": "2026-11-01T00:00:00+00:00",
+                                              "last_payment_amount": -10}})  # fmt: skip
+
+    async def vultr_bandwidth(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._gate(request, self._vultr_error)) is not None:
+            return refused
+
+        def period(out: int) -> dict[str, Any]:
+            return {"timestamp_start": "1764547200", "timestamp_end": "1767225599", "gb_in": 3, "gb_out": out,
+                    "total_instance_hours": 672, "total_instance_count": 1, "instance_bandwidth_credits": 2000,
+                    "free_bandwidth_credits": 2048, "purchased_bandwidth_credits": 0, "overage": 0,
+                    "overage_unit_cost": 0.01, "overage_cost": 0}  # fmt: skip
+
+        return web.json_response({"bandwidth": {"previous_month": period(900), "current_month_to_date": period(310),
+                                                "current_month_projected": period(420)}})  # fmt: skip
+
+    # --- Hetzner Cloud ---
+
+    @staticmethod
+    def _hetzner_error(status: int, ident: str, message: str) -> dict[str, Any]:
+        code = {401: "unauthorized", 429: "rate_limit_exceeded"}.get(status, "server_error")
+        return {"error": {"code": code, "message": message, "details": {}}}
+
+    async def hetzner_servers(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._gate(request, self._hetzner_error)) is not None:
+            return refused
+        page = int(request.query.get("page", "1"))
+        last = len(HETZNER_SERVERS)
+        following = page + 1 if page < last else None
+        pagination = {"page": page, "per_page": 1, "previous_page": page - 1 or None, "next_page": following,
+                      "last_page": last, "total_entries": last}  # fmt: skip
+        return web.json_response({"servers": HETZNER_SERVERS[page - 1], "meta": {"pagination": pagination}})
+
+    async def hetzner_types(self, request: web.Request) -> web.StreamResponse:
+        if (refused := await self._gate(request, self._hetzner_error)) is not None:
+            return refused
+        name = request.query.get("name", "")
+        types = [{"id": 1, "name": name, "prices": HETZNER_TYPES[name]}] if name in HETZNER_TYPES else []
+        pagination = {"page": 1, "per_page": 25, "previous_page": None, "next_page": None, "last_page": 1,
+                      "total_entries": len(types)}  # fmt: skip
+        return web.json_response({"server_types": types, "meta": {"pagination": pagination}})
+
+    # --- AWS Cost Explorer ---
+
+    async def aws(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request.headers.get("X-Amz-Target", ""))
+        body = json.loads(await request.read())
+        self.headers.append(dict(request.headers))
+
+        def error(kind: str, message: str) -> web.Response:
+            return web.json_response({"__type": kind, "message": message}, status=400,
+                                     content_type="application/x-amz-json-1.1")  # fmt: skip
+
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/"):
+            return error("UnrecognizedClientException", "The security token included in the request is invalid.")
+        if request.headers.get("X-Amz-Target") != "AWSInsightsIndexService.GetCostAndUsage":
+            return error("UnknownOperationException", "")
+        if self.fail and self.fail.pop(0) == "429":
+            return error("LimitExceededException", "You have exceeded the rate limit.")
+        page = int(body.get("NextPageToken") or 0)
+        groups = [{"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}
+                  for service, amount in AWS_PAGES[page]]  # fmt: skip
+        answer: dict[str, Any] = {
+            "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+            "ResultsByTime": [{"TimePeriod": body["TimePeriod"], "Total": {}, "Groups": groups, "Estimated": True}],
+            "DimensionValueAttributes": [],
+        }
+        if page + 1 < len(AWS_PAGES):
+            answer["NextPageToken"] = str(page + 1)
+        return web.json_response(answer, content_type="application/x-amz-json-1.1")
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/v2/customers/my/balance", self.do_balance)
+        app.router.add_get("/v2/customers/my/billing_history", self.do_history)
+        app.router.add_get("/v4/account", self.linode_account)
+        app.router.add_get("/v4/account/transfer", self.linode_transfer)
+        app.router.add_get("/v2/account", self.vultr_account)
+        app.router.add_get("/v2/account/bandwidth", self.vultr_bandwidth)
+        app.router.add_get("/v1/servers", self.hetzner_servers)
+        app.router.add_get("/v1/server_types", self.hetzner_types)
+        app.router.add_post("/", self.aws)
+        return app
