@@ -78,6 +78,8 @@ def compose_pricing(env: dict[str, str]) -> str:
         config["budget"] = {"monthly": float(env["COSTWARDEN_BUDGET_MONTHLY"])}
     if env.get("COSTWARDEN_BILLING_TIMEZONE"):
         config["billing"] = {"timezone": env["COSTWARDEN_BILLING_TIMEZONE"]}
+    if env.get("COSTWARDEN_PROVIDER_API", "").lower() in ("true", "1", "yes"):
+        config["provider_api"] = {"enabled": True}
     return yaml.safe_dump(config, sort_keys=False)
 
 

@@ -139,3 +139,4 @@ def test_documented_example_loads() -> None:
     table = config.load(Path(__file__).parents[2] / "docs" / "examples" / "pricing.yml")
     assert (table.provider, table.plan, table.budget.monthly) == ("hetzner", "cx22", 8.0)
     assert table.extras.volumes[0].size_gib == 50
+    assert table.provider_api.enabled and table.api == "hetzner" and table.provider_api.server == "vps1"

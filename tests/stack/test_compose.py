@@ -122,7 +122,9 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path) ->
         and str(receiver.digest.daily.at) == "09:00:00"
     )
     table = pricing.load(tmp_path / "pricing.yml")
-    assert (table.provider, table.plan) == ("digitalocean", "s-1vcpu-1gb")
+    assert (table.provider, table.plan) == ("digitalocean", "s-1vcpu-1gb") and not table.provider_api.enabled
+    render.compose(tmp_path / "api", env | {"COSTWARDEN_PROVIDER_API": "true"})
+    assert pricing.load(tmp_path / "api" / "pricing.yml").provider_api.enabled
 
 
 def test_fleet_examples_are_valid_prometheus_configs(tmp_path: Path) -> None:
