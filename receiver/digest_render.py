@@ -15,7 +15,7 @@ WORDS = {
     "en": {
         "title_day": "Daily spend digest · {first} ({weekday})",
         "title_week": "Weekly spend digest · {first} to {last}",
-        "spent": "{total} {cur} spent",
+        "spent": "{total}{cur} spent",
         "vs_previous_day": "{pct} vs the day before",
         "vs_previous_week": "{pct} vs the week before",
         "vs_week_before": "{pct} vs the same day last week",
@@ -24,12 +24,12 @@ WORDS = {
         "workloads": "Top workloads",
         "new": "new",
         "bill": "Bill",
-        "bill_line": "{host}month to date {mtd} {cur}; forecast {forecast} {cur} by period end, {days} days left",
-        "budget": "{pct} % of the {budget} {cur} budget",
+        "bill_line": "{host}month to date {mtd}{cur}; forecast {forecast}{cur} by period end, {days} days left",
+        "budget": "{pct} % of the {budget}{cur} budget",
         "egress": "Egress",
         "egress_line": "{host}{used} GiB used, forecast {forecast} GiB by period end",
         "included": "{pct} % of the {included} GiB included",
-        "overage": "overage forecast {money} {cur}",
+        "overage": "overage forecast {money}{cur}",
         "sep": "; ",
         "alerts": "Alerts",
         "alert_line": "{name} ({severity}){on}: fired {times}×, {lasted} in all",
@@ -46,7 +46,7 @@ WORDS = {
     "zh": {
         "title_day": "每日支出摘要 · {first}（{weekday}）",
         "title_week": "每周支出摘要 · {first} 至 {last}",
-        "spent": "支出 {total} {cur}",
+        "spent": "支出 {total}{cur}",
         "vs_previous_day": "较前一天 {pct}",
         "vs_previous_week": "较上一周 {pct}",
         "vs_week_before": "较上周同一天 {pct}",
@@ -55,12 +55,12 @@ WORDS = {
         "workloads": "支出最多的工作负载",
         "new": "新出现",
         "bill": "账单",
-        "bill_line": "{host}本期至今 {mtd} {cur}；预计期末 {forecast} {cur}，还剩 {days} 天",
-        "budget": "为预算 {budget} {cur} 的 {pct} %",
+        "bill_line": "{host}本期至今 {mtd}{cur}；预计期末 {forecast}{cur}，还剩 {days} 天",
+        "budget": "为预算 {budget}{cur} 的 {pct} %",
         "egress": "出站流量",
         "egress_line": "{host}已用 {used} GiB，预计期末 {forecast} GiB",
         "included": "为套餐包含的 {included} GiB 的 {pct} %",
-        "overage": "预计超额费用 {money} {cur}",
+        "overage": "预计超额费用 {money}{cur}",
         "sep": "；",
         "alerts": "告警",
         "alert_line": "{name}（{severity}）{on}：触发 {times} 次，共 {lasted}",
@@ -82,11 +82,11 @@ VERDICTS = {
 REASONS = {
     "en": {
         "critical_alert": "act: {subject} was critical for {minutes}",
-        "over_budget": "act: {subject} is forecast at {forecast} {cur}, {pct} % of its {budget} {cur} budget",
+        "over_budget": "act: {subject} is forecast at {forecast}{cur}, {pct} % of its {budget}{cur} budget",
         "warning_alert": "watch: {subject} fired a warning for {minutes}",
-        "egress_overage": "watch: {subject} is forecast to pay {money} {cur} for egress beyond its quota",
-        "spend_up": "watch: spend is up {pct} % ({extra} {cur} more) against every comparison",
-        "budget_near": "watch: {subject} is forecast to use {pct} % of its {budget} {cur} budget",
+        "egress_overage": "watch: {subject} is forecast to pay {money}{cur} for egress beyond its quota",
+        "spend_up": "watch: spend is up {pct} % ({extra}{cur} more) against every comparison",
+        "budget_near": "watch: {subject} is forecast to use {pct} % of its {budget}{cur} budget",
         "egress_near": "watch: {subject} is forecast to use {pct} % of its included egress",
         "no_data": "watch: no spend data reached Prometheus for this period; is the exporter running?",
         "unreadable": "watch: Prometheus could not be read, so nothing below is known (see the note)",
@@ -94,11 +94,11 @@ REASONS = {
     },
     "zh": {
         "critical_alert": "需处理：{subject} 处于严重状态 {minutes}",
-        "over_budget": "需处理：{subject} 预计 {forecast} {cur}，为预算 {budget} {cur} 的 {pct} %",
+        "over_budget": "需处理：{subject} 预计 {forecast}{cur}，为预算 {budget}{cur} 的 {pct} %",
         "warning_alert": "留意：{subject} 发出警告 {minutes}",
-        "egress_overage": "留意：{subject} 预计需为超出配额的流量支付 {money} {cur}",
-        "spend_up": "留意：支出较各项对比均上升 {pct} %（多 {extra} {cur}）",
-        "budget_near": "留意：{subject} 预计用掉预算 {budget} {cur} 的 {pct} %",
+        "egress_overage": "留意：{subject} 预计需为超出配额的流量支付 {money}{cur}",
+        "spend_up": "留意：支出较各项对比均上升 {pct} %（多 {extra}{cur}）",
+        "budget_near": "留意：{subject} 预计用掉预算 {budget}{cur} 的 {pct} %",
         "egress_near": "留意：{subject} 预计用掉所含流量的 {pct} %",
         "no_data": "留意：本期 Prometheus 没有收到支出数据；exporter 是否在运行？",
         "unreadable": "留意：无法读取 Prometheus，以下情况未知（见备注）",
@@ -122,7 +122,7 @@ def pct(value: float | None) -> str:
 def _line(s: SpendLine, cur: str, words: dict[str, str]) -> str:
     who = f"{s.name} ({s.instance})" if s.instance else s.name
     change = pct(s.change_pct) if s.change_pct is not None else (words["new"] if s.previous is None else "")
-    return f"{who}: {num(s.amount)} {cur}" + (f" ({change})" if change else "")
+    return f"{who}: {num(s.amount)}{cur}" + (f" ({change})" if change else "")
 
 
 def reason_text(r: Reason, cur: str, language: str) -> str:
@@ -152,7 +152,7 @@ def render_digest(
     else:
         title = w["title_week"].format(first=d.first_day, last=d.last_day)
     title += f" · {VERDICTS[language][d.verdict]}"
-    cur = d.currency
+    cur = f" {d.currency}" if d.currency else ""  # "1.23 USD", or "1.23" when the currency is unknown
     if d.total is None:
         headline = w["no_spend"]
     else:

@@ -67,7 +67,8 @@ def render_local(data: Path, ports: dict[str, int]) -> dict[str, Path]:
              "receiver": data / "receiver.yml"}  # fmt: skip
     paths["prometheus"].write_text(render.prometheus(addresses, str(ROOT / "rules")))
     paths["alertmanager"].write_text(render.alertmanager(addresses))
-    paths["receiver"].write_text(os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", "") + receiver)
+    # More receiver.yml from the environment, last so that its keys win (YAML keeps a repeated key's last value).
+    paths["receiver"].write_text(receiver + os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", ""))
     return paths
 
 

@@ -86,7 +86,7 @@ def receiver_process(
     port = free_port()
     config = data_dir.parent / f"receiver-{port}.yml"
     config.write_text(
-        f"listen: {{host: 127.0.0.1, port: {port}}}\ndata_dir: {data_dir}\n"
+        f"listen: {{host: 127.0.0.1, port: {port}}}\ndata_dir: {data_dir}\ndigest: {{daily: {{enabled: false}}}}\n"
         + (extra or f"ollama: {{enabled: false}}\nchannels: [{{type: file, path: {data_dir.parent / 'sent.jsonl'}}}]\n")
     )
     stderr = log.open("ab") if log else subprocess.DEVNULL

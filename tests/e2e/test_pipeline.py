@@ -143,7 +143,7 @@ def test_a_spike_is_paged_explained_and_resolved(tmp_path: Path) -> None:
         (tmp_path / "receiver.yml").write_text(json.dumps({
             "listen": {"host": "127.0.0.1", "port": ports["receiver"]}, "data_dir": str(tmp_path / "receiver"),
             "prometheus": {"url": f"http://{addresses['prometheus']}"}, "ollama": {"host": ollama_url},
-            "grafana_url": "http://grafana.example:3000",
+            "grafana_url": "http://grafana.example:3000", "digest": {"daily": {"enabled": False}},
             "channels": [{"type": "telegram", "bot_token": chat.telegram_token, "chat_id": 42, "api_url": chat_url}],
         }))  # fmt: skip
         prometheus = ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={data}",

@@ -155,6 +155,7 @@ def settings_for(tmp_path: Path, channels: list[dict[str, Any]], **extra: Any) -
             "ollama": extra.pop("ollama", {"enabled": False}),
             "delivery": {"retry_base_seconds": 0.2, "retry_max_seconds": 1},
             "channels": channels,
+            "digest": {"daily": {"enabled": False}},  # the wall clock must not add a message to these tests
             **extra,
         }
     )

@@ -28,7 +28,8 @@ def test_every_route_is_documented_and_nothing_else() -> None:
 async def test_documented_statuses_and_errors_are_what_the_app_answers(aiohttp_client: Client, tmp_path: Path) -> None:
     settings = Settings.model_validate(
         {"data_dir": str(tmp_path), "intake": {"max_body_bytes": 2**20}, "auth": {"bearer_token": "t"},
-         "ollama": {"enabled": False}, "channels": [{"type": "file", "path": str(tmp_path / "sent.jsonl")}]}
+         "ollama": {"enabled": False}, "channels": [{"type": "file", "path": str(tmp_path / "sent.jsonl")}],
+         "digest": {"daily": {"enabled": False}}}
     )  # fmt: skip
     client = await aiohttp_client(create_app(settings))
     responses = SPEC["paths"]["/alerts"]["post"]["responses"]

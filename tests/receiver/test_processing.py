@@ -38,6 +38,7 @@ def make_settings(tmp_path: Path, ollama_url: str, prometheus_url: str | None = 
             "channels": extra.pop("channels", [{"type": "file", "path": str(tmp_path / "sent.jsonl")}]),
             # one message per notification here; the facts-first page of critical alerts is tested in test_delivery
             "processing": extra.pop("processing", {"page_first": []}),
+            "digest": {"daily": {"enabled": False}},  # the wall clock must not add a message to these tests
             **extra,
         }
     )

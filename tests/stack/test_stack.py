@@ -41,7 +41,10 @@ def wait(check: Any, seconds: float, what: str) -> None:
 def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
     spec = ",".join(f"{k}={v}" for k, v in ports.items())
-    env = {**os.environ, "COSTWARDEN_RECEIVER_YML_EXTRA": "ollama: {enabled: false}\n"}
+    env = {
+        **os.environ,
+        "COSTWARDEN_RECEIVER_YML_EXTRA": "ollama: {enabled: false}\ndigest: {daily: {enabled: false}}\n",
+    }
     out = (tmp_path / "out").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec],
