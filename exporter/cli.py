@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -18,6 +19,9 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from exporter import __version__, config
+from exporter.actions import table as actions_table
+from exporter.actions.diagnostics import Host
+from exporter.actions.service import ActionService
 from exporter.billing import poller
 from exporter.billing.poller import Poller
 from exporter.collectors.cgroup import CgroupReader
@@ -153,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=True,
             help=f"price {what} (default on; --no-collector.{name} to disable)",
         )
+    p.add_argument(
+        "--actions.file",
+        dest="actions_file",
+        type=Path,
+        help="diagnostics and remediation per alert (default: embedded read-only diagnostics); served on /actions "
+        "only when COSTWARDEN_ACTIONS_TOKEN (or _FILE) is set; see docs/actions.md",
+    )
     p.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
     p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
     p.add_argument("--version", action="version", version=f"costwarden-exporter {__version__}")
@@ -177,6 +188,21 @@ def build(
     PlatformCollector(registry=live)
     GCCollector(registry=live)
     return RenderedMetrics(CostCollector(table, sampler, billing), live), sampler
+
+
+def build_actions(args: argparse.Namespace) -> tuple[ActionService | None, str | None]:
+    """The /actions service when a token is set (the endpoint does not exist without one)."""
+    token = poller.secret("COSTWARDEN_ACTIONS_TOKEN", os.environ)
+    table = actions_table.load(args.actions_file)
+    if not token:
+        if args.actions_file:
+            log.warning("--actions.file is set but COSTWARDEN_ACTIONS_TOKEN is not: /actions stays off")
+        return None, None
+    host = Host(args.procfs, args.rootfs, args.docker_root, NameResolver(args.docker_root, args.podman_root),
+                args.exclude_interfaces)  # fmt: skip
+    log.info("serving /actions: %d diagnostics, %d remediation (%d enabled)", len(table.diagnostics),
+             len(table.remediation), sum(r.enabled for r in table.remediation))  # fmt: skip
+    return ActionService(table, host), token
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"costwarden-exporter: {source}: {exc}", file=sys.stderr)
         return 2
     metrics, sampler = build(args, table, billing)
+    try:
+        actions, actions_token = build_actions(args)
+    except config.ConfigError as exc:
+        log.error("invalid actions: %s", exc)
+        print(f"costwarden-exporter: {exc}", file=sys.stderr)
+        return 2
 
     def beat() -> None:
         sampler.sample()
@@ -212,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     beat()
     host, port = args.listen
     try:
-        server, _ = serve(host, port, make_app(metrics, table, args.telemetry_path))
+        server, _ = serve(host, port, make_app(metrics, table, args.telemetry_path, actions, actions_token))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", host or "*", port, exc.strerror or exc)
         return 1

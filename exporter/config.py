@@ -167,6 +167,15 @@ class _Invalid(Exception):
 _T = typing.TypeVar("_T")
 
 
+def build(cls: type[_T], data: Any, where: str = "") -> _T:
+    """Validate `data` against one of these frozen dataclasses (for other config files of the exporter); raises
+    ConfigError naming the dotted field."""
+    try:
+        return _build(cls, data, where)
+    except _Invalid as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def _build(cls: type[_T], data: Any, where: str) -> _T:
     """Check `data` against a dataclass, recursively; the first problem is raised with its dotted field path."""
     if not isinstance(data, dict):
@@ -200,6 +209,8 @@ def _value(hint: Any, raw: Any, path: str, rules: typing.Mapping[str, Any]) -> A
     if typing.get_origin(hint) is tuple:
         if not isinstance(raw, list):
             raise _Invalid(path, f"expected a list, got {type(raw).__name__}")
+        if args[0] is str:
+            return tuple(_value(str, item, f"{path}[{i}]", rules) for i, item in enumerate(raw))
         return tuple(_build(args[0], item, f"{path}[{i}]") for i, item in enumerate(raw))
     if dataclasses.is_dataclass(hint):
         return _build(hint, raw, path)  # type: ignore[arg-type]

@@ -122,16 +122,16 @@ def _gauge(name: str, text: str, labels: list[str], value: float) -> GaugeMetric
     return family
 
 
-def token(env: Mapping[str, str]) -> str | None:
-    """COSTWARDEN_PROVIDER_TOKEN, or the contents of the file named by COSTWARDEN_PROVIDER_TOKEN_FILE."""
-    if env.get(TOKEN_ENV):
-        return env[TOKEN_ENV].strip()
-    path = env.get(f"{TOKEN_ENV}_FILE")
+def secret(name: str, env: Mapping[str, str]) -> str | None:
+    """The variable `name`, or the contents of the file named by `name`_FILE (a Docker secret)."""
+    if env.get(name):
+        return env[name].strip()
+    path = env.get(f"{name}_FILE")
     if path:
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"{TOKEN_ENV}_FILE={path}: cannot read: {exc.strerror or exc}") from exc
+            raise ConfigError(f"{name}_FILE={path}: cannot read: {exc.strerror or exc}") from exc
     return None
 
 
@@ -149,10 +149,10 @@ def build(table: PricingTable, env: Mapping[str, str] | None = None) -> Poller |
         except RuntimeError as exc:
             raise ConfigError(f"field provider_api.api: {exc}") from exc
         return Poller(api, lambda: aws.read(ce, datetime.now(UTC)), interval)
-    secret = token(env)
-    if not secret:
+    token = secret(TOKEN_ENV, env)
+    if not token:
         raise ConfigError(f"field provider_api.enabled: the {api} API needs a read-only token in {TOKEN_ENV} "
                           f"(or a file named by {TOKEN_ENV}_FILE)")  # fmt: skip
-    client = client_for(api, cfg, secret)
+    client = client_for(api, cfg, token)
     reader = READERS[api]
     return Poller(api, lambda: reader(client, cfg), interval)

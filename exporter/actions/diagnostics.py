@@ -1,0 +1,282 @@
+"""The built-in read-only diagnostics: what is burning CPU, who is sending, which files grew, which containers are new.
+
+Parsers and rankings are pure (text or snapshots in, lines out); reading /proc, the filesystem and Docker's data root
+is kept to the small functions at the bottom. Every line is printable text (a process may name itself with escape
+codes), and each diagnostic returns at most `top` lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from exporter.actions.table import Diagnostic
+from exporter.cgroupfs import classify
+from exporter.containers import NameResolver
+from exporter.procfs import parse_net_dev, transmit_bytes
+
+MAX_FILES = 200_000
+"""grown_files stops looking after this many entries: a diagnostic must answer in seconds, not walk a huge tree."""
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, limit: int = 160) -> str:
+    text = UNPRINTABLE.sub("?", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def ago(seconds: float) -> str:
+    minutes = max(0, round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min ago" if hours else f"{minutes} min ago"
+
+
+# --- processes ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proc:
+    comm: str
+    ticks: int
+    """utime + stime, in clock ticks."""
+    rss_bytes: int
+    cgroup: str
+
+
+def parse_pid_stat(text: str) -> tuple[str, int, int]:
+    """(comm, utime + stime in ticks, rss in pages) from /proc/<pid>/stat; comm may hold spaces and parentheses."""
+    comm = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return comm, int(fields[11]) + int(fields[12]), int(fields[21])
+
+
+def parse_pid_cgroup(text: str) -> str:
+    """The process's cgroup path: the v2 line (`0::/path`), else the v1 cpu controller's."""
+    lines = [line.split(":", 2) for line in text.splitlines() if line.count(":") >= 2]
+    for hierarchy, controllers, path in lines:
+        if hierarchy == "0" and controllers == "":
+            return path
+    for _, controllers, path in lines:
+        if "cpu" in controllers.split(","):
+            return path
+    return "/"
+
+
+def top_processes(
+    before: dict[int, Proc], after: dict[int, Proc], seconds: float, clk_tck: int, top: int,
+    workload: Callable[[str], str],
+) -> list[str]:  # fmt: skip
+    """The processes that used the most CPU between two snapshots, with memory and the workload they belong to."""
+    used = [
+        (max(0, p.ticks - before[pid].ticks) / clk_tck / seconds * 100, pid, p)
+        for pid, p in after.items()
+        if pid in before
+    ]
+    used.sort(key=lambda x: (-x[0], -x[2].rss_bytes, x[1]))
+    return [
+        f"pid {pid} {printable(p.comm, 40)}: {cpu:.0f} % CPU, {size(p.rss_bytes)} memory, "
+        f"in {printable(workload(p.cgroup))}"
+        for cpu, pid, p in used[:top]
+    ]
+
+
+# --- network --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Netns:
+    transmit_bytes: int
+    pids: tuple[int, ...]
+    who: str
+    """The first process's name and workload: how a person recognises the namespace."""
+
+
+def top_talkers(before: dict[str, Netns], after: dict[str, Netns], seconds: float, top: int) -> list[str]:
+    """The network namespaces that sent the most between two snapshots (the host's own included)."""
+    rates = [
+        ((ns.transmit_bytes - before[key].transmit_bytes) / seconds, key, ns)
+        for key, ns in after.items()
+        if key in before
+    ]
+    rates.sort(key=lambda x: (-x[0], x[1]))
+    out = []
+    for rate, _, ns in rates[:top]:
+        pids = ", ".join(str(p) for p in ns.pids[:5]) + (" …" if len(ns.pids) > 5 else "")
+        out.append(f"{printable(ns.who)} (pids {pids}): {size(rate)}/s sent")
+    return out
+
+
+# --- files ----------------------------------------------------------------------------------------------------------
+
+
+def grown_files(entries: list[tuple[str, int, float]], now: float, within: float, top: int) -> list[str]:
+    """The largest files changed within `within` seconds, from (path, size, mtime) entries."""
+    recent = sorted((e for e in entries if now - e[2] <= within), key=lambda e: (-e[1], e[0]))
+    return [f"{printable(path)}: {size(n)}, changed {ago(now - mtime)}" for path, n, mtime in recent[:top]]
+
+
+# --- containers -----------------------------------------------------------------------------------------------------
+
+
+def parse_started(text: str) -> float | None:
+    """Docker's RFC 3339 time with nanoseconds ("2026-11-28T08:00:00.123456789Z") as a timestamp."""
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not match or text.startswith("0001-"):
+        return None
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    return datetime.fromisoformat(match.group(1) + zone).timestamp()
+
+
+def recent_containers(configs: list[dict[str, object]], now: float, within: float, top: int) -> list[str]:
+    """Containers started within `within` seconds, newest first, from Docker's config.v2.json documents."""
+    found = []
+    for doc in configs:
+        state = doc.get("State") if isinstance(doc.get("State"), dict) else {}
+        config = doc.get("Config") if isinstance(doc.get("Config"), dict) else {}
+        started = parse_started(str(state.get("StartedAt", ""))) if isinstance(state, dict) else None
+        if started is None or now - started > within:
+            continue
+        name = str(doc.get("Name", "")).lstrip("/") or str(doc.get("ID", ""))[:12]
+        image = str(config.get("Image", "?")) if isinstance(config, dict) else "?"
+        running = "running" if isinstance(state, dict) and state.get("Running") else "stopped"
+        found.append(
+            (started, f"{printable(name, 64)} (image {printable(image, 80)}, {running}) started {ago(now - started)}")
+        )
+    return [line for _, line in sorted(found, reverse=True)[:top]]
+
+
+# --- reading the host ----------------------------------------------------------------------------------------------
+
+
+def _pids(procfs: Path) -> list[int]:
+    try:
+        return [int(e.name) for e in os.scandir(procfs) if e.name.isdigit()]
+    except OSError:
+        return []
+
+
+def read_processes(procfs: Path) -> dict[int, Proc]:
+    page = os.sysconf("SC_PAGE_SIZE")
+    out = {}
+    for pid in _pids(procfs):
+        try:
+            comm, ticks, rss = parse_pid_stat((procfs / str(pid) / "stat").read_text())
+            cgroup = parse_pid_cgroup((procfs / str(pid) / "cgroup").read_text())
+        except (OSError, ValueError, IndexError):
+            continue  # gone between listing and reading, or a kernel thread without the usual fields
+        out[pid] = Proc(comm, ticks, rss * page, cgroup)
+    return out
+
+
+def read_netns(procfs: Path, exclude: re.Pattern[str], workload: Callable[[str], str]) -> dict[str, Netns]:
+    members: dict[str, list[int]] = {}
+    for pid in sorted(_pids(procfs)):
+        try:
+            members.setdefault(str((procfs / str(pid) / "ns" / "net").readlink()), []).append(pid)
+        except OSError:
+            continue
+    out = {}
+    for ns, pids in members.items():
+        for pid in pids:  # any member can show the namespace's counters; the first still alive does
+            try:
+                sent = transmit_bytes(parse_net_dev((procfs / str(pid) / "net" / "dev").read_text()), exclude)
+                comm = (procfs / str(pid) / "comm").read_text().strip()
+                cgroup = parse_pid_cgroup((procfs / str(pid) / "cgroup").read_text())
+            except (OSError, ValueError):
+                continue
+            out[ns] = Netns(sent, tuple(pids), f"{comm} in {workload(cgroup)}")
+            break
+    return out
+
+
+def scan_files(paths: tuple[str, ...], root: Path) -> list[tuple[str, int, float]]:
+    """(path, size, mtime) of regular files under `paths` (inside `root`, the host's / as mounted), never following
+    symlinks or crossing into another filesystem, and at most MAX_FILES entries."""
+    out: list[tuple[str, int, float]] = []
+    for top in paths:
+        base = root / top.lstrip("/")
+        try:
+            device = base.stat().st_dev
+        except OSError:
+            continue
+        for directory, dirs, files in os.walk(base, followlinks=False):
+            dirs[:] = [d for d in dirs if _same_device(Path(directory) / d, device)]
+            for name in files:
+                path = Path(directory) / name
+                try:
+                    st = path.lstat()
+                except OSError:
+                    continue
+                if path.is_symlink() or not path.is_file():
+                    continue
+                out.append(("/" + str(path.relative_to(root)), st.st_size, st.st_mtime))
+                if len(out) >= MAX_FILES:
+                    return out
+    return out
+
+
+def _same_device(path: Path, device: int) -> bool:
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return st.st_dev == device and not path.is_symlink()
+
+
+def read_container_configs(docker_root: Path) -> list[dict[str, object]]:
+    out = []
+    for config in sorted((docker_root / "containers").glob("*/config.v2.json")):
+        try:
+            doc = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict):
+            out.append(doc)
+    return out
+
+
+@dataclass(frozen=True)
+class Host:
+    """Where the host is, as the exporter sees it (its --path.* flags)."""
+
+    procfs: Path
+    rootfs: Path
+    docker_root: Path
+    names: NameResolver
+    exclude_interfaces: re.Pattern[str]
+
+    def workload(self, cgroup: str) -> str:
+        found = classify(cgroup)
+        return "the host" if found is None else self.names.name(found)
+
+
+def run(d: Diagnostic, host: Host, sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """One diagnostic, read from the host now; `sleep` spaces the two snapshots of the rate-based ones."""
+    if d.kind == "top_processes":
+        before = read_processes(host.procfs)
+        sleep(d.seconds)
+        after = read_processes(host.procfs)
+        return top_processes(before, after, d.seconds, os.sysconf("SC_CLK_TCK"), d.top, host.workload)
+    if d.kind == "top_talkers":
+        first = read_netns(host.procfs, host.exclude_interfaces, host.workload)
+        sleep(d.seconds)
+        second = read_netns(host.procfs, host.exclude_interfaces, host.workload)
+        return top_talkers(first, second, d.seconds, d.top)
+    now = time.time()
+    if d.kind == "grown_files":
+        return grown_files(scan_files(d.paths, host.rootfs), now, d.within_hours * 3600, d.top)
+    return recent_containers(read_container_configs(host.docker_root), now, d.within_hours * 3600, d.top)

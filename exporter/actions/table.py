@@ -1,0 +1,151 @@
+"""actions.yml: which diagnostics and remediations exist and which alerts they answer; validated at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporter.config import ConfigError, _spec, build
+
+KINDS = ("top_processes", "top_talkers", "grown_files", "recent_containers")
+SEVERITIES = ("info", "warning", "critical")
+NAME = r"[a-z][a-z0-9_]{0,40}"
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostic:
+    name: str = _spec(pattern=NAME)
+    kind: str = _spec(pattern="|".join(KINDS))
+    top: int = _spec(10, ge=1, le=50)
+    seconds: float = _spec(1.0, gt=0, le=5)
+    """top_processes, top_talkers: how long to watch (the rate is measured over it)."""
+    paths: tuple[str, ...] = ()
+    """grown_files: where to look (never followed across filesystems or symlinks)."""
+    within_hours: float = _spec(24.0, gt=0, le=24 * 31)
+    """grown_files, recent_containers: how recent a change or start counts."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    label: str = _spec(pattern=r"[a-zA-Z_][a-zA-Z0-9_]*")
+    pattern: str = _spec(pattern=r".+")
+    """A label value must match this in full, or the action is refused."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Remediation:
+    name: str = _spec(pattern=NAME)
+    command: tuple[str, ...] = _spec(pattern=r"[^\x00\n]+")
+    """The argument list; `{label}` placeholders are replaced by validated label values, never in the first."""
+    params: tuple[Param, ...] = ()
+    enabled: bool = False
+    """False: dry-run only — the message says exactly what would run."""
+    min_severity: str = _spec("critical", pattern="|".join(SEVERITIES))
+    timeout_seconds: float = _spec(30.0, gt=0, le=300)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    alert: str = _spec(pattern=r"[A-Za-z][A-Za-z0-9_]*")
+    resource: str = ""
+    """Only alerts with this `resource` label ("": any)."""
+    diagnostics: tuple[str, ...] = ()
+    remediation: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Actions:
+    diagnostics: tuple[Diagnostic, ...] = ()
+    remediation: tuple[Remediation, ...] = ()
+    alerts: tuple[Rule, ...] = ()
+
+    def for_alert(self, labels: dict[str, str]) -> tuple[list[Diagnostic], list[Remediation]]:
+        """The actions the first matching rule names for an alert with these labels."""
+        for rule in self.alerts:
+            if rule.alert == labels.get("alertname") and rule.resource in ("", labels.get("resource", "")):
+                diagnostics = {d.name: d for d in self.diagnostics}
+                remediation = {r.name: r for r in self.remediation}
+                return [diagnostics[n] for n in rule.diagnostics], [remediation[n] for n in rule.remediation]
+        return [], []
+
+    def find(self, name: str) -> Diagnostic | Remediation | None:
+        every: list[Diagnostic | Remediation] = [*self.diagnostics, *self.remediation]
+        return next((a for a in every if a.name == name), None)
+
+
+def _check(actions: Actions) -> str | None:
+    names = [d.name for d in actions.diagnostics] + [r.name for r in actions.remediation]
+    if len(set(names)) != len(names):
+        return f"field (top level): action names must be unique, got {names}"
+    for i, r in enumerate(actions.remediation):
+        if not r.command:
+            return f"field remediation[{i}].command: an argument list is required"
+        if PLACEHOLDER.search(r.command[0]):
+            return f"field remediation[{i}].command[0]: the program must be fixed, not a placeholder"
+        declared = {p.label for p in r.params}
+        for j, p in enumerate(r.params):
+            try:
+                re.compile(p.pattern)
+            except re.error as exc:
+                return f"field remediation[{i}].params[{j}].pattern: not a regular expression: {exc}"
+        for arg in r.command:
+            for label in PLACEHOLDER.findall(arg):
+                if label not in declared:
+                    return f"field remediation[{i}].command: {{{label}}} has no entry in params (with its pattern)"
+    diagnostics = {d.name for d in actions.diagnostics}
+    remediation = {r.name for r in actions.remediation}
+    for i, rule in enumerate(actions.alerts):
+        for field, known in (("diagnostics", diagnostics), ("remediation", remediation)):
+            unknown = sorted(set(getattr(rule, field)) - known)
+            if unknown:
+                return f"field alerts[{i}].{field}: no {field} action named {', '.join(unknown)}"
+    return None
+
+
+DEFAULT: dict[str, Any] = {
+    "diagnostics": [
+        {"name": "top_processes", "kind": "top_processes"},
+        {"name": "top_talkers", "kind": "top_talkers"},
+        {"name": "grown_files", "kind": "grown_files", "paths": ["/var/log", "/var/lib/docker/containers"]},
+        {"name": "recent_containers", "kind": "recent_containers"},
+    ],
+    "alerts": [
+        {"alert": "CostwardenCostSpike", "resource": "cpu", "diagnostics": ["top_processes", "recent_containers"]},
+        {"alert": "CostwardenCostSpike", "resource": "memory", "diagnostics": ["top_processes", "recent_containers"]},
+        {"alert": "CostwardenCostSpike", "resource": "network_egress",
+         "diagnostics": ["top_talkers", "recent_containers"]},
+        {"alert": "CostwardenCostSpike", "resource": "disk", "diagnostics": ["grown_files"]},
+        {"alert": "CostwardenCostDrift", "resource": "disk", "diagnostics": ["grown_files"]},
+        {"alert": "CostwardenCostDrift", "diagnostics": ["top_processes", "recent_containers"]},
+        {"alert": "CostwardenEgressQuotaForecast", "diagnostics": ["top_talkers"]},
+        {"alert": "CostwardenDiskFillForecast", "diagnostics": ["grown_files"]},
+        {"alert": "CostwardenBudgetForecastExceeded", "diagnostics": ["top_processes", "recent_containers"]},
+        {"alert": "CostwardenBudgetExceeded", "diagnostics": ["top_processes", "recent_containers"]},
+    ],
+}  # fmt: skip
+"""Read-only diagnostics for the cost alerts; no remediation exists until the owner writes one."""
+
+
+def load(path: Path | None) -> Actions:
+    source = str(path) if path else "<embedded default actions>"
+    raw: Any = DEFAULT
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        actions = build(Actions, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    problem = _check(actions)
+    if problem:
+        raise ConfigError(f"{source}: {problem}")
+    return actions
