@@ -6,6 +6,7 @@ import hmac
 import html
 import json
 import socketserver
+import urllib.parse
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -66,7 +67,8 @@ def actions_endpoint(
                      **{"WWW-Authenticate": 'Bearer realm="costwarden-actions"'})  # fmt: skip
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
     if path == "/actions" and method == "GET":
-        return _json(start_response, "200 OK", service.catalog())
+        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
+        return _json(start_response, "200 OK", service.catalog(query if "alertname" in query else None))
     if path != "/actions/run" or method != "POST":
         return _json(start_response, "405 Method Not Allowed", {"error": "GET /actions or POST /actions/run"})
     try:

@@ -23,7 +23,7 @@ from receiver.prometheus import Prometheus
 from receiver.render import Message
 from receiver.schedule import Kind
 from receiver.sendtest import send_now, send_test
-from receiver.settings import Settings, SettingsError, load
+from receiver.settings import SECRET_FIELDS, Settings, SettingsError, load
 
 log = logging.getLogger("receiver")
 
@@ -49,6 +49,12 @@ def describe(settings: Settings) -> dict[str, object]:
     for field in ("bearer_token", "basic_password"):
         if shown["auth"].get(field):
             shown["auth"][field] = "<secret>"
+    if shown["actions"].get("token"):
+        shown["actions"]["token"] = "<secret>"
+    for channel in shown["channels"]:
+        for field in SECRET_FIELDS:
+            if channel.get(field):
+                channel[field] = "<secret>"
     return dict(shown)
 
 

@@ -166,6 +166,21 @@ class Delivery(_Model):
     max_age_hours: float = Field(default=48.0, gt=0, description="a send still failing after this long is parked")
 
 
+class Actions(_Model):
+    """Diagnostics and remediation the exporter runs for an alert (docs/actions.md); off without `url`."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://", description="the exporter, e.g. http://127.0.0.1:9877")
+    token: str | None = Field(default=None, description="secret: COSTWARDEN_RECEIVER_ACTIONS_TOKEN or …_FILE")
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600, description="per action, the exporter's run included")
+
+    @model_validator(mode="after")
+    def _token_with_url(self) -> Actions:
+        if self.url and not self.token:
+            raise ValueError("url is set but no token: set COSTWARDEN_RECEIVER_ACTIONS_TOKEN (the exporter's "
+                             "COSTWARDEN_ACTIONS_TOKEN)")  # fmt: skip
+        return self
+
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -232,6 +247,7 @@ class Settings(_Model):
     default_channels: list[str] | None = Field(default=None, description="none: every channel")
     grafana_url: str | None = Field(default=None, pattern=r"^https?://", description="makes dashboard links absolute")
     digest: Digest = Digest()
+    actions: Actions = Actions()
 
     @model_validator(mode="after")
     def _unique_channel_names(self) -> Settings:
@@ -310,6 +326,9 @@ def load(path: Path | None) -> Settings:
             auth[field] = secret
     if auth:
         raw = {**raw, "auth": auth}
+    actions_token = _secret("ACTIONS_TOKEN")
+    if actions_token is not None:
+        raw = {**raw, "actions": {**(raw.get("actions") or {}), "token": actions_token}}
     if isinstance(raw.get("channels"), list):
         raw = {**raw, "channels": [_channel_secrets(c) for c in raw["channels"]]}
     try:

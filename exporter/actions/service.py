@@ -86,16 +86,21 @@ class ActionService:
         self._host = host
         self._run_diagnostic = run_diagnostic
 
-    def catalog(self) -> dict[str, Any]:
-        """The table as the receiver needs it: names, kinds and what each would run (not the host's paths)."""
+    def catalog(self, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """The table as the receiver needs it: names, kinds and what each would run (not the host's paths); with
+        `labels`, only the actions that answer an alert with those labels."""
+        if labels is None:
+            diagnostics, remediation = list(self._actions.diagnostics), list(self._actions.remediation)
+        else:
+            diagnostics, remediation = self._actions.for_alert(labels)
         return {
-            "diagnostics": [{"name": d.name, "kind": d.kind} for d in self._actions.diagnostics],
+            "diagnostics": [{"name": d.name, "kind": d.kind} for d in diagnostics],
             "remediation": [
                 {"name": r.name, "command": list(r.command), "enabled": r.enabled, "min_severity": r.min_severity,
                  "params": {p.label: p.pattern for p in r.params}}
-                for r in self._actions.remediation
+                for r in remediation
             ],
-            "alerts": [asdict(rule) for rule in self._actions.alerts],
+            "alerts": [asdict(rule) for rule in self._actions.alerts] if labels is None else [],
         }  # fmt: skip
 
     def run(self, name: str, labels: dict[str, str], severity: str, dry_run: bool) -> Outcome | None:

@@ -229,6 +229,9 @@ def test_the_exporter_serves_actions_only_with_a_token(tree: Path, tmp_path: Pat
             assert call(base + "/actions", token=None)[0] == 401
             status, catalog = call(base + "/actions")
             assert status == 200 and catalog["remediation"][0]["command"] == ["echo", "stopped", "{cgroup}"]
+            status, spike = call(base + "/actions?alertname=CostwardenCostSpike&resource=cpu")
+            assert [d["name"] for d in spike["diagnostics"]] == ["top_processes"] and len(spike["remediation"]) == 1
+            assert call(base + "/actions?alertname=CostwardenExporterDown")[1]["diagnostics"] == []
             run = base + "/actions/run"
             status, found = call(run, {"action": "top_processes", "labels": {}, "severity": "critical"})
             assert status == 200 and found["state"] == "ok" and found["kind"] == "diagnostic"
