@@ -1,4 +1,4 @@
-"""The exporter's HTTP face: /metrics, a landing page that says what this is, and a health check."""
+"""The exporter's HTTP face: /metrics, a landing page that says what this is, a health check, and /actions."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import hmac
 import html
 import json
 import socketserver
-import urllib.parse
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any

@@ -32,6 +32,9 @@ class Analysis(BaseModel):
     longer_term_advice: list[Line] = Field(max_length=4)
     money_at_stake_per_day: float | None = Field(description="copied from the facts, or null")
     headline: Annotated[str, Field(min_length=1, max_length=140)]
+    recommended_action: str | None = Field(
+        default=None, description="the name of one action listed in the facts' actions that fits, or null"
+    )
 
     def texts(self) -> list[str]:
         """Every free-text field, for the grounding check."""

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from exporter.logs import CONTEXT
 from receiver import channels
+from receiver.actions import ExporterActions
 from receiver.delivery import Deliverer
 from receiver.digester import Digester
 from receiver.enrich import Enricher
@@ -137,7 +138,8 @@ def create_app(settings: Settings) -> web.Application:
             prometheus = Prometheus(session, settings.prometheus.url, settings.prometheus.timeout_seconds)
             sinks = channels.build(settings.channels, session)
             deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
-            app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics)
+            actions = ExporterActions(settings.actions, session, outbox) if settings.actions.url else None
+            app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics, actions)
             digester = Digester(settings, outbox, prometheus, sinks, deliverer, enricher, metrics)
             await deliverer.start()
             worker.start()

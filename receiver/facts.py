@@ -103,6 +103,26 @@ class Egress(BaseModel):
     forecast_vs_included_pct: float | None
 
 
+class DiagnosticFact(BaseModel):
+    """A read-only diagnostic the exporter ran for this alert (docs/actions.md): what it saw, line by line."""
+
+    name: str
+    state: str
+    lines: list[str] = Field(default_factory=list)
+    reason: str | None = None
+
+
+class ActionFact(BaseModel):
+    """A remediation from actions.yml considered for this alert, and what became of it."""
+
+    name: str
+    state: str
+    """dry_run, executed, failed, timeout, refused (or unknown after a crash mid-run)."""
+    command: str
+    reason: str | None = None
+    output: str | None = None
+
+
 class Facts(BaseModel):
     """What we know about one alert group; the model's whole world."""
 
@@ -117,12 +137,20 @@ class Facts(BaseModel):
     egress: Egress | None = None
     money_at_stake_per_day: float | None = None
     context_error: str | None = None
+    diagnostics: list[DiagnosticFact] = Field(default_factory=list)
+    actions: list[ActionFact] = Field(default_factory=list)
+    actions_error: str | None = None
 
     def names(self) -> set[str]:
-        """Every workload, resource and instance name we supplied: the only names an answer may mention."""
+        """Every workload, resource, instance, action and process name we supplied: the only names an answer may
+        mention (a diagnostic's words count: it names the processes and files it saw)."""
         out = {w.name for w in self.top_workloads} | {r.resource for r in self.by_resource}
         for alert in self.alerts:
             out |= {alert.cgroup, alert.resource, alert.instance, alert.name}
+        out |= {a.name for a in self.actions} | {d.name for d in self.diagnostics}
+        for d in self.diagnostics:
+            for line in d.lines:
+                out |= set(re.findall(r"[\w./@-]+", line))
         return {n for n in out if n}
 
 

@@ -99,4 +99,7 @@ def check(raw: str, done_reason: str | None, facts: Facts, supplied_text: str) -
     problems = unsupported(texts, supplied_text, names)
     workloads = [c.workload for c in analysis.likely_causes if c.workload]
     problems += [f"name {name!r} is not in the facts" for name in workloads if name not in names]
+    offered = {a.name for a in facts.actions}
+    if analysis.recommended_action is not None and analysis.recommended_action not in offered:
+        problems.append(f"recommended action {analysis.recommended_action!r} is not one the facts offer")
     return Verdict(not problems, problems, analysis)

@@ -21,6 +21,7 @@ start-up) → `sent` after the channel's success answer, or `parked` with the re
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -70,6 +71,19 @@ CREATE TABLE IF NOT EXISTS digests (
     created_at REAL NOT NULL,
     PRIMARY KEY (key, channel)
 );
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    notification_id INTEGER NOT NULL REFERENCES notifications (id),
+    group_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    argv TEXT NOT NULL DEFAULT '[]',
+    output TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_notification ON actions (notification_id, name, id);
 CREATE TABLE IF NOT EXISTS schedules (
     name TEXT PRIMARY KEY,
     since REAL NOT NULL
@@ -166,6 +180,18 @@ class Queued:
     body: str
     attempts: int
     created_at: float
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """One step of a diagnostic or remediation for a notification, as audited."""
+
+    name: str
+    kind: str
+    state: str
+    argv: tuple[str, ...] = ()
+    output: str = ""
+    reason: str = ""
 
 
 _Request = tuple[str, str, str, str]
@@ -552,3 +578,32 @@ class Outbox:
             db.execute("ROLLBACK")
             raise
         return fresh
+
+    # --- actions (the audit trail) ------------------------------------------------------------------------------
+
+    async def record_action(self, notification_id: int, group_key: str, row: ActionRow) -> None:
+        """Append one step of an action (considered, then its outcome): rows are never updated, only added."""
+        await self._write(self._record_action, notification_id, group_key, row, time.time())
+
+    @staticmethod
+    def _record_action(
+        db: sqlite3.Connection, notification_id: int, group_key: str, row: ActionRow, now: float
+    ) -> None:
+        db.execute(
+            "INSERT INTO actions (notification_id, group_key, name, kind, state, argv, output, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (notification_id, group_key, row.name, row.kind, row.state, json.dumps(list(row.argv)), row.output,
+             row.reason, now),
+        )  # fmt: skip
+
+    async def actions_of(self, notification_id: int) -> dict[str, ActionRow]:
+        """Each action's latest recorded step for a notification (what a restart must not do again)."""
+        return await self._write(self._actions_of, notification_id)
+
+    @staticmethod
+    def _actions_of(db: sqlite3.Connection, notification_id: int) -> dict[str, ActionRow]:
+        rows = db.execute(
+            "SELECT name, kind, state, argv, output, reason FROM actions WHERE notification_id = ? ORDER BY id",
+            (notification_id,),
+        )
+        return {r[0]: ActionRow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}

@@ -12,7 +12,7 @@ from typing import Any
 
 from receiver.facts import Facts
 
-VERSION = "1"
+VERSION = "2"
 """Part of the cache key: a new prompt must not be answered from an old prompt's cache."""
 
 LANGUAGES = {
@@ -31,6 +31,8 @@ Rules:
    fact, then severity, then concrete actions the owner can take now (commands to check, not to run blindly), then
    longer-term advice. money_at_stake_per_day is copied from the facts or null. The headline is one short sentence.
 5. Be brief: short sentences, no greetings, no markdown.
+6. recommended_action: the name of one entry of FACTS.actions that fits the cause, or null. Only a name from that
+   list; never write a command of your own.
 {language}"""
 
 

@@ -33,6 +33,10 @@ LABELS = {
         "graph": "Graph",
         "silence": "Silence",
         "lasted": "It lasted {duration}.",
+        "diagnostics": "What the host shows now",
+        "actions": "Actions",
+        "recommended": "The model recommends: {name} (listed above; it runs only as actions.yml allows)",
+        "actions_error": "Diagnostics unavailable: {error}",
     },
     "zh": {
         "firing": "{severity} · {instance} 上的 {name}",
@@ -52,6 +56,29 @@ LABELS = {
         "graph": "图表",
         "silence": "静默",
         "lasted": "持续了 {duration}。",
+        "diagnostics": "主机当前情况",
+        "actions": "处置动作",
+        "recommended": "模型建议：{name}（见上；仅按 actions.yml 的设置执行）",
+        "actions_error": "诊断不可用：{error}",
+    },
+}
+
+ACTION_STATES = {
+    "en": {
+        "dry_run": "dry run, would run: {command} ({reason})",
+        "executed": "ran: {command}",
+        "failed": "failed: {command} {reason}",
+        "timeout": "stopped after its timeout: {command}",
+        "refused": "refused: {reason}",
+        "unknown": "outcome unknown: {reason}",
+    },
+    "zh": {
+        "dry_run": "演练，将执行：{command}（{reason}）",
+        "executed": "已执行：{command}",
+        "failed": "失败：{command} {reason}",
+        "timeout": "超时已终止：{command}",
+        "refused": "已拒绝：{reason}",
+        "unknown": "结果未知：{reason}",
     },
 }
 
@@ -147,6 +174,25 @@ def duration(seconds: float) -> str:
     return " ".join(p for p in parts if p)
 
 
+def host_sections(facts: Facts, language: str) -> list[Section]:
+    """What the exporter's diagnostics saw and what became of each remediation: facts, shown whoever wrote the
+    analysis (and so also in the page sent before it)."""
+    words, states = LABELS[language], ACTION_STATES[language]
+    seen = [f"{d.name}: {line}" for d in facts.diagnostics for line in (d.lines or [d.reason or d.state])]
+    done = [
+        f"{a.name}: " + states.get(a.state, "{reason}").format(command=a.command, reason=a.reason or a.state)
+        for a in facts.actions
+    ]
+    if facts.actions_error:
+        seen.append(words["actions_error"].format(error=facts.actions_error))
+    out = []
+    if seen:
+        out.append(Section(words["diagnostics"], tuple(seen)))
+    if done:
+        out.append(Section(words["actions"], tuple(done)))
+    return out
+
+
 def render(
     note_id: int,
     hook: Webhook,
@@ -185,10 +231,14 @@ def render(
     causes = tuple(
         f"{c.cause} ({likelihood[c.likelihood]}; {words['because']}: {c.based_on})" for c in analysis.likely_causes
     )
+    do_now = list(analysis.immediate_actions)
+    if analysis.recommended_action:
+        do_now.append(words["recommended"].format(name=clean(analysis.recommended_action)))
     sections = [
         Section(words["seen"], tuple(analysis.observed_facts)),
+        *(host_sections(facts, language) if kind != "followup" else []),  # the page before it showed them
         Section(words["causes"], causes, numbered=True),
-        Section(words["now"], tuple(analysis.immediate_actions)),
+        Section(words["now"], tuple(do_now)),
     ]
     if analysis.longer_term_advice:
         sections.append(Section(words["later"], tuple(analysis.longer_term_advice)))

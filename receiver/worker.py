@@ -16,6 +16,7 @@ import time
 from exporter.logs import CONTEXT
 from receiver import channels as ch
 from receiver import fallback
+from receiver.actions import ExporterActions
 from receiver.analysis import Analysis
 from receiver.context import gather
 from receiver.delivery import Deliverer, sends_for
@@ -47,8 +48,10 @@ class Worker:
         channels: dict[str, ch.Channel],
         deliverer: Deliverer,
         metrics: Metrics,
+        actions: ExporterActions | None = None,
     ) -> None:
         self._settings = settings
+        self._actions = actions
         self._outbox = outbox
         self._enricher = enricher
         self._prometheus = prometheus
@@ -133,6 +136,8 @@ class Worker:
         """
         hook = Webhook.model_validate_json(item.payload)
         facts = await gather(hook, self._prometheus, time.time())
+        if self._actions is not None and hook.status == "firing":
+            await self._actions.attach(item.id, hook, facts)
         names = self._settings.channels_for({**hook.commonLabels, "status": hook.status})
         severity = facts.alerts[0].severity if facts.alerts else ""
         page_first = hook.status == "firing" and severity in self._settings.processing.page_first

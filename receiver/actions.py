@@ -1,0 +1,117 @@
+"""Ask the exporter to run the diagnostics and remediation its actions.yml names for an alert, and keep an audit.
+
+The receiver has no host access; the exporter does the work behind its authenticated /actions endpoint and decides
+what may run (the receiver cannot make a disabled action run). Every step is stored in the outbox's `actions` table
+and logged: considered, then its outcome (ok, dry_run, executed, failed, timeout, refused). A remediation that was
+started for a notification is never started again for it, even if the notification is processed again after a
+restart: the stored outcome is reused, or, if the process died while it ran, reported as unknown.
+
+Nothing here can stop the notification: an exporter that is down, slow or refusing only adds a line saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import aiohttp
+
+from receiver.facts import ActionFact, DiagnosticFact, Facts, clean
+from receiver.models import Webhook
+from receiver.outbox import ActionRow, Outbox, OutboxError
+from receiver.settings import Actions
+
+log = logging.getLogger("receiver.actions")
+
+LINES = 8
+"""Lines of each diagnostic kept in the facts (and so in the prompt and the message)."""
+FINAL = ("ok", "dry_run", "executed", "failed", "timeout", "refused")
+
+
+class ExporterActions:
+    def __init__(self, cfg: Actions, session: aiohttp.ClientSession, outbox: Outbox) -> None:
+        self._cfg = cfg
+        self._session = session
+        self._outbox = outbox
+        self._url = (cfg.url or "").rstrip("/")
+        self._headers = {"Authorization": f"Bearer {cfg.token}"}
+        self._timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds)
+
+    async def attach(self, notification_id: int, hook: Webhook, facts: Facts) -> None:
+        """Run what applies to this alert group's first alert and put the results into `facts`."""
+        alert = hook.alerts[0]
+        labels = {**hook.commonLabels, **alert.labels}
+        severity = labels.get("severity", "")
+        try:
+            plan = await self._get("/actions", {k: labels[k] for k in ("alertname", "resource") if k in labels})
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning("actions unavailable: the exporter at %s did not answer: %s", self._url, exc)
+            facts.actions_error = clean(f"the exporter did not answer: {exc}", 200)
+            return
+        done = await self._outbox.actions_of(notification_id)
+        for entry in plan.get("diagnostics", []):
+            row = await self._step(notification_id, hook.groupKey, str(entry["name"]), "diagnostic", labels, severity,
+                                   done)  # fmt: skip
+            lines = [clean(line, 160) for line in row.output.splitlines() if line.strip()][:LINES]
+            facts.diagnostics.append(DiagnosticFact(name=clean(row.name), state=row.state, lines=lines,
+                                                    reason=clean(row.reason, 200) or None))  # fmt: skip
+        for entry in plan.get("remediation", []):
+            row = await self._step(notification_id, hook.groupKey, str(entry["name"]), "remediation", labels, severity,
+                                   done)  # fmt: skip
+            facts.actions.append(ActionFact(
+                name=clean(row.name), state=row.state, command=clean(" ".join(row.argv), 200),
+                reason=clean(row.reason, 200) or None, output=clean(row.output, 300) or None,
+            ))  # fmt: skip
+
+    async def _step(
+        self, note: int, group: str, name: str, kind: str, labels: dict[str, str], severity: str,
+        done: dict[str, ActionRow],
+    ) -> ActionRow:  # fmt: skip
+        previous = done.get(name)
+        if previous is not None and previous.state in FINAL:
+            return previous  # processed again after a restart: the same result, not a second run
+        if previous is not None and kind == "remediation":
+            row = ActionRow(name, kind, "unknown", previous.argv,
+                            reason="the receiver stopped while this ran; not started again")  # fmt: skip
+            await self._audit(note, group, row)
+            return row
+        await self._audit(note, group, ActionRow(name, kind, "considered"))
+        try:
+            answer = await self._post(
+                "/actions/run", {"action": name, "labels": labels, "severity": severity, "dry_run": False}
+            )
+            row = ActionRow(name, kind, str(answer.get("state", "failed")), tuple(answer.get("argv") or ()),
+                            str(answer.get("output", "")), str(answer.get("reason", "")))  # fmt: skip
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            row = ActionRow(name, kind, "failed", reason=f"the exporter did not answer: {exc}")
+        await self._audit(note, group, row)
+        return row
+
+    async def _audit(self, note: int, group: str, row: ActionRow) -> None:
+        log.info("action %s (%s): %s%s%s", row.name, row.kind, row.state, f" {list(row.argv)}" if row.argv else "",
+                 f": {row.reason}" if row.reason else "")  # fmt: skip
+        try:
+            await self._outbox.record_action(note, group, row)
+        except OutboxError as exc:
+            log.error("cannot record action %s: %s", row.name, exc)
+
+    async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        async with self._session.get(self._url + path, params=params, headers=self._headers,
+                                     timeout=self._timeout) as answer:  # fmt: skip
+            return await self._json(answer)
+
+    async def _post(self, path: str, body: dict[str, object]) -> dict[str, Any]:
+        async with self._session.post(self._url + path, json=body, headers=self._headers,
+                                      timeout=self._timeout) as answer:  # fmt: skip
+            return await self._json(answer)
+
+    @staticmethod
+    async def _json(answer: aiohttp.ClientResponse) -> dict[str, Any]:
+        text = await answer.text()
+        if answer.status != 200:
+            raise ValueError(f"HTTP {answer.status}: {text[:200]}")
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        return document
