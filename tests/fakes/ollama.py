@@ -12,6 +12,8 @@ mode from `modes` (the last one repeats); a request whose `format` asks for a `c
 - hang: never answers (until the client gives up)
 - missing: 404 as Ollama answers for a model that is not pulled
 - busy: 503 as Ollama answers when its queue is full
+- recommend: a good answer naming the first remediation the facts offer as recommended_action
+- rogue: a good answer whose recommended_action is a command, not an offered name
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ class FakeOllama:
                 answer["comment"] += " This will cost 987.65 per month."
             else:
                 answer["observed_facts"].append("This will cost 987.65 per month")
+        if mode == "recommend" and not digest:
+            answer["recommended_action"] = (facts.get("actions") or [{"name": None}])[0]["name"]
+        if mode == "rogue" and not digest:
+            answer["recommended_action"] = "docker rm -f $(docker ps -q)"
         if mode == "stranger":
             if digest:
                 answer["comment"] += " Blame `cryptojacker`."
