@@ -63,6 +63,8 @@ def compose_receiver(env: dict[str, str]) -> str:
         },
         "grafana_url": env.get("GRAFANA_URL") or "http://127.0.0.1:3000",
         "channels": channels,
+        # The exporter runs on the host network; the token reaches the receiver as COSTWARDEN_RECEIVER_ACTIONS_TOKEN.
+        **({"actions": {"url": "http://host.docker.internal:9877"}} if env.get("COSTWARDEN_ACTIONS_TOKEN") else {}),
         "digest": {
             "daily": {"at": env.get("DIGEST_DAILY_AT") or "09:00"},
             "timezone": env.get("DIGEST_TIMEZONE") or env.get("COSTWARDEN_BILLING_TIMEZONE") or "UTC",

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from exporter import config as pricing
@@ -89,7 +90,7 @@ def test_mounted_files_exist_and_variables_are_documented() -> None:
         assert (ROOT / source).exists(), source
 
 
-def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path) -> None:
+def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {k: v for k, v in ENV_EXAMPLE.items() if v} | {"TELEGRAM_CHAT_ID": "-100123"}
     render.compose(tmp_path, env)
     prometheus = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
@@ -123,7 +124,12 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path) ->
     )
     table = pricing.load(tmp_path / "pricing.yml")
     assert (table.provider, table.plan) == ("digitalocean", "s-1vcpu-1gb") and not table.provider_api.enabled
-    render.compose(tmp_path / "api", env | {"COSTWARDEN_PROVIDER_API": "true"})
+    assert receiver.actions.url is None  # no token, no actions
+    render.compose(tmp_path / "api", env | {"COSTWARDEN_PROVIDER_API": "true", "COSTWARDEN_ACTIONS_TOKEN": "t"})
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_ACTIONS_TOKEN", "t")  # as compose passes it
+    assert load_receiver(tmp_path / "api" / "receiver.yml").actions.url == "http://host.docker.internal:9877"
+    assert SERVICES["exporter"]["environment"]["COSTWARDEN_ACTIONS_TOKEN"] == "${COSTWARDEN_ACTIONS_TOKEN:-}"
+    assert SERVICES["receiver"]["environment"]["COSTWARDEN_RECEIVER_ACTIONS_TOKEN"] == "${COSTWARDEN_ACTIONS_TOKEN:-}"
     assert pricing.load(tmp_path / "api" / "pricing.yml").provider_api.enabled
 
 
