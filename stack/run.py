@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -51,10 +52,12 @@ def local_zone() -> str:
     return zone
 
 
-def render_local(data: Path, ports: dict[str, int]) -> dict[str, Path]:
-    """The repository's configs with these loopback ports (and absolute rule paths), written into `data`."""
+def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> dict[str, Path]:
+    """The repository's configs with these loopback ports (and absolute rule paths), written into `data`; with
+    `actions_token`, the receiver asks the exporter for the built-in diagnostics of each alert (docs/actions.md)."""
     data.mkdir(parents=True, exist_ok=True)
     addresses = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    actions = f"actions: {{url: 'http://127.0.0.1:{ports['exporter']}', token: '{actions_token}'}}\n"
     receiver = (
         f"listen: {{host: 127.0.0.1, port: {ports['receiver']}}}\n"
         f"data_dir: {data / 'receiver'}\n"
@@ -62,6 +65,7 @@ def render_local(data: Path, ports: dict[str, int]) -> dict[str, Path]:
         f"grafana_url: http://127.0.0.1:3000\n"
         f"digest: {{timezone: {local_zone()}}}\n"
         f"channels:\n  - {{type: console}}\n  - {{type: file, path: '{data / 'sent.jsonl'}'}}\n"
+        + (actions if actions_token else "")
     )
     paths = {"prometheus": data / "prometheus.yml", "alertmanager": data / "alertmanager.yml",
              "receiver": data / "receiver.yml"}  # fmt: skip
@@ -69,11 +73,12 @@ def render_local(data: Path, ports: dict[str, int]) -> dict[str, Path]:
     paths["alertmanager"].write_text(render.alertmanager(addresses))
     # More receiver.yml from the environment, last so that its keys win (YAML keeps a repeated key's last value).
     paths["receiver"].write_text(receiver + os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", ""))
+    paths["receiver"].chmod(0o600)  # it may hold this run's actions token
     return paths
 
 
-def parts(data: Path, ports: dict[str, int]) -> list[Part]:
-    configs = render_local(data, ports)
+def parts(data: Path, ports: dict[str, int], actions_token: str = "") -> list[Part]:
+    configs = render_local(data, ports, actions_token)
     py = sys.executable
     return [
         Part("exporter", [py, "-m", "exporter", f"--web.listen-address=127.0.0.1:{ports['exporter']}",
@@ -115,12 +120,16 @@ def start(data: Path, ports: dict[str, int]) -> list[tuple[Part, subprocess.Pope
     running: list[tuple[Part, subprocess.Popen[bytes]]] = []
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    for part in parts(data, ports):
+    # A fresh token each run: the exporter serves the built-in read-only diagnostics to this receiver only.
+    token = secrets.token_urlsafe(24)
+    env = {**os.environ, "COSTWARDEN_ACTIONS_TOKEN": token}
+    for part in parts(data, ports, token):
         log = (logs / f"{part.name}.log").open("ab")
         # The receiver's standard output is its console channel: the messages themselves, shown here.
         stdout = None if part.name == "receiver" else log
         # Fixed argument lists built above from our own paths and port numbers; no shell.
-        proc = subprocess.Popen(part.command, stdout=stdout, stderr=log, cwd=ROOT, start_new_session=True)  # noqa: S603
+        proc = subprocess.Popen(part.command, stdout=stdout, stderr=log, cwd=ROOT, env=env,  # noqa: S603
+                                start_new_session=True)  # fmt: skip
         running.append((part, proc))
         base = part.url.split("/", 3)[:3]
         deadline = time.monotonic() + 60

@@ -64,6 +64,7 @@ def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
         message = json.loads(sent.read_text().splitlines()[0])
         assert message["title"] == "CRITICAL · CostwardenCostSpike on localhost"
         assert "Estimated invoice so far" in message["text"]  # facts read back from the real Prometheus
+        assert "What the host shows now" in message["text"]  # the exporter's diagnostics of this very machine
         assert f"http://127.0.0.1:{ports['alertmanager']}/#/silences/new?filter=" in message["text"]
     finally:
         proc.send_signal(signal.SIGINT)
