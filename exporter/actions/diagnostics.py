@@ -205,36 +205,36 @@ def read_netns(procfs: Path, exclude: re.Pattern[str], workload: Callable[[str],
 
 def scan_files(paths: tuple[str, ...], root: Path) -> list[tuple[str, int, float]]:
     """(path, size, mtime) of regular files under `paths` (inside `root`, the host's / as mounted), never following
-    symlinks or crossing into another filesystem, and at most MAX_FILES entries."""
+    symlinks or crossing into another filesystem, and at most MAX_FILES entries. os.scandir, one stat per entry: a
+    log directory of tens of thousands of files is read in a fraction of a second."""
+    prefix = len(str(root).rstrip("/"))
     out: list[tuple[str, int, float]] = []
     for top in paths:
-        base = root / top.lstrip("/")
+        base = str(root / top.lstrip("/"))
         try:
-            device = base.stat().st_dev
+            device = os.stat(base).st_dev  # noqa: PTH116 - os.scandir below works on strings
         except OSError:
             continue
-        for directory, dirs, files in os.walk(base, followlinks=False):
-            dirs[:] = [d for d in dirs if _same_device(Path(directory) / d, device)]
-            for name in files:
-                path = Path(directory) / name
-                try:
-                    st = path.lstat()
-                except OSError:
-                    continue
-                if path.is_symlink() or not path.is_file():
-                    continue
-                out.append(("/" + str(path.relative_to(root)), st.st_size, st.st_mtime))
-                if len(out) >= MAX_FILES:
-                    return out
+        stack = [base]
+        while stack:
+            try:
+                entries = os.scandir(stack.pop())
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                        if entry.is_dir(follow_symlinks=False):
+                            if st.st_dev == device:
+                                stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            out.append(("/" + entry.path[prefix:].lstrip("/"), st.st_size, st.st_mtime))
+                    except OSError:
+                        continue
+                    if len(out) >= MAX_FILES:
+                        return out
     return out
-
-
-def _same_device(path: Path, device: int) -> bool:
-    try:
-        st = path.lstat()
-    except OSError:
-        return False
-    return st.st_dev == device and not path.is_symlink()
 
 
 def read_container_configs(docker_root: Path) -> list[dict[str, object]]:
