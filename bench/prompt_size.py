@@ -47,6 +47,24 @@ def group(alerts: int) -> Webhook:
     return Webhook.model_validate(body)
 
 
+def with_actions(facts: f.Facts) -> f.Facts:
+    """The same facts with the exporter's diagnostics (the receiver keeps 8 lines each) and two remediations."""
+    procs = [f"pid {4100 + i} {name}: {cpu} % CPU, {mem} MiB memory, in {name}"
+             for i, (name, cpu, mem) in enumerate([("xmrig", 97, 312.4), ("postgres", 12, 220.1), ("nginx", 4, 18.3),
+                                                   ("node", 3, 140.2), ("dockerd", 2, 80.4), ("redis", 1, 12.0),
+                                                   ("sshd", 0, 6.1), ("cron", 0, 2.3)])]  # fmt: skip
+    containers = [f"{n} (image {n}:latest, running) started {h} h 0 min ago" for n, h in (("miner", 2), ("web", 20))]
+    facts.diagnostics = [f.DiagnosticFact(name="top_processes", state="ok", lines=procs),
+                         f.DiagnosticFact(name="recent_containers", state="ok", lines=containers)]  # fmt: skip
+    facts.actions = [
+        f.ActionFact(name="stop_container", state="dry_run", command="docker stop miner",
+                     reason="not enabled in actions.yml (enabled: false)"),
+        f.ActionFact(name="pause_service", state="refused", command="",
+                     reason="the alert has no unit label"),
+    ]  # fmt: skip
+    return facts
+
+
 def typical_facts(hook: Webhook) -> f.Facts:
     """A cost spike as the context step builds it from a busy VPS: every section filled, realistic magnitudes."""
     now = {n: 0.0021 * (i + 1) for i, n in enumerate(NAMES)}
@@ -71,6 +89,7 @@ def main() -> int:
     cases = [
         ("1 alert (typical)", group(1), "en"),
         ("1 alert, report in Chinese", group(1), "zh"),
+        ("1 alert with diagnostics and actions (docs/actions.md)", group(1), "en+actions"),
         ("3 alerts", group(3), "en"),
         (f"{f.MAX_ALERTS} alerts (the most described; more are counted)", group(f.MAX_ALERTS), "en"),
     ]
@@ -78,7 +97,10 @@ def main() -> int:
     print("| alert group | system tokens | facts tokens | prompt tokens | characters | goal ≤ 1,500 |")
     print("|---|---:|---:|---:|---:|---|")
     for name, hook, language in cases:
-        system, user = messages(typical_facts(hook), language)
+        facts = typical_facts(hook)
+        if language.endswith("+actions"):
+            facts, language = with_actions(facts), language.removesuffix("+actions")
+        system, user = messages(facts, language)
         total = len(tok.encode(chat([system, user]), add_special_tokens=False).ids)
         sys_tokens = len(tok.encode(system["content"], add_special_tokens=False).ids)
         facts_tokens = len(tok.encode(user["content"], add_special_tokens=False).ids)
