@@ -33,6 +33,7 @@ from exporter.metrics import CostCollector, RenderedMetrics
 from exporter.pricing import full_machine_hourly, unit_prices
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
 from exporter.sampler import Sampler, every
+from exporter.secrets import SecretFileError, env_or_file
 
 log = logging.getLogger("exporter")
 
@@ -192,7 +193,10 @@ def build(
 
 def build_actions(args: argparse.Namespace) -> tuple[ActionService | None, str | None]:
     """The /actions service when a token is set (the endpoint does not exist without one)."""
-    token = poller.secret("COSTWARDEN_ACTIONS_TOKEN", os.environ)
+    try:
+        token = (env_or_file("COSTWARDEN_ACTIONS_TOKEN", os.environ) or "").strip()
+    except SecretFileError as exc:
+        raise config.ConfigError(str(exc)) from exc
     table = actions_table.load(args.actions_file)
     if not token:
         if args.actions_file:

@@ -301,10 +301,8 @@ EMBEDDED_DEFAULT: dict[str, Any] = {"provider": "digitalocean", "plan": "s-1vcpu
 """What runs with no --config.file: a documented example so a newcomer sees numbers at once."""
 
 
-def load(path: Path | None) -> PricingTable:
-    """Read and resolve a pricing file; `None` means the embedded default table."""
-    if path is None:
-        return resolve(EMBEDDED_DEFAULT)
+def read_yaml(path: Path) -> Any:
+    """A config file's YAML ({} when empty); ConfigError naming the file, and the line and column of a syntax error."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -315,8 +313,14 @@ def load(path: Path | None) -> PricingTable:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
-    if raw is None:
-        raw = {}
+    return {} if raw is None else raw
+
+
+def load(path: Path | None) -> PricingTable:
+    """Read and resolve a pricing file; `None` means the embedded default table."""
+    if path is None:
+        return resolve(EMBEDDED_DEFAULT)
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: field (top level): expected a mapping of fields, got {type(raw).__name__}")
     return resolve(raw, source=str(path))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from exporter.secrets import SecretFileError, env_or_file
 from receiver.models import first_problem
 
 
@@ -281,16 +282,10 @@ class Settings(_Model):
 
 def _secret(name: str) -> str | None:
     """COSTWARDEN_RECEIVER_<NAME>, or the contents of the file named by COSTWARDEN_RECEIVER_<NAME>_FILE."""
-    env = f"COSTWARDEN_RECEIVER_{name}"
-    if os.environ.get(env):
-        return os.environ[env]
-    path = os.environ.get(f"{env}_FILE")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SettingsError(f"{env}_FILE={path}: cannot read: {exc.strerror or exc}") from exc
-    return None
+    try:
+        return env_or_file(f"COSTWARDEN_RECEIVER_{name}", os.environ)
+    except SecretFileError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def _channel_secrets(channel: object) -> object:

@@ -7,9 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from exporter.config import ConfigError, _spec, build
+from exporter.config import ConfigError, _spec, build, read_yaml
 
 KINDS = ("top_processes", "top_talkers", "grown_files", "recent_containers")
 SEVERITIES = ("info", "warning", "critical")
@@ -133,14 +131,7 @@ DEFAULT: dict[str, Any] = {
 
 def load(path: Path | None) -> Actions:
     source = str(path) if path else "<embedded default actions>"
-    raw: Any = DEFAULT
-    if path is not None:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    raw: Any = DEFAULT if path is None else read_yaml(path)
     try:
         actions = build(Actions, raw)
     except ConfigError as exc:

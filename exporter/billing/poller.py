@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -21,6 +20,7 @@ from exporter.billing import Reading, aws
 from exporter.billing.client import REASONS, ApiError
 from exporter.billing.providers import READERS, client_for
 from exporter.config import ConfigError, PricingTable
+from exporter.secrets import SecretFileError, env_or_file
 
 log = logging.getLogger("exporter.billing")
 
@@ -122,19 +122,6 @@ def _gauge(name: str, text: str, labels: list[str], value: float) -> GaugeMetric
     return family
 
 
-def secret(name: str, env: Mapping[str, str]) -> str | None:
-    """The variable `name`, or the contents of the file named by `name`_FILE (a Docker secret)."""
-    if env.get(name):
-        return env[name].strip()
-    path = env.get(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{name}_FILE={path}: cannot read: {exc.strerror or exc}") from exc
-    return None
-
-
 def build(table: PricingTable, env: Mapping[str, str] | None = None) -> Poller | None:
     """The poller `provider_api` asks for, or None; a missing token or library is a start-up error."""
     cfg = table.provider_api
@@ -149,7 +136,10 @@ def build(table: PricingTable, env: Mapping[str, str] | None = None) -> Poller |
         except RuntimeError as exc:
             raise ConfigError(f"field provider_api.api: {exc}") from exc
         return Poller(api, lambda: aws.read(ce, datetime.now(UTC)), interval)
-    token = secret(TOKEN_ENV, env)
+    try:
+        token = (env_or_file(TOKEN_ENV, env) or "").strip()
+    except SecretFileError as exc:
+        raise ConfigError(str(exc)) from exc
     if not token:
         raise ConfigError(f"field provider_api.enabled: the {api} API needs a read-only token in {TOKEN_ENV} "
                           f"(or a file named by {TOKEN_ENV}_FILE)")  # fmt: skip
