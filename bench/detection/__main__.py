@@ -1,7 +1,9 @@
-"""Detection-quality benchmark: `python -m bench.detection [--corpus DIR] [--write-corpus DIR]`.
+"""Detection-quality benchmark: `python -m bench.detection [--corpus DIR] [--nab DIR | --no-nab] [--write-corpus DIR]`.
 
 Without --corpus it replays the built-in synthetic corpus (bench/detection/synth.py). With --corpus it backtests the
-rules on scenarios in the corpus format (bench/detection/corpus.py), e.g. your own exported history.
+rules on scenarios in the corpus format (bench/detection/corpus.py), e.g. your own exported history. Then it scores
+the rules on the real-world series of the Numenta Anomaly Benchmark (bench/detection/nab.py) if the corpus is there
+(`../shared/corpora/nab` beside the checkout, or --nab DIR); without it, it says so and skips that table.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.detection import corpus, engine, score, synth
+from bench.detection import corpus, engine, nab, score, synth
 
 
 def monday_base(days_back: int = 21) -> float:
@@ -26,20 +28,37 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, help="directory of scenarios (default: the built-in synthetic corpus)")
     parser.add_argument("--write-corpus", type=Path, help="write the built-in corpus in the corpus format and exit")
     parser.add_argument("--workdir", type=Path, help="keep the TSDB and logs here (default: a temporary directory)")
+    parser.add_argument("--nab", type=Path, default=nab.DEFAULT_CORPUS, help="the NAB corpus (default: %(default)s)")
+    parser.add_argument("--nab-max-days", type=float, default=21.0, help="NAB series up to this long (default: 21)")
+    parser.add_argument("--no-nab", action="store_true", help="skip the real-world (NAB) table")
+    parser.add_argument("--no-synthetic", action="store_true", help="skip the synthetic corpus")
     args = parser.parse_args()
     if args.write_corpus:
         for scenario in synth.build(monday_base()):
             corpus.write(scenario, args.write_corpus / scenario.name)
         print(f"wrote the corpus to {args.write_corpus}")
         return 0
-    scenarios = corpus.read_all(args.corpus) if args.corpus else synth.build(monday_base())
+    if not args.no_synthetic:
+        scenarios = corpus.read_all(args.corpus) if args.corpus else synth.build(monday_base())
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="cw-detect-") as tmp:
+            firings = engine.replay(scenarios, args.workdir or Path(tmp) / "work")
+        scores = [score.score(s, firings) for s in scenarios]
+        print(f"\nDetection quality ({len(scenarios)} scenarios, real rules, Prometheus query engine, "
+              f"{time.monotonic() - started:.0f} s)\n")  # fmt: skip
+        print(score.table(scores))
+    if args.no_nab:
+        return 0
+    if not (args.nab / "labels" / "combined_windows.json").is_file():
+        print(f"\nReal-world series skipped: no NAB corpus at {args.nab} (pass --nab DIR).")
+        return 0
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="cw-detect-") as tmp:
-        firings = engine.replay(scenarios, args.workdir or Path(tmp) / "work")
-    scores = [score.score(s, firings) for s in scenarios]
-    print(f"\nDetection quality ({len(scenarios)} scenarios, real rules, Prometheus query engine, "
-          f"{time.monotonic() - started:.0f} s)\n")  # fmt: skip
-    print(score.table(scores))
+    with tempfile.TemporaryDirectory(prefix="cw-nab-") as tmp:
+        work = (args.workdir or Path(tmp)) / "nab"
+        results = nab.run(args.nab, work, monday_base(days_back=int(args.nab_max_days) + 7), args.nab_max_days)
+    print(f"\nReal-world series (NAB, series of <= {args.nab_max_days:g} days, alert starts scored with NAB's standard "
+          f"profile, {time.monotonic() - started:.0f} s)\n")  # fmt: skip
+    print(nab.table(results))
     return 0
 
 

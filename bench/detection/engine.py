@@ -5,7 +5,8 @@
    Prometheus serving that TSDB (a rule that reads another rule's output waits for the level that makes it; Prometheus
    is restarted between levels so it loads the new blocks).
 3. Each alerting rule's expression is evaluated over the whole range with `query_range` at the evaluation interval,
-   and its `for:` is applied: an alert fires once its condition has held for `for` without a gap.
+   and its `for:` and `keep_firing_for:` are applied: an alert fires once its condition has held for `for` without a
+   gap, and stays firing until its condition has been false for longer than `keep_firing_for`.
 
 Scenarios are isolated from each other by prefixing every `instance` label with the scenario's name.
 """
@@ -44,7 +45,8 @@ def seconds(text: str) -> float:
 
 @dataclass(frozen=True)
 class Firing:
-    """One alert episode: fired at `start` (after its for:), last true at `end`."""
+    """One alert episode: fired at `start` (after its for:), last true at `end` (it resolves `keep_firing_for`
+    later)."""
 
     alertname: str
     labels: dict[str, str]
@@ -157,50 +159,67 @@ def serve(data: Path, workdir: Path) -> Iterator[str]:
             proc.wait(timeout=30)
 
 
-def _query_range(url: str, expr: str, start: float, end: float) -> list[dict[str, Any]]:
+def _query_range(url: str, expr: str, start: float, end: float, step: float = STEP) -> list[dict[str, Any]]:
     """query_range in chunks below Prometheus' 11,000-points limit; series are merged by labels."""
     merged: dict[str, dict[str, Any]] = {}
-    chunk = 10_000 * STEP
+    chunk = 10_000 * step
     t = start
     while t <= end:
         stop = min(end, t + chunk)
-        query = urllib.parse.urlencode({"query": expr, "start": t, "end": stop, "step": STEP})
+        query = urllib.parse.urlencode({"query": expr, "start": t, "end": stop, "step": step})
         with urllib.request.urlopen(f"{url}/api/v1/query_range?{query}", timeout=600) as resp:  # noqa: S310
             body = json.load(resp)
         for result in body["data"]["result"]:
             key = json.dumps(result["metric"], sort_keys=True)
             merged.setdefault(key, {"metric": result["metric"], "values": []})["values"] += result["values"]
-        t = stop + STEP
+        t = stop + step
     return list(merged.values())
 
 
-def firings(for_seconds: float, labels: dict[str, str], name: str, series: list[dict[str, Any]]) -> list[Firing]:
-    """Apply `for:` to a condition's timeline: each unbroken run of true steps that lasts `for` is one episode."""
+def firings(
+    for_seconds: float,
+    labels: dict[str, str],
+    name: str,
+    series: list[dict[str, Any]],
+    keep_seconds: float = 0.0,
+    step: float = STEP,
+) -> list[Firing]:
+    """Apply `for:` and `keep_firing_for:` to a condition's timeline, as Prometheus' rule manager does: a run of true
+    steps that lasts `for` starts an episode; while firing, a false stretch no longer than `keep_firing_for` does not
+    end it (the condition coming back continues the same episode)."""
     out = []
     for result in series:
         runs: list[list[float]] = []
         for t in sorted(float(t) for t, _ in result["values"]):
-            if runs and t - runs[-1][1] <= STEP * 1.5:
+            if runs and t - runs[-1][1] <= step * 1.5:
                 runs[-1][1] = t
             else:
                 runs.append([t, t])
-        out += [
-            Firing(name, {**result["metric"], **labels}, first + for_seconds, last)
-            for first, last in runs
-            if last - first >= for_seconds
-        ]
+        episode: list[float] | None = None
+        for first, last in runs:
+            if episode is not None and first - episode[1] <= keep_seconds + step * 0.5:
+                episode[1] = last
+                continue
+            if episode is not None:
+                out.append(Firing(name, {**result["metric"], **labels}, episode[0], episode[1]))
+                episode = None
+            if last - first >= for_seconds:
+                episode = [first + for_seconds, last]
+        if episode is not None:
+            out.append(Firing(name, {**result["metric"], **labels}, episode[0], episode[1]))
     return out
 
 
-def replay(scenarios: list[Scenario], workdir: Path) -> list[Firing]:
-    """Every alert episode the rules produce on the corpus."""
-    data, start, end = backfill(scenarios, workdir)
+def replay(scenarios: list[Scenario], workdir: Path, step: float = STEP) -> list[Firing]:
+    """Every alert episode the rules produce on the corpus, evaluated every `step` seconds."""
+    data, start, end = backfill(scenarios, workdir, step)
     alerting = [r for g in _groups() for r in g["rules"] if "alert" in r]
     out: list[Firing] = []
     with serve(data, workdir) as url:
         for rule in alerting:
-            series = _query_range(url, rule["expr"], start, end)
-            out += firings(seconds(rule.get("for", "0s")), rule.get("labels", {}), rule["alert"], series)
+            series = _query_range(url, rule["expr"], start, end, step)
+            keep = seconds(rule.get("keep_firing_for", "0s"))
+            out += firings(seconds(rule.get("for", "0s")), rule.get("labels", {}), rule["alert"], series, keep, step)
     return out
 
 
@@ -208,7 +227,7 @@ def _groups() -> list[dict[str, Any]]:
     return [g for path in sorted(RULES.glob("*/*.yml")) for g in yaml.safe_load(path.read_text())["groups"]]
 
 
-def backfill(scenarios: list[Scenario], workdir: Path) -> tuple[Path, float, float]:
+def backfill(scenarios: list[Scenario], workdir: Path, step: float = STEP) -> tuple[Path, float, float]:
     """A TSDB under `workdir` holding the scenarios' series and every recording rule evaluated over them, as a
     Prometheus running the rules all along would have it: (data directory, first, last timestamp)."""
     scenarios = [_prefix(s) for s in scenarios]
@@ -230,7 +249,7 @@ def backfill(scenarios: list[Scenario], workdir: Path) -> tuple[Path, float, flo
         recorded: dict[tuple[str, str], tuple[dict[str, str], list[tuple[float, float]]]] = {}
         with serve(data, workdir) as url:
             for rule in level:
-                for result in _query_range(url, rule["expr"], start, end):
+                for result in _query_range(url, rule["expr"], start, end, step):
                     # A rule renames its output at every step; a range query keeps, say, the `or` branch with a
                     # name apart from the one without, so merge them as the rule would have recorded them.
                     labels = {k: v for k, v in result["metric"].items() if k != "__name__"} | rule.get("labels", {})
