@@ -1,4 +1,4 @@
-"""The rules on real-world series: the Numenta Anomaly Benchmark (NAB, MIT licence), scored the way NAB scores a detector.
+"""The rules on real-world series: the Numenta Anomaly Benchmark (NAB, MIT licence), scored as NAB scores detectors.
 
 The corpus is read from `../shared/corpora/nab` beside the checkout (or `--nab DIR`), never copied into the repository.
 Each NAB series becomes cost on the exporter's metric contract, as `../shared/tools/nab_score.py` (the reference) does:
@@ -125,7 +125,8 @@ def scenario(series: NabSeries, base: float) -> Scenario:
             acc += r / 60
             total.append(acc)
         labels = {**host, "cgroup": cgroup}
-        out.append(Series("costwarden_cost_total", {**labels, "resource": resource_of(series.key)}, "counter", ts, total))
+        own = {**labels, "resource": resource_of(series.key)}
+        out.append(Series("costwarden_cost_total", own, "counter", ts, total))
         for resource, level in flat.items():
             counter = [level / 60 * (m + 1) for m in range(len(ts))]
             out.append(Series("costwarden_cost_total", {**labels, "resource": resource}, "counter", ts, counter))

@@ -42,3 +42,15 @@ def test_replay_of_a_fresh_install_with_the_real_engine(tmp_path: Path) -> None:
     assert outcome.caught
     assert outcome.to_warning is not None
     assert 30 * 60 <= outcome.to_warning <= 45 * 60  # the forecast's for: 30m, from the first minutes of data
+
+
+def test_keep_firing_for_joins_what_comes_back_and_only_that() -> None:
+    step = engine.STEP
+    # true 0-9, false 10-39 (30 min), true 40-49, false 50-149 (100 min), true 150-159
+    minutes = (*range(0, 10), *range(40, 50), *range(150, 160))
+    values = [[t * step, "1"] for t in minutes]
+    fired = engine.firings(5 * 60, {}, "A", [{"metric": {}, "values": values}], keep_seconds=3600)
+    assert [(f.start / step, f.end / step) for f in fired] == [(5, 49), (155, 159)]
+    # Without keep_firing_for each run is its own episode.
+    alone = engine.firings(5 * 60, {}, "A", [{"metric": {}, "values": values}])
+    assert [f.start / step for f in alone] == [5, 45, 155]

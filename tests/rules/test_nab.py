@@ -1,0 +1,55 @@
+"""The real-world (NAB) part of the detection benchmark: how a NAB series becomes cost, and how firings become the
+alert starts that NAB's sweeper scores. The corpus itself lives outside the repository (`make bench` reads it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bench.detection import engine, nab
+
+ROOT = Path(__file__).parents[2]
+
+
+def _series(key: str, values: list[float]) -> nab.NabSeries:
+    t0 = datetime(2014, 4, 1, 10, 7)
+    return nab.NabSeries(key, [t0 + timedelta(minutes=5 * i) for i in range(len(values))], values, [])
+
+
+def test_a_series_becomes_cost_with_its_median_at_two_cents_an_hour() -> None:
+    series = _series("realTraffic/speed_1.csv", [10.0, 20.0, 30.0, -5.0])
+    scenario = nab.scenario(series, base=1_000_000.0)
+    counters = {s.labels["resource"]: s for s in scenario.series if s.metric == "costwarden_cost_total"}
+    assert set(counters) == {"network_egress", "memory", "disk"}  # "traffic" in the name: egress
+    egress = counters["network_egress"]
+    assert egress.timestamps[0] == 1_000_000.0 + (10 * 60 + 7) * 60  # the time of day is kept
+    assert len(egress.timestamps) == 16  # 15 minutes step-held at 1-minute samples
+    per_minute = [b - a for a, b in zip(egress.values, egress.values[1:], strict=False)]
+    # median 20 -> 0.02/h; 10 -> 0.01/h; a negative value costs nothing
+    assert abs(per_minute[0] - 0.01 / 60) < 1e-12 and abs(per_minute[5] - 0.02 / 60) < 1e-12
+    assert per_minute[-1] == 0.0
+    assert nab.resource_of("realKnownCause/cpu_utilization.csv") == "cpu"
+
+
+def test_starts_are_rising_edges_of_any_paging_alert_held_by_keep_firing_for() -> None:
+    series = _series("x/y.csv", [1.0] * 40)  # 200 minutes at 5-minute samples
+    first = 1_000_000.0
+    grid = first - 60.0  # the evaluation grid may start before this series
+    warn = engine.Firing("A", {"severity": "warning"}, first + 20 * 60 - 60, first + 30 * 60 - 60)
+    info = engine.Firing("B", {"severity": "info"}, first, first + 190 * 60)  # never counts
+    again = engine.Firing("A", {"severity": "critical"}, first + 100 * 60 - 60, first + 110 * 60 - 60)
+    starts = nab.starts(series, first, [warn, info, again], grid, {"A": 40 * 60.0})
+    assert [i for i, s in enumerate(starts) if s] == [4, 20]
+    held = nab.starts(series, first, [warn, again], grid, {"A": 75 * 60.0})  # the dip is shorter than the hold
+    assert [i for i, s in enumerate(held) if s] == [4]
+
+
+def test_the_benchmark_says_so_and_skips_without_the_corpus(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.detection", "--no-synthetic", "--nab", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"Real-world series skipped: no NAB corpus at {tmp_path}" in proc.stdout
