@@ -183,7 +183,7 @@ def test_a_spike_is_paged_explained_and_resolved(tmp_path: Path) -> None:
             with sqlite3.connect(tmp_path / "receiver" / "outbox.sqlite3") as db:
                 facts = json.loads(db.execute("SELECT facts FROM notifications ORDER BY id LIMIT 1").fetchone()[0])
             assert facts["alerts"][0]["description"].startswith(
-                "The cpu cost of app on e2e/vps is"
+                "The cpu cost of app on e2e/vps has held at or above"
             )  # the rule's numbers
             assert {w["name"] for w in facts["top_workloads"]} >= {"app", "db", "backup"}  # live series, by container
             day = facts["alerted_series"][0]
