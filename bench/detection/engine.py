@@ -45,13 +45,14 @@ def seconds(text: str) -> float:
 
 @dataclass(frozen=True)
 class Firing:
-    """One alert episode: fired at `start` (after its for:), last true at `end` (it resolves `keep_firing_for`
-    later)."""
+    """One alert episode: fired at `start` (after its for:), last true at `end`, resolved at `resolved` (its rule's
+    `keep_firing_for` after `end`)."""
 
     alertname: str
     labels: dict[str, str]
     start: float
     end: float
+    resolved: float
 
 
 def _prefix(scenario: Scenario) -> Scenario:
@@ -201,12 +202,12 @@ def firings(
                 episode[1] = last
                 continue
             if episode is not None:
-                out.append(Firing(name, {**result["metric"], **labels}, episode[0], episode[1]))
+                out.append(Firing(name, {**result["metric"], **labels}, *episode, episode[1] + keep_seconds))
                 episode = None
             if last - first >= for_seconds:
                 episode = [first + for_seconds, last]
         if episode is not None:
-            out.append(Firing(name, {**result["metric"], **labels}, episode[0], episode[1]))
+            out.append(Firing(name, {**result["metric"], **labels}, *episode, episode[1] + keep_seconds))
     return out
 
 

@@ -150,16 +150,13 @@ def _sweeper(corpus: Path) -> Any:
     return module.Sweeper(probationPercent=PROBATION, costMatrix=PROFILE)
 
 
-def starts(
-    series: NabSeries, first_sample: float, firings: list[engine.Firing], grid: float, keep: dict[str, float]
-) -> list[float]:
+def starts(series: NabSeries, first_sample: float, firings: list[engine.Firing], grid: float) -> list[float]:
     """1.0 at each NAB timestamp where "something pages" rises, read at the last evaluation (every STEP seconds from
     `grid`) at or before it, as the reference reads ALERTS."""
     firing_steps: set[int] = set()
     for f in firings:
         if f.labels.get("severity") in PAGING:
-            resolved = f.end + keep.get(f.alertname, 0.0)
-            firing_steps.update(range(round((f.start - grid) / STEP), int((resolved - grid) // STEP) + 1))
+            firing_steps.update(range(round((f.start - grid) / STEP), int((f.resolved - grid) // STEP) + 1))
     first = series.timestamps[0]
     firing = [
         int((first_sample + (t - first).total_seconds() - grid) // STEP) in firing_steps for t in series.timestamps
@@ -194,18 +191,12 @@ def run(corpus: Path, workdir: Path, base: float, max_days: float = 21.0) -> lis
     selected = read(corpus, max_days)
     scenarios = [scenario(s, base) for s in selected]
     firings = engine.replay(scenarios, workdir, step=STEP)
-    keep = {
-        str(r["alert"]): engine.seconds(str(r.get("keep_firing_for", "0s")))
-        for g in engine._groups()
-        for r in g["rules"]
-        if "alert" in r
-    }
     sweeper = _sweeper(corpus)
     grid = min(sc.start for sc in scenarios)
     out = []
     for series, sc in zip(selected, scenarios, strict=True):
         mine = [f for f in firings if f.labels.get("instance", "").startswith(f"{sc.name}/")]
-        out.append(score_one(sweeper, series, starts(series, sc.start, mine, grid, keep)))
+        out.append(score_one(sweeper, series, starts(series, sc.start, mine, grid)))
     return out
 
 

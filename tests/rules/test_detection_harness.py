@@ -51,6 +51,7 @@ def test_keep_firing_for_joins_what_comes_back_and_only_that() -> None:
     values = [[t * step, "1"] for t in minutes]
     fired = engine.firings(5 * 60, {}, "A", [{"metric": {}, "values": values}], keep_seconds=3600)
     assert [(f.start / step, f.end / step) for f in fired] == [(5, 49), (155, 159)]
+    assert [f.resolved / step for f in fired] == [109, 219]  # each episode resolves its rule's hold after its end
     # Without keep_firing_for each run is its own episode.
     alone = engine.firings(5 * 60, {}, "A", [{"metric": {}, "values": values}])
     assert [f.start / step for f in alone] == [5, 45, 155]

@@ -37,13 +37,18 @@ def test_starts_are_rising_edges_of_any_paging_alert_held_by_keep_firing_for() -
     series = _series("x/y.csv", [1.0] * 40)  # 200 minutes at 5-minute samples
     first = 1_000_000.0
     grid = first - 60.0  # the evaluation grid may start before this series
-    warn = engine.Firing("A", {"severity": "warning"}, first + 20 * 60 - 60, first + 30 * 60 - 60)
-    info = engine.Firing("B", {"severity": "info"}, first, first + 190 * 60)  # never counts
-    again = engine.Firing("A", {"severity": "critical"}, first + 100 * 60 - 60, first + 110 * 60 - 60)
-    starts = nab.starts(series, first, [warn, info, again], grid, {"A": 40 * 60.0})
+
+    def firing(name: str, severity: str, start: float, end: float, keep: float) -> engine.Firing:
+        return engine.Firing(
+            name, {"severity": severity}, first + start * 60, first + end * 60, first + (end + keep) * 60
+        )
+
+    warn, again = firing("A", "warning", 19, 29, 40), firing("A", "critical", 99, 109, 40)
+    info = firing("A", "info", 0, 190, 0)  # never counts
+    starts = nab.starts(series, first, [warn, info, again], grid)
     assert [i for i, s in enumerate(starts) if s] == [4, 20]
-    held = nab.starts(series, first, [warn, again], grid, {"A": 75 * 60.0})  # the dip is shorter than the hold
-    assert [i for i, s in enumerate(held) if s] == [4]
+    held = firing("A", "warning", 19, 29, 75)  # the dip is shorter than the hold
+    assert [i for i, s in enumerate(nab.starts(series, first, [held, again], grid)) if s] == [4]
 
 
 def test_the_benchmark_says_so_and_skips_without_the_corpus(tmp_path: Path) -> None:
