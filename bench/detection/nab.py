@@ -5,10 +5,10 @@ Each NAB series becomes cost on the exporter's metric contract, as `../shared/to
 values scaled so that the series' median of positive values costs 0.02 per hour (the plan costs 24/730 per hour, so the
 money floors do not decide on their own), step-held to 1-minute samples for two cgroups ("/" and "app") of a resource
 named after the series (`network_egress` for network, traffic or bytes, else `cpu`), plus flat memory and disk costs.
-Every series is shifted by whole days onto one base date (time of day kept) and replayed in one TSDB by the real
-PromQL engine, every 5 minutes as the reference does. Alert STARTS (rising edges of "a warning or critical alert is
-firing") are the detections; NAB's own sweeper (`nab/sweeper.py` in the corpus, standard profile) scores them:
-100 * (raw - null) / (perfect - null), 0 = never alerting, 100 = perfect.
+Every series is shifted onto one base date (time of day kept to the 5 minutes) and replayed in one TSDB by the real
+PromQL engine, every 5 minutes from its first sample as the reference does. Alert STARTS (rising edges of "a warning
+or critical alert is firing") are the detections; NAB's own sweeper (`nab/sweeper.py` in the corpus, standard
+profile) scores them: 100 * (raw - null) / (perfect - null), 0 = never alerting, 100 = perfect.
 """
 
 from __future__ import annotations
@@ -104,7 +104,10 @@ def _name(key: str) -> str:
 def scenario(series: NabSeries, base: float) -> Scenario:
     """The series as one host's exporter metrics, scraped every minute from `base` + its time of day."""
     first = series.timestamps[0]
-    start = base + (first - first.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+    time_of_day = (first - first.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+    # On the evaluation grid: the reference evaluates every 5 minutes from each series' first sample, and whether a
+    # 10-minute burst looks sustained depends on where the evaluations fall.
+    start = base + time_of_day // STEP * STEP
     minutes = [round((t - first).total_seconds() / 60) for t in series.timestamps]
     positive = [v for v in series.values if v > 0]
     median = statistics.median(positive) if positive else 1.0

@@ -24,7 +24,7 @@ def test_a_series_becomes_cost_with_its_median_at_two_cents_an_hour() -> None:
     counters = {s.labels["resource"]: s for s in scenario.series if s.metric == "costwarden_cost_total"}
     assert set(counters) == {"network_egress", "memory", "disk"}  # "traffic" in the name: egress
     egress = counters["network_egress"]
-    assert egress.timestamps[0] == 1_000_000.0 + (10 * 60 + 7) * 60  # the time of day is kept
+    assert egress.timestamps[0] == 1_000_000.0 + (10 * 60 + 5) * 60  # the time of day, on the 5-minute grid
     assert len(egress.timestamps) == 16  # 15 minutes step-held at 1-minute samples
     per_minute = [b - a for a, b in zip(egress.values, egress.values[1:], strict=False)]
     # median 20 -> 0.02/h; 10 -> 0.01/h; a negative value costs nothing
