@@ -138,7 +138,14 @@ def _levels(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 @contextmanager
-def serve(data: Path, workdir: Path) -> Iterator[str]:
+def serve(data: Path, workdir: Path, step: float = STEP) -> Iterator[str]:
+    """A Prometheus serving the TSDB at `data`, looking back just under one evaluation `step`.
+
+    A live Prometheus writes a staleness marker when a rule stops producing a series (a condition like `x > y` that
+    turns false), so an instant lookup one evaluation later finds nothing. Backfilled blocks carry no such markers:
+    with the default 5-minute lookback, every series the replay recorded would live on for 5 minutes after its last
+    sample (a condition true at one 5-minute evaluation would read as true at two, and pass a `for: 3m`). Every series
+    here has a sample at every step it exists, so a lookback of one step less a second finds exactly those."""
     port = free_port()
     config = workdir / "prometheus.yml"
     config.write_text("global: {evaluation_interval: 1m}\n")
@@ -147,7 +154,7 @@ def serve(data: Path, workdir: Path) -> Iterator[str]:
             [
                 "prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
                 f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
-                "--query.max-samples=200000000", "--query.lookback-delta=5m",
+                "--query.max-samples=200000000", f"--query.lookback-delta={step - 1:.0f}s",
             ],
             stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
@@ -216,7 +223,7 @@ def replay(scenarios: list[Scenario], workdir: Path, step: float = STEP) -> list
     data, start, end = backfill(scenarios, workdir, step)
     alerting = [r for g in _groups() for r in g["rules"] if "alert" in r]
     out: list[Firing] = []
-    with serve(data, workdir) as url:
+    with serve(data, workdir, step) as url:
         for rule in alerting:
             series = _query_range(url, rule["expr"], start, end, step)
             keep = seconds(rule.get("keep_firing_for", "0s"))
@@ -248,7 +255,7 @@ def backfill(scenarios: list[Scenario], workdir: Path, step: float = STEP) -> tu
     # every step; Prometheus restarts between levels to load the blocks the previous level wrote.
     for level in _levels(recording):
         recorded: dict[tuple[str, str], tuple[dict[str, str], list[tuple[float, float]]]] = {}
-        with serve(data, workdir) as url:
+        with serve(data, workdir, step) as url:
             for rule in level:
                 for result in _query_range(url, rule["expr"], start, end, step):
                     # A rule renames its output at every step; a range query keeps, say, the `or` branch with a

@@ -133,14 +133,13 @@ def scenario(series: NabSeries, base: float) -> Scenario:
         for resource, level in flat.items():
             counter = [level / 60 * (m + 1) for m in range(len(ts))]
             out.append(Series("costwarden_cost_total", {**labels, "resource": resource}, "counter", ts, counter))
-    every5 = ts[::5]
     for metric, value in (
         ("costwarden_plan_price_per_hour", PLAN_HOURLY),
         ("costwarden_budget_monthly", 1000.0),
         ("costwarden_egress_included_bytes", 4000.0 * 2**30),
         ("up", 1.0),
     ):
-        out.append(Series(metric, dict(host), "gauge", every5, [value] * len(every5)))
+        out.append(Series(metric, dict(host), "gauge", ts, [value] * len(ts)))
     return Scenario(_name(series.key), f"NAB {series.key}", not series.windows, out)
 
 

@@ -55,3 +55,16 @@ def test_keep_firing_for_joins_what_comes_back_and_only_that() -> None:
     # Without keep_firing_for each run is its own episode.
     alone = engine.firings(5 * 60, {}, "A", [{"metric": {}, "values": values}])
     assert [f.start / step for f in alone] == [5, 45, 155]
+
+
+def test_a_series_that_stops_is_gone_at_the_next_step_as_with_staleness_markers(tmp_path: Path) -> None:
+    """Backfilled blocks have no staleness markers: with the default 5-minute lookback a recorded condition true at
+    one evaluation read as true at the next ones too (and passed a `for:`)."""
+    t0 = (monday_base() // 3600) * 3600
+    points = [(t0 + 60.0 * i, 1.0) for i in (0, 1, 3)]  # nothing at minute 2: the rule's condition was false then
+    data = tmp_path / "data"
+    data.mkdir()
+    engine.import_series([("cond", {"instance": "x"}, points)], data, tmp_path)
+    with engine.serve(data, tmp_path) as url:
+        answers = [engine._query_range(url, "cond", t0 + 60.0 * i, t0 + 60.0 * i) for i in range(4)]
+    assert [len(a) for a in answers] == [1, 1, 0, 1]
