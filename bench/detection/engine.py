@@ -138,14 +138,14 @@ def _levels(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 @contextmanager
-def serve(data: Path, workdir: Path, step: float = STEP) -> Iterator[str]:
-    """A Prometheus serving the TSDB at `data`, looking back just under one evaluation `step`.
+def serve(data: Path, workdir: Path, lookback: float = 300.0) -> Iterator[str]:
+    """A Prometheus serving the TSDB at `data`, with Prometheus' default 5-minute lookback unless told otherwise.
 
-    A live Prometheus writes a staleness marker when a rule stops producing a series (a condition like `x > y` that
-    turns false), so an instant lookup one evaluation later finds nothing. Backfilled blocks carry no such markers:
-    with the default 5-minute lookback, every series the replay recorded would live on for 5 minutes after its last
-    sample (a condition true at one 5-minute evaluation would read as true at two, and pass a `for: 3m`). Every series
-    here has a sample at every step it exists, so a lookback of one step less a second finds exactly those."""
+    The replay passes one evaluation step less a second: a live Prometheus writes a staleness marker when a rule stops
+    producing a series (a condition like `x > y` that turns false), so an instant lookup one evaluation later finds
+    nothing; backfilled blocks carry no such markers, and with a 5-minute lookback every series the replay recorded
+    would live on for 5 minutes after its last sample (a condition true at one 5-minute evaluation would read as true
+    at two, and pass a `for: 3m`). The replay queries only at its steps, where every series it wrote has a sample."""
     port = free_port()
     config = workdir / "prometheus.yml"
     config.write_text("global: {evaluation_interval: 1m}\n")
@@ -154,7 +154,7 @@ def serve(data: Path, workdir: Path, step: float = STEP) -> Iterator[str]:
             [
                 "prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
                 f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
-                "--query.max-samples=200000000", f"--query.lookback-delta={step - 1:.0f}s",
+                "--query.max-samples=200000000", f"--query.lookback-delta={lookback:.0f}s",
             ],
             stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
@@ -223,7 +223,7 @@ def replay(scenarios: list[Scenario], workdir: Path, step: float = STEP) -> list
     data, start, end = backfill(scenarios, workdir, step)
     alerting = [r for g in _groups() for r in g["rules"] if "alert" in r]
     out: list[Firing] = []
-    with serve(data, workdir, step) as url:
+    with serve(data, workdir, lookback=step - 1) as url:
         for rule in alerting:
             series = _query_range(url, rule["expr"], start, end, step)
             keep = seconds(rule.get("keep_firing_for", "0s"))
@@ -255,7 +255,7 @@ def backfill(scenarios: list[Scenario], workdir: Path, step: float = STEP) -> tu
     # every step; Prometheus restarts between levels to load the blocks the previous level wrote.
     for level in _levels(recording):
         recorded: dict[tuple[str, str], tuple[dict[str, str], list[tuple[float, float]]]] = {}
-        with serve(data, workdir, step) as url:
+        with serve(data, workdir, lookback=step - 1) as url:
             for rule in level:
                 for result in _query_range(url, rule["expr"], start, end, step):
                     # A rule renames its output at every step; a range query keeps, say, the `or` branch with a
