@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import re
 import types
 import typing
@@ -221,6 +222,8 @@ def _value(hint: Any, raw: Any, path: str, rules: typing.Mapping[str, Any]) -> A
     if hint in (float, int):
         if isinstance(raw, bool) or not isinstance(raw, int | float) or (hint is int and not isinstance(raw, int)):
             raise _Invalid(path, f"expected {'a whole number' if hint is int else 'a number'}, got {raw!r}")
+        if not math.isfinite(raw):
+            raise _Invalid(path, f"expected a finite number, got {raw!r}")
         for rule, ok, words in (("ge", raw.__ge__, "≥"), ("gt", raw.__gt__, ">"), ("le", raw.__le__, "≤")):
             if rule in rules and not ok(rules[rule]):
                 raise _Invalid(path, f"must be {words} {rules[rule]}, got {raw!r}")
@@ -269,7 +272,7 @@ def resolve(raw: dict[str, Any], source: str = "<embedded default>") -> PricingT
             raise ConfigError(f"{source}: field provider: unknown provider {provider!r} (known: {known})")
         plans = presets[provider]["plans"]
         plan = raw.get("plan")
-        if plan not in plans:
+        if not isinstance(plan, str) or plan not in plans:
             raise ConfigError(
                 f"{source}: field plan: unknown {provider} plan {plan!r} (known: {', '.join(sorted(plans))}); "
                 "for another plan use provider: custom and give machine and plan_price"
@@ -307,6 +310,8 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -21,4 +21,6 @@ def env_or_file(name: str, env: Mapping[str, str]) -> str | None:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise SecretFileError(f"{name}_FILE={path}: cannot read: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SecretFileError(f"{name}_FILE={path}: not UTF-8 text (byte {exc.start})") from exc
     return None

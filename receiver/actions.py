@@ -51,13 +51,13 @@ class ExporterActions:
             return
         done = await self._outbox.actions_of(notification_id)
         for entry in plan.get("diagnostics", []):
-            row = await self._step(notification_id, hook.groupKey, str(entry["name"]), "diagnostic", labels, severity,
+            row = await self._step(notification_id, hook.group, str(entry["name"]), "diagnostic", labels, severity,
                                    done)  # fmt: skip
             lines = [clean(line, 160) for line in row.output.splitlines() if line.strip()][:LINES]
             facts.diagnostics.append(DiagnosticFact(name=clean(row.name), state=row.state, lines=lines,
                                                     reason=clean(row.reason, 200) or None))  # fmt: skip
         for entry in plan.get("remediation", []):
-            row = await self._step(notification_id, hook.groupKey, str(entry["name"]), "remediation", labels, severity,
+            row = await self._step(notification_id, hook.group, str(entry["name"]), "remediation", labels, severity,
                                    done)  # fmt: skip
             facts.actions.append(ActionFact(
                 name=clean(row.name), state=row.state, command=clean(" ".join(row.argv), 200),

@@ -7,14 +7,12 @@ import base64
 import binascii
 import contextlib
 import hmac
-import json
 import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
 
 from exporter.logs import CONTEXT
 from receiver import channels
@@ -23,7 +21,7 @@ from receiver.delivery import Deliverer
 from receiver.digester import Digester
 from receiver.enrich import Enricher
 from receiver.metrics import Metrics
-from receiver.models import Webhook, dedup_key, first_problem
+from receiver.models import BadWebhook, decode_body, dedup_key, parse_webhook
 from receiver.outbox import Outbox, OutboxError
 from receiver.prometheus import Prometheus
 from receiver.settings import Settings
@@ -39,23 +37,54 @@ METRICS = web.AppKey("METRICS", Metrics)
 WORKER = web.AppKey("WORKER", Worker)
 
 
+class IntakeBudget:
+    """Bytes of webhook bodies being read and parsed at once: a parsed body takes several times its size, so forty
+    15 MiB bodies at once must wait (503, retried by Alertmanager) rather than take the memory of the host."""
+
+    def __init__(self, limit: int, max_body: int) -> None:
+        self._limit = limit
+        self._max_body = max_body
+        self._used = 0
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, length: int | None) -> AsyncIterator[bool]:
+        want = min(length if length is not None else self._max_body, self._max_body)
+        if self._used and self._used + want > self._limit:  # one body always fits, however large
+            yield False
+            return
+        self._used += want
+        try:
+            yield True
+        finally:
+            self._used -= want
+
+
+BUDGET = web.AppKey("BUDGET", IntakeBudget)
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that takes any header text (aiohttp keeps undecodable bytes as surrogates)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
+
+
 def _authorized(settings: Settings, header: str | None) -> bool:
     auth = settings.auth
-    if auth.bearer_token is None and auth.basic_username is None:
+    if not auth.enabled:
         return True
     if not header:
         return False
-    scheme, _, value = header.partition(" ")
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
     if auth.bearer_token is not None and scheme.lower() == "bearer":
-        return hmac.compare_digest(value.encode(), auth.bearer_token.encode())
-    if auth.basic_username is not None and scheme.lower() == "basic":
+        return _same(value, auth.bearer_token)
+    if auth.basic_username is not None and auth.basic_password is not None and scheme.lower() == "basic":
         try:
-            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+            user, sep, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+        except (ValueError, binascii.Error):  # non-ASCII text, bad padding, not UTF-8
             return False
-        ok_user = hmac.compare_digest(user.encode(), auth.basic_username.encode())
-        ok_password = hmac.compare_digest(password.encode(), (auth.basic_password or "").encode())
-        return ok_user and ok_password
+        ok_user = _same(user, auth.basic_username)
+        ok_password = _same(password, auth.basic_password)
+        return bool(sep) and ok_user and ok_password
     return False
 
 
@@ -74,29 +103,31 @@ async def alerts(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="costwarden"'}
         )
-    body = await request.read()  # aiohttp answers 413 itself above intake.max_body_bytes
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        return _refuse(metrics, 400, "malformed_json", str(exc)[:200])
-    try:
-        hook = Webhook.model_validate(document)
-    except ValidationError as exc:
-        return _refuse(metrics, 400, "not_webhook_v4", first_problem(exc)[:300])
-    CONTEXT.set({"group_key": hook.groupKey})  # every line logged for this request names its group
-    try:
-        stored = await app[OUTBOX].store(dedup_key(hook), hook.groupKey, hook.status, body.decode("utf-8", "replace"))
-    except OutboxError as exc:
-        metrics.rejected.labels("outbox_unavailable").inc()
-        log.error("cannot store notification: %s", exc)
-        return web.json_response({"error": "outbox_unavailable", "detail": "retry later"}, status=503)
-    if stored.duplicate:
-        metrics.duplicates.inc()
-    else:
-        metrics.received.labels(hook.status).inc()
-        app[WORKER].wake()
-    log.info("stored notification %d (%s%s)", stored.id, hook.status,
-             ", duplicate" if stored.duplicate else "")  # fmt: skip
+    async with app[BUDGET].reserve(request.content_length) as admitted:
+        if not admitted:
+            metrics.rejected.labels("busy").inc()
+            return web.json_response({"error": "busy", "detail": "too many large bodies at once; retry later"},
+                                     status=503, headers={"Retry-After": "5"})  # fmt: skip
+        body = await request.read()  # aiohttp answers 413 itself above intake.max_body_bytes
+        try:
+            text = decode_body(body)
+            del body
+            hook = parse_webhook(text)
+        except BadWebhook as exc:
+            return _refuse(metrics, 400, exc.reason, exc.detail)
+        CONTEXT.set({"group_key": hook.group})  # every line logged for this request names its group
+        try:
+            stored = await app[OUTBOX].store(dedup_key(hook), hook.group, hook.status, text)
+        except OutboxError:  # logged by the outbox, once per change of state
+            metrics.rejected.labels("outbox_unavailable").inc()
+            return web.json_response({"error": "outbox_unavailable", "detail": "retry later"}, status=503)
+        if stored.duplicate:
+            metrics.duplicates.inc()
+        else:
+            metrics.received.labels(hook.status).inc()
+            app[WORKER].wake()
+        log.info("stored notification %d (%s%s)", stored.id, hook.status,
+                 ", duplicate" if stored.duplicate else "")  # fmt: skip
     return web.json_response({"status": "duplicate" if stored.duplicate else "stored", "id": stored.id})
 
 
@@ -105,9 +136,11 @@ async def healthy(_: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    if await request.app[OUTBOX].writable():
+    problem = await request.app[OUTBOX].unwritable()
+    request.app[METRICS].writable.set(0 if problem else 1)
+    if problem is None:
         return web.Response(text="ready\n")
-    return web.Response(text="outbox not writable\n", status=503)
+    return web.Response(text=f"outbox not writable: {problem}\n", status=503)
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -119,6 +152,8 @@ async def metrics_page(request: web.Request) -> web.Response:
     metrics.sends_waiting.set(waiting)
     metrics.sends_oldest.set(oldest_send or 0.0)
     metrics.sends_parked.set(parked)
+    metrics.parked.set(await request.app[OUTBOX].parked_notifications())
+    metrics.writable.set(0 if request.app[OUTBOX].failing else 1)
     return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -126,6 +161,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.intake.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = metrics = Metrics()
+    app[BUDGET] = IntakeBudget(settings.intake.max_inflight_bytes, settings.intake.max_body_bytes)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         """Every resource set up and torn down here, in order: outbox, HTTP session, model client, deliverer, worker,
@@ -135,7 +171,7 @@ def create_app(settings: Settings) -> web.Application:
         app[OUTBOX] = outbox
         async with aiohttp.ClientSession() as session:
             enricher = Enricher(settings.ollama, outbox, metrics)
-            prometheus = Prometheus(session, settings.prometheus.url, settings.prometheus.timeout_seconds)
+            prometheus = Prometheus(session, settings.prometheus)
             sinks = channels.build(settings.channels, session)
             deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
             actions = ExporterActions(settings.actions, session, outbox) if settings.actions.url else None

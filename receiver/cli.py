@@ -23,7 +23,7 @@ from receiver.prometheus import Prometheus
 from receiver.render import Message
 from receiver.schedule import Kind
 from receiver.sendtest import send_now, send_test
-from receiver.settings import SECRET_FIELDS, Settings, SettingsError, load
+from receiver.settings import SECRET_FIELDS, Settings, SettingsError, load, without_userinfo
 
 log = logging.getLogger("receiver")
 
@@ -46,6 +46,7 @@ failed, 2 invalid configuration or usage."""
 def describe(settings: Settings) -> dict[str, object]:
     """The settings in force, secrets masked: what --config.check prints and the start-up line logs."""
     shown = json.loads(settings.model_dump_json())
+    shown["prometheus"]["url"] = without_userinfo(shown["prometheus"]["url"])
     for field in ("bearer_token", "basic_password"):
         if shown["auth"].get(field):
             shown["auth"][field] = "<secret>"
@@ -63,7 +64,7 @@ async def digest_now(settings: Settings, kind: Kind, send: bool) -> tuple[Messag
     now = datetime.now(UTC)
     period = schedule.ending_on(kind, now.astimezone(settings.digest.zone).date(), settings.digest)
     async with aiohttp.ClientSession() as session:
-        prom = Prometheus(session, settings.prometheus.url, settings.prometheus.timeout_seconds)
+        prom = Prometheus(session, settings.prometheus)
         enricher = Enricher(settings.ollama, None, Metrics())
         try:
             _, message = await compose(settings, prom, enricher, period, now.timestamp(), late=False)
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(ok for _, ok, _ in results) else 1
     log.info(
         "starting on %s:%d; outbox %s; prometheus %s; model %s at %s%s; channels %s",
-        settings.listen.host, settings.listen.port, settings.outbox_path, settings.prometheus.url,
+        settings.listen.host, settings.listen.port, settings.outbox_path, without_userinfo(settings.prometheus.url),
         settings.ollama.model, settings.ollama.host, "" if settings.ollama.enabled else " (disabled)",
         ", ".join(c.name for c in settings.channels),
     )  # fmt: skip

@@ -1,7 +1,9 @@
 """The delivery engine: every queued send goes out, in order per channel and alert group, never lost.
 
-A send is marked in flight before the request and sent only after the channel's success answer; one in flight when
-the process died is sent again at start-up (the only way a message can arrive twice). Failures that time can fix
+A send is marked in flight before the request and sent only after the channel's success answer; one left in flight
+(the process died, or its outcome could not be written to a full disk) is sent again (the only way a message can
+arrive twice). The age that parks a send is counted on the monotonic clock while this process runs, so a step of the
+wall clock neither parks a send nor makes it wait a day. Failures that time can fix
 are retried with exponential back-off and full jitter, never sooner than the server's retry-after, for up to
 `delivery.max_age_hours`; failures it cannot fix are parked with their reason. Either way later sends of the same
 channel and group wait, so a resolution never overtakes its firing.
@@ -41,9 +43,10 @@ def sends_for(group_key: str, message: Message, channels: dict[str, Channel], na
 
 
 def backoff(attempts: int, cfg: Delivery, after: float | None, rng: random.Random) -> float:
-    """Full jitter (a random wait up to base * 2^attempts, capped), but never less than the server asked for."""
+    """Full jitter (a random wait up to base * 2^attempts, capped), but never less than the server asked for, up to
+    the cap (a wait beyond it is what the queue reads as a wall clock stepped back)."""
     ceiling = min(cfg.retry_max_seconds, cfg.retry_base_seconds * 2 ** min(attempts, 30))
-    return max(after or 0.0, rng.uniform(0, ceiling))
+    return min(cfg.retry_max_seconds, max(after or 0.0, rng.uniform(0, ceiling)))
 
 
 class Deliverer:
@@ -59,9 +62,13 @@ class Deliverer:
         self._deadline = 0.0
         self._loop: asyncio.Task[None] | None = None
         self._rng = random.Random()  # noqa: S311 - jitter, not security
+        self._held: dict[tuple[str, str], float] = {}
+        """Queues whose last outcome could not be recorded: resent no sooner than this (monotonic), not in a loop."""
+        self._born: dict[int, float] = {}
+        """Failing sends: when (monotonic) each was queued, as first seen in this process."""
 
     async def start(self) -> None:
-        resent = await self._outbox.reset_inflight()
+        resent = await self._outbox.inflight()
         if resent:
             log.warning("%d send(s) were in flight when the receiver stopped; sending them again", resent)
         self._loop = asyncio.create_task(self._dispatch(), name="receiver-delivery")
@@ -88,11 +95,12 @@ class Deliverer:
         while True:
             self._wake.clear()
             try:
-                queued = await self._outbox.sendable(limit=200)
-            except OutboxError as exc:
-                log.error("cannot read the send queue: %s", exc)
+                queued = await self._outbox.sendable(200, self._cfg.retry_max_seconds)
+            except OutboxError:  # logged by the outbox, once per change of state
                 queued = []
-            if self._stopping and (time.monotonic() > self._deadline or not (queued or self._tasks)):
+            now = time.monotonic()
+            queued = [q for q in queued if self._held.get((q.channel, q.group_key), 0.0) <= now]
+            if self._stopping and (now > self._deadline or not (queued or self._tasks)):
                 return
             for item in queued:
                 key = (item.channel, item.group_key)
@@ -107,10 +115,12 @@ class Deliverer:
 
     async def _send(self, item: Queued) -> None:
         CONTEXT.set({"group_key": item.group_key, "notification": str(item.notification_id), "channel": item.channel})
+        key = (item.channel, item.group_key)
         try:
             await self._attempt(item)
-        except OutboxError as exc:  # the outcome could not be recorded: the send stays queued and is tried again
-            log.error("cannot record a delivery: %s", exc)
+            self._held.pop(key, None)
+        except OutboxError:  # the outcome could not be recorded (logged by the outbox): the send is tried again
+            self._held[key] = time.monotonic() + self._cfg.retry_base_seconds
         finally:
             self._running.discard((item.channel, item.group_key))
             self._wake.set()
@@ -132,14 +142,22 @@ class Deliverer:
             log.exception("channel %s failed unexpectedly", item.channel)
             await self._retry(item, f"unexpected error: {exc!r}", None)
         else:
+            self._born.pop(item.id, None)
             await self._outbox.mark_send(item.id, "sent", reply=reply)
             self._metrics.deliveries.labels(item.channel, "sent").inc()
             self._metrics.delivery_latency.labels(item.channel).observe(time.time() - item.created_at)
             part = f" part {item.part + 1}/{item.parts}" if item.parts > 1 else ""
             log.info("sent %s%s to %s", item.kind, part, item.channel)
 
+    def _age(self, item: Queued) -> float:
+        """Seconds since the send was queued: the wall clock's word when this process first sees it fail, the
+        monotonic clock's after that."""
+        now = time.monotonic()
+        born = self._born.setdefault(item.id, now - max(0.0, time.time() - item.created_at))
+        return now - born
+
     async def _retry(self, item: Queued, reason: str, after: float | None) -> None:
-        if time.time() - item.created_at > self._cfg.max_age_hours * 3600:
+        if self._age(item) > self._cfg.max_age_hours * 3600:
             await self._park(item, f"still failing after {self._cfg.max_age_hours:g} h: {reason}")
             return
         delay = backoff(item.attempts, self._cfg, after, self._rng)
@@ -148,6 +166,7 @@ class Deliverer:
         log.warning("delivery to %s failed (%s); retrying in %.1f s", item.channel, reason, delay)
 
     async def _park(self, item: Queued, reason: str) -> None:
+        self._born.pop(item.id, None)
         await self._outbox.mark_send(item.id, "parked", error=reason)
         self._metrics.deliveries.labels(item.channel, "parked").inc()
         log.error("delivery to %s parked: %s", item.channel, reason)

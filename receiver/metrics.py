@@ -52,6 +52,15 @@ class Metrics:
             "costwarden_receiver_digests", "Digests queued, by period (day, week), verdict and whether sent late.",
             ["period", "verdict", "late"], registry=r,
         )  # fmt: skip
+        self.parked = Gauge(
+            "costwarden_receiver_notifications_parked",
+            "Notifications that could not be processed after processing.max_attempts tries, kept for reading.",
+            registry=r,
+        )
+        self.writable = Gauge(
+            "costwarden_receiver_outbox_writable", "1 while the outbox takes writes, 0 while it fails (disk full).",
+            registry=r,
+        )  # fmt: skip
         self.depth = Gauge("costwarden_receiver_outbox_depth", "Notifications not yet done.", registry=r)
         self.oldest = Gauge(
             "costwarden_receiver_outbox_oldest_age_seconds", "Age of the oldest notification not yet done.", registry=r

@@ -14,23 +14,49 @@ process or restart claims it first.
 
 A notification moves `pending` (stored) → [`paged`: a critical alert's facts queued for sending at once] →
 `analysed` (facts, prompt, answer, verdict and text stored, and one `sends` row per channel and message part queued in
-the same transaction) → `done` (every send sent or parked). A send moves `pending` → `inflight` (reset to pending at
-start-up) → `sent` after the channel's success answer, or `parked` with the reason when it can never succeed.
+the same transaction) → `done` (every send sent or parked); or, after `processing.max_attempts` failed tries, `parked`
+with its error (and a notice to the admin channels queued). A send moves `pending` → `inflight` → `sent` after the
+channel's success answer, or `parked` with the reason when it can never succeed; one left in flight by a crash or an
+unrecordable outcome is sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger("receiver.outbox")
+
+MIN_FREE_BYTES = 512 * 1024
+"""Below this much free space on the data directory's filesystem the receiver says it is not ready: SQLite needs
+room for the write-ahead log before it can take a notification."""
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error — unless SQLite already rolled it back itself (a full disk
+    at COMMIT does), which would otherwise replace the real error with "cannot rollback - no transaction is active"."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -44,6 +70,7 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 CREATE INDEX IF NOT EXISTS notifications_dedup ON notifications (dedup_key, received_at);
 CREATE INDEX IF NOT EXISTS notifications_state ON notifications (state, id);
+CREATE INDEX IF NOT EXISTS notifications_group ON notifications (group_key, state, id);
 CREATE TABLE IF NOT EXISTS sends (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     notification_id INTEGER NOT NULL REFERENCES notifications (id),
@@ -108,6 +135,7 @@ PROCESSING_COLUMNS = {
     "attempts": "INTEGER NOT NULL DEFAULT 0",
     "next_attempt_at": "REAL NOT NULL DEFAULT 0",
     "done_at": "REAL",
+    "error": "TEXT",
 }
 
 
@@ -127,8 +155,6 @@ class Pending:
 
     id: int
     group_key: str
-    due: bool
-    """False while a back-off runs; later snapshots of the same group wait behind it."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +247,21 @@ class Outbox:
         self._processing = _Lane("outbox-processing")
         self._batch: list[tuple[_Request, asyncio.Future[Stored]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self.failing: str | None = None
+        """Why the last write failed (None: it succeeded): readiness, the writable gauge, one log line per change."""
+
+    def _outcome(self, error: Exception | None) -> None:
+        """One log line when writes start failing and one when they work again, not one per attempt (a full disk
+        made 24,741 lines in 17 s)."""
+        if error is None:
+            if self.failing is not None:
+                log.warning("the outbox takes writes again (was: %s)", self.failing)
+            self.failing = None
+        else:
+            if self.failing is None:
+                log.error("the outbox cannot be written: %s; webhooks get 503 (Alertmanager retries) and sends wait "
+                          "until it can", error)  # fmt: skip
+            self.failing = str(error)
 
     async def open(self) -> None:
         for lane, sync in ((self._intake, "FULL"), (self._processing, "NORMAL")):
@@ -238,6 +279,7 @@ class Outbox:
             # commits, never inside a webhook's: they were the slowest 1 % of acknowledgements.
             db.execute("PRAGMA wal_autocheckpoint=0")
         db.executescript(SCHEMA)
+        db.execute("PRAGMA quick_check(1)")  # a damaged file is refused at start, not found by the first webhook
         have = {row[1] for row in db.execute("PRAGMA table_info(notifications)")}
         for column, kind in PROCESSING_COLUMNS.items():
             if column not in have:
@@ -255,9 +297,12 @@ class Outbox:
 
     async def _write(self, fn: Callable[..., T], *args: object) -> T:
         try:
-            return await self._processing.run(fn, *args)
-        except sqlite3.Error as exc:
+            result = await self._processing.run(fn, *args)
+        except (sqlite3.Error, OSError, OutboxError) as exc:
+            self._outcome(exc)
             raise OutboxError(str(exc)) from exc
+        self._outcome(None)
+        return result
 
     # --- intake -------------------------------------------------------------------------------------------------
 
@@ -278,11 +323,13 @@ class Outbox:
                 batch, self._batch = self._batch, []
                 try:
                     results = await self._intake.run(self._store_many, [r for r, _ in batch], time.time())
-                except (sqlite3.Error, OutboxError) as exc:
+                except (sqlite3.Error, OSError, OutboxError) as exc:
+                    self._outcome(exc)
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(OutboxError(str(exc)))
                     continue
+                self._outcome(None)
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():  # the client may have gone away; the row is stored all the same
                         future.set_result(result)
@@ -290,14 +337,8 @@ class Outbox:
             self._flusher = None
 
     def _store_many(self, db: sqlite3.Connection, requests: list[_Request], now: float) -> list[Stored]:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            results = [self._store_one(db, request, now) for request in requests]
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return results
+        with transaction(db):
+            return [self._store_one(db, request, now) for request in requests]
 
     def _store_one(self, db: sqlite3.Connection, request: _Request, now: float) -> Stored:
         dedup_key, group_key, status, payload = request
@@ -314,18 +355,30 @@ class Outbox:
         )
         return Stored(int(cursor.lastrowid or 0), duplicate=False)
 
-    async def writable(self) -> bool:
-        """Readiness: a write transaction can be opened and the file is on a writable filesystem."""
+    async def unwritable(self) -> str | None:
+        """Readiness: None when a notification can be stored now, else why not (too little space, a write that
+        fails). The probe is a real committed write, so a disk that has room again is noticed without a restart."""
         try:
-            await self._intake.run(self._probe)
-        except (sqlite3.Error, OutboxError):
-            return False
-        return True
+            stat = os.statvfs(self._path.parent)
+        except OSError as exc:
+            return f"cannot look at {self._path.parent}: {exc.strerror or exc}"
+        free = stat.f_bavail * stat.f_frsize
+        if free < MIN_FREE_BYTES:
+            reason = f"only {free // 1024} KiB free on {self._path.parent}"
+            self._outcome(OutboxError(reason))
+            return reason
+        try:
+            await self._intake.run(self._probe, time.time())
+        except (sqlite3.Error, OSError, OutboxError) as exc:
+            self._outcome(exc)
+            return str(exc)
+        self._outcome(None)
+        return None
 
     @staticmethod
-    def _probe(db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("ROLLBACK")
+    def _probe(db: sqlite3.Connection, now: float) -> None:
+        with transaction(db):
+            db.execute("INSERT OR REPLACE INTO schedules (name, since) VALUES ('readiness-probe', ?)", (now,))
 
     # --- processing ---------------------------------------------------------------------------------------------
 
@@ -340,18 +393,24 @@ class Outbox:
         ).fetchone()
         return int(count), None if oldest is None else now - float(oldest)
 
-    async def pending(self, limit: int) -> list[Pending]:
-        """Notifications still to analyse, in arrival order, with whether each is due (not waiting out a back-off)."""
-        return await self._write(self._pending, limit, time.time())
+    async def pending(self, limit: int, horizon: float) -> list[Pending]:
+        """The oldest unfinished notification of each alert group, if it is due, in arrival order.
+
+        Only a group's first is listed (the others wait behind it), so a thousand stuck rows of one group, or rows
+        waiting out a back-off, never hide another group's. A back-off ends more than `horizon` seconds from now only
+        if the wall clock stepped back: such a row is due.
+        """
+        return await self._write(self._pending, limit, time.time(), horizon)
 
     @staticmethod
-    def _pending(db: sqlite3.Connection, limit: int, now: float) -> list[Pending]:
+    def _pending(db: sqlite3.Connection, limit: int, now: float, horizon: float) -> list[Pending]:
         rows = db.execute(
-            "SELECT id, group_key, next_attempt_at <= ? FROM notifications WHERE state IN ('pending', 'paged')"
-            " ORDER BY id LIMIT ?",
-            (now, limit),
+            "SELECT n.id, n.group_key FROM notifications n"
+            " JOIN (SELECT MIN(id) AS id FROM notifications WHERE state IN ('pending', 'paged') GROUP BY group_key) h"
+            " ON n.id = h.id WHERE n.next_attempt_at <= ? OR n.next_attempt_at > ? ORDER BY n.id LIMIT ?",
+            (now, now + horizon, limit),
         )
-        return [Pending(int(r[0]), str(r[1]), bool(r[2])) for r in rows]
+        return [Pending(int(r[0]), str(r[1])) for r in rows]
 
     async def load(self, notification_id: int) -> Work:
         return await self._write(self._load, notification_id)
@@ -386,8 +445,7 @@ class Outbox:
         p: Processed | None,
         now: float,
     ) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             if p is not None:
                 cls._save_analysis(db, notification_id, p)
             db.execute("UPDATE notifications SET state = ? WHERE id = ?", (state, notification_id))
@@ -402,33 +460,34 @@ class Outbox:
                     " (SELECT 1 FROM sends WHERE notification_id = ? AND state IN ('pending', 'inflight'))",
                     (now, notification_id, notification_id),
                 )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
-    async def reset_inflight(self) -> int:
-        """At start-up: a send that was in flight when the process stopped is sent again (it may have arrived)."""
-        return await self._write(self._reset_inflight)
+    async def inflight(self) -> int:
+        """Sends marked in flight (at start-up: by a process that stopped mid-send; they are sent again)."""
+        return await self._write(self._inflight)
 
     @staticmethod
-    def _reset_inflight(db: sqlite3.Connection) -> int:
-        return db.execute("UPDATE sends SET state = 'pending' WHERE state = 'inflight'").rowcount
+    def _inflight(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT COUNT(*) FROM sends WHERE state = 'inflight'").fetchone()[0])
 
-    async def sendable(self, limit: int) -> list[Queued]:
-        """The next send of each (channel, alert group) queue, if due: a queue is delivered strictly in order."""
-        return await self._write(self._sendable, limit, time.time())
+    async def sendable(self, limit: int, horizon: float) -> list[Queued]:
+        """The next send of each (channel, alert group) queue, if due: a queue is delivered strictly in order.
+
+        A send left `inflight` is listed too: the one process that holds the data directory knows which it is
+        sending, and any other was interrupted (a crash, or an outcome that could not be written) and is sent again.
+        A back-off ending more than `horizon` seconds from now means the wall clock stepped back: due.
+        """
+        return await self._write(self._sendable, limit, time.time(), horizon)
 
     @staticmethod
-    def _sendable(db: sqlite3.Connection, limit: int, now: float) -> list[Queued]:
+    def _sendable(db: sqlite3.Connection, limit: int, now: float, horizon: float) -> list[Queued]:
         rows = db.execute(
             "SELECT s.id, s.notification_id, s.group_key, s.channel, s.kind, s.part, s.parts, s.body, s.attempts,"
             " s.created_at FROM sends s"
-            " WHERE s.state = 'pending' AND s.next_attempt_at <= ?"
+            " WHERE s.state IN ('pending', 'inflight') AND (s.next_attempt_at <= ? OR s.next_attempt_at > ?)"
             " AND s.id = (SELECT MIN(t.id) FROM sends t WHERE t.channel = s.channel AND t.group_key = s.group_key"
             "             AND t.state IN ('pending', 'inflight'))"
             " ORDER BY s.id LIMIT ?",
-            (now, limit),
+            (now, now + horizon, limit),
         )
         return [Queued(*row) for row in rows]
 
@@ -455,8 +514,7 @@ class Outbox:
         db: sqlite3.Connection, send_id: int, state: str, reply: str | None, error: str | None,
         retry_at: float | None, now: float,
     ) -> None:  # fmt: skip
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             if state == "inflight":
                 db.execute("UPDATE sends SET state = 'inflight', attempts = attempts + 1 WHERE id = ?", (send_id,))
             elif state == "pending":
@@ -472,10 +530,6 @@ class Outbox:
                     "                 AND state IN ('pending', 'inflight'))",
                     (now, send_id),
                 )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     async def send_queue_stats(self) -> tuple[int, float | None, int]:
         """(sends waiting, age of the oldest, sends parked) for the delivery gauges."""
@@ -489,15 +543,38 @@ class Outbox:
         parked = db.execute("SELECT COUNT(*) FROM sends WHERE state = 'parked'").fetchone()[0]
         return int(waiting), None if oldest is None else now - float(oldest), int(parked)
 
-    async def retry_later(self, notification_id: int, delay: float) -> None:
-        await self._write(self._retry_later, notification_id, time.time() + delay)
+    async def failed(self, notification_id: int, error: str, delay: float, max_attempts: int,
+                     notice: list[Send]) -> bool:  # fmt: skip
+        """Count a failed attempt at processing: retried after `delay`, or, at the `max_attempts`-th, parked with
+        the error and `notice` (the admin's message) queued in the same transaction. True when parked."""
+        return await self._write(self._failed, notification_id, error, time.time() + delay, max_attempts, notice,
+                                 time.time())  # fmt: skip
 
     @staticmethod
-    def _retry_later(db: sqlite3.Connection, notification_id: int, when: float) -> None:
-        db.execute(
-            "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
-            (when, notification_id),
-        )
+    def _failed(db: sqlite3.Connection, notification_id: int, error: str, when: float, max_attempts: int,
+                notice: list[Send], now: float) -> bool:  # fmt: skip
+        with transaction(db):
+            db.execute(
+                "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ?, error = ? WHERE id = ?",
+                (when, error[:2000], notification_id),
+            )
+            (attempts,) = db.execute("SELECT attempts FROM notifications WHERE id = ?", (notification_id,)).fetchone()
+            if attempts < max_attempts:
+                return False
+            db.execute("UPDATE notifications SET state = 'parked' WHERE id = ?", (notification_id,))
+            db.executemany(
+                "INSERT OR IGNORE INTO sends (notification_id, group_key, channel, kind, part, parts, body, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(notification_id, x.group_key, x.channel, x.kind, x.part, x.parts, x.body, now) for x in notice],
+            )
+            return True
+
+    async def parked_notifications(self) -> int:
+        return await self._write(self._parked_notifications)
+
+    @staticmethod
+    def _parked_notifications(db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT COUNT(*) FROM notifications WHERE state = 'parked'").fetchone()[0])
 
     async def cached(self, key: str) -> tuple[str, str] | None:
         """(analysis, raw answer) stored for this key, if any: the same facts to the same model are not asked twice."""
@@ -551,8 +628,7 @@ class Outbox:
     def _claim_digest(
         cls, db: sqlite3.Connection, key: str, payload: str, rendered: str, sends: list[Send], now: float
     ) -> list[str]:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             wanted = list(dict.fromkeys(x.channel for x in sends))
             fresh = cls._digest_missing(db, key, wanted)
             if fresh:
@@ -573,10 +649,6 @@ class Outbox:
                     [(note, x.group_key, x.channel, x.kind, x.part, x.parts, x.body, now)
                      for x in sends if x.channel in fresh],
                 )  # fmt: skip
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return fresh
 
     # --- actions (the audit trail) ------------------------------------------------------------------------------

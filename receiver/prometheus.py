@@ -8,6 +8,8 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 
+from receiver import settings
+
 
 class PrometheusError(Exception):
     """Prometheus could not answer (down, slow, or refused the query); the message says which."""
@@ -19,14 +21,16 @@ def matchers(labels: dict[str, str]) -> str:
 
 
 class Prometheus:
-    def __init__(self, session: aiohttp.ClientSession, url: str, timeout: float) -> None:
+    def __init__(self, session: aiohttp.ClientSession, cfg: settings.Prometheus) -> None:
         self._session = session
-        self._url = url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._url = settings.without_userinfo(cfg.url).rstrip("/")  # what errors (and so messages) may show
+        self._auth = aiohttp.BasicAuth(*cfg.credentials) if cfg.credentials else None
+        self._timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds)
 
     async def _get(self, path: str, params: dict[str, str]) -> list[dict[str, object]]:
         try:
-            async with self._session.get(f"{self._url}{path}", params=params, timeout=self._timeout) as resp:
+            async with self._session.get(f"{self._url}{path}", params=params, timeout=self._timeout,
+                                         auth=self._auth) as resp:  # fmt: skip
                 body = await resp.json(content_type=None)
         except TimeoutError as exc:
             raise PrometheusError(f"Prometheus at {self._url} did not answer within {self._timeout.total:g} s") from exc

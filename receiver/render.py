@@ -250,3 +250,32 @@ def render(
     else:
         footer.append(words["by_model"].format(model=clean(model)))
     return Message(**base, headline=analysis.headline, sections=tuple(sections), footer="\n".join(footer))  # type: ignore[arg-type]
+
+
+NOTICE = {
+    "en": {
+        "title": "costwarden: a notification could not be processed",
+        "headline": "Notification {id} (alert group {group}) failed {n} times and was set aside. It is kept in the "
+        "outbox; later alerts of its group go on.",
+        "heading": "Last error",
+        "footer": "The receiver's log names notification {id}; the stored webhook is in the outbox (state parked).",
+    },
+    "zh": {
+        "title": "costwarden：有一条通知无法处理",
+        "headline": "通知 {id}（告警组 {group}）处理失败 {n} 次，已被搁置并保存在 outbox 中；该组后续告警照常处理。",
+        "heading": "最后的错误",
+        "footer": "接收器日志中记录了通知 {id}；原始 webhook 保存在 outbox 中（状态 parked）。",
+    },
+}
+
+
+def parked_notice(note_id: int, group_key: str, error: str, attempts: int, language: str) -> Message:
+    """What the admin channels are told when a notification is parked: which one, why, and where it is kept."""
+    w = NOTICE[language]
+    group = clean(group_key, 200)
+    return Message(
+        id=note_id, group_key=group_key, status="parked", severity="warning", kind="notice", title=w["title"],
+        headline=w["headline"].format(id=note_id, group=group, n=attempts),
+        sections=(Section(w["heading"], (clean(error, 500),)),), footer=w["footer"].format(id=note_id), links=(),
+        source="receiver",
+    )  # fmt: skip

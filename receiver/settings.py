@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,28 +26,59 @@ class _Model(BaseModel):
 
 
 class Listen(_Model):
-    host: str = "0.0.0.0"  # noqa: S104 - a service: compose publishes it only to Alertmanager's network
+    host: str = Field(default="127.0.0.1", description="loopback by default; compose sets 0.0.0.0 on its network")
     port: int = Field(default=9095, gt=0, lt=65536)
 
 
 class Intake(_Model):
     max_body_bytes: int = Field(default=16 * 2**20, ge=2**20, description="aiohttp's 1 MiB default loses big groups")
     dedup_window_seconds: float = Field(default=3600.0, ge=0)
+    max_inflight_bytes: int = Field(
+        default=32 * 2**20, ge=2**20, description="bodies read at once beyond this wait (503, Alertmanager retries)"
+    )
 
 
 class Auth(_Model):
-    """Optional: Alertmanager's http_config can send a bearer token or basic auth."""
+    """Optional: Alertmanager's http_config can send a bearer token or basic auth (or both are accepted)."""
 
-    bearer_token: str | None = None
-    basic_username: str | None = None
-    basic_password: str | None = None
+    bearer_token: str | None = Field(default=None, min_length=1)
+    basic_username: str | None = Field(default=None, min_length=1)
+    basic_password: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Auth:
+        """Half a basic pair must not turn authentication off (or accept an empty password): it is refused."""
+        if (self.basic_username is None) != (self.basic_password is None):
+            given, missing = ("basic_username", "basic_password")[:: 1 if self.basic_username else -1]
+            raise ValueError(f"{given} is set but {missing} is not: set both (the password from "
+                             "COSTWARDEN_RECEIVER_BASIC_PASSWORD) or neither")  # fmt: skip
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.bearer_token is not None or self.basic_username is not None
+
+
+def without_userinfo(url: str) -> str:
+    """The URL as it may be shown (messages, logs, --config.check): `user:password@` taken out."""
+    return re.sub(r"^(https?://)[^/@]*@", r"\1", url)
 
 
 class Prometheus(_Model):
     """Where the context of an alert is read from; a dead Prometheus only thins the analysis."""
 
-    url: str = Field(default="http://localhost:9090", pattern=r"^https?://")
+    url: str = Field(default="http://localhost:9090", pattern=r"^https?://",
+                     description="user:password@ in it is sent as basic auth, and shown nowhere")  # fmt: skip
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """(user, password) from the URL's userinfo, percent-decoded; None without one."""
+        match = re.match(r"^https?://([^/@]*)@", self.url)
+        if match is None:
+            return None
+        user, _, password = match.group(1).partition(":")
+        return urllib.parse.unquote(user), urllib.parse.unquote(password)
 
 
 class Ollama(_Model):
@@ -158,6 +190,10 @@ class Processing(_Model):
     page_first: list[str] = Field(
         default_factory=lambda: ["critical"], description="severities whose facts are sent before the analysis"
     )
+    max_attempts: int = Field(default=5, ge=1, le=100, description="a notification failing this often is parked")
+    admin_channels: list[str] | None = Field(
+        default=None, description="told about parked notifications; none: the channels a warning goes to"
+    )
 
 
 class Delivery(_Model):
@@ -251,6 +287,15 @@ class Settings(_Model):
     actions: Actions = Actions()
 
     @model_validator(mode="after")
+    def _actions_need_auth(self) -> Settings:
+        """With actions on, a webhook can make the exporter act: nobody may forge one."""
+        if self.actions.url and not self.auth.enabled:
+            raise ValueError("actions.url is set but intake auth is off: anyone who can reach /alerts could trigger "
+                             "actions; set auth.bearer_token (COSTWARDEN_RECEIVER_BEARER_TOKEN) or basic auth, and "
+                             "the same in Alertmanager's http_config")  # fmt: skip
+        return self
+
+    @model_validator(mode="after")
     def _unique_channel_names(self) -> Settings:
         names = [c.name for c in self.channels]
         if len(set(names)) != len(names):
@@ -258,6 +303,7 @@ class Settings(_Model):
         for where, wanted in [
             ("default_channels", self.default_channels or []),
             ("digest.channels", self.digest.channels or []),
+            ("processing.admin_channels", self.processing.admin_channels or []),
         ] + [(f"routes.{i}.channels", r.channels) for i, r in enumerate(self.routes)]:
             unknown = sorted(set(wanted) - set(names))
             if unknown:
@@ -269,6 +315,11 @@ class Settings(_Model):
             if route.matches(labels):
                 return route.channels
         return self.default_channels if self.default_channels is not None else [c.name for c in self.channels]
+
+    def admin_channels(self) -> list[str]:
+        if self.processing.admin_channels is not None:
+            return self.processing.admin_channels
+        return self.channels_for({"severity": "warning", "status": "firing"})
 
     def digest_channels(self) -> list[str]:
         if self.digest.channels is not None:
@@ -310,10 +361,15 @@ def load(path: Path | None) -> Settings:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except OSError as exc:
             raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
         except yaml.YAMLError as exc:
             raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise SettingsError(f"{source}: field (top level): expected a mapping, got {type(raw).__name__}")
+    for section in ("auth", "actions"):
+        if raw.get(section) is not None and not isinstance(raw[section], dict):
+            raise SettingsError(f"{source}: field {section}: expected a mapping, got {type(raw[section]).__name__}")
     auth = dict(raw.get("auth") or {})
     for field, name in (("bearer_token", "BEARER_TOKEN"), ("basic_password", "BASIC_PASSWORD")):
         secret = _secret(name)

@@ -23,16 +23,17 @@ from receiver.delivery import Deliverer, sends_for
 from receiver.enrich import Enricher
 from receiver.facts import Facts
 from receiver.metrics import Metrics
-from receiver.models import Webhook
+from receiver.models import Webhook, parse_webhook
 from receiver.outbox import Outbox, OutboxError, Pending, Processed, Work
 from receiver.prometheus import Prometheus
-from receiver.render import Message, render
+from receiver.render import Message, parked_notice, render
 from receiver.settings import Settings
 
 log = logging.getLogger("receiver.worker")
 
 POLL_SECONDS = 1.0
 """How often the outbox is looked at without a wake-up (back-offs expiring, rows stored by another process)."""
+MAX_BACKOFF_SECONDS = 300.0
 COALESCE_SECONDS = 0.02
 """After a wake-up by new arrivals, wait this long so a burst of webhooks is listed once, not once per webhook (a
 finished notification frees a worker at once)."""
@@ -90,16 +91,11 @@ class Worker:
         while not self._stopping:
             self._wake.clear()
             try:
-                work = await self._outbox.pending(limit=1000)
-            except OutboxError as exc:
-                log.error("cannot read the outbox: %s", exc)
+                work = await self._outbox.pending(1000, MAX_BACKOFF_SECONDS)
+            except OutboxError:  # logged by the outbox, once per change of state
                 work = []
-            blocked = set(self._busy)
             for item in work:
-                if item.group_key in blocked:
-                    continue
-                blocked.add(item.group_key)  # later snapshots of this group wait for this one
-                if not item.due or len(self._tasks) >= self._settings.processing.workers:
+                if item.group_key in self._busy or len(self._tasks) >= self._settings.processing.workers:
                     continue
                 self._busy.add(item.group_key)
                 task = asyncio.create_task(self._process(item), name=f"notification-{item.id}")
@@ -120,10 +116,9 @@ class Worker:
             await self._run(item)
         except asyncio.CancelledError:
             raise
-        except Exception:  # one bad notification must not stop the others; it is retried with back-off
-            log.exception("processing failed; will retry")
-            with contextlib.suppress(OutboxError):
-                await self._outbox.retry_later(pending.id, self._backoff(attempts))
+        except Exception as exc:  # one bad notification must not stop the others: retried with back-off, then parked
+            log.exception("processing failed (attempt %d of %d)", attempts + 1, self._settings.processing.max_attempts)
+            await self._failed(pending, exc, attempts)
         finally:
             self._busy.discard(pending.group_key)
             self._freed = True
@@ -134,7 +129,7 @@ class Worker:
 
         Each step is committed with the sends it queues, so a restart resumes after the last one.
         """
-        hook = Webhook.model_validate_json(item.payload)
+        hook = parse_webhook(item.payload)
         facts = await gather(hook, self._prometheus, time.time())
         if self._actions is not None and hook.status == "firing":
             await self._actions.attach(item.id, hook, facts)
@@ -169,6 +164,23 @@ class Worker:
         await self._outbox.queue(item.id, "analysed", sends, processed)
         self._deliverer.wake()
 
+    async def _failed(self, pending: Pending, exc: Exception, attempts: int) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        notice = parked_notice(pending.id, pending.group_key, error, self._settings.processing.max_attempts,
+                                        self._settings.ollama.language)  # fmt: skip
+        names = self._settings.admin_channels()
+        try:
+            parked = await self._outbox.failed(pending.id, error, self._backoff(attempts),
+                                               self._settings.processing.max_attempts,
+                                               sends_for(pending.group_key, notice, self._channels, names))  # fmt: skip
+        except OutboxError:
+            return  # logged by the outbox; the row stays due and is tried again
+        if parked:
+            self._metrics.parked.inc()
+            log.error("notification parked after %d failed attempts (%s); %s told; it stays in the outbox",
+                      attempts + 1, error, ", ".join(names))  # fmt: skip
+            self._deliverer.wake()
+
     def _render(
         self, item: Work, hook: Webhook, facts: Facts, analysis: Analysis | None, kind: str, source: str,
         reason: str | None,
@@ -180,4 +192,4 @@ class Worker:
 
     @staticmethod
     def _backoff(attempts: int) -> float:
-        return float(min(300, 5 * 2 ** min(attempts, 16)))
+        return float(min(MAX_BACKOFF_SECONDS, 5.0 * 2 ** min(attempts, 16)))

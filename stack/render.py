@@ -9,6 +9,7 @@ a deployment is a map from those addresses to its own, so both run the same conf
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import yaml
@@ -33,8 +34,26 @@ def prometheus(addresses: dict[str, str], rules: str) -> str:
     return _swap(text, addresses)
 
 
-def alertmanager(addresses: dict[str, str]) -> str:
-    return _swap((ROOT / "alertmanager" / "alertmanager.yml").read_text(), addresses)
+INTAKE_TOKEN = "receiver-token"  # noqa: S105 - a file name
+"""The file (beside the rendered configs) holding the bearer token Alertmanager shows the receiver's /alerts."""
+
+
+def alertmanager(addresses: dict[str, str], token_file: str | None = None) -> str:
+    """With `token_file`, Alertmanager authenticates to the receiver with the bearer token it holds."""
+    text = _swap((ROOT / "alertmanager" / "alertmanager.yml").read_text(), addresses)
+    if token_file is not None:
+        auth = f"        http_config:\n          authorization:\n            credentials_file: {token_file}\n"
+        text = text.replace("        max_alerts: 0\n", "        max_alerts: 0\n" + auth)
+    return text
+
+
+def intake_token(out: Path, mode: int = 0o600) -> Path:
+    """The receiver's intake token, made once and kept (a restart must not lock Alertmanager out)."""
+    path = out / INTAKE_TOKEN
+    if not path.exists() or not path.read_text().strip():
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    path.chmod(mode)
+    return path
 
 
 def _swap(text: str, addresses: dict[str, str]) -> str:
@@ -89,9 +108,12 @@ def compose(out: Path, env: dict[str, str] | None = None) -> list[Path]:
     """Everything the compose services read, written into `out` (a volume shared with them)."""
     env = dict(os.environ) if env is None else env
     out.mkdir(parents=True, exist_ok=True)
+    # Read by the receiver (COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE) and Alertmanager, which run as different users;
+    # the volume is mounted by this stack's services only.
+    intake_token(out, 0o644)
     files = {
         "prometheus.yml": prometheus(COMPOSE, COMPOSE_RULES),
-        "alertmanager.yml": alertmanager(COMPOSE),
+        "alertmanager.yml": alertmanager(COMPOSE, f"/etc/costwarden/{INTAKE_TOKEN}"),
         "receiver.yml": compose_receiver(env),
         "pricing.yml": compose_pricing(env),
     }

@@ -57,7 +57,10 @@ def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> 
     `actions_token`, the receiver asks the exporter for the built-in diagnostics of each alert (docs/actions.md)."""
     data.mkdir(parents=True, exist_ok=True)
     addresses = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
-    actions = f"actions: {{url: 'http://127.0.0.1:{ports['exporter']}', token: '{actions_token}'}}\n"
+    # Actions on: a webhook can make the exporter act, so Alertmanager must authenticate (the receiver insists).
+    token = render.intake_token(data).read_text().strip()
+    actions = (f"actions: {{url: 'http://127.0.0.1:{ports['exporter']}', token: '{actions_token}'}}\n"
+               f"auth: {{bearer_token: '{token}'}}\n")  # fmt: skip
     receiver = (
         f"listen: {{host: 127.0.0.1, port: {ports['receiver']}}}\n"
         f"data_dir: {data / 'receiver'}\n"
@@ -70,7 +73,9 @@ def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> 
     paths = {"prometheus": data / "prometheus.yml", "alertmanager": data / "alertmanager.yml",
              "receiver": data / "receiver.yml"}  # fmt: skip
     paths["prometheus"].write_text(render.prometheus(addresses, str(ROOT / "rules")))
-    paths["alertmanager"].write_text(render.alertmanager(addresses))
+    paths["alertmanager"].write_text(
+        render.alertmanager(addresses, str(data / render.INTAKE_TOKEN) if actions_token else None)
+    )
     # More receiver.yml from the environment, last so that its keys win (YAML keeps a repeated key's last value).
     paths["receiver"].write_text(receiver + os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", ""))
     paths["receiver"].chmod(0o600)  # it may hold this run's actions token

@@ -83,9 +83,12 @@ async def run_one(
 ) -> tuple[str, Settings]:
     model = FakeOllama(modes=modes)
     async with served(model.app()) as ollama_url:
-        settings = make_settings(tmp_path, ollama_url, actions={"url": url, "token": TOKEN})
+        settings = make_settings(tmp_path, ollama_url, actions={"url": url, "token": TOKEN},
+                                 auth={"bearer_token": "intake-token"})  # fmt: skip
         client = await aiohttp_client(create_app(settings))
-        assert (await client.post("/alerts", json=body)).status == 200
+        assert (await client.post("/alerts", json=body)).status == 401  # with actions on, nobody may forge one
+        headers = {"Authorization": "Bearer intake-token"}
+        assert (await client.post("/alerts", json=body, headers=headers)).status == 200
         (message,) = await sent(tmp_path / "sent.jsonl", 1, 30)
     return message["text"], settings
 

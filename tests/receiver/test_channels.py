@@ -412,3 +412,4 @@ def test_backoff_is_jittered_capped_and_respects_retry_after() -> None:
     assert 0 <= min(waits) < 5 and 35 < max(waits) <= 40 and len(set(waits)) > 150  # full jitter up to 5 * 2^3
     assert max(backoff(20, cfg, None, rng) for _ in range(200)) <= 300
     assert all(backoff(0, cfg, 30.0, rng) >= 30.0 for _ in range(50))  # never sooner than the server asked
+    assert backoff(0, cfg, 3600.0, rng) == 300  # but no later than the cap: a longer wait reads as a clock step

@@ -16,6 +16,7 @@ from receiver import facts as f
 from receiver.context import gather
 from receiver.models import Webhook
 from receiver.prometheus import Prometheus, matchers
+from receiver.settings import Prometheus as PrometheusSettings
 from tests.receiver.conftest import NOW, dead_url
 
 FIRING = json.loads((Path(__file__).parents[1] / "fixtures" / "alertmanager" / "firing.json").read_text())
@@ -32,7 +33,7 @@ def hook(**labels: str) -> Webhook:
 
 async def facts_from(url: str, h: Webhook) -> f.Facts:
     async with aiohttp.ClientSession() as session:
-        return await gather(h, Prometheus(session, url, 5.0), NOW)
+        return await gather(h, Prometheus(session, PrometheusSettings(url=url, timeout_seconds=5.0)), NOW)
 
 
 def close(actual: float | None, expected: float, rel: float = 0.02) -> bool:

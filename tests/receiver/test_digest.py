@@ -30,6 +30,7 @@ from receiver.enrich import Enricher
 from receiver.metrics import Metrics
 from receiver.outbox import Outbox
 from receiver.prometheus import Prometheus
+from receiver.settings import Prometheus as PrometheusSettings
 from receiver.settings import Settings
 from tests.fakes import served
 from tests.fakes.ollama import FakeOllama
@@ -125,7 +126,7 @@ def hit_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 async def gathered(url: str, period: schedule.Period, now: float) -> digest.DigestFacts:
     async with aiohttp.ClientSession() as session:
-        return await digest.gather(Prometheus(session, url, 10), period, now)
+        return await digest.gather(Prometheus(session, PrometheusSettings(url=url, timeout_seconds=10)), period, now)
 
 
 def close(value: float | None, expected: float, rel: float = 0.01) -> bool:
@@ -284,7 +285,7 @@ async def stack(tmp_path: Path, calm_url: str) -> AsyncIterator[tuple[Settings, 
         sinks = build(cfg.channels, session)
         metrics = Metrics()
         deliverer = Deliverer(cfg.delivery, outbox, sinks, metrics)
-        prom = Prometheus(session, calm_url, 10)
+        prom = Prometheus(session, PrometheusSettings(url=calm_url, timeout_seconds=10))
         return Digester(cfg, outbox, prom, sinks, deliverer, None, metrics, clock=lambda: clock)
 
     yield cfg, digester
@@ -368,7 +369,7 @@ async def test_the_model_comment_is_grounded_or_left_out(hit_url: str) -> None:
     fake = FakeOllama(modes=["good", "invented", "invented"])
     async with served(fake.app()) as url, aiohttp.ClientSession() as session:
         cfg = Settings.model_validate({"ollama": {"host": url}, "digest": {"timezone": ZONE}})
-        prom = Prometheus(session, hit_url, 10)
+        prom = Prometheus(session, PrometheusSettings(url=hit_url, timeout_seconds=10))
         enricher = Enricher(cfg.ollama, None, Metrics())
         try:
             facts, good = await compose(cfg, prom, enricher, DAY, DAY.due.timestamp(), late=False)

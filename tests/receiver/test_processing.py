@@ -294,13 +294,14 @@ def test_config_check_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("COSTWARDEN_RECEIVER_ACTIONS_TOKEN", "s3cret-actions")
     path = tmp_path / "receiver.yml"
     path.write_text("ollama: {language: zh}\nactions: {url: 'http://127.0.0.1:9877'}\n"
+                    "prometheus: {url: 'http://admin:s3cret-prom@127.0.0.1:9090/prom'}\n"
                     "channels: [{type: telegram, bot_token: '123:s3cret-bot', chat_id: 1}]\n")  # fmt: skip
     assert main(["--config", str(path), "--config.check"]) == 0
     out = capsys.readouterr().out
     shown = json.loads(out)
     assert shown["auth"]["bearer_token"] == "<secret>" and shown["ollama"]["language"] == "zh"
     assert shown["actions"]["token"] == "<secret>" and shown["channels"][0]["bot_token"] == "<secret>"
-    assert "s3cret" not in out
+    assert "s3cret" not in out and shown["prometheus"]["url"] == "http://127.0.0.1:9090/prom"
     path.write_text("ollama: {language: fr}\n")
     assert main(["--config", str(path), "--config.check"]) == 2
     assert "receiver.yml: field ollama.language: Input should be 'en' or 'zh'" in capsys.readouterr().err

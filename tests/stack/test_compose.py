@@ -20,6 +20,8 @@ ROOT = Path(__file__).parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 ONE_SHOT = {"config", "ollama-pull"}
+OWN_SECRETS = {"exporter": {"COSTWARDEN_PROVIDER_TOKEN"}, "receiver": {"COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"},
+               "grafana": {"GRAFANA_ADMIN_PASSWORD"}}  # fmt: skip
 ENV_EXAMPLE = {
     m.group(1): m.group(2) for m in re.finditer(r"^([A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
 }
@@ -52,8 +54,15 @@ def test_the_stack_has_every_part() -> None:
 def test_compose_reads_the_file_and_the_example_env_as_written(tmp_path: Path) -> None:
     full = resolved(tmp_path / "full")["services"]
     assert set(full) == set(SERVICES)
-    # .env reaches the services verbatim: no comment taken for a value, no setting missing.
-    assert full["config"]["environment"] == ENV_EXAMPLE
+    # .env reaches the services verbatim (no comment taken for a value), and each service only what it needs.
+    config = full["config"]["environment"]
+    assert config == {k: ENV_EXAMPLE[k] for k in config} and "COSTWARDEN_PLAN" in config
+    secrets = {"COSTWARDEN_PROVIDER_TOKEN", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "GRAFANA_ADMIN_PASSWORD"}
+    for name, service in full.items():
+        given = set(service.get("environment") or {})
+        assert "env_file" not in service, name
+        assert not given & (secrets - OWN_SECRETS.get(name, set())), (name, given & secrets)
+    assert full["receiver"]["environment"]["COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE"] == "/etc/costwarden/receiver-token"
     assert full["grafana"]["ports"] == ["127.0.0.1:3000:3000/tcp"]
     assert full["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == ENV_EXAMPLE["GRAFANA_ADMIN_PASSWORD"]
     # Compose's `config` lists profiled services too (it does not filter), so the profile is checked statically.
@@ -96,8 +105,10 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
     prometheus = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
     targets = {job["job_name"]: job["static_configs"][0]["targets"][0] for job in prometheus["scrape_configs"]}
     assert targets["costwarden-exporter"] == "host.docker.internal:9877"
-    assert SERVICES["exporter"]["network_mode"] == "host" and "--web.listen-address=0.0.0.0:9877" in \
-        SERVICES["exporter"]["command"]  # fmt: skip
+    # On the host network the exporter listens on the Docker bridge, never on the public interface.
+    assert SERVICES["exporter"]["network_mode"] == "host" and \
+        "--web.listen-address=${COSTWARDEN_EXPORTER_LISTEN:-172.17.0.1:9877}" in SERVICES["exporter"]["command"]
+    assert ENV_EXAMPLE["COSTWARDEN_EXPORTER_LISTEN"].startswith("172.17.0.1:")  # fmt: skip
     assert "host.docker.internal:host-gateway" in SERVICES["prometheus"]["extra_hosts"]
     assert targets["costwarden-receiver"] == "receiver:9095"
     assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
@@ -107,7 +118,14 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
     ]
     assert f"./rules:{render.COMPOSE_RULES}:ro" in SERVICES["prometheus"]["volumes"]
     alertmanager = yaml.safe_load((tmp_path / "alertmanager.yml").read_text())
-    assert alertmanager["receivers"][0]["webhook_configs"][0]["url"] == "http://receiver:9095/alerts"
+    webhook = alertmanager["receivers"][0]["webhook_configs"][0]
+    assert webhook["url"] == "http://receiver:9095/alerts"
+    # Alertmanager authenticates to the receiver with the token the config service made, readable by both users.
+    assert webhook["http_config"]["authorization"]["credentials_file"] == "/etc/costwarden/receiver-token"
+    token = (tmp_path / "receiver-token").read_text().strip()
+    assert len(token) >= 32 and (tmp_path / "receiver-token").stat().st_mode & 0o777 == 0o644
+    render.compose(tmp_path, env)
+    assert (tmp_path / "receiver-token").read_text().strip() == token  # kept across re-renders
     checked = subprocess.run(["promtool", "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml")],
                              capture_output=True, text=True)  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -115,7 +133,9 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
         ["amtool", "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE", str(tmp_path / "receiver-token"))
     receiver = load_receiver(tmp_path / "receiver.yml")
+    assert receiver.auth.bearer_token == token and receiver.listen.host == "0.0.0.0"  # noqa: S104
     assert receiver.listen.port == 9095 and receiver.prometheus.url == "http://prometheus:9090"
     assert [c.type for c in receiver.channels] == ["console", "file", "telegram"]
     assert (
