@@ -32,7 +32,7 @@ from exporter.logs import setup_logging
 from exporter.metrics import CostCollector, RenderedMetrics
 from exporter.pricing import full_machine_hourly, unit_prices
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
-from exporter.sampler import Sampler, every
+from exporter.sampler import Heartbeat, Sampler, every
 from exporter.secrets import SecretFileError, env_or_file
 
 log = logging.getLogger("exporter")
@@ -241,14 +241,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"costwarden-exporter: {exc}", file=sys.stderr)
         return 2
 
+    heart = Heartbeat(args.interval)
+
     def beat() -> None:
-        sampler.sample()
-        metrics.refresh()
+        def once() -> None:
+            sampler.sample()
+            metrics.refresh()
+
+        heart.run(once)
 
     beat()
     host, port = args.listen
     try:
-        server, _ = serve(host, port, make_app(metrics, table, args.telemetry_path, actions, actions_token))
+        app = make_app(metrics, table, args.telemetry_path, actions, actions_token, heart.problem)
+        server, _ = serve(host, port, app)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", host or "*", port, exc.strerror or exc)
         return 1

@@ -18,6 +18,10 @@ _go_float = cast(Callable[[float], str], utils.floatToGoString)
 
 
 def _escape(value: str) -> str:
+    if not value.isascii():
+        # A directory named with bytes that are not UTF-8 (`bad\xff.service`) reaches us as a lone surrogate, which
+        # UTF-8 cannot carry: it is written as visible `\udcff` text (still unique), never a failed scrape.
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
     if "\\" in value or "\n" in value or '"' in value:
         return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return value

@@ -5,10 +5,14 @@ from __future__ import annotations
 import hmac
 import html
 import json
-import socketserver
+import selectors
+import socket
 import threading
+import time
+import typing
 import urllib.parse
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -84,7 +88,7 @@ def actions_endpoint(
         if not (isinstance(name, str) and isinstance(labels, dict) and isinstance(severity, str)
                 and isinstance(dry_run, bool) and all(isinstance(v, str) for v in labels.values())):  # fmt: skip
             raise TypeError
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         detail = 'expected {"action": name, "labels": {str: str}, "severity": str, "dry_run": bool}'
         return _json(start_response, "400 Bad Request", {"error": "bad_request", "detail": detail})
     outcome = service.run(name, labels, severity, dry_run)
@@ -95,8 +99,9 @@ def actions_endpoint(
 
 def make_app(
     metrics: RenderedMetrics, table: PricingTable, telemetry_path: str, actions: ActionService | None = None,
-    actions_token: str | None = None,
+    actions_token: str | None = None, health: Callable[[], str | None] = lambda: None,
 ) -> Callable[..., Iterable[bytes]]:  # fmt: skip
+    """`health` says what is wrong (the sampler stopped completing beats), or None."""
     page = landing_page(table, telemetry_path)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -111,25 +116,110 @@ def make_app(
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return [page]
         if path == "/-/healthy":
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"OK\n"]
+            problem = health()
+            start_response("200 OK" if problem is None else "503 Service Unavailable",
+                           [("Content-Type", "text/plain; charset=utf-8")])  # fmt: skip
+            return [b"OK\n" if problem is None else f"unhealthy: {problem}\n".encode()]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found; see / for what is served\n"]
 
     return app
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 class _QuietHandler(WSGIRequestHandler):
+    timeout = 10.0
+    """Seconds a connection may take to send its request once it started: a slow client loses its connection,
+    not a worker."""
+
     def log_message(self, format: str, *args: Any) -> None:
         """Per-request lines would drown the logs at one scrape every few seconds."""
 
 
+class BoundedServer(WSGIServer):
+    """A WSGI server that holds idle connections without a thread each.
+
+    One thread waits on every open connection with a selector and hands a connection to a small pool only once its
+    request starts to arrive. Thousands of idle or half-open connections cost a file descriptor each, not a thread
+    and its stack, and a scrape never waits behind them; the oldest idle ones are closed beyond `max_idle`, and any
+    idle for `idle_seconds`.
+    """
+
+    request_queue_size = 1024  # the listen backlog (socketserver's default of 5 refuses bursts)
+    workers = 4
+    max_idle = 2048
+    idle_seconds = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="http")
+        self._idle: dict[socket.socket, tuple[Any, float]] = {}
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.socket.setblocking(False)
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.socket, selectors.EVENT_READ)
+            try:
+                while not self._stop.is_set():
+                    for key, _ in sel.select(poll_interval):
+                        if key.fileobj is self.socket:
+                            self._accept(sel)
+                        else:
+                            conn = typing.cast(socket.socket, key.fileobj)
+                            sel.unregister(conn)
+                            address, _ = self._idle.pop(conn)
+                            self._pool.submit(self._handle, conn, address)
+                    self._expire(sel)
+            finally:
+                for conn in list(self._idle):
+                    sel.unregister(conn)
+                    conn.close()
+                self._idle.clear()
+                self._stopped.set()
+
+    def _accept(self, sel: selectors.BaseSelector) -> None:
+        for _ in range(64):  # a burst is taken in one go, up to a bound so the loop stays responsive
+            try:
+                conn, address = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # out of file descriptors, or the client reset: the listen queue keeps the rest
+                return
+            self._idle[conn] = (address, time.monotonic())
+            sel.register(conn, selectors.EVENT_READ)
+
+    def _expire(self, sel: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        over = len(self._idle) - self.max_idle
+        for conn, (_, since) in list(self._idle.items()):  # oldest first (insertion order)
+            if over <= 0 and now - since < self.idle_seconds:
+                break
+            over -= 1
+            sel.unregister(conn)
+            del self._idle[conn]
+            conn.close()
+
+    def _handle(self, conn: socket.socket, address: Any) -> None:
+        try:
+            conn.setblocking(True)
+            self.finish_request(conn, address)
+        except Exception:
+            self.handle_error(conn, address)
+        finally:
+            self.shutdown_request(conn)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up or times out mid-request is routine, not a traceback on stderr."""
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._stopped.wait(5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 def serve(host: str, port: int, app: Callable[..., Iterable[bytes]]) -> tuple[WSGIServer, threading.Thread]:
-    server = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    server = make_server(host, port, app, server_class=BoundedServer, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     thread.start()
     return server, thread

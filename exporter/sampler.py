@@ -183,6 +183,36 @@ class Sampler:
             log.error("cannot save month-to-date egress to %s: %s", self._state_file, exc)
 
 
+class Heartbeat:
+    """Whether the sampler still completes its beats: /-/healthy says no when it has not for a while, so a sampler
+    that fails on every beat is noticed instead of serving frozen numbers as fresh."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._ok_at = clock()
+        self.failures = 0
+        self.last_error = ""
+
+    def run(self, beat: Callable[[], None]) -> None:
+        """One beat; an error is logged and counted, never raised (it would end the sampler thread)."""
+        try:
+            beat()
+        except Exception as exc:
+            self.failures += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            log.exception("sampling beat failed (%d so far); the last good numbers stay served", self.failures)
+        else:
+            self._ok_at = self._clock()
+
+    def problem(self) -> str | None:
+        """None while beats complete; else since when they have not, and the last error."""
+        late = self._clock() - self._ok_at
+        if late <= 3 * self._interval + 10:
+            return None
+        return f"no sampling beat has completed for {late:.0f} s ({self.failures} failed; last: {self.last_error})"
+
+
 def every(interval: float, stop: threading.Event, beat: Callable[[], None]) -> None:
     """Call `beat` every `interval` seconds until `stop` is set, keeping the rhythm when a beat is slow."""
     next_at = time.monotonic() + interval

@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter.logs import CONTEXT
-from receiver import channels
+from receiver import channels, datadir
 from receiver.actions import ExporterActions
 from receiver.delivery import Deliverer
 from receiver.digester import Digester
@@ -157,6 +157,39 @@ async def metrics_page(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+@contextlib.asynccontextmanager
+async def _running(app: web.Application, settings: Settings, metrics: Metrics) -> AsyncIterator[None]:
+    """Every resource set up and torn down here, in order: outbox, HTTP session, model client, deliverer, worker,
+    digest schedule."""
+    outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
+    await outbox.open()
+    app[OUTBOX] = outbox
+    async with aiohttp.ClientSession() as session:
+        enricher = Enricher(settings.ollama, outbox, metrics)
+        prometheus = Prometheus(session, settings.prometheus)
+        sinks = channels.build(settings.channels, session)
+        deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
+        actions = ExporterActions(settings.actions, session, outbox) if settings.actions.url else None
+        app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics, actions)
+        digester = Digester(settings, outbox, prometheus, sinks, deliverer, enricher, metrics)
+        await deliverer.start()
+        worker.start()
+        digester.start()
+        check = asyncio.create_task(enricher.check())
+        depth, _ = await outbox.depth()
+        if depth:
+            log.info("resuming %d unfinished notification(s) from the outbox", depth)
+        yield
+        check.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await check
+        await digester.stop()
+        await worker.stop()
+        await deliverer.stop(settings.processing.shutdown_grace_seconds)
+        await enricher.close()
+    await outbox.close()
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.intake.max_body_bytes)
     app[SETTINGS] = settings
@@ -164,35 +197,9 @@ def create_app(settings: Settings) -> web.Application:
     app[BUDGET] = IntakeBudget(settings.intake.max_inflight_bytes, settings.intake.max_body_bytes)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        """Every resource set up and torn down here, in order: outbox, HTTP session, model client, deliverer, worker,
-        digest schedule."""
-        outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
-        await outbox.open()
-        app[OUTBOX] = outbox
-        async with aiohttp.ClientSession() as session:
-            enricher = Enricher(settings.ollama, outbox, metrics)
-            prometheus = Prometheus(session, settings.prometheus)
-            sinks = channels.build(settings.channels, session)
-            deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
-            actions = ExporterActions(settings.actions, session, outbox) if settings.actions.url else None
-            app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics, actions)
-            digester = Digester(settings, outbox, prometheus, sinks, deliverer, enricher, metrics)
-            await deliverer.start()
-            worker.start()
-            digester.start()
-            check = asyncio.create_task(enricher.check())
-            depth, _ = await outbox.depth()
-            if depth:
-                log.info("resuming %d unfinished notification(s) from the outbox", depth)
-            yield
-            check.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await check
-            await digester.stop()
-            await worker.stop()
-            await deliverer.stop(settings.processing.shutdown_grace_seconds)
-            await enricher.close()
-        await outbox.close()
+        with datadir.hold(settings.data_dir):
+            async with _running(app, settings, metrics):
+                yield
 
     app.cleanup_ctx.append(resources)
     app.router.add_post("/alerts", alerts)

@@ -16,9 +16,11 @@ from aiohttp import web
 from exporter.logs import setup_logging
 from receiver import __version__, schedule
 from receiver.app import create_app
+from receiver.datadir import DataDirError
 from receiver.digester import compose
 from receiver.enrich import Enricher
 from receiver.metrics import Metrics
+from receiver.outbox import OutboxError
 from receiver.prometheus import Prometheus
 from receiver.render import Message
 from receiver.schedule import Kind
@@ -128,5 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         settings.ollama.model, settings.ollama.host, "" if settings.ollama.enabled else " (disabled)",
         ", ".join(c.name for c in settings.channels),
     )  # fmt: skip
-    web.run_app(create_app(settings), host=settings.listen.host, port=settings.listen.port, print=None)
+    try:
+        web.run_app(create_app(settings), host=settings.listen.host, port=settings.listen.port, print=None)
+    except (OutboxError, DataDirError) as exc:
+        print(f"costwarden-receiver: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # binding: the port is taken, not allowed, or the address is not this host's
+        print(f"costwarden-receiver: cannot listen on {settings.listen.host}:{settings.listen.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        return 2
     return 0

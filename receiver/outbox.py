@@ -264,8 +264,12 @@ class Outbox:
             self.failing = str(error)
 
     async def open(self) -> None:
+        """Open both connections; OutboxError naming the file when it cannot be created, written or read."""
         for lane, sync in ((self._intake, "FULL"), (self._processing, "NORMAL")):
-            lane.db = await asyncio.get_running_loop().run_in_executor(lane.executor, self._connect, sync)
+            try:
+                lane.db = await asyncio.get_running_loop().run_in_executor(lane.executor, self._connect, sync)
+            except (sqlite3.Error, OSError) as exc:
+                raise OutboxError(f"{self._path}: cannot open the outbox: {exc}") from exc
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -279,7 +283,9 @@ class Outbox:
             # commits, never inside a webhook's: they were the slowest 1 % of acknowledgements.
             db.execute("PRAGMA wal_autocheckpoint=0")
         db.executescript(SCHEMA)
-        db.execute("PRAGMA quick_check(1)")  # a damaged file is refused at start, not found by the first webhook
+        (check,) = db.execute("PRAGMA quick_check(1)").fetchone()
+        if check != "ok":  # a damaged file is refused at start, not found by the first webhook
+            raise sqlite3.DatabaseError(f"damaged: {check}")
         have = {row[1] for row in db.execute("PRAGMA table_info(notifications)")}
         for column, kind in PROCESSING_COLUMNS.items():
             if column not in have:
@@ -294,6 +300,12 @@ class Outbox:
                 await lane.run(sqlite3.Connection.close)
                 lane.db = None
             lane.executor.shutdown(wait=True)
+
+    async def _read(self, fn: Callable[..., T], *args: object) -> T:
+        try:
+            return await self._processing.run(fn, *args)
+        except (sqlite3.Error, OSError) as exc:
+            raise OutboxError(str(exc)) from exc
 
     async def _write(self, fn: Callable[..., T], *args: object) -> T:
         try:
@@ -384,7 +396,7 @@ class Outbox:
 
     async def depth(self) -> tuple[int, float | None]:
         """Notifications not yet done and the age of the oldest, for the outbox gauges."""
-        return await self._write(self._depth, time.time())
+        return await self._read(self._depth, time.time())
 
     @staticmethod
     def _depth(db: sqlite3.Connection, now: float) -> tuple[int, float | None]:
@@ -400,7 +412,7 @@ class Outbox:
         waiting out a back-off, never hide another group's. A back-off ends more than `horizon` seconds from now only
         if the wall clock stepped back: such a row is due.
         """
-        return await self._write(self._pending, limit, time.time(), horizon)
+        return await self._read(self._pending, limit, time.time(), horizon)
 
     @staticmethod
     def _pending(db: sqlite3.Connection, limit: int, now: float, horizon: float) -> list[Pending]:
@@ -413,7 +425,7 @@ class Outbox:
         return [Pending(int(r[0]), str(r[1])) for r in rows]
 
     async def load(self, notification_id: int) -> Work:
-        return await self._write(self._load, notification_id)
+        return await self._read(self._load, notification_id)
 
     @staticmethod
     def _load(db: sqlite3.Connection, notification_id: int) -> Work:
@@ -463,7 +475,7 @@ class Outbox:
 
     async def inflight(self) -> int:
         """Sends marked in flight (at start-up: by a process that stopped mid-send; they are sent again)."""
-        return await self._write(self._inflight)
+        return await self._read(self._inflight)
 
     @staticmethod
     def _inflight(db: sqlite3.Connection) -> int:
@@ -476,7 +488,7 @@ class Outbox:
         sending, and any other was interrupted (a crash, or an outcome that could not be written) and is sent again.
         A back-off ending more than `horizon` seconds from now means the wall clock stepped back: due.
         """
-        return await self._write(self._sendable, limit, time.time(), horizon)
+        return await self._read(self._sendable, limit, time.time(), horizon)
 
     @staticmethod
     def _sendable(db: sqlite3.Connection, limit: int, now: float, horizon: float) -> list[Queued]:
@@ -493,7 +505,7 @@ class Outbox:
 
     async def reply_of(self, notification_id: int, channel: str) -> str | None:
         """What the channel answered to this notification's first part (Telegram: the message to reply to)."""
-        return await self._write(self._reply_of, notification_id, channel)
+        return await self._read(self._reply_of, notification_id, channel)
 
     @staticmethod
     def _reply_of(db: sqlite3.Connection, notification_id: int, channel: str) -> str | None:
@@ -533,7 +545,7 @@ class Outbox:
 
     async def send_queue_stats(self) -> tuple[int, float | None, int]:
         """(sends waiting, age of the oldest, sends parked) for the delivery gauges."""
-        return await self._write(self._send_queue_stats, time.time())
+        return await self._read(self._send_queue_stats, time.time())
 
     @staticmethod
     def _send_queue_stats(db: sqlite3.Connection, now: float) -> tuple[int, float | None, int]:
@@ -570,7 +582,7 @@ class Outbox:
             return True
 
     async def parked_notifications(self) -> int:
-        return await self._write(self._parked_notifications)
+        return await self._read(self._parked_notifications)
 
     @staticmethod
     def _parked_notifications(db: sqlite3.Connection) -> int:
@@ -578,7 +590,7 @@ class Outbox:
 
     async def cached(self, key: str) -> tuple[str, str] | None:
         """(analysis, raw answer) stored for this key, if any: the same facts to the same model are not asked twice."""
-        return await self._write(self._cached, key)
+        return await self._read(self._cached, key)
 
     @staticmethod
     def _cached(db: sqlite3.Connection, key: str) -> tuple[str, str] | None:
@@ -609,7 +621,7 @@ class Outbox:
 
     async def digest_missing(self, key: str, channels: list[str]) -> list[str]:
         """The channels that have not had this period's digest."""
-        return await self._write(self._digest_missing, key, channels)
+        return await self._read(self._digest_missing, key, channels)
 
     @staticmethod
     def _digest_missing(db: sqlite3.Connection, key: str, channels: list[str]) -> list[str]:
@@ -670,7 +682,7 @@ class Outbox:
 
     async def actions_of(self, notification_id: int) -> dict[str, ActionRow]:
         """Each action's latest recorded step for a notification (what a restart must not do again)."""
-        return await self._write(self._actions_of, notification_id)
+        return await self._read(self._actions_of, notification_id)
 
     @staticmethod
     def _actions_of(db: sqlite3.Connection, notification_id: int) -> dict[str, ActionRow]:

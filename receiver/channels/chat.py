@@ -198,7 +198,7 @@ class SlackChannel:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
         room = SLACK_BLOCKS - 1
         groups = [blocks[i : i + room] for i in range(0, len(blocks), room)] or [[]]
-        fallback = f"{title}\n{message.headline}"[:SLACK_SECTION]
+        fallback = slack_escape(f"{title}\n{message.headline}"[:SLACK_SECTION])  # notifications show it: no mentions
         return [
             {
                 "text": fallback,

@@ -94,6 +94,11 @@ def test_slack_blocks_stay_within_limits_and_cannot_mention() -> None:
             assert not any("<!channel>" in t or "<script>" in t for t in texts)
     joined = json.dumps(parts)
     assert "&lt;!channel&gt;" in joined and "<http://grafana:3000/d/x?a=1&b=%3C2%3E|Dashboard>" in joined
+    # The top-level text is what phones show in the notification: mentions there ping the whole channel.
+    mentions = hostile_message(title="<!channel> <!here> <@U024BE7LH> & co", headline="<!subteam^S1> <#C1>")
+    (part,) = chat.SlackChannel(cfg, None).render(mentions)  # type: ignore[arg-type]
+    assert "<" not in part["text"] and ">" not in part["text"]
+    assert "&lt;!channel&gt; &lt;!here&gt; &lt;@U024BE7LH&gt; &amp; co\n&lt;!subteam^S1&gt;" in part["text"]
 
 
 def test_discord_embeds_stay_within_limits_and_cannot_mention() -> None:
