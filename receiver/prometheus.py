@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import aiohttp
@@ -24,13 +25,15 @@ class Prometheus:
     def __init__(self, session: aiohttp.ClientSession, cfg: settings.Prometheus) -> None:
         self._session = session
         self._url = settings.without_userinfo(cfg.url).rstrip("/")  # what errors (and so messages) may show
-        self._auth = aiohttp.BasicAuth(*cfg.credentials) if cfg.credentials else None
+        user, password = cfg.credentials or ("", "")
+        self._headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()} \
+            if cfg.credentials else {}  # fmt: skip
         self._timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds)
 
     async def _get(self, path: str, params: dict[str, str]) -> list[dict[str, object]]:
         try:
             async with self._session.get(f"{self._url}{path}", params=params, timeout=self._timeout,
-                                         auth=self._auth) as resp:  # fmt: skip
+                                         headers=self._headers) as resp:  # fmt: skip
                 body = await resp.json(content_type=None)
         except TimeoutError as exc:
             raise PrometheusError(f"Prometheus at {self._url} did not answer within {self._timeout.total:g} s") from exc

@@ -1,0 +1,352 @@
+"""The receiver against hostile or unlucky conditions (issue 15): bodies intake takes are always processed, rows that
+cannot be are parked and never hide newer ones, a full disk means 503 and a recovery without restart, auth never
+fails open or answers 500, secrets in URLs are shown nowhere, and the wall clock stepping does not stall or park."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import errno
+import io
+import json
+import logging
+import sqlite3
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from receiver.app import create_app
+from receiver.delivery import Deliverer
+from receiver.metrics import Metrics
+from receiver.models import parse_webhook
+from receiver.outbox import Outbox, Send
+from receiver.settings import Delivery, Settings
+from tests.fakes import served
+from tests.receiver.conftest import dead_url
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
+FIRING: dict[str, Any] = json.loads((FIXTURES / "firing.json").read_text())
+Client = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]
+
+
+def settings_for(data: Path, sent: Path, **extra: Any) -> Settings:
+    return Settings.model_validate({
+        "data_dir": str(data), "prometheus": {"url": dead_url()}, "ollama": {"enabled": False},
+        "channels": extra.pop("channels", [{"type": "file", "path": str(sent)}]),
+        "processing": {"page_first": [], **extra.pop("processing", {})}, "digest": {"daily": {"enabled": False}},
+        **extra,
+    })  # fmt: skip
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def until(check: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def hook(group: str, **changes: Any) -> dict[str, Any]:
+    return {**FIRING, "groupKey": group, **changes}
+
+
+# --- 1. one parser: what intake acknowledges, the worker can read -------------------------------------------------
+
+
+async def test_every_body_intake_takes_is_delivered(aiohttp_client: Client, tmp_path: Path) -> None:
+    """A BOM, deep nesting in an extra field and a lone surrogate in a label were acknowledged and then retried
+    forever by a worker that parsed differently; UTF-16 and nesting past the parser's depth are refused."""
+    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl")
+    client = await aiohttp_client(create_app(settings))
+    nested: Any = "leaf"
+    for _ in range(250):
+        nested = {"n": nested}
+    surrogate = json.dumps(hook("lone")).replace('"cgroup": "miner"', '"cgroup": "min\\ud800er"')
+    assert '"min\\ud800er"' in surrogate
+    accepted = [
+        b"\xef\xbb\xbf" + json.dumps(hook("bom")).encode(),
+        json.dumps(hook("deep", extra=nested)).encode(),
+        surrogate.encode(),
+    ]
+    for body in accepted:
+        assert (await client.post("/alerts", data=body)).status == 200
+    refused = {
+        "utf16": json.dumps(hook("utf16")).encode("utf-16"),
+        "too deep": b'{"version": "4", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    }
+    for name, body in refused.items():
+        resp = await client.post("/alerts", data=body)
+        assert resp.status == 400, name
+        assert (await resp.json())["error"] == "malformed_json", name
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 3)
+    texts = "\n".join(line["text"] for line in lines(tmp_path / "sent.jsonl"))
+    assert "min%5Cufffder" in texts  # in the silence link: U+FFFD, not a message that can never be encoded
+    with sqlite3.connect(settings.outbox_path) as db:
+        assert {r[0] for r in db.execute("SELECT state FROM notifications")} == {"done"}
+        (payload,) = db.execute("SELECT payload FROM notifications WHERE group_key = 'lone'").fetchone()
+    assert parse_webhook(payload).alerts[0].labels["cgroup"] == "min\ufffder"
+
+
+async def test_unreadable_rows_are_parked_said_and_never_hide_newer_ones(
+    aiohttp_client: Client, tmp_path: Path
+) -> None:
+    """1,000 rows the worker cannot read (as an older release stored them) used to fill the dispatcher's list of
+    1,000 and retry forever: 20 later alerts were never delivered."""
+    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl", processing={"max_attempts": 2})
+    client = await aiohttp_client(create_app(settings))
+    with sqlite3.connect(settings.outbox_path) as db:
+        rows = [(f"bad-{i}", "poison" if i < 990 else f"poison-{i}", "firing", time.time(), "{")
+                for i in range(1000)]  # fmt: skip
+        db.executemany(
+            "INSERT INTO notifications (dedup_key, group_key, status, received_at, payload) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    for i in range(20):
+        assert (await client.post("/alerts", json=hook(f"fresh-{i}"))).status == 200
+    await until(lambda: sum(x["group_key"].startswith("fresh") for x in lines(tmp_path / "sent.jsonl")) == 20, 60)
+    # The first unreadable row of each group fails twice (5 s apart) and is parked; the admin channel is told.
+    await until(lambda: sum(x["status"] == "parked" for x in lines(tmp_path / "sent.jsonl")) >= 11, 60)
+    notice = next(x for x in lines(tmp_path / "sent.jsonl") if x["status"] == "parked")
+    assert "could not be processed" in notice["text"] and "failed 2 times" in notice["text"]
+    assert "JSONDecodeError" in notice["text"] or "malformed_json" in notice["text"]
+    with sqlite3.connect(settings.outbox_path) as db:
+        parked = db.execute("SELECT COUNT(*) FROM notifications WHERE state = 'parked'").fetchone()[0]
+        error = db.execute("SELECT error FROM notifications WHERE state = 'parked' LIMIT 1").fetchone()[0]
+    assert parked >= 11 and "malformed_json" in error
+    page = await (await client.get("/metrics")).text()
+    gauge = next(x for x in page.splitlines() if x.startswith("costwarden_receiver_notifications_parked "))
+    assert float(gauge.split()[1]) >= 11
+
+
+# --- 2. a full disk: 503, not ready, one log line per change, recovery without restart ----------------------------
+
+
+def fill(mount: Path) -> Path:
+    """Every byte of the filesystem taken, as a runaway log would."""
+    filler = mount / "filler"
+    with filler.open("wb", buffering=0) as out:
+        for size in (1 << 16, 1 << 12, 1):
+            try:
+                while True:
+                    out.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+    return filler
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],  # noqa: S607
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"mounting a 2 MiB tmpfs needs root: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)  # noqa: S607
+
+
+@contextlib.asynccontextmanager
+async def webhook_sink(on_post: Callable[[int], None]) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    async def take(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        on_post(len(received))
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/hook", take)
+    async with served(app) as url:
+        yield f"{url}/hook", received
+
+
+async def test_a_full_disk_means_503_then_full_recovery_without_restart(
+    aiohttp_client: Client, tmp_path: Path, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The disk fills while a send is on the wire: its outcome cannot be recorded. That send used to stay in flight
+    (its queue wedged until restart), the deliverer logged 24,741 lines in 17 s, and /-/ready said 200."""
+    filler: list[Path] = []
+    async with webhook_sink(lambda n: filler.append(fill(small_disk)) if n == 1 else None) as (url, received):
+        settings = settings_for(small_disk / "data", tmp_path / "unused", channels=[{"type": "webhook", "url": url}],
+                                delivery={"retry_base_seconds": 0.2, "retry_max_seconds": 1})  # fmt: skip
+        client = await aiohttp_client(create_app(settings))
+        caplog.set_level(logging.INFO)
+        assert (await client.post("/alerts", json=hook("g"))).status == 200
+        await until(lambda: bool(filler))
+        later = hook("g", commonAnnotations={"summary": "later"}, alerts=[{**FIRING["alerts"][0], "fingerprint": "2"}])
+        assert (await client.post("/alerts", json=later)).status == 503  # Alertmanager keeps it and retries
+        ready = await client.get("/-/ready")
+        assert ready.status == 503 and "outbox not writable" in await ready.text()
+        await asyncio.sleep(3)  # the deliverer keeps failing to record the outcome meanwhile
+        filler[0].unlink()
+        assert (await client.get("/-/ready")).status == 200  # space is back: noticed at once, no restart
+        assert (await client.post("/alerts", json=later)).status == 200
+        await until(lambda: len(received) >= 3)  # the first again (its outcome was lost) and the later one
+        with sqlite3.connect(settings.outbox_path) as db:
+            await until(lambda: {r[0] for r in db.execute("SELECT state FROM sends")} == {"sent"})
+    ids = [r["message"]["id"] for r in received]
+    assert ids[0] == ids[1] and ids[-1] > ids[0]  # the first sent twice (its outcome was lost), then the later one
+    failing = [r for r in caplog.records if "cannot be written" in r.getMessage()]
+    recovered = [r for r in caplog.records if "takes writes again" in r.getMessage()]
+    assert 1 <= len(failing) <= 2 and len(recovered) == len(failing), [r.getMessage() for r in failing + recovered]
+    assert len(caplog.records) < 200
+
+
+# --- 3, 5. authentication -----------------------------------------------------------------------------------------
+
+
+async def test_auth_never_fails_open_and_never_answers_500(aiohttp_client: Client, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl",
+                            auth={"bearer_token": "tok", "basic_username": "am", "basic_password": "pw"})  # fmt: skip
+    client = await aiohttp_client(create_app(settings))
+    basic = base64.b64encode(b"am:pw").decode()
+    refused = ["", "Bearer", "Bearer ", "Bearer tok2", "bearer  tokx", "Bearer \xff", "Basic \xe9", "Basic !!",
+               "Basic " + base64.b64encode(b"am").decode(), "Basic " + base64.b64encode(b"am:").decode(),
+               "Basic " + base64.b64encode(b":pw").decode(), "Basic " + base64.b64encode(b"\xff:\xfe").decode(),
+               "Token tok", "Digest x", f"Bearer {basic}", "Basic tok"]  # fmt: skip
+    for header in refused:
+        resp = await client.post("/alerts", json=hook("a"), headers={"Authorization": header} if header else {})
+        assert resp.status == 401, header
+    for header in ("Bearer tok", f"Basic {basic}", f"basic {basic}"):
+        assert (await client.post("/alerts", json=hook("a"), headers={"Authorization": header})).status == 200
+
+
+# --- 4. credentials in the Prometheus URL -------------------------------------------------------------------------
+
+
+async def test_prometheus_credentials_are_sent_as_auth_and_shown_nowhere(
+    aiohttp_client: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    async def query(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return web.json_response({"status": "error", "errorType": "bad_data", "error": "refused for the test"},
+                                 status=400)  # fmt: skip
+
+    prom = web.Application()
+    prom.router.add_get("/api/v1/query", query)
+    prom.router.add_get("/api/v1/query_range", query)
+    caplog.set_level(logging.DEBUG)
+    async with served(prom) as url:
+        secret_url = url.replace("http://", "http://admin:s3cr%40t@")
+        settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl", prometheus={"url": secret_url})
+        client = await aiohttp_client(create_app(settings))
+        assert (await client.post("/alerts", json=hook("p"))).status == 200
+        await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 1)
+        metrics = await (await client.get("/metrics")).text()
+    assert seen and set(seen) == {"Basic " + base64.b64encode(b"admin:s3cr@t").decode()}
+    with sqlite3.connect(settings.outbox_path) as db:
+        outbox = "\n".join(str(row) for table in ("notifications", "sends")
+                           for row in db.execute(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names # fmt: skip
+    shown = [(tmp_path / "sent.jsonl").read_text(), outbox, metrics, "\n".join(r.getMessage() for r in caplog.records)]
+    assert all("s3cr" not in text for text in shown)
+
+
+async def test_an_unreachable_prometheus_is_named_without_its_password(aiohttp_client: Client, tmp_path: Path) -> None:
+    url = dead_url()
+    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl",
+                            prometheus={"url": url.replace("http://", "http://admin:s3cret@")})  # fmt: skip
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.post("/alerts", json=hook("p"))).status == 200
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 1)
+    text = (tmp_path / "sent.jsonl").read_text()
+    assert f"Prometheus at {url} is unreachable" in text and "s3cret" not in text
+
+
+# --- 9. memory and log amplification ------------------------------------------------------------------------------
+
+
+async def raw_request(port: int, head: bytes, body: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + body)
+    await writer.drain()
+    return reader, writer
+
+
+async def test_big_bodies_wait_their_turn_and_a_huge_group_key_is_clipped(
+    aiohttp_client: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl",
+                            intake={"max_body_bytes": 16 * 2**20, "max_inflight_bytes": 16 * 2**20})  # fmt: skip
+    client = await aiohttp_client(create_app(settings))
+    port = client.port
+    assert port is not None
+    big = json.dumps(hook("big")).encode()
+    big += b" " * (15 * 2**20 - len(big))
+    head = (f"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(big)}\r\n"
+            "Connection: close\r\n\r\n").encode()  # fmt: skip
+    reader, writer = await raw_request(port, head, big[:1000])  # a slow 15 MiB upload holds its share
+    await asyncio.sleep(0.3)
+    second = await client.post("/alerts", data=io.BytesIO(big))
+    assert second.status == 503 and second.headers["Retry-After"] == "5"
+    assert (await second.json())["error"] == "busy"
+    writer.write(big[1000:])
+    await writer.drain()
+    status = await reader.readline()
+    writer.close()
+    assert b" 200 " in status
+    assert (await client.post("/alerts", data=io.BytesIO(big))).status == 200  # the retry is taken once the first is done
+    caplog.set_level(logging.INFO)
+    huge = "k" * (10 * 2**20)
+    assert (await client.post("/alerts", data=io.BytesIO(json.dumps(hook(huge)).encode()))).status == 200
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 2)
+    with sqlite3.connect(settings.outbox_path) as db:
+        keys = [r[0] for r in db.execute("SELECT group_key FROM notifications UNION ALL SELECT group_key FROM sends")]
+    assert max(map(len, keys)) <= 1100 and any("sha256" in k for k in keys)
+    assert max(len(r.getMessage()) + len(str(getattr(r, "group_key", ""))) for r in caplog.records) < 4096
+
+
+# --- 12. the wall clock stepping ----------------------------------------------------------------------------------
+
+
+async def test_a_clock_step_neither_stalls_a_retry_nor_parks_a_send(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", 3600)
+    await outbox.open()
+    try:
+        (stored,) = [await outbox.store("k", "g", "firing", json.dumps(FIRING))]
+        await outbox.queue(stored.id, "analysed", [Send("g", "hook", "message", 0, 1, "{}")], None)
+        with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:  # the clock went back a day after the back-offs
+            db.execute("UPDATE sends SET next_attempt_at = ?", (time.time() + 86400,))
+            db.execute("UPDATE notifications SET state = 'pending', next_attempt_at = ?", (time.time() + 86400,))
+        assert [q.id for q in await outbox.sendable(10, 300)] != []  # due: no wait can be that long
+        assert [p.id for p in await outbox.pending(10, 300)] == [stored.id]
+        assert await outbox.sendable(10, 86400 * 2) == []  # (a wait within the horizon is respected)
+
+        class Failing:
+            def render(self, message: object) -> list[dict[str, object]]:
+                return [{}]
+
+            async def send(self, body: object, reply_to: str | None) -> str | None:
+                from receiver.channels import RetryLater
+
+                raise RetryLater("down for the test", None)
+
+        cfg = Delivery(retry_base_seconds=0.01, retry_max_seconds=0.05, max_age_hours=1)
+        deliverer = Deliverer(cfg, outbox, {"hook": Failing()}, Metrics())  # type: ignore[dict-item]
+        await deliverer.start()
+        await asyncio.sleep(0.5)  # it fails in this process, then the wall clock jumps 49 h forward
+        with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+            db.execute("UPDATE sends SET created_at = created_at - 49 * 3600")
+            (before,) = db.execute("SELECT attempts FROM sends").fetchone()
+        await asyncio.sleep(2.5)
+        await deliverer.stop(0)
+        with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+            state, attempts = db.execute("SELECT state, attempts FROM sends").fetchone()
+        assert before >= 1 and attempts > before and state in ("pending", "inflight")  # still retried, not parked
+    finally:
+        await outbox.close()
