@@ -58,6 +58,7 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
                 db.execute("ROLLBACK")
         raise
 
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -215,7 +215,8 @@ def render(
     )
     if facts.alerts_total > 1:
         title += " " + words["more"].format(n=facts.alerts_total - 1)
-    data = {"facts": facts.model_dump(mode="json"), "alertmanager": {**hook.model_dump(mode="json"), "groupKey": hook.group},
+    alertmanager = {**hook.model_dump(mode="json"), "groupKey": hook.group}
+    data = {"facts": facts.model_dump(mode="json"), "alertmanager": alertmanager,
             "analysis": analysis.model_dump(mode="json") if analysis else None}  # fmt: skip
     base = {"data": data, "id": note_id, "group_key": clean(hook.groupKey, 300), "status": facts.status,
             "severity": severity, "kind": kind, "title": title, "source": source,

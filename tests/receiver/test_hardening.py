@@ -149,14 +149,14 @@ def fill(mount: Path) -> Path:
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],  # noqa: S607
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0:
         pytest.skip(f"mounting a 2 MiB tmpfs needs root: {done.stderr.strip()}")
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)  # noqa: S607
+        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @contextlib.asynccontextmanager
@@ -300,7 +300,8 @@ async def test_big_bodies_wait_their_turn_and_a_huge_group_key_is_clipped(
     status = await reader.readline()
     writer.close()
     assert b" 200 " in status
-    assert (await client.post("/alerts", data=io.BytesIO(big))).status == 200  # the retry is taken once the first is done
+    # The retry is taken once the first is done.
+    assert (await client.post("/alerts", data=io.BytesIO(big))).status == 200
     caplog.set_level(logging.INFO)
     huge = "k" * (10 * 2**20)
     assert (await client.post("/alerts", data=io.BytesIO(json.dumps(hook(huge)).encode()))).status == 200
