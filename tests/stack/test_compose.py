@@ -106,8 +106,10 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
     targets = {job["job_name"]: job["static_configs"][0]["targets"][0] for job in prometheus["scrape_configs"]}
     assert targets["costwarden-exporter"] == "host.docker.internal:9877"
     # On the host network the exporter listens on the Docker bridge, never on the public interface.
-    assert SERVICES["exporter"]["network_mode"] == "host" and \
-        "--web.listen-address=${COSTWARDEN_EXPORTER_LISTEN:-172.17.0.1:9877}" in SERVICES["exporter"]["command"]
+    assert (
+        SERVICES["exporter"]["network_mode"] == "host"
+        and "--web.listen-address=${COSTWARDEN_EXPORTER_LISTEN:-172.17.0.1:9877}" in SERVICES["exporter"]["command"]
+    )
     assert ENV_EXAMPLE["COSTWARDEN_EXPORTER_LISTEN"].startswith("172.17.0.1:")  # fmt: skip
     assert "host.docker.internal:host-gateway" in SERVICES["prometheus"]["extra_hosts"]
     assert targets["costwarden-receiver"] == "receiver:9095"
