@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import io
 import json
 import selectors
 import socket
@@ -126,33 +127,58 @@ def make_app(
     return app
 
 
+class _Replay(io.RawIOBase):
+    """The request head the server already read, then the rest of the socket."""
+
+    def __init__(self, head: bytes, rest: io.RawIOBase) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._rest.readinto(buffer) or 0
+
+
 class _QuietHandler(WSGIRequestHandler):
     timeout = 10.0
-    """Seconds a connection may take to send its request once it started: a slow client loses its connection,
-    not a worker."""
+    """Seconds each read of a request body may wait: a slow client loses its connection, not a worker for long."""
+
+    def setup(self) -> None:
+        super().setup()
+        head = typing.cast(BoundedServer, self.server).take_head(self.connection)
+        self.rfile = io.BufferedReader(_Replay(head, self.connection.makefile("rb", buffering=0)))
 
     def log_message(self, format: str, *args: Any) -> None:
         """Per-request lines would drown the logs at one scrape every few seconds."""
 
 
 class BoundedServer(WSGIServer):
-    """A WSGI server that holds idle connections without a thread each.
+    """A WSGI server that holds waiting connections without a thread each.
 
-    One thread waits on every open connection with a selector and hands a connection to a small pool only once its
-    request starts to arrive. Thousands of idle or half-open connections cost a file descriptor each, not a thread
-    and its stack, and a scrape never waits behind them; the oldest idle ones are closed beyond `max_idle`, and any
-    idle for `idle_seconds`.
+    One thread waits on every open connection with a selector and reads each request's head itself; a connection
+    goes to the small pool of workers only once its head is complete. Thousands of idle or half-sent (slowloris)
+    connections cost a file descriptor and a buffer each, not a thread, and a scrape never waits behind them. A
+    connection that has not sent its head within `idle_seconds` is closed, and the oldest beyond `max_idle`.
     """
 
     request_queue_size = 1024  # the listen backlog (socketserver's default of 5 refuses bursts)
     workers = 4
     max_idle = 2048
     idle_seconds = 30.0
+    max_head = 64 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="http")
         self._idle: dict[socket.socket, tuple[Any, float]] = {}
+        self._heads: dict[socket.socket, bytes] = {}
         self._stop = threading.Event()
         self._stopped = threading.Event()
 
@@ -166,16 +192,11 @@ class BoundedServer(WSGIServer):
                         if key.fileobj is self.socket:
                             self._accept(sel)
                         else:
-                            conn = typing.cast(socket.socket, key.fileobj)
-                            sel.unregister(conn)
-                            address, _ = self._idle.pop(conn)
-                            self._pool.submit(self._handle, conn, address)
+                            self._read_head(sel, typing.cast(socket.socket, key.fileobj))
                     self._expire(sel)
             finally:
                 for conn in list(self._idle):
-                    sel.unregister(conn)
-                    conn.close()
-                self._idle.clear()
+                    self._drop(sel, conn)
                 self._stopped.set()
 
     def _accept(self, sel: selectors.BaseSelector) -> None:
@@ -189,6 +210,33 @@ class BoundedServer(WSGIServer):
             self._idle[conn] = (address, time.monotonic())
             sel.register(conn, selectors.EVENT_READ)
 
+    def _read_head(self, sel: selectors.BaseSelector, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(self.max_head)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client hung up (or reset) before its request was complete
+            self._drop(sel, conn)
+            return
+        head = self._heads.get(conn, b"") + data
+        self._heads[conn] = head
+        if b"\r\n\r\n" in head or len(head) >= self.max_head:
+            sel.unregister(conn)
+            address, _ = self._idle.pop(conn)
+            self._pool.submit(self._handle, conn, address)
+
+    def take_head(self, conn: socket.socket) -> bytes:
+        """What `_read_head` read of this connection's request, handed to its handler once."""
+        return self._heads.pop(conn, b"")
+
+    def _drop(self, sel: selectors.BaseSelector, conn: socket.socket) -> None:
+        sel.unregister(conn)
+        self._idle.pop(conn, None)
+        self._heads.pop(conn, None)
+        conn.close()
+
     def _expire(self, sel: selectors.BaseSelector) -> None:
         now = time.monotonic()
         over = len(self._idle) - self.max_idle
@@ -196,9 +244,7 @@ class BoundedServer(WSGIServer):
             if over <= 0 and now - since < self.idle_seconds:
                 break
             over -= 1
-            sel.unregister(conn)
-            del self._idle[conn]
-            conn.close()
+            self._drop(sel, conn)
 
     def _handle(self, conn: socket.socket, address: Any) -> None:
         try:

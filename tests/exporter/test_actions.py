@@ -243,6 +243,7 @@ def test_the_exporter_serves_actions_only_with_a_token(tree: Path, tmp_path: Pat
             )
             assert status == 200 and done["state"] == "executed" and done["output"] == "stopped miner"
             assert call(run, raw=b"{not json")[0] == 400
+            assert call(run, raw=b'{"action": ' + b"[" * 30_000 + b"]" * 30_000 + b"}")[0] == 400  # not a 500
             assert call(run, {"action": "stop_container", "labels": {"cgroup": 5}})[0] == 400
             assert call(run, {"action": "format_disk"})[0] == 404
         finally:

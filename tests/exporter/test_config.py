@@ -89,6 +89,12 @@ plan_price: {hourly: 0.02, monthly: 12}
         ),
         ("provider: hetzner\nplan: cx22\nregion: 5\n", "field region: expected a string, got 5"),
         ("provider: [unclosed\n", "not valid YAML at line 2"),
+        ("provider: hetzner\nplan: [1]\n", "field plan: unknown hetzner plan [1]"),
+        (
+            "provider: hetzner\nplan: cx22\nplan_price: {hourly: .inf}\n",
+            "field plan_price.hourly: expected a finite number, got inf",
+        ),
+        ("provider: hetzner\nplan: cx22\nbudget: {monthly: .nan}\n", "field budget.monthly: expected a finite number"),
         (
             "provider: custom\nmachine: {vcpus: 1, memory_gib: 1, disk_gib: 1000}\nplan_price: {hourly: 0.001}\n"
             "unit_prices: {disk_per_gib_month: 1}\n",
@@ -103,6 +109,13 @@ def test_bad_files_name_file_field_and_reason(tmp_path: Path, text: str, expecte
     message = str(info.value)
     assert message.startswith(f"{path}: ")
     assert expected in message
+
+
+def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "pricing.yml"
+    path.write_bytes("provider: hetzner\nregion: 'n\u00fcrnberg'\n".encode("latin-1"))
+    with pytest.raises(config.ConfigError, match=r"pricing\.yml: not UTF-8 text \(byte 28\)"):
+        config.load(path)
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ import errno
 import io
 import json
 import logging
+import re
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,12 +24,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from bench.net import free_port
 from receiver.app import create_app
 from receiver.delivery import Deliverer
 from receiver.metrics import Metrics
 from receiver.models import parse_webhook
 from receiver.outbox import Outbox, Send
-from receiver.settings import Delivery, Settings
+from receiver.settings import Delivery, Settings, SettingsError, load
+from tests.conftest import receiver_process
 from tests.fakes import served
 from tests.receiver.conftest import dead_url
 
@@ -351,3 +355,72 @@ async def test_a_clock_step_neither_stalls_a_retry_nor_parks_a_send(tmp_path: Pa
         assert before >= 1 and attempts > before and state in ("pending", "inflight")  # still retried, not parked
     finally:
         await outbox.close()
+
+
+# --- 3, 5, 10, 13. start-up: refuse what would fail open, say what is wrong in one line ----------------------------
+
+
+def test_settings_refuse_what_would_fail_open_or_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(None).listen.host == "127.0.0.1"  # compose sets 0.0.0.0 inside its own network
+    path = tmp_path / "receiver.yml"
+    cases = {
+        "actions: {url: 'http://127.0.0.1:9877', token: t}\n": "actions.url is set but intake auth is off",
+        "auth: {basic_username: am}\n": "basic_username is set but basic_password is not",
+        "auth: {bearer_token: ''}\n": "field auth.bearer_token: String should have at least 1 character",
+        'auth: "x"\n': "field auth: expected a mapping, got str",
+        'actions: "x"\n': "field actions: expected a mapping, got str",
+    }
+    for text, reason in cases.items():
+        path.write_text(text)
+        with pytest.raises(SettingsError, match=re.escape(reason)):
+            load(path)
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_BASIC_PASSWORD", "pw")  # a password alone used to turn auth off
+    path.write_text("{}\n")
+    with pytest.raises(SettingsError, match="basic_password is set but basic_username is not"):
+        load(path)
+    monkeypatch.delenv("COSTWARDEN_RECEIVER_BASIC_PASSWORD")
+    path.write_bytes("ollama: {model: 'caf\u00e9'}\n".encode("latin-1"))
+    with pytest.raises(SettingsError, match=r"receiver\.yml: not UTF-8 text \(byte 20\)"):
+        load(path)
+    (tmp_path / "token").write_bytes(b"\xfftoken")
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE", str(tmp_path / "token"))
+    with pytest.raises(SettingsError, match=r"COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE=.*: not UTF-8 text"):
+        load(None)
+
+
+def start(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "receiver", "--config", str(config)], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+
+
+def config_for(tmp_path: Path, data: Path, port: int) -> Path:
+    path = tmp_path / f"receiver-{port}.yml"
+    path.write_text(f"listen: {{host: 127.0.0.1, port: {port}}}\ndata_dir: {data}\nollama: {{enabled: false}}\n"
+                    "digest: {daily: {enabled: false}}\n")  # fmt: skip
+    return path
+
+
+def one_clear_line(done: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert re.search(expected, done.stderr.strip().splitlines()[-1]), done.stderr[-2000:]
+
+
+def test_start_up_failures_are_one_clear_line(tmp_path: Path, small_disk: Path) -> None:
+    with receiver_process(tmp_path / "data") as (url, _):  # 10. a second receiver on the same data directory
+        one_clear_line(start(config_for(tmp_path, tmp_path / "data", free_port())),
+                       r"data: another receiver \(pid \d+\) is using this data directory")  # fmt: skip
+        port = int(url.rsplit(":", 1)[1])
+        one_clear_line(start(config_for(tmp_path, tmp_path / "other", port)),
+                       rf"cannot listen on 127\.0\.0\.1:{port}: .*in use")  # fmt: skip
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "outbox.sqlite3").write_bytes(b"not a database, a truncated copy" * 200)
+    one_clear_line(start(config_for(tmp_path, damaged, free_port())),
+                   r"outbox\.sqlite3: cannot open the outbox: file is not a database")  # fmt: skip
+    readonly = small_disk / "data"
+    with receiver_process(readonly):
+        pass  # an outbox that exists, on a filesystem then made read-only
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    one_clear_line(start(config_for(tmp_path, readonly, free_port())),
+                   r"data: cannot use the data directory: Read-only file system")  # fmt: skip
