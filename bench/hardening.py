@@ -200,8 +200,9 @@ async def burst(work: Path) -> list[tuple[str, str]]:
         statuses, latencies = await one_burst(receiver.url, "burst")
         delivered = await until(lambda: len(set(groups)) >= statuses[200], 180)
         receiver.stop()
+    late = "" if delivered else " (timeout)"
     return [("burst statuses", ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))),
-            ("burst delivered", f"{len(set(groups))} of {statuses[200]} acknowledged{'' if delivered else ' (timeout)'}"),
+            ("burst delivered", f"{len(set(groups))} of {statuses[200]} acknowledged{late}"),
             ("ack p50 / p99 (ms)", f"{pct(latencies, 0.5):.0f} / {pct(latencies, 0.99):.0f}"),
             ("bare aiohttp p50 / p99 (ms)", f"{pct(reference, 0.5):.0f} / {pct(reference, 0.99):.0f}"),
             ("p99 ratio (receiver / bare)", f"{pct(latencies, 0.99) / pct(reference, 0.99):.2f}")]  # fmt: skip
