@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build(
     args: argparse.Namespace, table: config.PricingTable, billing: Poller | None = None
-) -> tuple[RenderedMetrics, Sampler]:
+) -> tuple[RenderedMetrics, Sampler, Heartbeat]:
     """Wire readers, sampler and registry from the flags; the single place where paths become objects."""
     cgroupfs = args.cgroupfs or args.sysfs / "fs" / "cgroup"
     mountpoints = tuple(m.strip() for m in args.mountpoints.split(",") if m.strip())
@@ -188,7 +188,9 @@ def build(
     ProcessCollector(registry=live)
     PlatformCollector(registry=live)
     GCCollector(registry=live)
-    return RenderedMetrics(CostCollector(table, sampler, billing), live), sampler
+    heart = Heartbeat(args.interval)
+    live.register(heart)  # rendered live, so it still counts when rendering the snapshot is what fails
+    return RenderedMetrics(CostCollector(table, sampler, billing), live), sampler, heart
 
 
 def build_actions(args: argparse.Namespace) -> tuple[ActionService | None, str | None]:
@@ -233,15 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         log.error("invalid pricing table: %s: %s", source, exc)
         print(f"costwarden-exporter: {source}: {exc}", file=sys.stderr)
         return 2
-    metrics, sampler = build(args, table, billing)
+    metrics, sampler, heart = build(args, table, billing)
     try:
         actions, actions_token = build_actions(args)
     except config.ConfigError as exc:
         log.error("invalid actions: %s", exc)
         print(f"costwarden-exporter: {exc}", file=sys.stderr)
         return 2
-
-    heart = Heartbeat(args.interval)
 
     def beat() -> None:
         def once() -> None:

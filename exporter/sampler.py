@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from exporter import state as egress_state
 from exporter.cgroupfs import Workload
@@ -204,6 +206,11 @@ class Heartbeat:
             log.exception("sampling beat failed (%d so far); the last good numbers stay served", self.failures)
         else:
             self._ok_at = self._clock()
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily("costwarden_exporter_beat_failures",
+                                  "Sampling beats that failed (read, price or render); the last good numbers stayed.",
+                                  value=self.failures)  # fmt: skip
 
     def problem(self) -> str | None:
         """None while beats complete; else since when they have not, and the last error."""

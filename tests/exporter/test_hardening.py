@@ -73,6 +73,7 @@ def test_an_undecodable_cgroup_name_later_keeps_the_sampler_alive(tree: Path, tm
         before = sample_time(base)
         time.sleep(1.5)
         assert sample_time(base) > before and get(base + "/-/healthy")[0] == 200
+        assert "costwarden_exporter_beat_failures_total 0.0" in get(base + "/metrics")[1]
         assert 'cgroup="bad\\\\udcff.service"' in get(base + "/metrics")[1]
 
 
