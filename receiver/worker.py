@@ -34,6 +34,8 @@ log = logging.getLogger("receiver.worker")
 POLL_SECONDS = 1.0
 """How often the outbox is looked at without a wake-up (back-offs expiring, rows stored by another process)."""
 MAX_BACKOFF_SECONDS = 300.0
+OUTBOX_RETRY_SECONDS = 5.0
+"""A step that could not be written (disk full) is tried again after this long, not in a loop."""
 COALESCE_SECONDS = 0.02
 """After a wake-up by new arrivals, wait this long so a burst of webhooks is listed once, not once per webhook (a
 finished notification frees a worker at once)."""
@@ -61,6 +63,8 @@ class Worker:
         self._metrics = metrics
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
+        self._held: dict[str, float] = {}
+        """Groups whose last step could not be written (disk full): tried again no sooner than this (monotonic)."""
         self._freed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -94,8 +98,11 @@ class Worker:
                 work = await self._outbox.pending(1000, MAX_BACKOFF_SECONDS)
             except OutboxError:  # logged by the outbox, once per change of state
                 work = []
+            now = time.monotonic()
             for item in work:
                 if item.group_key in self._busy or len(self._tasks) >= self._settings.processing.workers:
+                    continue
+                if self._held.get(item.group_key, 0.0) > now:
                     continue
                 self._busy.add(item.group_key)
                 task = asyncio.create_task(self._process(item), name=f"notification-{item.id}")
@@ -116,9 +123,13 @@ class Worker:
             await self._run(item)
         except asyncio.CancelledError:
             raise
+        except OutboxError:  # the outbox logged it once; not the notification's fault, so no attempt is counted
+            self._held[pending.group_key] = time.monotonic() + OUTBOX_RETRY_SECONDS
         except Exception as exc:  # one bad notification must not stop the others: retried with back-off, then parked
             log.exception("processing failed (attempt %d of %d)", attempts + 1, self._settings.processing.max_attempts)
             await self._failed(pending, exc, attempts)
+        else:
+            self._held.pop(pending.group_key, None)
         finally:
             self._busy.discard(pending.group_key)
             self._freed = True
