@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hmac
 import html
 import io
 import json
+import resource
 import selectors
 import socket
 import threading
@@ -137,6 +140,10 @@ class _Replay(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        self._rest.close()
+        super().close()
+
     def readinto(self, buffer: Any) -> int:
         if self._head:
             n = min(len(buffer), len(self._head))
@@ -171,14 +178,18 @@ class BoundedServer(WSGIServer):
     request_queue_size = 1024  # the listen backlog (socketserver's default of 5 refuses bursts)
     workers = 4
     max_idle = 2048
+    """At most this many waiting connections, and never more than half the process' file descriptor limit."""
     idle_seconds = 30.0
-    max_head = 64 * 1024
+    max_head = 8 * 1024
+    """A request head (request line and headers) longer than this is answered 431 by the selector thread."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="http")
         self._idle: dict[socket.socket, tuple[Any, float]] = {}
         self._heads: dict[socket.socket, bytes] = {}
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.max_idle = min(self.max_idle, max(16, soft // 2)) if soft != resource.RLIM_INFINITY else self.max_idle
         self._stop = threading.Event()
         self._stopped = threading.Event()
 
@@ -205,8 +216,11 @@ class BoundedServer(WSGIServer):
                 conn, address = self.socket.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # out of file descriptors, or the client reset: the listen queue keeps the rest
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE) and self._idle:
+                    self._drop(sel, next(iter(self._idle)))  # the oldest waiting connection makes room, or we spin
                 return
+            conn.setblocking(False)
             self._idle[conn] = (address, time.monotonic())
             sel.register(conn, selectors.EVENT_READ)
 
@@ -222,7 +236,12 @@ class BoundedServer(WSGIServer):
             return
         head = self._heads.get(conn, b"") + data
         self._heads[conn] = head
-        if b"\r\n\r\n" in head or len(head) >= self.max_head:
+        if b"\r\n\r\n" not in head and len(head) >= self.max_head:
+            with contextlib.suppress(OSError):
+                conn.send(b"HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n")
+            self._drop(sel, conn)
+            return
+        if b"\r\n\r\n" in head:
             sel.unregister(conn)
             address, _ = self._idle.pop(conn)
             self._pool.submit(self._handle, conn, address)

@@ -32,8 +32,13 @@ def hold(data_dir: Path) -> Iterator[None]:
                 f"{data_dir}: another receiver (pid {pid}) is using this data directory; two would deliver every "
                 "message twice. Stop that one, or give this one its own data_dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError as exc:  # a filesystem without locks (some network mounts)
+            raise DataDirError(f"{data_dir}: cannot lock the data directory: {exc.strerror or exc}") from exc
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError as exc:
+            raise DataDirError(f"{data_dir}: cannot write {data_dir / 'receiver.lock'}: {exc.strerror or exc}") from exc
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

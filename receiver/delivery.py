@@ -42,11 +42,20 @@ def sends_for(group_key: str, message: Message, channels: dict[str, Channel], na
     return out
 
 
+MAX_RETRY_AFTER = 3600.0
+"""The longest a server's retry-after is honoured: a wait beyond the longest one we ever schedule (this, or
+`delivery.retry_max_seconds`) is what the queue reads as the wall clock stepped back."""
+
+
+def horizon(cfg: Delivery) -> float:
+    return max(cfg.retry_max_seconds, MAX_RETRY_AFTER)
+
+
 def backoff(attempts: int, cfg: Delivery, after: float | None, rng: random.Random) -> float:
-    """Full jitter (a random wait up to base * 2^attempts, capped), but never less than the server asked for, up to
-    the cap (a wait beyond it is what the queue reads as a wall clock stepped back)."""
+    """Full jitter (a random wait up to base * 2^attempts, capped), but never less than the server asked for (up to
+    an hour)."""
     ceiling = min(cfg.retry_max_seconds, cfg.retry_base_seconds * 2 ** min(attempts, 30))
-    return min(cfg.retry_max_seconds, max(after or 0.0, rng.uniform(0, ceiling)))
+    return max(min(after or 0.0, MAX_RETRY_AFTER), rng.uniform(0, ceiling))
 
 
 class Deliverer:
@@ -95,7 +104,7 @@ class Deliverer:
         while True:
             self._wake.clear()
             try:
-                queued = await self._outbox.sendable(200, self._cfg.retry_max_seconds)
+                queued = await self._outbox.sendable(200, horizon(self._cfg))
             except OutboxError:  # logged by the outbox, once per change of state
                 queued = []
             now = time.monotonic()

@@ -256,9 +256,27 @@ def egress(used_bytes: float, pace_bytes_per_second: float, seconds_left: float,
     )
 
 
+KINDS = {
+    "CostwardenCostSpike": "cost", "CostwardenCostDrift": "cost", "CostwardenCostDrop": "drop",
+    "CostwardenBudgetExceeded": "bill", "CostwardenBudgetForecastExceeded": "bill",
+    "CostwardenProviderBillDiverges": "bill", "CostwardenProviderTransferForecast": "bill",
+    "CostwardenEgressQuotaForecast": "bill", "CostwardenDiskFillForecast": "disk",
+}  # fmt: skip
+"""What an alert is about; every other alert of rules/ is about costwarden's own watching (`watch`)."""
+
+
+def alert_kind(name: str) -> str:
+    """cost (spend above normal), drop (spend fell), bill (invoice, budget, quota), disk, or watch (costwarden's own
+    monitoring is impaired): what a message may say about it, and whether money is at stake."""
+    return KINDS.get(name, "watch")
+
+
 def money_at_stake(facts: Facts) -> float | None:
     """Per day, what this alert costs beyond normal: the alerted series' current rate above its 7-day mean, else the
-    worst workload's extra, else the forecast overshoot of the budget spread over the days left."""
+    worst workload's extra, else the forecast overshoot of the budget spread over the days left. None for alerts that
+    are not about spending more (a drop, a disk, costwarden's own health): no money is at stake there."""
+    if not facts.alerts or alert_kind(facts.alerts[0].name) not in ("cost", "bill"):
+        return None
     series = {s.window: s for s in facts.alerted_series}
     if "24h" in series and "7d" in series and series["24h"].now > series["7d"].mean:
         return sig((series["24h"].now - series["7d"].mean) * 24)

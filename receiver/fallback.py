@@ -6,7 +6,7 @@ Built from the same computed facts with fixed sentences, so it is always true, i
 from __future__ import annotations
 
 from receiver.analysis import Analysis, Cause
-from receiver.facts import Facts
+from receiver.facts import Facts, alert_kind
 
 # Per resource: (likely cause, first thing to check). Ordered by how bill shocks happen on small servers.
 CAUSES: dict[str, dict[str, tuple[str, str]]] = {
@@ -53,6 +53,43 @@ CAUSES: dict[str, dict[str, tuple[str, str]]] = {
             "比较各容器内存：`docker stats --no-stream`",
         ),
         "": ("支出高于平时水平；下面列出的工作负载显示了去向", "打开告警中链接的 costwarden 仪表盘，比较各工作负载"),
+    },
+}
+
+# Alerts that are not about a resource costing more: (likely cause, first thing to check), by alert kind.
+KIND_CAUSES: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        "drop": (
+            "A workload costs much less than usual: it stopped, crashed, or lost its traffic",
+            "Check that it still runs: `docker ps -a` or `systemctl --failed`, then its logs",
+        ),
+        "bill": (
+            "The invoice is heading above the budget or the included quota at the current pace",
+            "Compare the forecast with the budget on the costwarden dashboard and see which workloads drive it",
+        ),
+        "disk": (
+            "A filesystem is filling up and will be full at this pace",
+            "Find what grew: `du -xh / --max-depth=3 | sort -h | tail -20` and `journalctl --disk-usage`",
+        ),
+        "watch": (
+            "costwarden's own monitoring is impaired: spending is not fully watched while this lasts",
+            "Follow the runbook linked below to restore it",
+        ),
+    },
+    "zh": {
+        "drop": (
+            "某个工作负载的费用远低于平时：可能已停止、崩溃或失去了流量",
+            "确认它仍在运行：`docker ps -a` 或 `systemctl --failed`，再查看日志",
+        ),
+        "bill": (
+            "按当前速度，账单将超出预算或套餐包含的额度",
+            "在 costwarden 仪表盘上对比预测与预算，查看是哪些工作负载在推动",
+        ),
+        "disk": (
+            "某个文件系统正在被填满，按此速度将会写满",
+            "找出增长的目录：`du -xh / --max-depth=3 | sort -h | tail -20` 和 `journalctl --disk-usage`",
+        ),
+        "watch": ("costwarden 自身的监控受损：在此期间支出未被完整监控", "按下方链接的处理手册恢复监控"),
     },
 }
 
@@ -109,8 +146,12 @@ def summarise(facts: Facts, language: str) -> Analysis:
     if facts.context_error:
         observed.append(words["noctx"].format(error=facts.context_error))
     first = facts.alerts[0]
-    resource = next((a.resource for a in facts.alerts if a.resource in causes), "")
-    cause, action = causes[resource]
+    kind = alert_kind(first.name)
+    if kind == "cost":
+        resource = next((a.resource for a in facts.alerts if a.resource in causes), "")
+        cause, action = causes[resource]
+    else:  # a drop, a bill, a disk or costwarden's own health: never "spending is above its usual level"
+        cause, action = KIND_CAUSES[language][kind]
     return Analysis(
         observed_facts=[line[:240] for line in observed[:6]] or [first.name],
         likely_causes=[
@@ -125,6 +166,6 @@ def summarise(facts: Facts, language: str) -> Analysis:
         severity_reason=words["severity"].format(severity=first.severity or "-"),
         immediate_actions=[action],
         longer_term_advice=[] if facts.bill and facts.bill.budget else [words["advice"]],
-        money_at_stake_per_day=facts.money_at_stake_per_day,
+        money_at_stake_per_day=facts.money_at_stake_per_day if kind in ("cost", "bill") else None,
         headline=words["headline"].format(name=first.name, instance=first.instance, summary=first.summary or "")[:140],
     )

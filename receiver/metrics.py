@@ -28,6 +28,10 @@ class Metrics:
             "costwarden_receiver_fallbacks", "Deterministic summaries sent instead of the model's, by reason.",
             ["reason"], registry=r,
         )  # fmt: skip
+        self.tokens = Counter(
+            "costwarden_receiver_model_tokens", "Tokens Ollama reports: prompt (prompt_eval_count) and answer "
+            "(eval_count).", ["kind"], registry=r,
+        )  # fmt: skip
         self.grounding_failures = Counter(
             "costwarden_receiver_grounding_failures", "Model answers rejected by the grounding check.", registry=r
         )

@@ -1,4 +1,5 @@
-"""The Alertmanager webhook payload, version 4, as Alertmanager sends it; later optional fields are tolerated."""
+"""The Alertmanager webhook payload, version 4, as Alertmanager sends it; fields added later are ignored (the stored
+body keeps them)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ Text = Annotated[str, AfterValidator(_well_formed)]
 
 
 class Alert(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
     labels: dict[Text, Text]
@@ -49,7 +50,7 @@ class Alert(BaseModel):
 
 
 class Webhook(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     version: Literal["4"]
     groupKey: Text = Field(min_length=1)

@@ -39,6 +39,8 @@ T = TypeVar("T")
 
 log = logging.getLogger("receiver.outbox")
 
+PROBE_SECONDS = 5.0
+"""While writes work, readiness re-probes with a committed write at most this often."""
 MIN_FREE_BYTES = 512 * 1024
 """Below this much free space on the data directory's filesystem the receiver says it is not ready: SQLite needs
 room for the write-ahead log before it can take a notification."""
@@ -137,6 +139,8 @@ PROCESSING_COLUMNS = {
     "next_attempt_at": "REAL NOT NULL DEFAULT 0",
     "done_at": "REAL",
     "error": "TEXT",
+    "prompt_tokens": "INTEGER",
+    "answer_tokens": "INTEGER",
 }
 
 
@@ -181,6 +185,8 @@ class Processed:
     analysis: str
     source: str
     rendered: str
+    prompt_tokens: int = 0
+    answer_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -248,6 +254,7 @@ class Outbox:
         self._processing = _Lane("outbox-processing")
         self._batch: list[tuple[_Request, asyncio.Future[Stored]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._probed = -PROBE_SECONDS
         self.failing: str | None = None
         """Why the last write failed (None: it succeeded): readiness, the writable gauge, one log line per change."""
 
@@ -305,13 +312,15 @@ class Outbox:
     async def _read(self, fn: Callable[..., T], *args: object) -> T:
         try:
             return await self._processing.run(fn, *args)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.OperationalError, OSError) as exc:
             raise OutboxError(str(exc)) from exc
 
     async def _write(self, fn: Callable[..., T], *args: object) -> T:
+        """Operational errors (full, read-only, locked, I/O) are the outbox's: OutboxError, tried again later. Any
+        other SQLite error is about the row written and propagates as itself (the caller counts an attempt)."""
         try:
             result = await self._processing.run(fn, *args)
-        except (sqlite3.Error, OSError, OutboxError) as exc:
+        except (sqlite3.OperationalError, OSError, OutboxError) as exc:
             self._outcome(exc)
             raise OutboxError(str(exc)) from exc
         self._outcome(None)
@@ -377,15 +386,16 @@ class Outbox:
             return f"cannot look at {self._path.parent}: {exc.strerror or exc}"
         free = stat.f_bavail * stat.f_frsize
         if free < MIN_FREE_BYTES:
-            reason = f"only {free // 1024} KiB free on {self._path.parent}"
-            self._outcome(OutboxError(reason))
-            return reason
+            return f"only {free // 1024} KiB free on {self._path.parent}"
+        if self.failing is None and time.monotonic() < self._probed + PROBE_SECONDS:
+            return None  # a probe per readiness check would grow the WAL (and need a disk) on its own
         try:
             await self._intake.run(self._probe, time.time())
         except (sqlite3.Error, OSError, OutboxError) as exc:
             self._outcome(exc)
             return str(exc)
         self._outcome(None)
+        self._probed = time.monotonic()
         return None
 
     @staticmethod
@@ -440,9 +450,10 @@ class Outbox:
     def _save_analysis(db: sqlite3.Connection, notification_id: int, p: Processed) -> None:
         db.execute(
             "UPDATE notifications SET facts = ?, prompt = ?, raw_answer = ?, grounding = ?,"
-            " analysis = ?, source = ?, rendered = ? WHERE id = ?",
-            (p.facts, p.prompt, p.raw_answer, p.grounding, p.analysis, p.source, p.rendered, notification_id),
-        )
+            " analysis = ?, source = ?, rendered = ?, prompt_tokens = ?, answer_tokens = ? WHERE id = ?",
+            (p.facts, p.prompt, p.raw_answer, p.grounding, p.analysis, p.source, p.rendered, p.prompt_tokens,
+             p.answer_tokens, notification_id),
+        )  # fmt: skip
 
     async def queue(self, notification_id: int, state: str, sends: list[Send], processed: Processed | None) -> None:
         """Move a notification to `state`, storing its analysis (if given) and queueing its sends, atomically."""

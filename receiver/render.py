@@ -253,6 +253,21 @@ def render(
     return Message(**base, headline=analysis.headline, sections=tuple(sections), footer="\n".join(footer))  # type: ignore[arg-type]
 
 
+NO_ANALYSIS = {
+    "en": "No analysis by the model this time: {reason}. The facts above are all there is.",
+    "zh": "这次模型未能给出分析：{reason}。以上事实即为全部信息。",
+}
+
+
+def no_analysis(note_id: int, group_key: str, title: str, reason: str, language: str) -> Message:
+    """The follow-up a page promised, when the model could not give an analysis: one line saying why."""
+    return Message(
+        id=note_id, group_key=group_key, status="firing", severity="", kind="followup", title=title,
+        headline=NO_ANALYSIS[language].format(reason=REASONS.get(reason, reason)), sections=(), footer="", links=(),
+        source="fallback",
+    )  # fmt: skip
+
+
 NOTICE = {
     "en": {
         "title": "costwarden: a notification could not be processed",

@@ -59,9 +59,19 @@ class Auth(_Model):
         return self.bearer_token is not None or self.basic_username is not None
 
 
+def _authority(url: str) -> tuple[str, str, str, str]:
+    """(scheme://, userinfo, host[:port], rest): the authority ends at the first `/`, `?` or `#`, and its userinfo
+    at the last `@` in it (a password may hold `@` only percent-encoded, but people write it raw)."""
+    scheme, _, tail = url.partition("://")
+    cut = min((i for i in (tail.find("/"), tail.find("?"), tail.find("#")) if i >= 0), default=len(tail))
+    userinfo, _, hostport = tail[:cut].rpartition("@")
+    return f"{scheme}://", userinfo, hostport, tail[cut:]
+
+
 def without_userinfo(url: str) -> str:
-    """The URL as it may be shown (messages, logs, --config.check): `user:password@` taken out."""
-    return re.sub(r"^(https?://)[^/@]*@", r"\1", url)
+    """The URL as it may be shown (messages, logs, --config.check) and requested: `user:password@` taken out."""
+    scheme, _, hostport, rest = _authority(url)
+    return f"{scheme}{hostport}{rest}"
 
 
 class Prometheus(_Model):
@@ -71,13 +81,20 @@ class Prometheus(_Model):
                      description="user:password@ in it is sent as basic auth, and shown nowhere")  # fmt: skip
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
+    @field_validator("url")
+    @classmethod
+    def _userinfo_encoded(cls, value: str) -> str:
+        if "@" in _authority(value)[3].split("?")[0]:
+            raise ValueError("an @ after the host: percent-encode the password's / and @ (%2F, %40)")
+        return value
+
     @property
     def credentials(self) -> tuple[str, str] | None:
         """(user, password) from the URL's userinfo, percent-decoded; None without one."""
-        match = re.match(r"^https?://([^/@]*)@", self.url)
-        if match is None:
+        userinfo = _authority(self.url)[1]
+        if not userinfo:
             return None
-        user, _, password = match.group(1).partition(":")
+        user, _, password = userinfo.partition(":")
         return urllib.parse.unquote(user), urllib.parse.unquote(password)
 
 

@@ -26,7 +26,7 @@ from receiver.metrics import Metrics
 from receiver.models import Webhook, parse_webhook
 from receiver.outbox import Outbox, OutboxError, Pending, Processed, Work
 from receiver.prometheus import Prometheus
-from receiver.render import Message, parked_notice, render
+from receiver.render import Message, no_analysis, parked_notice, render
 from receiver.settings import Settings
 
 log = logging.getLogger("receiver.worker")
@@ -149,7 +149,8 @@ class Worker:
         page_first = hook.status == "firing" and severity in self._settings.processing.page_first
         if page_first and item.state == "pending":
             summary = fallback.summarise(facts, self._settings.ollama.language)
-            page = self._render(item, hook, facts, summary, "page", "fallback", "page")
+            promise = "page" if self._settings.ollama.enabled else "disabled"  # no follow-up is promised when off
+            page = self._render(item, hook, facts, summary, "page", "fallback", promise)
             await self._outbox.queue(item.id, "paged", sends_for(item.group_key, page, self._channels, names), None)
             self._deliverer.wake()
             log.info("facts queued for %s ahead of the analysis", ", ".join(names))
@@ -161,7 +162,12 @@ class Worker:
             kind = "followup"
         message = self._render(item, hook, facts, outcome.analysis, kind, outcome.source, outcome.reason)
         sends = []
-        if kind != "followup" or outcome.source != "fallback":
+        if kind == "followup" and outcome.source == "fallback":
+            if outcome.reason != "disabled":  # the page promised an analysis: say in one line why none came
+                language = self._settings.ollama.language
+                note = no_analysis(item.id, item.group_key, message.title, outcome.reason or "", language)
+                sends = sends_for(item.group_key, note, self._channels, names)
+        else:
             sends = sends_for(item.group_key, message, self._channels, names)
         processed = Processed(
             facts=facts.model_dump_json(),
@@ -171,6 +177,8 @@ class Worker:
             analysis=outcome.analysis.model_dump_json() if outcome.analysis else "null",
             source=outcome.source,
             rendered=message.plain(),
+            prompt_tokens=outcome.tokens.get("prompt", 0),
+            answer_tokens=outcome.tokens.get("answer", 0),
         )
         await self._outbox.queue(item.id, "analysed", sends, processed)
         self._deliverer.wake()
@@ -184,8 +192,11 @@ class Worker:
             parked = await self._outbox.failed(pending.id, error, self._backoff(attempts),
                                                self._settings.processing.max_attempts,
                                                sends_for(pending.group_key, notice, self._channels, names))  # fmt: skip
-        except OutboxError:
-            return  # logged by the outbox; the row stays due and is tried again
+        except Exception as exc:  # the failure cannot be recorded (disk full): wait, never loop on it
+            if not isinstance(exc, OutboxError):
+                log.exception("cannot record the failure of notification %d", pending.id)
+            self._held[pending.group_key] = time.monotonic() + OUTBOX_RETRY_SECONDS
+            return
         if parked:
             self._metrics.parked.inc()
             log.error("notification parked after %d failed attempts (%s); %s told; it stays in the outbox",

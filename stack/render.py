@@ -42,8 +42,12 @@ def alertmanager(addresses: dict[str, str], token_file: str | None = None) -> st
     """With `token_file`, Alertmanager authenticates to the receiver with the bearer token it holds."""
     text = _swap((ROOT / "alertmanager" / "alertmanager.yml").read_text(), addresses)
     if token_file is not None:
+        anchor = "        max_alerts: 0\n"
+        if text.count(anchor) != 1:
+            raise RuntimeError("alertmanager/alertmanager.yml: the receiver's webhook_configs entry must end with "
+                               "`max_alerts: 0` (intake auth is added after it)")  # fmt: skip
         auth = f"        http_config:\n          authorization:\n            credentials_file: {token_file}\n"
-        text = text.replace("        max_alerts: 0\n", "        max_alerts: 0\n" + auth)
+        text = text.replace(anchor, anchor + auth)
     return text
 
 
@@ -51,7 +55,10 @@ def intake_token(out: Path, mode: int = 0o600) -> Path:
     """The receiver's intake token, made once and kept (a restart must not lock Alertmanager out)."""
     path = out / INTAKE_TOKEN
     if not path.exists() or not path.read_text().strip():
-        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, even briefly
+        with os.fdopen(fd, "w") as out_file:
+            out_file.write(secrets.token_urlsafe(32) + "\n")
     path.chmod(mode)
     return path
 
@@ -104,16 +111,22 @@ def compose_pricing(env: dict[str, str]) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def compose(out: Path, env: dict[str, str] | None = None) -> list[Path]:
-    """Everything the compose services read, written into `out` (a volume shared with them)."""
+COMPOSE_TOKEN_DIR = "/etc/costwarden-intake"  # noqa: S105 - a directory
+"""The intake token's own volume, mounted by the config service, the receiver and Alertmanager only."""
+
+
+def compose(out: Path, env: dict[str, str] | None = None, token_dir: Path | None = None) -> list[Path]:
+    """Everything the compose services read, written into `out` (a volume shared with them), and the intake token
+    into `token_dir` (its own volume; default `out`)."""
     env = dict(os.environ) if env is None else env
     out.mkdir(parents=True, exist_ok=True)
-    # Read by the receiver (COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE) and Alertmanager, which run as different users;
-    # the volume is mounted by this stack's services only.
-    intake_token(out, 0o644)
+    token_dir = token_dir or out
+    token_dir.mkdir(parents=True, exist_ok=True)
+    # Read by the receiver (COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE) and Alertmanager, which run as different users.
+    intake_token(token_dir, 0o644)
     files = {
         "prometheus.yml": prometheus(COMPOSE, COMPOSE_RULES),
-        "alertmanager.yml": alertmanager(COMPOSE, f"/etc/costwarden/{INTAKE_TOKEN}"),
+        "alertmanager.yml": alertmanager(COMPOSE, f"{COMPOSE_TOKEN_DIR}/{INTAKE_TOKEN}"),
         "receiver.yml": compose_receiver(env),
         "pricing.yml": compose_pricing(env),
     }

@@ -74,7 +74,7 @@ def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> 
              "receiver": data / "receiver.yml"}  # fmt: skip
     paths["prometheus"].write_text(render.prometheus(addresses, str(ROOT / "rules")))
     paths["alertmanager"].write_text(
-        render.alertmanager(addresses, str(data / render.INTAKE_TOKEN) if actions_token else None)
+        render.alertmanager(addresses, str((data / render.INTAKE_TOKEN).resolve()) if actions_token else None)
     )
     # More receiver.yml from the environment, last so that its keys win (YAML keeps a repeated key's last value).
     paths["receiver"].write_text(receiver + os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", ""))
@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path("/etc/costwarden"), help="render: where the compose configs go"
     )
+    parser.add_argument("--token-dir", dest="token_dir", type=Path, default=None,
+                        help="render: where the receiver's intake token goes (default: --out)")  # fmt: skip
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "run", help="state and rendered configs")
     parser.add_argument("--ports", default="", help="e.g. exporter=19877,prometheus=19090 (defaults: the usual ports)")
     parser.add_argument("--minutes", type=float, default=2.0, help="demo-alert: how long the spike lasts")
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--ports: {item!r}: expected one of {', '.join(ports)} = a port number")
         ports[name] = int(port)
     if args.command == "render":
-        for path in render.compose(args.out):
+        for path in render.compose(args.out, token_dir=args.token_dir):
             print(f"wrote {path}")
         return 0
     if args.command == "demo-alert":

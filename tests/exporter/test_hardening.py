@@ -115,6 +115,11 @@ def test_idle_connections_cost_no_thread_and_expire() -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
             assert resp.read() == b"hi\n"
         assert threading.active_count() - threads <= BoundedServer.workers
+        endless = socket.create_connection(("127.0.0.1", port))
+        endless.sendall(b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"a" * BoundedServer.max_head)  # never ends its head
+        endless.settimeout(5)
+        assert endless.recv(100).startswith(b"HTTP/1.0 431 ")  # answered by the selector thread, no worker taken
+        endless.close()
         half[0].sendall(b"Host: x\r\n\r\n")  # a head sent in pieces is answered once complete
         half[0].settimeout(5)
         answer = b""

@@ -38,7 +38,7 @@ def grounded_answer(facts: dict[str, Any]) -> dict[str, Any]:
     for s in facts.get("alerted_series", []):
         observed.append(f"Over {s['window']} the alerted cost ranged {s['min']} to {s['max']} {cur}/h")
     if not observed:
-        observed = [facts["alerts"][0]["summary"] or "An alert fired"]
+        observed = [f"{facts['alerts'][0]['name']} fired on `{facts['alerts'][0]['instance']}`"]
     top = (facts.get("top_workloads") or [{"name": None}])[0]["name"]
     causes.append({"cause": "A process in this workload started using much more CPU", "likelihood": "high",
                    "based_on": observed[0], "workload": top})  # fmt: skip
@@ -87,8 +87,8 @@ class FakeOllama:
             return web.Response(status=499)
         if mode == "slow":
             await asyncio.sleep(2)
-        user = body["messages"][-1]["content"]
-        facts = json.loads(user.split(FACTS_MARKER, 1)[1])
+        user = next(m["content"] for m in body["messages"] if FACTS_MARKER in m["content"])  # a retry adds feedback
+        facts = json.loads(user.split(FACTS_MARKER, 1)[1].split("\n\nALERT TEXT", 1)[0])
         digest = "comment" in (body.get("format") or {}).get("properties", {})
         answer = grounded_comment(facts) if digest else grounded_answer(facts)
         done_reason = "stop"

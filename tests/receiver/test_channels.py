@@ -307,6 +307,21 @@ async def test_critical_pages_first_and_the_analysis_replies(
     assert "Analysis by llama3.2:3b" in follow_up["text"]
 
 
+async def test_the_promised_follow_up_arrives_when_the_model_cannot_answer(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    """The page says an analysis follows; with no model answering, one line says none could be given and why."""
+    fake, url = fake_chat
+    settings = settings_for(tmp_path, channels_for(url, fake, "telegram"), ollama={"host": dead_url()})
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("firing"))
+    await until(lambda: len(fake.received["telegram"]) == 2)
+    page, follow_up = fake.received["telegram"]
+    assert "the model's analysis follows when it can give one" in page["text"]
+    assert "No analysis by the model this time: Ollama is not reachable." in follow_up["text"]
+    assert follow_up["reply_parameters"]["message_id"] == page["message_id"]
+
+
 async def test_an_outage_delays_but_loses_and_reorders_nothing(
     aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
 ) -> None:
@@ -417,4 +432,5 @@ def test_backoff_is_jittered_capped_and_respects_retry_after() -> None:
     assert 0 <= min(waits) < 5 and 35 < max(waits) <= 40 and len(set(waits)) > 150  # full jitter up to 5 * 2^3
     assert max(backoff(20, cfg, None, rng) for _ in range(200)) <= 300
     assert all(backoff(0, cfg, 30.0, rng) >= 30.0 for _ in range(50))  # never sooner than the server asked
-    assert backoff(0, cfg, 3600.0, rng) == 300  # but no later than the cap: a longer wait reads as a clock step
+    assert backoff(0, cfg, 600.0, rng) == 600  # beyond the cap when the server asks,
+    assert backoff(0, cfg, 10**6, rng) == 3600  # up to an hour: a longer wait reads as a clock step

@@ -81,7 +81,10 @@ async def test_grounded_answer_is_sent_and_explainable(
     assert "Analysis by llama3.2:3b, checked against the numbers above." in message["text"]
     assert "One workload is suddenly much more expensive" in message["text"]
     (request,) = fake.requests
-    assert request["format"] == SCHEMA and request["stream"] is False and request["think"] is False
+    assert request["stream"] is False and request["think"] is False
+    # The schema as a grammar, with this group's choices as enums: a cause's workload is one of its workloads.
+    workload = request["format"]["$defs"]["Cause"]["properties"]["workload"]["anyOf"][0]
+    assert request["format"]["properties"].keys() == SCHEMA["properties"].keys() and "miner" in workload["enum"]
     assert request["options"] == {"temperature": 0, "num_predict": 768, "num_ctx": 4096, "seed": 7}
     assert request["keep_alive"] == "30m" and request["model"] == "llama3.2:3b"
     await settled(settings)
@@ -101,7 +104,7 @@ async def test_grounded_answer_is_sent_and_explainable(
     ("modes", "calls", "problem"),
     [
         (["invented"], 2, "number 987.65 is not in the facts"),
-        (["stranger"], 2, "name 'cryptojacker' is not in the facts"),
+        (["stranger"], 2, "workload 'cryptojacker' is not a workload of the facts"),
         (["invalid_json"], 2, "not JSON"),
         (["length"], 2, "cut off"),
     ],
@@ -134,6 +137,15 @@ async def test_a_good_second_answer_is_used(aiohttp_client: Client, tmp_path: Pa
     await client.post("/alerts", json=payload("firing"))
     (message,) = await sent(tmp_path / "sent.jsonl", 1)
     assert message["source"] == "model" and len(fake.requests) == 2
+    # The retry is not the same request: the first answer and its problems are fed back.
+    retry = fake.requests[1]["messages"]
+    assert retry[:-2] == fake.requests[0]["messages"] and retry[-2]["role"] == "assistant"
+    assert retry[-1]["content"].startswith("Your answer was rejected") and "987.65" in retry[-1]["content"]
+    row = stored(make_settings(tmp_path, url))[0]  # tokens as Ollama counted them, both attempts
+    assert row["prompt_tokens"] == 2 * (len(retry[1]["content"]) // 4)  # the fake counts the facts message
+    assert row["answer_tokens"] and row["answer_tokens"] > 0
+    page = await (await client.get("/metrics")).text()
+    assert f'costwarden_receiver_model_tokens_total{{kind="prompt"}} {float(row["prompt_tokens"])}' in page
 
 
 @pytest.mark.parametrize(
@@ -251,7 +263,8 @@ async def test_injection_in_labels_stays_data(aiohttp_client: Client, tmp_path: 
     (request,) = fake.requests
     system, user = request["messages"]
     assert "Ignore previous" not in system["content"]
-    facts = json.loads(user["content"].split("\n", 1)[1])  # the label is a JSON string value, clipped and cleaned
+    facts_block = user["content"].split("\n", 1)[1].split("\n\nALERT TEXT", 1)[0]
+    facts = json.loads(facts_block)  # the label is a JSON string value, clipped and cleaned
     assert facts["alerts"][0]["cgroup"] == f"{evil[4:67]}…"
     assert "\x1b" not in user["content"] and "\x1b" not in message["text"]
 

@@ -62,7 +62,14 @@ def test_compose_reads_the_file_and_the_example_env_as_written(tmp_path: Path) -
         given = set(service.get("environment") or {})
         assert "env_file" not in service, name
         assert not given & (secrets - OWN_SECRETS.get(name, set())), (name, given & secrets)
-    assert full["receiver"]["environment"]["COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE"] == "/etc/costwarden/receiver-token"
+    token = "/etc/costwarden-intake/receiver-token"
+    assert full["receiver"]["environment"]["COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE"] == token
+    targets = {
+        n: [v["target"] if isinstance(v, dict) else v.split(":")[1] for v in svc.get("volumes") or []]
+        for n, svc in full.items()
+    }
+    holders = {n for n, mounted in targets.items() if "/etc/costwarden-intake" in mounted}
+    assert holders == {"config", "receiver", "alertmanager"}  # the token's volume: no one else mounts it
     assert full["grafana"]["ports"] == ["127.0.0.1:3000:3000/tcp"]
     assert full["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == ENV_EXAMPLE["GRAFANA_ADMIN_PASSWORD"]
     # Compose's `config` lists profiled services too (it does not filter), so the profile is checked statically.
@@ -123,7 +130,7 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
     webhook = alertmanager["receivers"][0]["webhook_configs"][0]
     assert webhook["url"] == "http://receiver:9095/alerts"
     # Alertmanager authenticates to the receiver with the token the config service made, readable by both users.
-    assert webhook["http_config"]["authorization"]["credentials_file"] == "/etc/costwarden/receiver-token"
+    assert webhook["http_config"]["authorization"]["credentials_file"] == "/etc/costwarden-intake/receiver-token"
     token = (tmp_path / "receiver-token").read_text().strip()
     assert len(token) >= 32 and (tmp_path / "receiver-token").stat().st_mode & 0o777 == 0o644
     render.compose(tmp_path, env)

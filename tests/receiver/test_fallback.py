@@ -1,0 +1,63 @@
+"""The deterministic summary says only what is true, for every alert of rules/ (issue 16): its cause and action belong
+to that alert, and money at stake is shown only for alerts about spending more."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from receiver import facts as f
+from receiver.fallback import CAUSES, KIND_CAUSES, summarise
+from receiver.models import Webhook
+from receiver.render import render
+
+ROOT = Path(__file__).parents[2]
+FIRING = json.loads((ROOT / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text())
+RULES = [
+    (rule["alert"], rule["labels"].get("severity", ""))
+    for path in sorted((ROOT / "rules" / "alerting").glob("*.yml"))
+    for group in yaml.safe_load(path.read_text())["groups"]
+    for rule in group["rules"]
+]
+SPENDING_UP = {"en": "Spending is above its usual level", "zh": "支出高于平时水平"}
+MONEY = {"en": "Money at stake", "zh": "涉及金额"}
+
+
+def facts_for(name: str, severity: str) -> tuple[Webhook, f.Facts]:
+    labels = {"alertname": name, "severity": severity, "instance": "vps1", "job": "costwarden-exporter",
+              "cgroup": "web", "resource": "cpu"}  # fmt: skip
+    body = {**FIRING, "alerts": [{**FIRING["alerts"][0], "labels": labels}], "commonLabels": labels}
+    hook = Webhook.model_validate(body)
+    facts = f.Facts(status="firing", alerts=f.alert_facts(hook), alerts_total=1, currency="EUR",
+                    top_workloads=f.workloads({"web": 0.02}, {"web": 0.002}),
+                    bill=f.bill(3.1, 6.0, 0.0, 0.0, 10 * 86400, 5.0))  # fmt: skip
+    facts.money_at_stake_per_day = f.money_at_stake(facts)
+    return hook, facts
+
+
+def test_every_alert_rule_is_classified() -> None:
+    assert len(RULES) >= 19
+    kinds = {name: f.alert_kind(name) for name, _ in RULES}
+    assert set(f.KINDS) <= set(kinds)  # no stale name in the table
+    assert kinds["CostwardenExporterDown"] == kinds["CostwardenCollectorErrors"] == "watch"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize(("name", "severity"), RULES)
+def test_the_fallback_of_each_alert_says_only_what_is_true(name: str, severity: str, language: str) -> None:
+    hook, facts = facts_for(name, severity)
+    analysis = summarise(facts, language)
+    text = render(1, hook, facts, analysis, kind="message", language=language, model="m", source="fallback",
+                  reason="unreachable", grafana_url=None).plain()  # fmt: skip
+    kind = f.alert_kind(name)
+    cause = analysis.likely_causes[0].cause
+    if kind == "cost":
+        assert cause == CAUSES[language]["cpu"][0]
+        assert MONEY[language] in text and facts.money_at_stake_per_day
+    else:
+        assert cause == KIND_CAUSES[language][kind][0]
+        assert SPENDING_UP[language] not in text
+        assert (MONEY[language] in text) == (kind == "bill"), text
