@@ -10,7 +10,7 @@ help:
 	@echo "make run    - the whole pipeline on this machine: exporter, Prometheus + rules, Alertmanager, receiver"
 	@echo "make demo-alert - (while make run runs) a synthetic cost spike, to watch the message arrive"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest"
-	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, delivery, diagnostics vs ps/find, detection (synthetic + NAB), rule evaluation cost, faults (kill -9, burst, idle connections, disk full)"
+	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, delivery, diagnostics vs ps/find, detection (synthetic + NAB), rule evaluation cost, faults (kill -9, burst, idle connections, disk full), grounding (corpus precision/recall, end to end)"
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -76,6 +76,7 @@ bench: deps tools $(BENCH_STAMP)
 	$(PY) -m bench.detection
 	$(PY) -m bench.rule_cost
 	$(PY) -m bench.hardening
+	$(PY) -m bench.grounding
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
