@@ -27,7 +27,7 @@ import aiohttp
 from bench.detection.engine import import_series, serve
 from bench.net import serve_app
 from receiver.app import create_app
-from receiver.grounding import check
+from receiver.grounding import check, pools, supported
 from receiver.settings import Settings
 from tests.fakes import served
 from tests.fakes.ollama import FakeOllama
@@ -50,6 +50,16 @@ def corpus_table(facts: dict[str, Any]) -> list[tuple[str, ...]]:
         precision = good_in / max(1, good_in + len(bad_in))
         rows.append((language, str(len(good)), str(len(these) - len(good)), f"{good_in / len(good):.0%}",
                      f"{precision:.0%}", ", ".join(sorted(set(bad_in))) or "none"))  # fmt: skip
+    return rows
+
+
+def chance_table(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """How often a number the model made up passes by coincidence: every two-digit number against each facts set."""
+    rows = []
+    for name, f in facts.items():
+        pool = pools(f).numbers
+        passing = [n for n in range(10, 100) if supported(float(n), pool)]
+        rows.append((f"two-digit numbers passing by chance, {name}", f"{len(passing)} of 90 ({len(passing) / 90:.0%})"))
     return rows
 
 
@@ -115,14 +125,15 @@ async def run(groups: int) -> None:
         with serve(work / "data", work) as prometheus:
             facts = await computed_facts(prometheus)
             table = corpus_table(facts)
+            chance = chance_table(facts)
             e2e = await end_to_end(prometheus, work, groups)
     print("| language | good answers | bad answers | good accepted (recall) | precision | bad kinds accepted |")
     print("|---|---:|---:|---:|---:|---|")
     for row in table:
         print("| " + " | ".join(row) + " |")
     print()
-    width = max(len(k) for k, _ in e2e)
-    for key, value in e2e:
+    width = max(len(k) for k, _ in e2e + chance)
+    for key, value in chance + e2e:
         print(f"{key:<{width}}  {value}")
 
 

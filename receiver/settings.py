@@ -104,7 +104,9 @@ class Ollama(_Model):
     enabled: bool = True
     host: str = Field(default="http://127.0.0.1:11434", pattern=r"^https?://")
     model: str = Field(default="llama3.2:3b", min_length=1)
-    timeout_seconds: float = Field(default=120.0, gt=0, description="hard limit per call, connection included")
+    timeout_seconds: float = Field(
+        default=120.0, gt=0, description="one deadline for the whole analysis, retry included"
+    )
     concurrency: int = Field(default=1, ge=1, le=16, description="Ollama serves one request per model by default")
     language: Literal["en", "zh"] = "en"
     num_ctx: int = Field(default=4096, ge=512)
@@ -155,6 +157,32 @@ class WebhookChannel(_HttpChannel):
     secret: str | None = Field(default=None, description="signs the body: X-Costwarden-Signature: sha256=<hmac>")
 
 
+class WeComChannel(_HttpChannel):
+    """A WeCom (企业微信) group robot: its webhook URL carries the key."""
+
+    type: Literal["wecom"]
+    name: str = "wecom"
+    webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
+
+
+class DingTalkChannel(_HttpChannel):
+    """A DingTalk (钉钉) custom robot: the URL carries the access token; `secret` (SEC…) turns on signing (加签)."""
+
+    type: Literal["dingtalk"]
+    name: str = "dingtalk"
+    webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
+    secret: str | None = Field(default=None, description="secret: COSTWARDEN_RECEIVER_<NAME>_SECRET")
+
+
+class FeishuChannel(_HttpChannel):
+    """A Feishu / Lark (飞书) custom bot: the URL carries its token; `secret` turns on signature verification."""
+
+    type: Literal["feishu"]
+    name: str = "feishu"
+    webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
+    secret: str | None = Field(default=None, description="secret: COSTWARDEN_RECEIVER_<NAME>_SECRET")
+
+
 class EmailChannel(_Model):
     type: Literal["email"]
     name: str = "email"
@@ -169,7 +197,16 @@ class EmailChannel(_Model):
 
 
 Channel = Annotated[
-    ConsoleChannel | FileChannel | TelegramChannel | SlackChannel | DiscordChannel | WebhookChannel | EmailChannel,
+    ConsoleChannel
+    | FileChannel
+    | TelegramChannel
+    | SlackChannel
+    | DiscordChannel
+    | WebhookChannel
+    | EmailChannel
+    | WeComChannel
+    | DingTalkChannel
+    | FeishuChannel,
     Field(discriminator="type"),
 ]
 SECRET_FIELDS = ("bot_token", "webhook_url", "secret", "password")

@@ -48,7 +48,7 @@ class Channel(Protocol):
 
 
 def build(configured: list[s.Channel], session: aiohttp.ClientSession) -> dict[str, Channel]:
-    from receiver.channels import chat, local, mail, webhook
+    from receiver.channels import chat, local, mail, robots, webhook
 
     out: dict[str, Channel] = {}
     for c in configured:
@@ -67,4 +67,10 @@ def build(configured: list[s.Channel], session: aiohttp.ClientSession) -> dict[s
                 out[c.name] = webhook.WebhookChannel(c, session)
             case s.EmailChannel():
                 out[c.name] = mail.EmailChannel(c)
+            case s.WeComChannel():
+                out[c.name] = robots.WeComChannel(c, session)
+            case s.DingTalkChannel():
+                out[c.name] = robots.DingTalkChannel(c, session)
+            case s.FeishuChannel():
+                out[c.name] = robots.FeishuChannel(c, session)
     return out

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import aiohttp
+import yarl
 
 from receiver.channels import Permanent, RetryLater
 
@@ -23,7 +24,7 @@ def retry_after(value: str | None) -> float | None:
 
 
 async def post(
-    session: aiohttp.ClientSession, url: str, timeout: float, *, redact: str = "", **kwargs: Any
+    session: aiohttp.ClientSession, url: str | yarl.URL, timeout: float, *, redact: str = "", **kwargs: Any
 ) -> tuple[int, dict[str, str], bytes]:
     """POST; connection trouble and timeouts become RetryLater. `redact` is a secret never to appear in a reason."""
     try:

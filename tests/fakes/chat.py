@@ -7,6 +7,12 @@
 - Discord webhook `POST /api/webhooks/<id>/<token>?wait=true`: the message object, 400 Invalid Form Body beyond embed
   limits, 401, 429 with JSON `retry_after` (seconds, fractional).
 - A generic receiving end `POST /hook` that checks the HMAC signature.
+- WeCom group robot `POST /cgi-bin/webhook/send?key=…`: HTTP 200 with `errcode` 93000 for a wrong key, 40058 above
+  2,048 bytes of text, 45009 when rate-limited; `@all` in a mention list is recorded as a mention.
+- DingTalk custom robot `POST /robot/send?access_token=…&timestamp=…&sign=…`: 300001 for a wrong token, 310000
+  "sign not match" / "invalid timestamp" (more than an hour off), 460101 above 20,000 bytes, 130101 when rate-limited.
+- Feishu custom bot `POST /open-apis/bot/v2/hook/<token>`: 19001 wrong token, 19021 bad signature or timestamp, 9499
+  "Bad Request" above 20 KB, HTTP 400 9499 "too many request" when rate-limited; `<at` in text is recorded.
 
 `fail[service]` is a list of failures to play before succeeding: "429", "500", "slow" (3 s), "html" (Telegram refuses
 the markup). Everything accepted is in `received[service]`, in arrival order.
@@ -15,11 +21,13 @@ the markup). Everything accepted is in `received[service]`, in arrival order.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
 import json
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -70,6 +78,13 @@ class FakeChat:
     slack_path: str = "T000/B000/XXXX"
     discord_path: str = "1234/discord-token"
     hook_secret: str = "hook-secret"
+    wecom_key: str = "wecom-key"
+    dingtalk_token: str = "dingtalk-token"
+    dingtalk_secret: str = "SECdingtalk-secret"
+    feishu_token: str = "feishu-token"
+    feishu_secret: str = "feishu-secret"
+    mentions: list[str] = field(default_factory=list)
+    """Anything that would have notified everyone in a group (an @all, an isAtAll, an <at> tag)."""
     fail: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     received: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -169,8 +184,84 @@ class FakeChat:
         self.received["webhook"].append(json.loads(raw))
         return web.Response(status=204)
 
+    async def wecom(self, request: web.Request) -> web.Response:
+        def error(code: int, message: str) -> web.Response:
+            return web.json_response({"errcode": code, "errmsg": f"{message}, hint: [1795000000000000000], from ip: "
+                                      "127.0.0.1, more info at https://open.work.weixin.qq.com/devtool/query?e="
+                                      f"{code}"})  # fmt: skip
+
+        if request.query.get("key") != self.wecom_key:
+            return error(93000, "invalid webhook url")
+        body = await request.json()
+        if await self._failure("wecom") == "429":
+            return error(45009, "api freq out of limit")
+        text = body.get("text", {})
+        if body.get("msgtype") != "text" or not text.get("content"):
+            return error(40008, "invalid message type")
+        if len(text["content"].encode("utf-8")) > 2048:
+            return error(40058, "text.content exceed max length 2048")
+        if "@all" in text.get("mentioned_list", []) + text.get("mentioned_mobile_list", []):
+            self.mentions.append("wecom @all")
+        self.received["wecom"].append(body)
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def dingtalk(self, request: web.Request) -> web.Response:
+        def error(code: int, message: str) -> web.Response:
+            return web.json_response({"errcode": code, "errmsg": message})
+
+        if request.query.get("access_token") != self.dingtalk_token:
+            return error(300001, "token is not exist")
+        timestamp, sign = request.query.get("timestamp", ""), request.query.get("sign", "")
+        if not timestamp.isdigit() or abs(int(timestamp) / 1000 - time.time()) > 3600:
+            return error(310000, "invalid timestamp")
+        string = f"{timestamp}\n{self.dingtalk_secret}".encode()
+        expected = base64.b64encode(hmac.new(self.dingtalk_secret.encode(), string, hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(sign, expected):  # aiohttp has decoded the query once, as DingTalk does
+            return error(310000, "sign not match")
+        raw = await request.read()
+        if len(raw) > 20000:
+            return error(460101, "message too long, exceed 20000 bytes")
+        if await self._failure("dingtalk") == "429":
+            return web.json_response({"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute",
+                                      "wait": 1})  # fmt: skip
+        body = json.loads(raw)
+        if body.get("at", {}).get("isAtAll"):
+            self.mentions.append("dingtalk isAtAll")
+        self.received["dingtalk"].append(body)
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def feishu(self, request: web.Request) -> web.Response:
+        def error(code: int, message: str, status: int = 200) -> web.Response:
+            return web.json_response({"code": code, "msg": message, "data": {}}, status=status)
+
+        if request.match_info["token"] != self.feishu_token:
+            return error(19001, "param invalid: incoming webhook access token invalid")
+        raw = await request.read()
+        if len(raw) > 20 * 1024:
+            return error(9499, "Bad Request")
+        body = json.loads(raw)
+        timestamp = str(body.get("timestamp", ""))
+        key = f"{timestamp}\n{self.feishu_secret}".encode()
+        expected = base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+        fresh = timestamp.isdigit() and abs(int(timestamp) - time.time()) <= 3600
+        if not fresh or not hmac.compare_digest(str(body.get("sign", "")), expected):
+            return error(19021, "sign match fail or timestamp is not within one hour from current time")
+        if await self._failure("feishu") == "429":
+            return error(9499, "too many request", 400)
+        if "<at" in raw.decode("utf-8") and body.get("msg_type") == "text":
+            self.mentions.append("feishu <at>")
+        for paragraph in body.get("content", {}).get("post", {}).get("zh_cn", {}).get("content", []):
+            if any(piece.get("tag") == "at" for piece in paragraph):
+                self.mentions.append("feishu at element")
+        self.received["feishu"].append(body)
+        return web.json_response({"code": 0, "msg": "success", "data": {}, "Extra": None, "StatusCode": 0,
+                                  "StatusMessage": "success"})  # fmt: skip
+
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_post("/cgi-bin/webhook/send", self.wecom)
+        app.router.add_post("/robot/send", self.dingtalk)
+        app.router.add_post("/open-apis/bot/v2/hook/{token}", self.feishu)
         app.router.add_post("/bot{token}/sendMessage", self.telegram)
         app.router.add_post("/slack/{path:.+}", self.slack)
         app.router.add_post("/api/webhooks/{path:.+}", self.discord)

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from bench.net import free_port
 from receiver import settings as s
 from receiver.app import create_app
-from receiver.channels import chat
+from receiver.channels import chat, robots
 from receiver.channels.mail import EmailChannel
 from receiver.render import Message, Section
 from receiver.settings import Settings
@@ -148,6 +148,11 @@ def channels_for(url: str, fake: FakeChat, *names: str, smtp_port: int = 0) -> l
         "webhook": {"type": "webhook", "url": f"{url}/hook", "secret": fake.hook_secret},
         "email": {"type": "email", "host": "127.0.0.1", "port": smtp_port, "security": "none",
                   "sender": "costwarden@vps1.example", "to": ["owner@example.com"]},
+        "wecom": {"type": "wecom", "webhook_url": f"{url}/cgi-bin/webhook/send?key={fake.wecom_key}"},
+        "dingtalk": {"type": "dingtalk", "webhook_url": f"{url}/robot/send?access_token={fake.dingtalk_token}",
+                     "secret": fake.dingtalk_secret},
+        "feishu": {"type": "feishu", "webhook_url": f"{url}/open-apis/bot/v2/hook/{fake.feishu_token}",
+                   "secret": fake.feishu_secret},
     }  # fmt: skip
     return [every[n] for n in names]
 
@@ -434,3 +439,83 @@ def test_backoff_is_jittered_capped_and_respects_retry_after() -> None:
     assert all(backoff(0, cfg, 30.0, rng) >= 30.0 for _ in range(50))  # never sooner than the server asked
     assert backoff(0, cfg, 600.0, rng) == 600  # beyond the cap when the server asks,
     assert backoff(0, cfg, 10**6, rng) == 3600  # up to an hour: a longer wait reads as a clock step
+
+
+# --- WeCom, DingTalk, Feishu ---------------------------------------------------------------------------------------
+
+
+def robot(kind: str) -> Any:
+    cfg = {"wecom": s.WeComChannel(type="wecom", webhook_url="http://x"),
+           "dingtalk": s.DingTalkChannel(type="dingtalk", webhook_url="http://x"),
+           "feishu": s.FeishuChannel(type="feishu", webhook_url="http://x")}[kind]  # fmt: skip
+    return {"wecom": robots.WeComChannel, "dingtalk": robots.DingTalkChannel, "feishu": robots.FeishuChannel}[kind](
+        cfg, None
+    )
+
+
+def robot_text(kind: str, part: dict[str, Any]) -> str:
+    if kind == "feishu":
+        post = part["content"]["post"]["zh_cn"]
+        return post["title"] + "\n" + "\n".join(p["text"] for para in post["content"] for p in para)
+    return str(part["text"]["content"])
+
+
+@pytest.mark.parametrize(("kind", "limit"), [("wecom", 2048), ("dingtalk", 20000), ("feishu", 20 * 1024)])
+def test_robots_split_by_utf8_bytes_keep_every_word_and_cannot_mention(kind: str, limit: int) -> None:
+    mentions = '@all @所有人 <at user_id="all">所有人</at> <@U1>'
+    parts = robot(kind).render(hostile_message(headline=mentions))
+    assert len(parts) > 1 or limit > 4096  # 10,000 characters of x do not fit in one WeCom text
+    for part in parts:
+        assert len(json.dumps(part, ensure_ascii=False).encode("utf-8")) <= limit
+        assert part.get("at", {}).get("isAtAll", False) is False and "mentioned_list" not in part.get("text", {})
+    text = "".join(robot_text(kind, p) for p in parts)
+    for line in HOSTILE[:3]:
+        assert all(word in text for word in line.split())
+    assert text.count("x") >= 10_000 and mentions in text  # kept as text: no element or list that notifies anyone
+    if kind == "feishu":
+        tags = {p["tag"] for part in parts for para in part["content"]["post"]["zh_cn"]["content"] for p in para}
+        assert tags == {"text", "a"}
+
+
+async def test_wecom_dingtalk_and_feishu_get_the_message_signed(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    fake, url = fake_chat
+    names = ("wecom", "dingtalk", "feishu")
+    fake.fail.update({"wecom": ["429"], "dingtalk": ["429"], "feishu": ["429"]})  # each rate-limits once
+    body = payload("firing")
+    body["alerts"][0]["labels"]["cgroup"] = '<at user_id="all">所有人</at> @all'
+    settings = settings_for(tmp_path, channels_for(url, fake, *names), processing={"page_first": []},
+                            ollama={"enabled": False, "language": "zh"})  # fmt: skip
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=body)
+    await until(lambda: all(fake.received[n] for n in names), 10)
+    assert fake.mentions == []
+    assert fake.received["wecom"][0]["text"]["content"].startswith("🔴 CRITICAL")
+    assert "isAtAll" in json.dumps(fake.received["dingtalk"][0])
+    assert fake.received["feishu"][0]["msg_type"] == "post"
+    await until(lambda: [state for _, state, _, _ in sends(settings)] == ["sent"] * 3)
+    assert sorted(attempts for _, _, attempts, _ in sends(settings)) == [2, 2, 2]  # the rate limit was retried
+
+
+@pytest.mark.parametrize(
+    ("kind", "broken", "reason"),
+    [
+        ("wecom", {"webhook_url": "/cgi-bin/webhook/send?key=wrong"}, "WeCom errcode 93000: invalid webhook url"),
+        ("dingtalk", {"secret": "SECwrong"}, "DingTalk errcode 310000: sign not match"),
+        ("feishu", {"secret": "wrong"}, "Feishu code 19021: sign match fail"),
+    ],
+)
+async def test_robot_keys_and_signatures_that_fail_are_parked(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str], kind: str, broken: dict[str, str],
+    reason: str,
+) -> None:  # fmt: skip
+    fake, url = fake_chat
+    (channel,) = channels_for(url, fake, kind)
+    channel = {**channel, **{k: (url + v if k == "webhook_url" else v) for k, v in broken.items()}}
+    settings = settings_for(tmp_path, [channel], processing={"page_first": []})
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("firing"))
+    await until(lambda: [state for _, state, _, _ in sends(settings)] == ["parked"])
+    ((_, _, attempts, error),) = sends(settings)
+    assert attempts == 1 and error is not None and error.startswith(reason) and "wrong" not in error
