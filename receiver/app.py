@@ -20,6 +20,7 @@ from receiver.actions import ExporterActions
 from receiver.delivery import Deliverer
 from receiver.digester import Digester
 from receiver.enrich import Enricher
+from receiver.heartbeat import Heartbeat
 from receiver.metrics import Metrics
 from receiver.models import BadWebhook, decode_body, dedup_key, parse_webhook
 from receiver.outbox import Outbox, OutboxError
@@ -170,7 +171,9 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         sinks = channels.build(settings.channels, session)
         deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
         actions = ExporterActions(settings.actions, session, outbox) if settings.actions.url else None
-        app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics, actions)
+        heartbeat = Heartbeat(settings.heartbeat, session, metrics)
+        app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics, actions,
+                                      heartbeat)  # fmt: skip
         digester = Digester(settings, outbox, prometheus, sinks, deliverer, enricher, metrics)
         await deliverer.start()
         worker.start()

@@ -52,6 +52,8 @@ def describe(settings: Settings) -> dict[str, object]:
     for field in ("bearer_token", "basic_password"):
         if shown["auth"].get(field):
             shown["auth"][field] = "<secret>"
+    if shown["heartbeat"].get("url"):
+        shown["heartbeat"]["url"] = "<secret>"
     if shown["actions"].get("token"):
         shown["actions"]["token"] = "<secret>"  # noqa: S105 - the mask, not a secret
     for channel in shown["channels"]:

@@ -56,6 +56,10 @@ class Metrics:
             "costwarden_receiver_digests", "Digests queued, by period (day, week), verdict and whether sent late.",
             ["period", "verdict", "late"], registry=r,
         )  # fmt: skip
+        self.heartbeats = Counter(
+            "costwarden_receiver_heartbeats", "Watchdog repeats, by result: sent (2xx), failed, off (no URL).",
+            ["result"], registry=r,
+        )  # fmt: skip
         self.parked = Gauge(
             "costwarden_receiver_notifications_parked",
             "Notifications that could not be processed after processing.max_attempts tries, kept for reading.",

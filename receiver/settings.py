@@ -272,6 +272,18 @@ class Actions(_Model):
         return self
 
 
+class Heartbeat(_Model):
+    """The dead man's switch (rules: CostwardenWatchdog): a URL pinged on every repeat of the watchdog alert."""
+
+    url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="secret: COSTWARDEN_RECEIVER_HEARTBEAT_URL or …_FILE (the URL holds a key)",
+    )
+    method: Literal["GET", "POST"] = "GET"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -339,6 +351,7 @@ class Settings(_Model):
     grafana_url: str | None = Field(default=None, pattern=r"^https?://", description="makes dashboard links absolute")
     digest: Digest = Digest()
     actions: Actions = Actions()
+    heartbeat: Heartbeat = Heartbeat()
 
     @model_validator(mode="after")
     def _actions_need_auth(self) -> Settings:
@@ -431,6 +444,11 @@ def load(path: Path | None) -> Settings:
             auth[field] = secret
     if auth:
         raw = {**raw, "auth": auth}
+    heartbeat_url = _secret("HEARTBEAT_URL")
+    if heartbeat_url is not None:
+        if raw.get("heartbeat") is not None and not isinstance(raw["heartbeat"], dict):
+            raise SettingsError(f"{source}: field heartbeat: expected a mapping, got {type(raw['heartbeat']).__name__}")
+        raw = {**raw, "heartbeat": {**(raw.get("heartbeat") or {}), "url": heartbeat_url}}
     actions_token = _secret("ACTIONS_TOKEN")
     if actions_token is not None:
         raw = {**raw, "actions": {**(raw.get("actions") or {}), "token": actions_token}}

@@ -22,6 +22,7 @@ from receiver.context import gather
 from receiver.delivery import Deliverer, sends_for
 from receiver.enrich import Enricher
 from receiver.facts import Facts
+from receiver.heartbeat import Heartbeat, is_watchdog
 from receiver.metrics import Metrics
 from receiver.models import Webhook, parse_webhook
 from receiver.outbox import Outbox, OutboxError, Pending, Processed, Work
@@ -52,8 +53,10 @@ class Worker:
         deliverer: Deliverer,
         metrics: Metrics,
         actions: ExporterActions | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._settings = settings
+        self._heartbeat = heartbeat
         self._actions = actions
         self._outbox = outbox
         self._enricher = enricher
@@ -141,6 +144,12 @@ class Worker:
         Each step is committed with the sends it queues, so a restart resumes after the last one.
         """
         hook = parse_webhook(item.payload)
+        if is_watchdog(hook) and self._heartbeat is not None:  # a ping, not a message
+            pinged = await self._heartbeat.ping(hook)
+            quiet = Processed(facts="{}", prompt="", raw_answer="", grounding="{}", analysis="null",
+                              source="heartbeat", rendered=pinged)  # fmt: skip
+            await self._outbox.queue(item.id, "analysed", [], quiet)
+            return
         facts = await gather(hook, self._prometheus, time.time())
         if self._actions is not None and hook.status == "firing":
             await self._actions.attach(item.id, hook, facts)

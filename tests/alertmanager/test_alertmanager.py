@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 
 from bench.net import free_port, wait_until_ok
 from tests.conftest import receiver_process
@@ -39,6 +40,16 @@ def test_each_severity_has_its_own_route(severity: str) -> None:
                   "alertname=CostwardenCostSpike")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f'{{severity="{severity}"}}  receiver: costwarden' in proc.stdout
+
+
+def test_the_watchdog_repeats_every_five_minutes_on_its_own_route() -> None:
+    proc = amtool("config", "routes", "test", f"--config.file={CONFIG}", "--tree", "severity=info",
+                  "alertname=CostwardenWatchdog")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert '{alertname="CostwardenWatchdog"}  receiver: costwarden' in proc.stdout
+    routes = yaml.safe_load(CONFIG.read_text())["route"]["routes"]
+    watchdog = next(r for r in routes if r["matchers"] == ['alertname="CostwardenWatchdog"'])
+    assert watchdog["repeat_interval"] == "5m" and routes.index(watchdog) == 0  # before the severity routes
 
 
 class _Capture(BaseHTTPRequestHandler):

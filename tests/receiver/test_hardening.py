@@ -435,3 +435,39 @@ def test_start_up_failures_are_one_clear_line(tmp_path: Path, small_disk: Path) 
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     one_clear_line(start(config_for(tmp_path, readonly, free_port())),
                    r"data: cannot use the data directory: Read-only file system")  # fmt: skip
+
+
+# --- the dead man's switch ------------------------------------------------------------------------------------------
+
+
+async def test_the_watchdog_pings_the_heartbeat_and_sends_no_message(aiohttp_client: Client, tmp_path: Path) -> None:
+    pings: list[str] = []
+    answers = [200, 500]
+
+    async def ping(request: web.Request) -> web.Response:
+        pings.append(request.method + " " + request.path)
+        return web.Response(status=answers.pop(0) if answers else 200, text="OK")
+
+    heartbeat = web.Application()
+    heartbeat.router.add_route("*", "/ping/{key}", ping)
+    watchdog = {"alertname": "CostwardenWatchdog", "severity": "info"}
+    body = hook("{}:{alertname=\"CostwardenWatchdog\"}", commonLabels=watchdog,
+                alerts=[{**FIRING["alerts"][0], "labels": watchdog}])  # fmt: skip
+    async with served(heartbeat) as url:
+        settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl",
+                                heartbeat={"url": f"{url}/ping/k3y-secret"})  # fmt: skip
+        client = await aiohttp_client(create_app(settings))
+        for repeat in range(2):  # Alertmanager's repeats (after 5 minutes each) are new notifications
+            again = {**body, "alerts": [{**body["alerts"][0], "startsAt": f"2026-11-28T10:0{repeat}:00Z"}]}
+            assert (await client.post("/alerts", json=again)).status == 200
+        await until(lambda: len(pings) == 2)
+        metrics = await (await client.get("/metrics")).text()
+    assert pings == ["GET /ping/k3y-secret"] * 2
+    assert 'costwarden_receiver_heartbeats_total{result="sent"} 1.0' in metrics
+    assert 'costwarden_receiver_heartbeats_total{result="failed"} 1.0' in metrics
+    await asyncio.sleep(0.3)
+    assert not (tmp_path / "sent.jsonl").exists()  # no message for the watchdog
+    with sqlite3.connect(settings.outbox_path) as db:
+        rows = db.execute("SELECT state, source, rendered FROM notifications").fetchall()
+    assert [(state, source) for state, source, _ in rows] == [("done", "heartbeat")] * 2
+    assert "HTTP 200" in rows[0][2] and "HTTP 500" in rows[1][2] and "k3y" not in "".join(r[2] for r in rows)

@@ -75,7 +75,8 @@ def test_alerts_carry_the_required_labels_and_annotations() -> None:
         assert isinstance(annotations, dict)
         assert {"summary", "description", "runbook_url", "dashboard_url"} <= set(annotations), name
         assert "{{" not in annotations["summary"], f"{name}: summary must be static"
-        assert "{{" in annotations["description"], f"{name}: description must carry the numbers"
+        if name != "CostwardenWatchdog":  # always firing, on vector(1): it has no numbers to carry
+            assert "{{" in annotations["description"], f"{name}: description must carry the numbers"
         anchor = annotations["runbook_url"].rpartition("#")[2]
         assert anchor == name.lower(), name
         assert anchor in anchors, f"{name}: rules/runbook.md has no anchor {anchor}"

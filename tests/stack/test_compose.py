@@ -20,7 +20,8 @@ ROOT = Path(__file__).parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 ONE_SHOT = {"config", "ollama-pull"}
-OWN_SECRETS = {"exporter": {"COSTWARDEN_PROVIDER_TOKEN"}, "receiver": {"COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"},
+OWN_SECRETS = {"exporter": {"COSTWARDEN_PROVIDER_TOKEN"},
+               "receiver": {"COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL"},
                "grafana": {"GRAFANA_ADMIN_PASSWORD"}}  # fmt: skip
 ENV_EXAMPLE = {
     m.group(1): m.group(2) for m in re.finditer(r"^([A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
@@ -57,7 +58,12 @@ def test_compose_reads_the_file_and_the_example_env_as_written(tmp_path: Path) -
     # .env reaches the services verbatim (no comment taken for a value), and each service only what it needs.
     config = full["config"]["environment"]
     assert config == {k: ENV_EXAMPLE[k] for k in config} and "COSTWARDEN_PLAN" in config
-    secrets = {"COSTWARDEN_PROVIDER_TOKEN", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "GRAFANA_ADMIN_PASSWORD"}
+    secrets = {
+        "COSTWARDEN_PROVIDER_TOKEN",
+        "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN",
+        "GRAFANA_ADMIN_PASSWORD",
+        "COSTWARDEN_RECEIVER_HEARTBEAT_URL",
+    }
     for name, service in full.items():
         given = set(service.get("environment") or {})
         assert "env_file" not in service, name
