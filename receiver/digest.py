@@ -24,7 +24,8 @@ from receiver.schedule import Period
 log = logging.getLogger("receiver.digest")
 
 SPEND = "sum by ({by}) (increase(costwarden_cost_total{{{sel}}}[{seconds}s]))"
-ALERTS = 'ALERTS{alertstate="firing"}'
+ALERTS = 'ALERTS{alertstate="firing",alertname!="CostwardenWatchdog"}'
+"""The watchdog always fires (the dead man's switch): never an alert of the period."""
 ALERT_STEP = 60.0
 """Resolution of alert durations; a week is 10,080 points, inside Prometheus's 11,000 per series."""
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
