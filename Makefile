@@ -4,12 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo-alert test lint typecheck unit bench deps tools test-tools clean help
+.PHONY: run demo-alert test test-slow lint typecheck unit bench deps tools test-tools clean help
 
 help:
 	@echo "make run    - the whole pipeline on this machine: exporter, Prometheus + rules, Alertmanager, receiver"
 	@echo "make demo-alert - (while make run runs) a synthetic cost spike, to watch the message arrive"
-	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest"
+	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest (all but the slow tests)"
+	@echo "make test-slow - the minutes-long tests: the scenario corpus through promtool, the end-to-end pipeline"
 	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, delivery, diagnostics vs ps/find, detection (synthetic + NAB), rule evaluation cost, faults (kill -9, burst, idle connections, disk full), grounding (corpus precision/recall, end to end)"
 
 $(STAMP): pyproject.toml
@@ -55,9 +56,13 @@ typecheck: deps
 	$(VENV)/bin/mypy
 
 unit: deps test-tools
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not slow"
 
 test: lint typecheck unit
+
+# The minutes-long tests (the scenario corpus through promtool, the end-to-end pipeline); CI runs them after `make test`.
+test-slow: deps test-tools
+	$(VENV)/bin/pytest -q -m slow
 
 # The whole pipeline on loopback: exporter, Prometheus with the rules, Alertmanager, receiver. Ctrl-C stops it.
 run: deps tools

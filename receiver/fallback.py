@@ -8,7 +8,8 @@ from __future__ import annotations
 from receiver.analysis import Analysis, Cause
 from receiver.facts import Facts, alert_kind
 
-# Per resource: (likely cause, first thing to check). Ordered by how bill shocks happen on small servers.
+# Per resource, named as the exporter names it (exporter.pricing.RESOURCES): (likely cause, first thing to check).
+# Ordered by how bill shocks happen on small servers.
 CAUSES: dict[str, dict[str, tuple[str, str]]] = {
     "en": {
         "cpu": (
@@ -16,7 +17,7 @@ CAUSES: dict[str, dict[str, tuple[str, str]]] = {
             "or a legitimate batch job",
             "See which processes burn CPU: `docker top <container>` or `systemd-cgtop` (sort by CPU)",
         ),
-        "egress": (
+        "network_egress": (
             "Traffic out of the server is unusually high: abuse or a DDoS reflection, a public file being hot-linked, "
             "or backups/sync going to another provider",
             "See who is sending: `nethogs` or `iftop -P`, and check web server logs for one client or URL",
@@ -40,7 +41,7 @@ CAUSES: dict[str, dict[str, tuple[str, str]]] = {
             "某个进程占用的 CPU 远高于平时：可能是被入侵容器里的挖矿程序、失控的循环，或正常的批处理任务",
             "查看哪些进程在消耗 CPU：`docker top <container>` 或 `systemd-cgtop`（按 CPU 排序）",
         ),
-        "egress": (
+        "network_egress": (
             "服务器出站流量异常偏高：可能是滥用或 DDoS 反射、公开文件被盗链，或备份/同步发往其他服务商",
             "查看是谁在发送：`nethogs` 或 `iftop -P`，并检查 Web 日志中是否有单个客户端或 URL",
         ),

@@ -88,14 +88,26 @@ LIKELIHOOD = {
 }
 
 REASONS = {
-    "page": "facts first; the model's analysis follows when it can give one",
-    "disabled": "enrichment is turned off",
-    "unreachable": "Ollama is not reachable",
-    "timeout": "the model took too long",
-    "model_missing": "the model is not installed in Ollama",
-    "busy": "Ollama is busy",
-    "ollama_error": "Ollama answered with an error",
-    "ungrounded": "the model's answer did not match the facts",
+    "en": {
+        "page": "facts first; the model's analysis follows when it can give one",
+        "disabled": "enrichment is turned off",
+        "unreachable": "Ollama is not reachable",
+        "timeout": "the model took too long",
+        "model_missing": "the model is not installed in Ollama",
+        "busy": "Ollama is busy",
+        "ollama_error": "Ollama answered with an error",
+        "ungrounded": "the model's answer did not match the facts",
+    },
+    "zh": {
+        "page": "先发送事实；模型的分析稍后跟进（如能给出）",
+        "disabled": "已关闭模型分析",
+        "unreachable": "无法连接 Ollama",
+        "timeout": "模型响应超时",
+        "model_missing": "Ollama 中未安装该模型",
+        "busy": "Ollama 繁忙",
+        "ollama_error": "Ollama 返回了错误",
+        "ungrounded": "模型的回答与事实不符",
+    },
 }
 
 
@@ -247,7 +259,7 @@ def render(
     if analysis.money_at_stake_per_day is not None and facts.currency:
         footer.append(words["money"].format(money=analysis.money_at_stake_per_day, cur=facts.currency))
     if source == "fallback":
-        footer.append(words["by_rules"].format(reason=REASONS.get(reason or "", reason or "")))
+        footer.append(words["by_rules"].format(reason=REASONS[language].get(reason or "", reason or "")))
     else:
         footer.append(words["by_model"].format(model=clean(model)))
     return Message(**base, headline=analysis.headline, sections=tuple(sections), footer="\n".join(footer))  # type: ignore[arg-type]
@@ -263,8 +275,8 @@ def no_analysis(note_id: int, group_key: str, title: str, reason: str, language:
     """The follow-up a page promised, when the model could not give an analysis: one line saying why."""
     return Message(
         id=note_id, group_key=group_key, status="firing", severity="", kind="followup", title=title,
-        headline=NO_ANALYSIS[language].format(reason=REASONS.get(reason, reason)), sections=(), footer="", links=(),
-        source="fallback",
+        headline=NO_ANALYSIS[language].format(reason=REASONS[language].get(reason, reason)), sections=(), footer="",
+        links=(), source="fallback",
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from aiohttp import web
 
 from bench.detection import engine, synth
@@ -137,6 +138,7 @@ def wait_for(check: Any, seconds: float, what: str) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_a_spike_is_paged_explained_and_resolved(tmp_path: Path) -> None:
     began = time.monotonic()
     scenario = history()

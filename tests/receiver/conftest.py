@@ -35,7 +35,7 @@ def history() -> Points:
             points.append((t, total))
             total += rate_at(cgroup, t) / 60
         series.append(("costwarden_cost_total", {**HOST, "cgroup": cgroup, "resource": "cpu"}, points))
-    series.append(("costwarden_cost_total", {**HOST, "cgroup": "web", "resource": "egress"},
+    series.append(("costwarden_cost_total", {**HOST, "cgroup": "web", "resource": "network_egress"},
                    [(t, 0.0005 * (t - times[0]) / 3600) for t in times]))  # fmt: skip
     series += [
         ("costwarden_info", {**HOST, "provider": "hetzner", "plan": "cx22", "currency": "EUR", "region": "fsn1"},

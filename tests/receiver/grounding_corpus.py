@@ -243,7 +243,7 @@ async def computed_facts(url: str) -> dict[str, Facts]:
         "drift": {**HOST, "alertname": "CostwardenCostDrift", "cgroup": "web", "resource": "cpu",
                   "severity": "warning"},
         "budget": {**HOST, "alertname": "CostwardenBudgetForecastExceeded", "severity": "warning"},
-        "egress": {**HOST, "alertname": "CostwardenEgressQuotaForecast", "cgroup": "web", "resource": "egress",
+        "egress": {**HOST, "alertname": "CostwardenEgressQuotaForecast", "cgroup": "web", "resource": "network_egress",
                    "severity": "warning"},
     }  # fmt: skip
     out = {}

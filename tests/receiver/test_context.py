@@ -55,7 +55,7 @@ async def test_facts_of_a_cpu_spike(prometheus_url: str) -> None:
     assert close(day.now, 0.02) and close(day.min, 0.001) and close(day.max, 0.02)
     assert 0.0015 < day.mean < 0.0025  # one hour of 0.02 in a day of 0.001
     resources = {r.resource: r for r in facts.by_resource}
-    assert close(resources["cpu"].cost_per_hour, 0.022) and close(resources["egress"].cost_per_hour, 0.0005)
+    assert close(resources["cpu"].cost_per_hour, 0.022) and close(resources["network_egress"].cost_per_hour, 0.0005)
     assert close(resources["cpu"].share_pct, 0.022 / 0.0225 * 100)
     bill = facts.bill
     assert bill is not None

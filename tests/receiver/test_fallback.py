@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exporter.pricing import RESOURCES
 from receiver import facts as f
 from receiver.fallback import CAUSES, KIND_CAUSES, summarise
 from receiver.models import Webhook
@@ -61,3 +62,22 @@ def test_the_fallback_of_each_alert_says_only_what_is_true(name: str, severity: 
         assert cause == KIND_CAUSES[language][kind][0]
         assert SPENDING_UP[language] not in text
         assert (MONEY[language] in text) == (kind == "bill"), text
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_resource_the_exporter_prices_has_its_own_cause(language: str) -> None:
+    """The exporter names egress `network_egress`; the causes were keyed `egress`, so an egress spike got the
+    generic cause."""
+    assert set(RESOURCES) <= set(CAUSES[language])
+    labels = {"alertname": "CostwardenCostSpike", "severity": "critical", "instance": "vps1", "cgroup": "web",
+              "resource": "network_egress"}  # fmt: skip
+    body = {**FIRING, "alerts": [{**FIRING["alerts"][0], "labels": labels}], "commonLabels": labels}
+    facts = f.Facts(status="firing", alerts=f.alert_facts(Webhook.model_validate(body)), alerts_total=1)
+    assert summarise(facts, language).likely_causes[0].cause == CAUSES[language]["network_egress"][0]
+
+
+def test_a_chinese_fallback_gives_its_reason_in_chinese() -> None:
+    hook, facts = facts_for("CostwardenCostSpike", "critical")
+    text = render(1, hook, facts, summarise(facts, "zh"), kind="message", language="zh", model="m",
+                  source="fallback", reason="ungrounded", grafana_url=None).plain()  # fmt: skip
+    assert "未使用 AI 的自动摘要（模型的回答与事实不符）。" in text and "did not match" not in text

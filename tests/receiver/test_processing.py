@@ -275,7 +275,7 @@ async def test_chinese_report(aiohttp_client: Client, tmp_path: Path) -> None:
     await client.post("/alerts", json=payload("firing"))
     (message,) = await sent(tmp_path / "sent.jsonl", 1)
     assert "观察到的情况" in message["text"]
-    assert "未使用 AI 的自动摘要\uff08Ollama is not reachable\uff09。" in message["text"]
+    assert "未使用 AI 的自动摘要\uff08无法连接 Ollama\uff09。" in message["text"]  # the reason in Chinese too
     assert "The cpu cost of miner on vps1" in message["text"]  # the alert's own text stays as it is
 
 

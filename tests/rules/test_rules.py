@@ -54,6 +54,7 @@ def test_every_alerting_rule_has_a_unit_test() -> None:
     assert {str(rule["alert"]) for rule in alerting_rules()} <= tested
 
 
+@pytest.mark.slow
 def test_scenario_corpus_through_promtool(tmp_path: Path) -> None:
     files = write_all(tmp_path)
     assert len(files) >= 10
