@@ -165,22 +165,25 @@ class WeComChannel(_HttpChannel):
     webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
 
 
-class DingTalkChannel(_HttpChannel):
-    """A DingTalk (钉钉) custom robot: the URL carries the access token; `secret` (SEC…) turns on signing (加签)."""
+class _SignedRobot(_HttpChannel):
+    """A robot whose URL carries its token and whose optional `secret` signs every request."""
+
+    webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
+    secret: str | None = Field(default=None, description="secret: COSTWARDEN_RECEIVER_<NAME>_SECRET")
+
+
+class DingTalkChannel(_SignedRobot):
+    """A DingTalk (钉钉) custom robot: `secret` (SEC…) turns on signing (加签)."""
 
     type: Literal["dingtalk"]
     name: str = "dingtalk"
-    webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
-    secret: str | None = Field(default=None, description="secret: COSTWARDEN_RECEIVER_<NAME>_SECRET")
 
 
-class FeishuChannel(_HttpChannel):
-    """A Feishu / Lark (飞书) custom bot: the URL carries its token; `secret` turns on signature verification."""
+class FeishuChannel(_SignedRobot):
+    """A Feishu / Lark (飞书) custom bot: `secret` turns on signature verification."""
 
     type: Literal["feishu"]
     name: str = "feishu"
-    webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
-    secret: str | None = Field(default=None, description="secret: COSTWARDEN_RECEIVER_<NAME>_SECRET")
 
 
 class EmailChannel(_Model):

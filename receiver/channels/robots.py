@@ -67,6 +67,21 @@ def _sign(secret: str, timestamp: str, *, as_key: bool = False) -> str:
     return base64.b64encode(digest.digest()).decode()
 
 
+def check_errcode(service: str, status: int, headers: dict[str, str], raw: bytes, retryable: set[int]) -> None:
+    """WeCom and DingTalk answer `{"errcode": 0, "errmsg": "ok"}`, HTTP 200 even when they refuse: sort the code into
+    sent, retry later (rate limits, busy; after the server's `wait` when it gives one) or parked."""
+    classify(status, raw[:200].decode("utf-8", "replace"), retry_after(headers.get("Retry-After")))
+    answer = _answer(raw)
+    code = answer.get("errcode", -2)
+    if code == 0:
+        return
+    reason = f"{service} errcode {code}: {str(answer.get('errmsg', raw[:200]))[:200]}"
+    if code in retryable:
+        wait = answer.get("wait")
+        raise RetryLater(reason, float(wait) if isinstance(wait, int | float) else None)
+    raise Permanent(reason)
+
+
 class WeComChannel:
     def __init__(self, cfg: s.WeComChannel, session: aiohttp.ClientSession) -> None:
         self.name = cfg.name
@@ -79,15 +94,8 @@ class WeComChannel:
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         url = self._cfg.webhook_url
         status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=url, json=body)
-        classify(status, raw[:200].decode("utf-8", "replace"), retry_after(headers.get("Retry-After")))
-        answer = _answer(raw)
-        code = answer.get("errcode", -2)
-        if code == 0:
-            return None
-        reason = f"WeCom errcode {code}: {str(answer.get('errmsg', raw[:200]))[:200]}"
-        if code in (45009, -1):  # rate limit, system busy
-            raise RetryLater(reason)
-        raise Permanent(reason)
+        check_errcode("WeCom", status, headers, raw, {45009, -1})  # rate limit, system busy
+        return None
 
 
 class DingTalkChannel:
@@ -113,16 +121,9 @@ class DingTalkChannel:
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         url = self._cfg.webhook_url
         status, headers, raw = await post(self._session, self._url(), self._cfg.timeout_seconds, redact=url, json=body)
-        classify(status, raw[:200].decode("utf-8", "replace"), retry_after(headers.get("Retry-After")))
-        answer = _answer(raw)
-        code = answer.get("errcode", -2)
-        if code == 0:
-            return None
-        reason = f"DingTalk errcode {code}: {str(answer.get('errmsg', raw[:200]))[:200]}"
-        if code in (130101, -1):  # sent too fast (DingTalk then throttles for up to 10 minutes), system busy
-            wait = answer.get("wait")
-            raise RetryLater(reason, float(wait) if isinstance(wait, int | float) else None)
-        raise Permanent(reason)
+        # Sent too fast (DingTalk then throttles for up to 10 minutes), system busy.
+        check_errcode("DingTalk", status, headers, raw, {130101, -1})
+        return None
 
 
 class FeishuChannel:

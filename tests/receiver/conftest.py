@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -66,6 +67,15 @@ async def ollama() -> AsyncIterator[tuple[FakeOllama, str]]:
     fake = FakeOllama()
     async with served(fake.app()) as url:
         yield fake, url
+
+
+async def until(check: Callable[[], bool], seconds: float = 15) -> None:
+    """Wait for `check` to hold, polling every 50 ms; fail the test after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
 
 
 def dead_url() -> str:

@@ -29,7 +29,7 @@ from receiver.settings import Settings
 from tests.fakes import serve_in_thread, served
 from tests.fakes.chat import FakeChat, telegram_html_problem, utf16
 from tests.fakes.ollama import FakeOllama
-from tests.receiver.conftest import dead_url
+from tests.receiver.conftest import dead_url, until
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 Client = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]
@@ -173,14 +173,6 @@ def settings_for(tmp_path: Path, channels: list[dict[str, Any]], **extra: Any) -
 
 def payload(name: str, **changes: Any) -> dict[str, Any]:
     return {**json.loads((FIXTURES / f"{name}.json").read_text()), **changes}
-
-
-async def until(check: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def sends(settings: Settings) -> list[tuple[str, str, int, str | None]]:

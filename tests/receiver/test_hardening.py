@@ -33,7 +33,7 @@ from receiver.outbox import Outbox, Send
 from receiver.settings import Delivery, Settings, SettingsError, load
 from tests.conftest import receiver_process
 from tests.fakes import served
-from tests.receiver.conftest import dead_url
+from tests.receiver.conftest import dead_url, until
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 FIRING: dict[str, Any] = json.loads((FIXTURES / "firing.json").read_text())
@@ -51,14 +51,6 @@ def settings_for(data: Path, sent: Path, **extra: Any) -> Settings:
 
 def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-async def until(check: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def hook(group: str, **changes: Any) -> dict[str, Any]:
@@ -93,7 +85,7 @@ async def test_every_body_intake_takes_is_delivered(aiohttp_client: Client, tmp_
         resp = await client.post("/alerts", data=body)
         assert resp.status == 400, name
         assert (await resp.json())["error"] == "malformed_json", name
-    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 3)
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 3, 20)
     texts = "\n".join(line["text"] for line in lines(tmp_path / "sent.jsonl"))
     assert "min%5Cufffder" in texts  # in the silence link: U+FFFD, not a message that can never be encoded
     with sqlite3.connect(settings.outbox_path) as db:
@@ -190,7 +182,7 @@ async def test_a_full_disk_means_503_then_full_recovery_without_restart(
         client = await aiohttp_client(create_app(settings))
         caplog.set_level(logging.INFO)
         assert (await client.post("/alerts", json=hook("g"))).status == 200
-        await until(lambda: bool(filler))
+        await until(lambda: bool(filler), 20)
         later = hook("g", commonAnnotations={"summary": "later"}, alerts=[{**FIRING["alerts"][0], "fingerprint": "2"}])
         assert (await client.post("/alerts", json=later)).status == 503  # Alertmanager keeps it and retries
         ready = await client.get("/-/ready")
@@ -199,9 +191,9 @@ async def test_a_full_disk_means_503_then_full_recovery_without_restart(
         filler[0].unlink()
         assert (await client.get("/-/ready")).status == 200  # space is back: noticed at once, no restart
         assert (await client.post("/alerts", json=later)).status == 200
-        await until(lambda: len(received) >= 3)  # the first again (its outcome was lost) and the later one
+        await until(lambda: len(received) >= 3, 20)  # the first again (its outcome was lost) and the later one
         with sqlite3.connect(settings.outbox_path) as db:
-            await until(lambda: {r[0] for r in db.execute("SELECT state FROM sends")} == {"sent"})
+            await until(lambda: {r[0] for r in db.execute("SELECT state FROM sends")} == {"sent"}, 20)
     ids = [r["message"]["id"] for r in received]
     assert ids[0] == ids[1] and ids[-1] > ids[0]  # the first sent twice (its outcome was lost), then the later one
     failing = [r for r in caplog.records if "cannot be written" in r.getMessage()]
@@ -251,7 +243,7 @@ async def test_prometheus_credentials_are_sent_as_auth_and_shown_nowhere(
         settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl", prometheus={"url": secret_url})
         client = await aiohttp_client(create_app(settings))
         assert (await client.post("/alerts", json=hook("p"))).status == 200
-        await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 1)
+        await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 1, 20)
         metrics = await (await client.get("/metrics")).text()
     assert seen and set(seen) == {"Basic " + base64.b64encode(b"admin:s3cr@t").decode()}
     with sqlite3.connect(settings.outbox_path) as db:
@@ -267,7 +259,7 @@ async def test_an_unreachable_prometheus_is_named_without_its_password(aiohttp_c
                             prometheus={"url": url.replace("http://", "http://admin:s3cret@")})  # fmt: skip
     client = await aiohttp_client(create_app(settings))
     assert (await client.post("/alerts", json=hook("p"))).status == 200
-    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 1)
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 1, 20)
     text = (tmp_path / "sent.jsonl").read_text()
     assert f"Prometheus at {url} is unreachable" in text and "s3cret" not in text
 
@@ -309,7 +301,7 @@ async def test_big_bodies_wait_their_turn_and_a_huge_group_key_is_clipped(
     caplog.set_level(logging.INFO)
     huge = "k" * (10 * 2**20)
     assert (await client.post("/alerts", data=io.BytesIO(json.dumps(hook(huge)).encode()))).status == 200
-    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 2)
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 2, 20)
     with sqlite3.connect(settings.outbox_path) as db:
         keys = [r[0] for r in db.execute("SELECT group_key FROM notifications UNION ALL SELECT group_key FROM sends")]
     assert max(map(len, keys)) <= 1100 and any("sha256" in k for k in keys)
@@ -460,7 +452,7 @@ async def test_the_watchdog_pings_the_heartbeat_and_sends_no_message(aiohttp_cli
         for repeat in range(2):  # Alertmanager's repeats (after 5 minutes each) are new notifications
             again = {**body, "alerts": [{**body["alerts"][0], "startsAt": f"2026-11-28T10:0{repeat}:00Z"}]}
             assert (await client.post("/alerts", json=again)).status == 200
-        await until(lambda: len(pings) == 2)
+        await until(lambda: len(pings) == 2, 20)
         metrics = await (await client.get("/metrics")).text()
     assert pings == ["GET /ping/k3y-secret"] * 2
     assert 'costwarden_receiver_heartbeats_total{result="sent"} 1.0' in metrics
