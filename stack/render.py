@@ -12,8 +12,6 @@ import os
 import secrets
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PORTS = {"exporter": 9877, "prometheus": 9090, "alertmanager": 9093, "receiver": 9095}
 COMPOSE = {
@@ -53,7 +51,11 @@ def alertmanager(addresses: dict[str, str], token_file: str | None = None) -> st
 
 def intake_token(out: Path, mode: int = 0o600) -> Path:
     """The receiver's intake token, made once and kept (a restart must not lock Alertmanager out)."""
-    path = out / INTAKE_TOKEN
+    return secret_file(out / INTAKE_TOKEN, mode)
+
+
+def secret_file(path: Path, mode: int = 0o600) -> Path:
+    """A random token in `path`, made once and kept."""
     if not path.exists() or not path.read_text().strip():
         path.unlink(missing_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, even briefly
@@ -72,6 +74,8 @@ def _swap(text: str, addresses: dict[str, str]) -> str:
 def compose_receiver(env: dict[str, str]) -> str:
     """receiver.yml for compose from the environment (.env): Prometheus and Ollama by service name, the console and
     an audit file always, Telegram when a chat id is set (its token comes from the environment, never this file)."""
+    import yaml  # here, not at the top: `costwarden install` runs on the system python, stdlib only
+
     channels: list[dict[str, object]] = [
         {"type": "console"},
         {"type": "file", "name": "audit", "path": "/var/lib/costwarden/sent.jsonl"},
@@ -100,6 +104,8 @@ def compose_receiver(env: dict[str, str]) -> str:
 
 
 def compose_pricing(env: dict[str, str]) -> str:
+    import yaml  # see compose_receiver
+
     config: dict[str, object] = {"provider": env.get("COSTWARDEN_PROVIDER") or "digitalocean",
                                  "plan": env.get("COSTWARDEN_PLAN") or "s-1vcpu-1gb"}  # fmt: skip
     if env.get("COSTWARDEN_BUDGET_MONTHLY"):

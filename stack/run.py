@@ -1,6 +1,6 @@
 """`python -m stack`: start exporter → Prometheus (+ rules) → Alertmanager → receiver on loopback, say where each
 listens, and stop them all on Ctrl-C. `python -m stack demo-alert` hands Alertmanager a synthetic cost spike so the
-message can be watched arriving.
+message can be watched arriving. `install`, `uninstall` and `status` put it under systemd instead (stack/install.py).
 
 The configs are the repository's own (`prometheus/prometheus.yml`, `alertmanager/alertmanager.yml`, `rules/`),
 rendered into `data/run/` with the addresses in use; state lives there too, so a restart keeps the history.
@@ -195,6 +195,11 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in ("install", "uninstall", "status"):
+        from stack import install  # its own command line
+
+        return install.main(argv)
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("command", nargs="?", default="run", choices=["run", "demo-alert", "render"])
