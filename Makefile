@@ -4,11 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo-alert test test-slow lint typecheck unit bench deps tools test-tools clean help
+.PHONY: run demo-alert install uninstall test test-slow lint typecheck unit bench deps tools test-tools slow-tools clean help
 
 help:
 	@echo "make run    - the whole pipeline on this machine: exporter, Prometheus + rules, Alertmanager, receiver"
 	@echo "make demo-alert - (while make run runs) a synthetic cost spike, to watch the message arrive"
+	@echo "sudo make install - on a VPS without Docker: systemd services that start at boot (docs/install.md); ARGS=--dry-run shows every file and command"
+	@echo "sudo make uninstall - stop and remove them, keeping your configs and data (ARGS=--purge removes those too)"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest (all but the slow tests)"
 	@echo "make test-slow - the minutes-long tests: the scenario corpus through promtool, the end-to-end pipeline"
 	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, delivery, diagnostics vs ps/find, detection (synthetic + NAB), rule evaluation cost, faults (kill -9, burst, idle connections, disk full), grounding (corpus precision/recall, end to end)"
@@ -32,7 +34,9 @@ $(BENCH_STAMP): $(STAMP)
 # Debian's Prometheus tools are real peers in `make run` and the tests; the tests also check the compose file with
 # Debian's docker-compose (its `config` needs no engine). Installed when missing (needs root, as CI is).
 RUN_PACKAGES := prometheus:promtool prometheus-alertmanager:amtool prometheus-node-exporter:prometheus-node-exporter
-TEST_PACKAGES := $(RUN_PACKAGES) docker-compose:docker-compose
+TEST_PACKAGES := $(RUN_PACKAGES) docker-compose:docker-compose systemd:systemd-analyze
+# The slow tests also boot a Debian made by debootstrap under systemd-nspawn (costwarden install under a real systemd).
+SLOW_PACKAGES := $(TEST_PACKAGES) debootstrap:debootstrap systemd-container:systemd-nspawn
 define install_missing
 	@missing=""; for pair in $(1); do command -v $${pair#*:} >/dev/null || missing="$$missing $${pair%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -48,6 +52,9 @@ tools:
 test-tools:
 	$(call install_missing,$(TEST_PACKAGES))
 
+slow-tools:
+	$(call install_missing,$(SLOW_PACKAGES))
+
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -61,12 +68,20 @@ unit: deps test-tools
 test: lint typecheck unit
 
 # The minutes-long tests (the scenario corpus through promtool, the end-to-end pipeline); CI runs them after `make test`.
-test-slow: deps test-tools
+test-slow: deps slow-tools
 	$(VENV)/bin/pytest -q -m slow
 
 # The whole pipeline on loopback: exporter, Prometheus with the rules, Alertmanager, receiver. Ctrl-C stops it.
 run: deps tools
 	$(PY) -m stack $(ARGS)
+
+# On a VPS without Docker: the same pipeline as systemd services (stack/install.py). Runs on the machine's own python3
+# (standard library only); the venv it builds under /opt/costwarden holds everything else.
+install:
+	python3 -m stack install $(ARGS)
+
+uninstall:
+	python3 -m stack uninstall $(ARGS)
 
 # In another terminal while `make run` runs: a synthetic critical cost spike through Alertmanager to the receiver.
 demo-alert: deps

@@ -149,6 +149,17 @@ def files(layout: Layout, ports: dict[str, int], zone: str) -> list[File]:
     ]
 
 
+KEPT = ("receiver.yml", "exporter.yml", "receiver.env", INTAKE_TOKEN, ACTIONS_TOKEN)
+"""The owner's files in the config directory: written once, kept by uninstall, removed by `--purge`."""
+
+
+def generated(layout: Layout) -> list[Path]:
+    """Everything an install writes outside the prefix and replaces on upgrade: what uninstall removes (it runs
+    from the installed copy, which cannot render the files again)."""
+    return [layout.etc / "prometheus.yml", layout.etc / "alertmanager.yml", layout.sysusers, layout.link,
+            *(layout.unit(s) for s in SERVICES), layout.unit_dir / TARGET]  # fmt: skip
+
+
 def _run(cmd: list[str], what: str, env: dict[str, str] | None = None) -> None:
     # Fixed argument lists of our own (paths we built, tools by absolute name or from PATH); no shell. From /, so
     # that `python -m` finds the venv's packages and not a source tree in the current directory.
@@ -177,10 +188,16 @@ def systemd_running() -> bool:
 
 def _missing_packages(target: Target) -> list[str]:
     missing = [PACKAGES[s] for s in BINARIES if not target.at(Path(BINARIES[s])).exists()]
-    if target.live and subprocess.run([sys.executable, "-c", "import ensurepip"],
-                                      capture_output=True, check=False).returncode != 0:  # fmt: skip
-        missing.append("python3-venv")  # Debian's python3 has no venv without it
+    if target.live and not _venv_works():
+        missing.append("python3-venv")  # Debian's python3 makes no venv (no pip in it) without it
     return missing
+
+
+def _venv_works() -> bool:
+    """Debian's python3 has a venv module but makes no venv without python3-venv: try one, as the install will."""
+    with tempfile.TemporaryDirectory(prefix="costwarden-venv-") as tmp:
+        probe = [sys.executable, "-m", "venv", str(Path(tmp) / "probe")]
+        return subprocess.run(probe, capture_output=True, check=False).returncode == 0  # noqa: S603 - our python
 
 
 def _env_file(path: Path) -> dict[str, str]:
@@ -441,39 +458,24 @@ def uninstall(target: Target, purge: bool) -> int:
     if manifest is None and not any(target.at(path).exists() for path in leftovers) and not _users(target):
         print(f"costwarden is not installed under {target.at(layout.prefix)}; nothing to do")
         return 0
-    ports = _ports(manifest)
     say = "would remove" if target.dry_run else "removed"
-    if target.live and systemd_running():
+    if target.live and systemd_running() and target.at(layout.unit_dir / TARGET).exists():
         for cmd in (["systemctl", "disable", "--now", TARGET], ["systemctl", "stop", *map(unit_name, SERVICES)]):
             print(f"  {' '.join(cmd)}")
             if not target.dry_run:
                 _run(cmd, "stopping the services")
     kept: list[Path] = []
-    for file in files(layout, ports, "UTC"):
-        here = target.at(file.path)
-        if file.keep and not purge:
-            kept += [file.path] if here.exists() else []
-            continue
-        if here.exists():
-            print(f"  {say} {file.path}")
+    for path in generated(layout) + [layout.etc / name for name in KEPT]:
+        here = target.at(path)
+        if path.parent == layout.etc and path.name in KEPT and not purge:
+            kept += [path] if here.exists() else []
+        elif here.exists() or here.is_symlink():
+            print(f"  {say} {path}")
             if not target.dry_run:
                 here.unlink()
-    link = target.at(layout.link)
-    if link.is_symlink():
-        print(f"  {say} {layout.link}")
-        if not target.dry_run:
-            link.unlink()
     print(f"  {say} {layout.prefix} (the venv and the rules)")
     if not target.dry_run:
         shutil.rmtree(target.at(layout.prefix), ignore_errors=True)
-    for token in (INTAKE_TOKEN, ACTIONS_TOKEN):
-        if target.at(layout.etc / token).exists():
-            if purge:
-                print(f"  {say} {layout.etc / token}")
-                if not target.dry_run:
-                    target.at(layout.etc / token).unlink()
-            else:
-                kept.append(layout.etc / token)
     states = [layout.state_dir(s) for s in SERVICES if target.at(layout.state_dir(s)).exists()]
     if purge:
         for state in states:
@@ -552,8 +554,8 @@ def status(target: Target) -> int:
     return 0 if healthy else 3
 
 
-def _parse_ports(text: str, parser: argparse.ArgumentParser) -> dict[str, int]:
-    ports = dict(INSTALL_PORTS)
+def _parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]) -> dict[str, int]:
+    ports = dict(base)
     for item in filter(None, text.split(",")):
         name, _, port = item.partition("=")
         if name not in ports or not port.isdigit() or not 0 < int(port) < 65536:
@@ -590,7 +592,9 @@ def main(argv: list[str]) -> int:
     target = Target(args.root.resolve(), Layout(prefix=args.prefix), args.dry_run)
     try:
         if args.command == "install":
-            return install(target, _parse_ports(args.ports, parser), args.wheels, args.start)
+            # An upgrade keeps the ports it was installed with, unless told otherwise.
+            ports = _parse_ports(args.ports, parser, _ports(_manifest(target)))
+            return install(target, ports, args.wheels, args.start)
         if args.command == "uninstall":
             return uninstall(target, args.purge)
         return status(target)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.systemd import SERVICES, Layout, unit_name, units
+from stack.install import KEPT, files, generated
+from stack.systemd import INSTALL_PORTS, SERVICES, Layout, unit_name, units
 
 ROOT = Path(__file__).parents[2]
 VENV = "opt/costwarden/venv"
@@ -65,8 +66,8 @@ def tree(root: Path) -> dict[str, tuple[str, int, int, str]]:
     return found
 
 
-def install(root: Path, wheels: Path) -> Path:
-    done = costwarden("install", "--root", root, "--wheels", wheels)
+def install(root: Path, wheels: Path, *args: str) -> Path:
+    done = costwarden("install", "--root", root, "--wheels", wheels, *args)
     assert done.returncode == 0, done.stdout + done.stderr
     return root
 
@@ -107,6 +108,15 @@ def test_install_writes_every_file_with_its_owner_and_mode(installed: Path) -> N
     where = subprocess.run([py, "-c", "import receiver, stack; print(receiver.__file__)"], capture_output=True,
                            text=True, check=True, cwd="/").stdout  # fmt: skip
     assert str(installed / VENV) in where and str(ROOT) not in where
+
+
+def test_uninstall_knows_every_file_install_writes() -> None:
+    """Uninstall runs from the installed copy and cannot render the files: its list must be complete."""
+    layout = Layout()
+    written = files(layout, INSTALL_PORTS, "UTC")
+    outside = {f.path for f in written if not f.keep and not f.path.is_relative_to(layout.prefix)}
+    assert {*generated(layout)} == outside | {layout.link}
+    assert {f.path.name for f in written if f.keep} | {"intake-token", "actions-token"} == set(KEPT)
 
 
 def test_each_service_gets_its_own_system_user(installed: Path) -> None:
@@ -153,7 +163,8 @@ def test_rendered_configs_wire_the_installed_ports_and_rules(installed: Path) ->
 def test_install_again_upgrades_keeping_your_configs_and_a_bad_config_changes_nothing(
     tmp_path: Path, wheels: Path
 ) -> None:
-    installed = install(machine(tmp_path / "root"), wheels)
+    installed = install(machine(tmp_path / "root"), wheels, "--ports", "prometheus=9290")
+    assert "127.0.0.1:9290" in (installed / "etc" / "costwarden" / "prometheus.yml").read_text()
     receiver_yml = installed / "etc" / "costwarden" / "receiver.yml"
     receiver_yml.write_text(receiver_yml.read_text() + "# my edit\n")
     data = installed / "var" / "lib" / "costwarden-receiver"
@@ -165,7 +176,8 @@ def test_install_again_upgrades_keeping_your_configs_and_a_bad_config_changes_no
     assert "upgrading 0.1.0 → 0.1.0" in again.stdout and "receiver.yml  [kept (yours)]" in again.stdout
     after = tree(installed)
     changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
-    assert changed == {"opt/costwarden/install.json"}  # its time stamp; every other file byte for byte the same
+    # Its time stamp; every other file byte for byte the same, the ports it was installed with included.
+    assert changed == {"opt/costwarden/install.json"}
 
     exporter_yml = installed / "etc" / "costwarden" / "exporter.yml"
     exporter_yml.write_text("provider: hetzner\nplan: CX99\n")
