@@ -106,7 +106,9 @@ def files(layout: Layout, ports: dict[str, int], zone: str) -> list[File]:
              _header("alertmanager/alertmanager.yml")
              + render.alertmanager(addresses, credential("alertmanager", INTAKE_TOKEN))),
         File(layout.sysusers, sysusers(layout)),
-        File(layout.prefix / "bin" / "costwarden", f'#!/bin/sh\nexec {py} -m stack "$@"\n', 0o755),
+        File(layout.prefix / "bin" / "costwarden",
+             f'#!/bin/sh\n# costwarden status | uninstall | demo-alert, for this install and its ports.\n'
+             f'COSTWARDEN_PORTS={",".join(f"{k}={v}" for k, v in ports.items())} exec {py} -m stack "$@"\n', 0o755),
     ]  # fmt: skip
     generated += [File(layout.unit_dir / name, text) for name, text in units(layout, ports).items()]
     receiver = (

@@ -29,6 +29,8 @@ from stack import render
 from stack.render import DEFAULT_PORTS, ROOT
 
 BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}
+PORTS_FILE = "ports.json"
+"""Beside the state of `make run`: the ports it listens on, so that `make demo-alert` finds its Alertmanager."""
 
 
 @dataclass(frozen=True)
@@ -189,8 +191,9 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
             f"Alertmanager at {alertmanager} did not take the alert ({exc}); is `make run` running?"
         ) from exc
     print(
-        f"demo alert handed to Alertmanager at {alertmanager}: the message appears in the `make run` terminal in "
-        f"about 10 s (critical alerts wait 10 s for their group), and its resolution after {minutes:g} min."
+        f"demo alert handed to Alertmanager at {alertmanager}: the message arrives in about 10 s (critical alerts "
+        "wait 10 s for their group) on the receiver's channels — the `make run` terminal, or, installed, "
+        f"`journalctl -u costwarden-receiver` — and its resolution after {minutes:g} min."
     )
 
 
@@ -209,10 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-dir", dest="token_dir", type=Path, default=None,
                         help="render: where the receiver's intake token goes (default: --out)")  # fmt: skip
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "run", help="state and rendered configs")
-    parser.add_argument("--ports", default="", help="e.g. exporter=19877,prometheus=19090 (defaults: the usual ports)")
+    ports_help = (
+        "e.g. exporter=19877,prometheus=19090 (default: $COSTWARDEN_PORTS, which the installed "
+        "`costwarden` sets; demo-alert: else the last `make run`'s; else the usual)"
+    )
+    parser.add_argument("--ports", default=os.environ.get("COSTWARDEN_PORTS", ""), help=ports_help)
     parser.add_argument("--minutes", type=float, default=2.0, help="demo-alert: how long the spike lasts")
     args = parser.parse_args(argv)
     ports = dict(DEFAULT_PORTS)
+    recorded = args.data / PORTS_FILE
+    if args.command == "demo-alert" and not args.ports and recorded.exists():
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            ports.update({k: int(v) for k, v in json.loads(recorded.read_text()).items() if k in ports})
     for item in filter(None, args.ports.split(",")):
         name, _, port = item.partition("=")
         if name not in ports or not port.isdigit():
@@ -227,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"costwarden on this machine (state in {args.data}; logs in {args.data / 'logs'}):", flush=True)
     running = start(args.data, ports)
+    recorded.write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
     print("\nMessages appear below (and in data/run/sent.jsonl). Fire a test alert from another terminal with "
           "`make demo-alert`; preview the daily digest with `.venv/bin/costwarden-receiver digest --dry-run "
           f"--config {args.data / 'receiver.yml'}`. Ctrl-C stops everything.\n", flush=True)  # fmt: skip

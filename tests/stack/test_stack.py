@@ -58,7 +58,8 @@ def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
         query = urllib.parse.quote('up{job="costwarden-exporter"}')
         wait(lambda: [r["value"][1] for r in get(f"{prom}/api/v1/query?query={query}")["data"]["result"]] == ["1"],
              40, "Prometheus did not scrape the exporter")  # fmt: skip
-        assert stack_main(["demo-alert", "--ports", spec, "--minutes", "1"]) == 0
+        # Not told the ports: `make demo-alert` finds the ones this `make run` records beside its state.
+        assert stack_main(["demo-alert", "--data", str(tmp_path), "--minutes", "1"]) == 0
         sent = tmp_path / "sent.jsonl"
         wait(lambda: sent.exists() and sent.read_text().strip() != "", 60, "no message was delivered")
         message = json.loads(sent.read_text().splitlines()[0])

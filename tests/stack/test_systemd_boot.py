@@ -23,7 +23,7 @@ import pytest
 from stack.systemd import SERVICES, unit_name, user
 
 ROOT = Path(__file__).parents[2]
-PACKAGES = "systemd,systemd-sysv,dbus,python3,python3-venv,prometheus,prometheus-alertmanager"
+PACKAGES = "systemd,systemd-sysv,dbus,python3,python3-venv,make,prometheus,prometheus-alertmanager"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
@@ -136,7 +136,7 @@ def test_install_run_upgrade_reboot_uninstall_on_a_real_systemd(
     # Debian's own services are up, as their packages leave them: ours must coexist, not collide.
     vps.until("systemctl is-active prometheus.service prometheus-alertmanager.service", 30, "Debian's services")
 
-    installed = vps.sh("cd /src && python3 -m stack install --wheels /wheels")
+    installed = vps.sh("make -C /src install ARGS='--wheels /wheels'")  # as the README says, offline
     assert installed.stdout.count(" answers on 127.0.0.1:") == 4, installed.stdout
     verify = vps.sh("systemd-analyze verify /etc/systemd/system/costwarden*.service /etc/systemd/system/costwarden."
                     "target 2>&1")  # fmt: skip
@@ -153,8 +153,8 @@ def test_install_run_upgrade_reboot_uninstall_on_a_real_systemd(
     assert vps.sh("stat -c '%U %a' /var/lib/costwarden-receiver").stdout.split() == ["costwarden-receiver", "700"]
     assert vps.sh("costwarden status").returncode == 0
 
-    # The demo alert, as the README has a newcomer fire it, reaches the configured (file) channel.
-    vps.sh("cd /src && python3 -m stack demo-alert --ports alertmanager=9193 --minutes 1")
+    # The demo alert, as docs/install.md has a newcomer fire it, reaches the configured (file) channel.
+    vps.sh("costwarden demo-alert --minutes 1")
     delivered(vps, "demo-miner")
     assert "costwarden_cost_total{cgroup=\"/\",resource=\"cpu\"}" in vps.sh(
         "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9877/metrics').read()"
@@ -163,7 +163,7 @@ def test_install_run_upgrade_reboot_uninstall_on_a_real_systemd(
     # Upgrade over the running outbox: new venv and units, same data; the receiver restarted and still delivers.
     before = main_pids(vps)
     sent = vps.sh("cat /var/lib/costwarden-receiver/sent.jsonl").stdout
-    upgraded = vps.sh("cd /src && python3 -m stack install --wheels /wheels")
+    upgraded = vps.sh("make -C /src install ARGS='--wheels /wheels'")
     assert "upgrading 0.1.0 → 0.1.0" in upgraded.stdout and upgraded.stdout.count(" answers on ") == 4
     assert main_pids(vps)["receiver"] != before["receiver"]
     assert vps.sh("cat /var/lib/costwarden-receiver/sent.jsonl").stdout.startswith(sent)
