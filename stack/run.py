@@ -203,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         from stack import install  # its own command line
 
         return install.main(argv)
+    if argv[:1] == ["start"]:
+        from stack import compose  # inside the compose image only (it reads .env with pyyaml and the exporter)
+
+        return compose.start_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("command", nargs="?", default="run", choices=["run", "demo-alert", "render"])
@@ -230,9 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--ports: {item!r}: expected one of {', '.join(ports)} = a port number")
         ports[name] = int(port)
     if args.command == "render":
-        for path in render.compose(args.out, token_dir=args.token_dir):
-            print(f"wrote {path}")
-        return 0
+        from stack import compose
+
+        return compose.render_main(args.out, args.token_dir)
     if args.command == "demo-alert":
         demo_alert(ports, args.minutes)
         return 0

@@ -74,7 +74,7 @@ def credential(service: str, name: str) -> str:
 
 
 def sysusers(layout: Layout) -> str:
-    lines = ["# costwarden's system users (costwarden install); systemd-sysusers creates them, never reuses others."]
+    lines = ["# costwarden's system users (costwarden install); systemd-sysusers creates them when missing."]
     lines += [f'u {user(s)} - "costwarden {s}" {layout.state_dir(s)} -' for s in SERVICES]
     return "\n".join(lines) + "\n"
 
@@ -114,25 +114,29 @@ RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
 
 _EXPORTER = """\
 # Read-only everywhere; it prices other users' containers, so it needs to read their /proc/<pid>/ns/net (ptrace read
-# access; the ptrace syscall itself is filtered out above) and Docker's root-only container configs (names).
+# access; the ptrace syscall itself is filtered out above) and Docker's root-only container configs (names). /proc is
+# read-only to it (no writing another process's memory), and the other services' secrets and data are out of reach.
 AmbientCapabilities=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE
 CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE
-ProtectHome=read-only
+ProtectHome=yes
+ReadOnlyPaths=/proc
+InaccessiblePaths=-/etc/shadow -/etc/gshadow -/etc/costwarden/receiver.env -/etc/costwarden/intake-token
+InaccessiblePaths=-/etc/costwarden/actions-token -/var/lib/costwarden-receiver -/var/lib/costwarden-alertmanager
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 """
 
 
 def _unit(layout: Layout, service: str, description: str, exec_start: list[str], extra: str,
           after: str = "") -> str:  # fmt: skip
+    # Loopback only: no network-online.target to wait for at boot.
     return (
         "# Written by `costwarden install`; replaced on upgrade. Local changes: systemctl edit "
         f"{unit_name(service)}\n"
         "[Unit]\n"
         f"Description={description}\n"
         "Documentation=https://github.com/costwarden/costwarden/blob/main/docs/install.md\n"
-        f"After=network-online.target{after}\n"
-        "Wants=network-online.target\n"
-        f"PartOf={TARGET}\n"
+        + (f"After={after}\n" if after else "")
+        + f"PartOf={TARGET}\n"
         "\n[Service]\n"
         "Type=simple\n"
         f"User={user(service)}\n"
@@ -182,7 +186,7 @@ def units(layout: Layout, ports: dict[str, int]) -> dict[str, str]:
         f"LoadCredential={ACTIONS_TOKEN}:{etc / ACTIONS_TOKEN}\n"
         f"Environment=COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE=%d/{INTAKE_TOKEN}\n"
         f"Environment=COSTWARDEN_RECEIVER_ACTIONS_TOKEN_FILE=%d/{ACTIONS_TOKEN}\n" + _ISOLATED,
-        after=f" {unit_name('prometheus')}",
+        after=unit_name("prometheus"),
     )  # fmt: skip
     target = (
         "# Written by `costwarden install`: `systemctl start|stop|restart costwarden.target` acts on all four.\n"

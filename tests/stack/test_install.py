@@ -191,6 +191,13 @@ def test_install_again_upgrades_keeping_your_configs_and_a_bad_config_changes_no
     assert tree(installed) == before
     assert (installed / VENV).stat().st_ino == venv and not (installed / "opt/costwarden/venv.new").exists()
 
+    # Review finding: new ports on an upgrade left the kept receiver.yml on the old ones (alerts to a dead port).
+    exporter_yml.write_text("provider: hetzner\nplan: cx22\n")
+    moved = costwarden("install", "--root", installed, "--wheels", wheels, "--ports", "receiver=9195")
+    assert moved.returncode == 2 and "nothing was changed" in moved.stderr
+    assert "receiver.yml does not match the ports of this install: listen.port is 9095, expected 9195" in moved.stderr
+    assert (installed / VENV).stat().st_ino == venv
+
 
 def test_uninstall_keeps_your_configs_and_data_and_purge_leaves_the_machine_as_it_was(
     tmp_path: Path, wheels: Path
@@ -257,3 +264,57 @@ def test_the_installer_needs_nothing_but_the_standard_library() -> None:
             "import stack.install, stack.run\n")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     assert shutil.which("systemd-sysusers"), "make test installs systemd's tools"
+
+
+def test_a_prefix_of_its_own_under_a_strict_umask_and_a_relative_wheel_directory(tmp_path: Path, wheels: Path) -> None:
+    """Review findings: a hardened shell's umask 077 left the venv unreadable to the services; a relative --wheels
+    failed (pip runs from /); the wrapper and uninstall forgot --prefix; uninstall removed the whole prefix."""
+    root = machine(tmp_path / "root")
+    (root / "srv" / "cw").mkdir(parents=True)
+    (root / "srv" / "cw" / "notes.txt").write_text("the owner's, not ours")
+    relative = os.path.relpath(wheels, ROOT)
+    done = subprocess.run([sys.executable, "-m", "stack", "install", "--root", str(root), "--wheels", relative,
+                           "--prefix", "/srv/cw"], cwd=ROOT, capture_output=True, text=True,
+                          preexec_fn=lambda: os.umask(0o077), check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    venv = root / "srv" / "cw" / "venv"
+    assert (venv / "pyvenv.cfg").stat().st_mode & 0o777 == 0o644
+    assert all(p.stat().st_mode & 0o005 == 0o005 for p in (venv / "lib").rglob("site-packages") if p.is_dir())
+    assert (root / "etc" / "costwarden").stat().st_mode & 0o777 == 0o755
+    wrapper = (root / "srv" / "cw" / "bin" / "costwarden").read_text()
+    assert "COSTWARDEN_PREFIX='/srv/cw'" in wrapper and "exec '/srv/cw/venv/bin/python' -m stack" in wrapper
+    record = json.loads((root / "srv" / "cw" / "install.json").read_text())
+    assert record["prefix"] == "/srv/cw" and record["packages_installed"] == []  # --root: apt never ran
+    refused = subprocess.run(["sh", str(root / "srv" / "cw" / "bin" / "costwarden"), "run"], capture_output=True,
+                             text=True, check=False)  # fmt: skip
+    assert refused.returncode == 2 and "usage: costwarden status | demo-alert | uninstall" in refused.stderr
+    # As the wrapper runs it: the prefix from the environment.
+    removed = subprocess.run([sys.executable, "-m", "stack", "uninstall", "--root", str(root), "--purge"], cwd=ROOT,
+                             capture_output=True, text=True, env={**os.environ, "COSTWARDEN_PREFIX": "/srv/cw"},
+                             check=False)  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    assert sorted(p.name for p in (root / "srv" / "cw").iterdir()) == ["notes.txt"]
+    assert costwarden("install", "--root", root, "--prefix", "/usr/local", "--dry-run").returncode == 2
+
+
+def test_uninstall_removes_only_what_costwarden_wrote(tmp_path: Path) -> None:
+    """Review finding: with no install record, uninstall --purge deleted same-named files it never wrote."""
+    root = machine(tmp_path / "root")
+    foreign = {"etc/costwarden/prometheus.yml": "# my own Prometheus config\n",
+               "etc/costwarden/receiver.yml": "# mine\n", "usr/local/bin/costwarden": "#!/bin/sh\n",
+               "opt/costwarden/mystuff/keep": "x"}  # fmt: skip
+    for rel, text in foreign.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    before = tree(root)
+    nothing = costwarden("uninstall", "--root", root, "--purge")
+    assert nothing.returncode == 0 and "not installed" in nothing.stdout
+    assert tree(root) == before
+    # With evidence of an install (its users), a purge removes costwarden's files but not these look-alikes.
+    with (root / "etc" / "passwd").open("a") as passwd:
+        passwd.write("costwarden-exporter:x:998:998::/var/lib/costwarden-exporter:/usr/sbin/nologin\n")
+    purged = costwarden("uninstall", "--root", root, "--purge")
+    assert purged.returncode == 0, purged.stderr
+    assert (root / "etc/costwarden/prometheus.yml").read_text() == foreign["etc/costwarden/prometheus.yml"]
+    assert (root / "usr/local/bin/costwarden").exists() and (root / "opt/costwarden/mystuff/keep").exists()
+    assert "left /etc/costwarden/prometheus.yml: not written by costwarden install" in purged.stdout

@@ -1,0 +1,305 @@
+"""The docker compose stack: `.env` checked variable by variable, and each service's config rendered from it.
+
+    python -m stack render --out /etc/costwarden --token-dir /etc/costwarden-intake      (the one-shot `config`)
+    python -m stack start exporter -- costwarden-exporter --config.file=/tmp/costwarden/pricing.yml …
+    python -m stack start receiver -- costwarden-receiver --config /tmp/costwarden/receiver.yml
+
+The `config` service checks every variable of `.env` (one line per bad one, naming it and what it accepts) and renders
+what does not depend on `.env`: Prometheus' and Alertmanager's configs (from the same files as `make run`) and the
+intake token. The exporter and the receiver render their own config from their own environment each time they start,
+so that editing `.env` and running `docker compose up -d` again — which recreates exactly the services whose
+environment changed — takes effect.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from stack import render
+
+ADDRESSES = {"exporter": "exporter:9877", "prometheus": "prometheus:9090", "alertmanager": "alertmanager:9093",
+             "receiver": "receiver:9095"}  # fmt: skip
+"""Every service on the compose network, by name: nothing crosses the host's firewall, nothing listens publicly."""
+RULES = "/etc/prometheus/rules"
+"""Where the compose Prometheus finds `rules/` (a read-only bind mount of the repository's)."""
+TOKEN_DIR = "/etc/costwarden-intake"  # noqa: S105 - a directory
+"""The intake token's own volume, mounted by the config service, the receiver and Alertmanager only."""
+RENDERED = Path("/tmp/costwarden")  # noqa: S108 - the container's own tmpfs, made 0700 below
+"""Where `start` writes a service's config inside its container."""
+
+
+class EnvError(Exception):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _truthy(value: str, env: Mapping[str, str]) -> str:
+    if value.lower() in ("true", "1", "yes", "on"):
+        return "true"
+    if value.lower() in ("false", "0", "no", "off"):
+        return "false"
+    raise ValueError("expected true or false")
+
+
+def _zone(value: str, env: Mapping[str, str]) -> str:
+    try:
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError("not an IANA time zone; e.g. UTC, Europe/Berlin, Asia/Shanghai") from None
+    return value
+
+
+def _provider(value: str, env: Mapping[str, str]) -> str:
+    from exporter.config import preset_names  # the image's exporter; `costwarden install` never gets here
+
+    providers = preset_names()
+    if value.lower() in providers:
+        return value.lower()
+    raise ValueError(f"expected one of {', '.join(providers)}")
+
+
+def _plan(value: str, env: Mapping[str, str]) -> str:
+    from exporter.config import preset_names
+
+    provider = (env.get("COSTWARDEN_PROVIDER") or "digitalocean").lower()
+    plans = preset_names().get(provider)
+    if plans is None:
+        return value  # the provider's own line says what is wrong
+    by_case = {p.lower(): p for p in plans}
+    if value.lower() in by_case:
+        return by_case[value.lower()]
+    close = difflib.get_close_matches(value.lower(), list(by_case), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(by_case[c] for c in close)}?" if close else ""
+    raise ValueError(f"not a {provider} plan{hint} (the plans: {', '.join(plans)}; or a custom table, "
+                     "docs/configuration.md)")  # fmt: skip
+
+
+def _budget(value: str, env: Mapping[str, str]) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("expected a number in the plan's currency, e.g. 10 or 12.50 (no currency sign); "
+                         "empty for no budget alerts") from None  # fmt: skip
+    if not number > 0 or number == float("inf"):
+        raise ValueError("expected a positive number; empty for no budget alerts")
+    return value
+
+
+def _provider_token(value: str, env: Mapping[str, str]) -> str:
+    return value
+
+
+def _chat_id(value: str, env: Mapping[str, str]) -> str:
+    if not re.fullmatch(r"-?\d+|@\w{5,}", value):
+        raise ValueError("expected a chat id such as -1001234567890 (or @channelname); see docs/receiver.md")
+    return value
+
+
+def _bot_token(value: str, env: Mapping[str, str]) -> str:
+    if not re.fullmatch(r"\d+:[\w-]{30,}", value):
+        raise ValueError("expected the token @BotFather gave, like 123456789:AAE… (digits, a colon, 35 characters)")
+    return value
+
+
+def _language(value: str, env: Mapping[str, str]) -> str:
+    if value not in ("en", "zh"):
+        raise ValueError("expected en or zh")
+    return value
+
+
+def _clock(value: str, env: Mapping[str, str]) -> str:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError("expected a time of day as HH:MM, e.g. 09:00 or 18:30")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _url(value: str, env: Mapping[str, str]) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError("expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _model(value: str, env: Mapping[str, str]) -> str:
+    if not re.fullmatch(r"[\w.:/-]+", value):
+        raise ValueError("expected an Ollama model name such as llama3.2:3b or qwen2.5:3b")
+    return value
+
+
+def _actions_token(value: str, env: Mapping[str, str]) -> str:
+    if len(value) < 16 or not re.fullmatch(r"[\x21-\x7e]+", value):
+        raise ValueError("expected a long random string (16 or more printable characters, no spaces), e.g. the "
+                         "output of: openssl rand -hex 24")  # fmt: skip
+    return value
+
+
+Check = Callable[[str, Mapping[str, str]], str]
+VARIABLES: dict[str, Check] = {
+    "COSTWARDEN_PROVIDER": _provider, "COSTWARDEN_PLAN": _plan, "COSTWARDEN_BUDGET_MONTHLY": _budget,
+    "COSTWARDEN_BILLING_TIMEZONE": _zone, "COSTWARDEN_PROVIDER_API": _truthy,
+    "COSTWARDEN_PROVIDER_TOKEN": _provider_token, "COSTWARDEN_ACTIONS_TOKEN": _actions_token,
+    "TELEGRAM_CHAT_ID": _chat_id, "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": _bot_token,
+    "REPORT_LANGUAGE": _language, "DIGEST_DAILY_AT": _clock, "DIGEST_TIMEZONE": _zone,
+    "OLLAMA_HOST": _url, "OLLAMA_MODEL": _model, "GRAFANA_URL": _url,
+}  # fmt: skip
+"""Every variable of `.env` that costwarden reads (Compose's own and Grafana's password are Compose's business)."""
+SECRET = {"COSTWARDEN_PROVIDER_TOKEN", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "COSTWARDEN_ACTIONS_TOKEN"}
+READS = {
+    "exporter": ("COSTWARDEN_PROVIDER", "COSTWARDEN_PLAN", "COSTWARDEN_BUDGET_MONTHLY", "COSTWARDEN_BILLING_TIMEZONE",
+                 "COSTWARDEN_PROVIDER_API", "COSTWARDEN_PROVIDER_TOKEN"),
+    "receiver": ("TELEGRAM_CHAT_ID", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "REPORT_LANGUAGE", "DIGEST_DAILY_AT",
+                 "DIGEST_TIMEZONE", "COSTWARDEN_BILLING_TIMEZONE", "OLLAMA_HOST", "OLLAMA_MODEL", "GRAFANA_URL",
+                 "COSTWARDEN_ACTIONS_TOKEN"),
+}  # fmt: skip
+"""Which variables each service's own config is rendered from (compose gives each exactly these)."""
+
+_NEEDS_TOKEN = {"digitalocean", "hetzner", "linode", "vultr"}
+"""Providers whose billing API takes COSTWARDEN_PROVIDER_TOKEN (AWS uses its own credential chain)."""
+
+
+def check(env: Mapping[str, str], names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The variables, normalised (plan names in their case, 9:00 → 09:00); EnvError with one line per bad one."""
+    names = tuple(VARIABLES) if names is None else names
+    values: dict[str, str] = {}
+    errors: list[str] = []
+    for name in names:
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            values[name] = VARIABLES[name](raw, {**env, **values})
+        except ValueError as exc:
+            shown = "(hidden)" if name in SECRET else repr(raw)
+            errors.append(f".env: {name}={shown}: {exc}")
+    if (
+        "COSTWARDEN_PROVIDER_TOKEN" in names
+        and values.get("COSTWARDEN_PROVIDER_API") == "true"
+        and (
+            values.get("COSTWARDEN_PROVIDER", "digitalocean") in _NEEDS_TOKEN
+            and not values.get("COSTWARDEN_PROVIDER_TOKEN")
+        )
+    ):
+        errors.append(".env: COSTWARDEN_PROVIDER_API=true needs COSTWARDEN_PROVIDER_TOKEN (a read-only API token of "
+                      "the provider; docs/billing.md), or set COSTWARDEN_PROVIDER_API=false")  # fmt: skip
+    if (
+        "TELEGRAM_CHAT_ID" in values
+        and "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN" in names
+        and not values.get("COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN")
+    ):
+        errors.append(".env: TELEGRAM_CHAT_ID is set but COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN is empty: set the "
+                      "token @BotFather gave, or empty TELEGRAM_CHAT_ID")  # fmt: skip
+    if errors:
+        raise EnvError(errors)
+    return values
+
+
+def receiver_config(values: Mapping[str, str]) -> str:
+    """receiver.yml: Prometheus and Ollama by service name, the console and an audit file always, Telegram when a
+    chat id is set (its token comes from the environment, never this file)."""
+    channels: list[dict[str, object]] = [
+        {"type": "console"},
+        {"type": "file", "name": "audit", "path": "/var/lib/costwarden/sent.jsonl"},
+    ]
+    if values.get("TELEGRAM_CHAT_ID"):
+        channels.append({"type": "telegram", "chat_id": values["TELEGRAM_CHAT_ID"], "bot_token": "from-environment"})
+    config = {
+        "listen": {"host": "0.0.0.0", "port": 9095},  # noqa: S104 - inside the compose network only
+        "data_dir": "/var/lib/costwarden",
+        "prometheus": {"url": f"http://{ADDRESSES['prometheus']}"},
+        "ollama": {
+            "host": values.get("OLLAMA_HOST") or "http://ollama:11434",
+            "model": values.get("OLLAMA_MODEL") or "llama3.2:3b",
+            "language": values.get("REPORT_LANGUAGE") or "en",
+        },
+        "grafana_url": values.get("GRAFANA_URL") or "http://127.0.0.1:3000",
+        "channels": channels,
+        # The token reaches the receiver as COSTWARDEN_RECEIVER_ACTIONS_TOKEN; its presence turns actions on.
+        **({"actions": {"url": f"http://{ADDRESSES['exporter']}"}} if values.get("COSTWARDEN_ACTIONS_TOKEN") else {}),
+        "digest": {
+            "daily": {"at": values.get("DIGEST_DAILY_AT") or "09:00"},
+            "timezone": values.get("DIGEST_TIMEZONE") or values.get("COSTWARDEN_BILLING_TIMEZONE") or "UTC",
+        },
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def pricing_config(values: Mapping[str, str]) -> str:
+    config: dict[str, object] = {"provider": values.get("COSTWARDEN_PROVIDER") or "digitalocean",
+                                 "plan": values.get("COSTWARDEN_PLAN") or "s-1vcpu-1gb"}  # fmt: skip
+    if values.get("COSTWARDEN_BUDGET_MONTHLY"):
+        config["budget"] = {"monthly": float(values["COSTWARDEN_BUDGET_MONTHLY"])}
+    if values.get("COSTWARDEN_BILLING_TIMEZONE"):
+        config["billing"] = {"timezone": values["COSTWARDEN_BILLING_TIMEZONE"]}
+    if values.get("COSTWARDEN_PROVIDER_API") == "true":
+        config["provider_api"] = {"enabled": True}
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+CONFIGS = {"exporter": ("pricing.yml", pricing_config), "receiver": ("receiver.yml", receiver_config)}
+
+
+def render_shared(out: Path, env: Mapping[str, str], token_dir: Path | None = None) -> list[Path]:
+    """The `config` service: every variable checked (EnvError), then what Prometheus and Alertmanager read written
+    into `out`, and the intake token into `token_dir` (its own volume; default `out`)."""
+    check(env)
+    out.mkdir(parents=True, exist_ok=True)
+    token_dir = token_dir or out
+    token_dir.mkdir(parents=True, exist_ok=True)
+    # Read by the receiver (COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE) and Alertmanager, which run as different users.
+    render.intake_token(token_dir, 0o644)
+    files = {
+        "prometheus.yml": render.prometheus(ADDRESSES, RULES),
+        "alertmanager.yml": render.alertmanager(ADDRESSES, f"{TOKEN_DIR}/{render.INTAKE_TOKEN}"),
+    }
+    for name, text in files.items():
+        (out / name).write_text(text)
+    for stale in ("receiver.yml", "pricing.yml"):  # rendered here by earlier versions; now by each service itself
+        (out / stale).unlink(missing_ok=True)
+    return [out / name for name in files]
+
+
+def start(service: str, argv: list[str], env: Mapping[str, str], directory: Path = RENDERED) -> Path:
+    """Render `service`'s config from its environment into `directory`; the caller then runs `argv`."""
+    name, render_config = CONFIGS[service]
+    text = render_config(check(env, READS[service]))
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+def start_main(argv: list[str]) -> int:
+    """`start <exporter|receiver> -- <command…>`: render, then become the command (its PID, its signals)."""
+    if len(argv) < 3 or argv[0] not in CONFIGS or argv[1] != "--":
+        print("usage: python -m stack start {exporter,receiver} -- <command> [args…]", file=sys.stderr)
+        return 2
+    try:
+        start(argv[0], argv[2:], os.environ)
+    except EnvError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        print(f"{argv[0]} not started: fix .env, then `docker compose up -d`", file=sys.stderr)
+        return 2
+    os.execvp(argv[2], argv[2:])  # noqa: S606 - the command compose gives, with its arguments
+    return 0  # not reached: execvp replaces this process or raises
+
+
+def render_main(out: Path, token_dir: Path | None) -> int:
+    try:
+        written = render_shared(out, os.environ, token_dir)
+    except EnvError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        print(f"{len(exc.lines)} setting(s) in .env to fix; nothing was started", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(".env checked: every variable is valid")
+    return 0
