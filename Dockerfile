@@ -5,14 +5,16 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY exporter exporter
 COPY receiver receiver
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+COPY stack stack
+# With the AWS extra (boto3): provider_api on an EC2 or Lightsail host works in the image as it does outside.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[aws]'
 
 FROM python:3.12.8-slim-bookworm
 RUN useradd --system --uid 10001 --home-dir /var/lib/costwarden --create-home costwarden
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 WORKDIR /opt/costwarden
-# The configs and rules the renderer reads, and the renderer itself.
+# The configs and rules the renderer reads, and the renderer beside them (`python -m stack` from here finds both).
 COPY prometheus prometheus
 COPY alertmanager alertmanager
 COPY rules rules
@@ -20,4 +22,4 @@ COPY grafana grafana
 COPY stack stack
 USER costwarden
 EXPOSE 9877 9095
-CMD ["costwarden-receiver", "--config", "/etc/costwarden/receiver.yml"]
+CMD ["python", "-m", "stack", "start", "receiver", "--", "costwarden-receiver", "--config", "/tmp/costwarden/receiver.yml"]

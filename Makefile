@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo-alert install uninstall test test-slow lint typecheck unit bench deps tools test-tools slow-tools clean help
+.PHONY: run demo-alert install uninstall test test-slow test-compose lint typecheck unit bench deps tools test-tools slow-tools clean help
 
 help:
 	@echo "make run    - the whole pipeline on this machine: exporter, Prometheus + rules, Alertmanager, receiver"
@@ -12,6 +12,7 @@ help:
 	@echo "sudo make install - on a VPS without Docker: systemd services that start at boot (docs/install.md); ARGS=--dry-run shows every file and command"
 	@echo "sudo make uninstall - stop and remove them, keeping your configs and data (ARGS=--purge removes those too)"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest (all but the slow tests)"
+	@echo "make test-compose - docker compose up for real (engine, images, healthchecks, a demo alert), then down -v"
 	@echo "make test-slow - the minutes-long tests: the scenario corpus through promtool, the end-to-end pipeline"
 	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, delivery, diagnostics vs ps/find, detection (synthetic + NAB), rule evaluation cost, faults (kill -9, burst, idle connections, disk full), grounding (corpus precision/recall, end to end)"
 
@@ -63,13 +64,20 @@ typecheck: deps
 	$(VENV)/bin/mypy
 
 unit: deps test-tools
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(VENV)/bin/pytest -q -m "not slow and not compose"
 
 test: lint typecheck unit
 
 # The minutes-long tests (the scenario corpus through promtool, the end-to-end pipeline); CI runs them after `make test`.
 test-slow: deps slow-tools
-	$(VENV)/bin/pytest -q -m slow
+	$(VENV)/bin/pytest -q -m "slow and not compose"
+
+# `docker compose up` for real: Debian's engine (started if none runs, stopped again), stand-in images when no
+# registry answers, the stack up and healthy, a demo alert delivered, `down -v`. Needs root, as CI has.
+COMPOSE_PACKAGES := docker.io:dockerd docker-compose:docker-compose debootstrap:debootstrap
+test-compose: deps
+	$(call install_missing,$(COMPOSE_PACKAGES))
+	$(VENV)/bin/pytest -q -m compose tests/stack/test_compose_up.py
 
 # The whole pipeline on loopback: exporter, Prometheus with the rules, Alertmanager, receiver. Ctrl-C stops it.
 run: deps tools

@@ -1,6 +1,7 @@
-"""docker-compose.yml, checked without a Docker engine (none runs here): the wiring between services, the files it
-mounts, the settings it reads, and the configs its `config` service renders, checked by promtool, amtool and our
-own validators; the file itself by Debian's docker-compose, whose `config` command needs no engine."""
+"""docker-compose.yml, checked without starting it: the wiring between services, the files it mounts, the settings
+it reads and how each is checked, and the configs the `config` service and each service's `start` render, checked by
+promtool, amtool and our own validators; the file itself by Debian's docker-compose, whose `config` command needs no
+engine. `docker compose up` for real is tests/stack/test_compose_up.py (`make test-compose`)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ import yaml
 
 from exporter import config as pricing
 from receiver.settings import load as load_receiver
-from stack import render
+from stack import compose
 
 ROOT = Path(__file__).parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 ONE_SHOT = {"config", "ollama-pull"}
 OWN_SECRETS = {"exporter": {"COSTWARDEN_PROVIDER_TOKEN"},
+               # It checks them (set, well-formed) and writes neither.
+               "config": {"COSTWARDEN_PROVIDER_TOKEN", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"},
                "receiver": {"COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL"},
                "grafana": {"GRAFANA_ADMIN_PASSWORD"}}  # fmt: skip
 ENV_EXAMPLE = {
@@ -93,11 +96,40 @@ def test_images_pinned_services_healthy_restarting_and_limited() -> None:
         assert "healthcheck" in service and "mem_limit" in service, name
 
 
-def test_only_grafana_is_published_and_on_loopback_by_default() -> None:
-    assert [n for n, s in SERVICES.items() if "ports" in s] == ["grafana"]
-    (port,) = SERVICES["grafana"]["ports"]
-    assert port == "${GRAFANA_PORT:-127.0.0.1:3000}:3000" and ENV_EXAMPLE["GRAFANA_PORT"] == "127.0.0.1:3000"
+def test_published_on_loopback_only_by_default() -> None:
+    published = {n: s["ports"] for n, s in SERVICES.items() if "ports" in s}
+    assert published == {"prometheus": ["${PROMETHEUS_PORT:-127.0.0.1:9090}:9090"],
+                         "alertmanager": ["${ALERTMANAGER_PORT:-127.0.0.1:9093}:9093"],
+                         "grafana": ["${GRAFANA_PORT:-127.0.0.1:3000}:3000"]}  # fmt: skip
+    for name in ("PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT"):
+        assert ENV_EXAMPLE[name].startswith("127.0.0.1:"), name
     assert SERVICES["grafana"]["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    # Nothing on the host's network: the firewall (UFW's default policy drops bridge → host) never stands between
+    # the services, and the exporter is on no public address.
+    assert not any("network_mode" in s or "extra_hosts" in s for s in SERVICES.values())
+    assert not any("host.docker.internal" in str(s) for s in SERVICES.values())
+    # The external URLs that links in messages carry: what a tunnel reaches, not a container id.
+    assert "--web.external-url=${PROMETHEUS_URL:-http://127.0.0.1:9090}" in SERVICES["prometheus"]["command"]
+    assert "--web.external-url=${ALERTMANAGER_URL:-http://127.0.0.1:9093}" in SERVICES["alertmanager"]["command"]
+
+
+def test_the_exporter_sees_the_host_read_only_with_two_capabilities() -> None:
+    exporter = SERVICES["exporter"]
+    assert exporter["pid"] == "host" and exporter["read_only"] is True and exporter["cap_drop"] == ["ALL"]
+    assert sorted(exporter["cap_add"]) == ["DAC_READ_SEARCH", "SYS_PTRACE"]
+    assert "no-new-privileges:true" in exporter["security_opt"]
+    # Plain read-only binds: `rslave` needs a shared or slave / on the host, which many are not.
+    assert all(v.endswith(":ro") for v in exporter["volumes"] if v.startswith("/"))
+
+
+def test_ollama_is_opt_in_and_the_limits_fit_a_small_vps() -> None:
+    assert ENV_EXAMPLE["COMPOSE_PROFILES"] == ""
+    units = {"m": 1, "g": 1024}
+    limits = {n: int(s["mem_limit"][:-1]) * units[s["mem_limit"][-1]] for n, s in SERVICES.items() if "mem_limit" in s}
+    without_ollama = sum(v for n, v in limits.items() if n != "ollama")
+    assert without_ollama <= 1024, limits
+    header = (ROOT / "docker-compose.yml").read_text().split("\n\n")[0]
+    assert f"add up to {without_ollama} MiB" in header
 
 
 def test_mounted_files_exist_and_variables_are_documented() -> None:
@@ -106,32 +138,27 @@ def test_mounted_files_exist_and_variables_are_documented() -> None:
         assert (ROOT / source).exists(), source
     for variable in set(re.findall(r"\$\{(\w+)", text)):
         assert variable in ENV_EXAMPLE, variable
-    for variable in set(re.findall(r'env(?:\.get\(|\[)"(\w+)"', (ROOT / "stack" / "render.py").read_text())):
+    for variable in compose.VARIABLES:
         assert variable in ENV_EXAMPLE, variable
+        assert variable in SERVICES["config"]["environment"], f"the config service checks {variable}"
+    for service, names in compose.READS.items():
+        assert set(names) <= set(SERVICES[service]["environment"]), service
     for source in re.findall(r"^COPY (?!--)(\S+) ", (ROOT / "Dockerfile").read_text(), re.M):
         assert (ROOT / source).exists(), source
 
 
 def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {k: v for k, v in ENV_EXAMPLE.items() if v} | {"TELEGRAM_CHAT_ID": "-100123"}
-    render.compose(tmp_path, env)
+    env = {k: v for k, v in ENV_EXAMPLE.items() if v} | {
+        "TELEGRAM_CHAT_ID": "-100123",
+        "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": "1:" + "a" * 35,
+    }
+    compose.render_shared(tmp_path, env)
     prometheus = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
     targets = {job["job_name"]: job["static_configs"][0]["targets"][0] for job in prometheus["scrape_configs"]}
-    assert targets["costwarden-exporter"] == "host.docker.internal:9877"
-    # On the host network the exporter listens on the Docker bridge, never on the public interface.
-    assert (
-        SERVICES["exporter"]["network_mode"] == "host"
-        and "--web.listen-address=${COSTWARDEN_EXPORTER_LISTEN:-172.17.0.1:9877}" in SERVICES["exporter"]["command"]
-    )
-    assert ENV_EXAMPLE["COSTWARDEN_EXPORTER_LISTEN"].startswith("172.17.0.1:")  # fmt: skip
-    assert "host.docker.internal:host-gateway" in SERVICES["prometheus"]["extra_hosts"]
-    assert targets["costwarden-receiver"] == "receiver:9095"
+    assert targets["costwarden-exporter"] == "exporter:9877" and targets["costwarden-receiver"] == "receiver:9095"
     assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
-    assert prometheus["rule_files"] == [
-        f"{render.COMPOSE_RULES}/recording/*.yml",
-        f"{render.COMPOSE_RULES}/alerting/*.yml",
-    ]
-    assert f"./rules:{render.COMPOSE_RULES}:ro" in SERVICES["prometheus"]["volumes"]
+    assert prometheus["rule_files"] == [f"{compose.RULES}/recording/*.yml", f"{compose.RULES}/alerting/*.yml"]
+    assert f"./rules:{compose.RULES}:ro" in SERVICES["prometheus"]["volumes"]
     alertmanager = yaml.safe_load((tmp_path / "alertmanager.yml").read_text())
     webhook = alertmanager["receivers"][0]["webhook_configs"][0]
     assert webhook["url"] == "http://receiver:9095/alerts"
@@ -139,7 +166,7 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
     assert webhook["http_config"]["authorization"]["credentials_file"] == "/etc/costwarden-intake/receiver-token"
     token = (tmp_path / "receiver-token").read_text().strip()
     assert len(token) >= 32 and (tmp_path / "receiver-token").stat().st_mode & 0o777 == 0o644
-    render.compose(tmp_path, env)
+    compose.render_shared(tmp_path, env)
     assert (tmp_path / "receiver-token").read_text().strip() == token  # kept across re-renders
     checked = subprocess.run(["promtool", "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml")],
                              capture_output=True, text=True)  # fmt: skip
@@ -148,24 +175,67 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
         ["amtool", "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # Each service renders its own config at start, from the variables compose gives it.
+    receiver_env = {k: v for k, v in env.items() if k in compose.READS["receiver"]}
+    path = compose.start("receiver", [], receiver_env, tmp_path / "run")
     monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE", str(tmp_path / "receiver-token"))
-    receiver = load_receiver(tmp_path / "receiver.yml")
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", env["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"])
+    receiver = load_receiver(path)
     assert receiver.auth.bearer_token == token and receiver.listen.host == "0.0.0.0"  # noqa: S104
     assert receiver.listen.port == 9095 and receiver.prometheus.url == "http://prometheus:9090"
     assert [c.type for c in receiver.channels] == ["console", "file", "telegram"]
+    assert "a" * 35 not in path.read_text()  # the token stays in the environment
     assert (
         receiver.digest.timezone == ENV_EXAMPLE["COSTWARDEN_BILLING_TIMEZONE"]
         and str(receiver.digest.daily.at) == "09:00:00"
     )
-    table = pricing.load(tmp_path / "pricing.yml")
-    assert (table.provider, table.plan) == ("digitalocean", "s-1vcpu-1gb") and not table.provider_api.enabled
     assert receiver.actions.url is None  # no token, no actions
-    render.compose(tmp_path / "api", env | {"COSTWARDEN_PROVIDER_API": "true", "COSTWARDEN_ACTIONS_TOKEN": "t"})
-    monkeypatch.setenv("COSTWARDEN_RECEIVER_ACTIONS_TOKEN", "t")  # as compose passes it
-    assert load_receiver(tmp_path / "api" / "receiver.yml").actions.url == "http://host.docker.internal:9877"
+    exporter_env = {k: v for k, v in env.items() if k in compose.READS["exporter"]}
+    table = pricing.load(compose.start("exporter", [], exporter_env, tmp_path / "run"))
+    assert (table.provider, table.plan) == ("digitalocean", "s-1vcpu-1gb") and not table.provider_api.enabled
+    api = {"COSTWARDEN_PROVIDER_API": "true", "COSTWARDEN_PROVIDER_TOKEN": "p", "COSTWARDEN_ACTIONS_TOKEN": "a" * 24}
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_ACTIONS_TOKEN", "a" * 24)  # as compose passes it
+    assert load_receiver(compose.start("receiver", [], receiver_env | api, tmp_path / "api")).actions.url == (
+        "http://exporter:9877"
+    )
+    assert pricing.load(compose.start("exporter", [], exporter_env | api, tmp_path / "api")).provider_api.enabled
     assert SERVICES["exporter"]["environment"]["COSTWARDEN_ACTIONS_TOKEN"] == "${COSTWARDEN_ACTIONS_TOKEN:-}"
     assert SERVICES["receiver"]["environment"]["COSTWARDEN_RECEIVER_ACTIONS_TOKEN"] == "${COSTWARDEN_ACTIONS_TOKEN:-}"
-    assert pricing.load(tmp_path / "api" / "pricing.yml").provider_api.enabled
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("COSTWARDEN_BUDGET_MONTHLY", "10 EUR", "expected a number in the plan's currency"),
+        ("COSTWARDEN_BUDGET_MONTHLY", "-5", "expected a positive number"),
+        ("COSTWARDEN_PROVIDER", "hetzner-cloud", "expected one of digitalocean, hetzner"),
+        ("COSTWARDEN_PLAN", "s-1vcpu-1g", "did you mean s-1vcpu-1gb"),
+        ("COSTWARDEN_BILLING_TIMEZONE", "CET+1", "not an IANA time zone"),
+        ("COSTWARDEN_PROVIDER_API", "enabled", "expected true or false"),
+        ("DIGEST_DAILY_AT", "9am", "expected a time of day as HH:MM"),
+        ("REPORT_LANGUAGE", "cn", "expected en or zh"),
+        ("TELEGRAM_CHAT_ID", "my-chat", "expected a chat id"),
+        ("OLLAMA_HOST", "ollama:11434", "expected an http:// or https:// URL"),
+        ("COSTWARDEN_ACTIONS_TOKEN", "short", "expected a long random string"),
+    ],
+)
+def test_each_bad_variable_gets_one_line_naming_it(variable: str, value: str, says: str) -> None:
+    with pytest.raises(compose.EnvError) as raised:
+        compose.check({variable: value})
+    (line,) = raised.value.lines
+    shown = "(hidden)" if variable in compose.SECRET else repr(value)
+    assert line.startswith(f".env: {variable}={shown}: ") and says in line
+
+
+def test_plain_meanings_are_accepted_and_secrets_never_shown() -> None:
+    values = compose.check({"COSTWARDEN_PROVIDER": "Hetzner", "COSTWARDEN_PLAN": "CX22", "DIGEST_DAILY_AT": "9:00",
+                            "COSTWARDEN_PROVIDER_API": "yes", "COSTWARDEN_PROVIDER_TOKEN": "secret-token"})  # fmt: skip
+    assert (values["COSTWARDEN_PROVIDER"], values["COSTWARDEN_PLAN"]) == ("hetzner", "cx22")
+    assert values["DIGEST_DAILY_AT"] == "09:00" and values["COSTWARDEN_PROVIDER_API"] == "true"
+    with pytest.raises(compose.EnvError) as raised:
+        compose.check({"COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": "123:leaked", "COSTWARDEN_PROVIDER_API": "true"})
+    assert "leaked" not in str(raised.value) and "(hidden)" in str(raised.value)
+    assert "COSTWARDEN_PROVIDER_API=true needs COSTWARDEN_PROVIDER_TOKEN" in str(raised.value)
 
 
 def test_fleet_examples_are_valid_prometheus_configs(tmp_path: Path) -> None:
