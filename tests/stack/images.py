@@ -7,6 +7,7 @@ machine's extra CA certificates (its egress proxy signs with them) so that apt a
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -60,8 +61,6 @@ def pulled(image: str) -> bool:
 
 def mirror() -> str:
     """The Debian mirror this machine's apt uses (nothing else is reachable from here)."""
-    import re
-
     for sources in [*Path("/etc/apt").glob("sources.list"), *sorted(Path("/etc/apt").glob("sources.list.d/*"))]:
         if sources.is_file():
             for url in re.findall(r"(?:URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+/debian)\b", sources.read_text(), re.M):
@@ -69,7 +68,7 @@ def mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def base(say: object = print) -> None:
+def base() -> None:
     if present(BASE):
         return
     with tempfile.TemporaryDirectory(prefix="costwarden-base-") as tmp:
@@ -82,12 +81,12 @@ def base(say: object = print) -> None:
                 shutil.copy(cert, root / "usr/local/share/ca-certificates" / cert.name)
             subprocess.run(["chroot", str(root), "update-ca-certificates"], check=True, capture_output=True)
         shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True, capture_output=True)
-        assert tar.wait() == 0
+        with subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE) as tar:
+            subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True, capture_output=True)
+        assert tar.returncode == 0
 
 
-def ensure(images: list[str], say: object = print) -> list[str]:
+def ensure(images: list[str]) -> list[str]:
     """Every image in `images` present; returns the ones that are stand-ins (built here), which the caller
     announces."""
     standins: list[str] = []

@@ -53,23 +53,27 @@ def docker_answers() -> bool:
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     if os.geteuid() != 0:
         pytest.skip("starting a Docker engine needs root (CI runs as root)")
-    ours = DOCKERD_PID.exists() and Path(f"/proc/{DOCKERD_PID.read_text().strip() or 0}").exists()
+    leftover = DOCKERD_PID.exists() and Path(f"/proc/{DOCKERD_PID.read_text().strip() or 0}").exists()
+    dockerd: subprocess.Popen[bytes] | None = None
     if not docker_answers():
         log = tmp_path_factory.mktemp("dockerd") / "dockerd.log"
         with log.open("ab") as out:
-            subprocess.Popen(["dockerd", "--iptables=false", "--ip-forward=false", "--storage-driver=overlay2",
-                              f"--pidfile={DOCKERD_PID}"], stdout=out, stderr=subprocess.STDOUT,
-                             start_new_session=True)  # fmt: skip
+            dockerd = subprocess.Popen(["dockerd", "--iptables=false", "--ip-forward=false",
+                                        "--storage-driver=overlay2", f"--pidfile={DOCKERD_PID}"],
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + 60
         while not docker_answers():
+            assert dockerd.poll() is None, f"dockerd stopped: {log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, f"dockerd did not start: {log.read_text()[-2000:]}"
             time.sleep(0.5)
-        ours = True
     yield
-    if ours and DOCKERD_PID.exists():
+    if dockerd is not None:
+        dockerd.terminate()
+        dockerd.wait(timeout=60)
+    elif leftover:  # started by a run of this test that was killed midway: ours to stop
         pid = int(DOCKERD_PID.read_text().strip())
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.3)
 
@@ -115,7 +119,8 @@ def stack(engine: None, env_file: Path) -> Iterator[dict[str, float]]:
     finally:
         compose(env_file, "down", "-v", "--remove-orphans", check=False)
         if not os.environ.get("COSTWARDEN_KEEP_IMAGES"):
-            images.remove([image for image, there in had.items() if not there])
+            # Stand-ins are ours whoever built them (a run killed midway leaves them); our image only if it is new.
+            images.remove(sorted({*standins, *(image for image, there in had.items() if not there)}))
 
 
 def states(env_file: Path) -> dict[str, str]:

@@ -21,21 +21,13 @@ from pathlib import Path
 import pytest
 
 from stack.systemd import SERVICES, unit_name, user
+from tests.stack.images import mirror
 
 ROOT = Path(__file__).parents[2]
 PACKAGES = "systemd,systemd-sysv,dbus,python3,python3-venv,make,prometheus,prometheus-alertmanager"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
-
-
-def mirror() -> str:
-    """The Debian mirror this machine's apt uses (nothing else is reachable from here)."""
-    for sources in sorted(Path("/etc/apt").glob("sources.list*")) + sorted(Path("/etc/apt").glob("sources.list.d/*")):
-        if sources.is_file():
-            for url in re.findall(r"(?:URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+/debian)\b", sources.read_text(), re.M):
-                return url
-    return "http://deb.debian.org/debian"
 
 
 class Machine:
