@@ -123,7 +123,8 @@ def start(data: Path, ports: dict[str, int]) -> list[tuple[Part, subprocess.Pope
         )
     for name, port in ports.items():
         if _ok(f"http://127.0.0.1:{port}/"):
-            raise SystemExit(f"port {port} ({name}) is already in use; stop what listens there or set --ports")
+            raise SystemExit(f"port {port} ({name}) is already in use; stop what listens there or set --ports"
+                             + _debian_hint(name))  # fmt: skip
     running: list[tuple[Part, subprocess.Popen[bytes]]] = []
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -149,6 +150,21 @@ def start(data: Path, ports: dict[str, int]) -> list[tuple[Part, subprocess.Pope
     return running
 
 
+def _debian_hint(name: str) -> str:
+    """Debian's packages start their own Prometheus and Alertmanager (on all interfaces) when installed: say so."""
+    unit = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}.get(name)
+    if unit is None or not Path("/run/systemd/system").is_dir():
+        return ""
+    active = subprocess.run(["systemctl", "is-active", f"{unit}.service"], capture_output=True, text=True,  # noqa: S603, S607
+                            check=False).stdout.strip()  # fmt: skip
+    if active != "active":
+        return ""
+    return (
+        f". It is Debian's own {unit}.service, which its package started when it was installed; "
+        f"`sudo systemctl disable --now {unit}` stops it, or keep it and use --ports"
+    )
+
+
 def stop(running: list[tuple[Part, subprocess.Popen[bytes]]]) -> None:
     for _, proc in reversed(running):
         if proc.poll() is None:
@@ -166,12 +182,15 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
     """A synthetic critical cost spike, as Prometheus would send it, ending after `minutes`."""
     alertmanager = f"http://127.0.0.1:{ports['alertmanager']}"
     now = datetime.now(UTC)
+    # A workload name of its own each time: Alertmanager remembers what it sent (across restarts, for the repeat
+    # interval of an hour), so a second demo with the same labels would be silently skipped as already sent.
+    cgroup = f"demo-miner-{now:%H%M%S}"
     alert = {
         "labels": {"alertname": "CostwardenCostSpike", "severity": "critical", "instance": "localhost",
-                   "job": "costwarden-exporter", "cgroup": "demo-miner", "resource": "cpu"},
+                   "job": "costwarden-exporter", "cgroup": cgroup, "resource": "cpu"},
         "annotations": {
             "summary": "A resource suddenly costs far more than it usually does at this hour.",
-            "description": "The cpu cost of demo-miner on localhost is 0.0312 USD/h against 0.0010 USD/h expected "
+            "description": f"The cpu cost of {cgroup} on localhost is 0.0312 USD/h against 0.0010 USD/h expected "
                            "at this hour (z-score 14.2). This is a demo alert from `make demo-alert`.",
             "runbook_url": "https://github.com/costwarden/costwarden/blob/main/rules/runbook.md#costwardencostspike",
             "dashboard_url": "/d/costwarden-anomalies/costwarden-anomalies?var-instance=localhost",
@@ -193,7 +212,8 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
     print(
         f"demo alert handed to Alertmanager at {alertmanager}: the message arrives in about 10 s (critical alerts "
         "wait 10 s for their group) on the receiver's channels — the `make run` terminal, or, installed, "
-        f"`journalctl -u costwarden-receiver` — and its resolution after {minutes:g} min."
+        f"`journalctl -u costwarden-receiver` — and its resolution within about {minutes + 5:g} min (the spike "
+        f"ends after {minutes:g} min; Alertmanager reports a resolution at its next 5-minute group interval)."
     )
 
 
