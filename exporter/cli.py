@@ -214,13 +214,19 @@ def build_actions(args: argparse.Namespace) -> tuple[ActionService | None, str |
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    # Start-up errors are printed once, as one line, not also logged (they would show twice on the same terminal).
     try:
         table = config.load(args.config_file)
     except config.ConfigError as exc:
-        log.error("invalid pricing table: %s", exc)
         print(f"costwarden-exporter: {exc}", file=sys.stderr)
         return 2
     prices = unit_prices(table)
+    try:
+        billing = poller.build(table)  # before --config.check too: a check that passes must mean a start that works
+    except config.ConfigError as exc:
+        source = args.config_file or "<embedded default>"
+        print(f"costwarden-exporter: {source}: {exc}", file=sys.stderr)
+        return 2
     if args.config_check:
         resolved = dataclasses.asdict(table)
         resolved["derived_unit_prices"] = vars(prices)
@@ -228,18 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(resolved, indent=2))
         return 0
 
-    try:
-        billing = poller.build(table)
-    except config.ConfigError as exc:
-        source = args.config_file or "<embedded default>"
-        log.error("invalid pricing table: %s: %s", source, exc)
-        print(f"costwarden-exporter: {source}: {exc}", file=sys.stderr)
-        return 2
     metrics, sampler, heart = build(args, table, billing)
     try:
         actions, actions_token = build_actions(args)
     except config.ConfigError as exc:
-        log.error("invalid actions: %s", exc)
         print(f"costwarden-exporter: {exc}", file=sys.stderr)
         return 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,19 @@ def test_cli_config_check_prints_resolved_prices(tmp_path: Path) -> None:
     resolved = json.loads(proc.stdout)
     assert resolved["budget"]["monthly"] == 30
     assert resolved["full_machine_hourly"] == pytest.approx(0.036)
+
+
+def test_config_check_fails_where_the_start_would_and_says_it_once(tmp_path: Path) -> None:
+    """Issue 20: `--config.check` passed with provider_api on and no token, then the real start exited 2; and every
+    start-up error was printed twice (logged and printed on the same terminal)."""
+    path = write(tmp_path, "provider: hetzner\nplan: cx22\nprovider_api: {enabled: true}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSTWARDEN_PROVIDER_TOKEN")}
+    for extra in (["--config.check"], []):
+        proc = subprocess.run([sys.executable, "-m", "exporter", "--config.file", str(path), *extra],
+                              capture_output=True, text=True, timeout=30, env=env)  # fmt: skip
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.count("needs a read-only token in COSTWARDEN_PROVIDER_TOKEN") == 1, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_documented_example_loads() -> None:
