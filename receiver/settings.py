@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import typing
 import urllib.parse
 from datetime import time
 from pathlib import Path
@@ -460,4 +462,38 @@ def load(path: Path | None) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise SettingsError(f"{source}: field {first_problem(exc)}") from exc
+        raise SettingsError(f"{source}: field {_explain(exc, raw)}") from exc
+
+
+def _field_names() -> set[str]:
+    """Every field name of receiver.yml, for "did you mean"."""
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [Settings]
+    while pending:
+        model = pending.pop()
+        for name, field in model.model_fields.items():
+            names.add(name)
+            for inner in typing.get_args(field.annotation) or (field.annotation,):
+                for candidate in typing.get_args(inner) or (inner,):
+                    if isinstance(candidate, type) and issubclass(candidate, BaseModel) and candidate is not model:
+                        pending.append(candidate)
+    return names
+
+
+def _explain(exc: ValidationError, raw: object) -> str:
+    """The first problem in words a person can act on: a misspelt field gets its likely name, a missing secret the
+    variable that supplies it (instead of the library's "Extra inputs are not permitted", "Field required")."""
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    where = ".".join(loc) or "(top level)"
+    if first["type"] == "extra_forbidden" and loc:
+        close = difflib.get_close_matches(loc[-1], sorted(_field_names()), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else " (docs/configuration.md lists every field)"
+        return f"{where}: unknown field{hint}"
+    if first["type"] == "missing" and loc and loc[-1] in SECRET_FIELDS and loc[0] == "channels" and len(loc) > 1:
+        channels = raw.get("channels") if isinstance(raw, dict) else None
+        channel = channels[int(loc[1])] if isinstance(channels, list) and loc[1].isdigit() else {}
+        name = str(channel.get("name") or channel.get("type") or "") if isinstance(channel, dict) else ""
+        variable = f"COSTWARDEN_RECEIVER_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_{loc[-1].upper()}"
+        return f"{where}: required: set {variable} (or {variable}_FILE, a file holding it) in the environment"
+    return first_problem(exc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -137,8 +138,22 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
     path.write_text("listen: {port: 99999}\n")
     with pytest.raises(SettingsError, match=r"receiver\.yml: field listen\.port: Input should be less than 65536"):
         load(path)
+    # Issue 20: the library's wording ("Extra inputs are not permitted", "Field required") told no one what to do.
     path.write_text("lisen: {}\n")
-    with pytest.raises(SettingsError, match="field lisen: Extra inputs are not permitted"):
+    with pytest.raises(SettingsError, match=re.escape("field lisen: unknown field; did you mean listen?")):
+        load(path)
+    path.write_text("ollama: {languag: zh}\n")
+    with pytest.raises(SettingsError, match=re.escape("field ollama.languag: unknown field; did you mean language?")):
+        load(path)
+    path.write_text("channels:\n  - {type: telegram, name: ops-bot, chat_id: 1}\n")
+    monkeypatch.delenv("COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN", raising=False)
+    with pytest.raises(
+        SettingsError,
+        match=re.escape(
+            "field channels.0.telegram.bot_token: required: set COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN "
+            "(or COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN_FILE"
+        ),
+    ):
         load(path)
     secret = tmp_path / "token"
     secret.write_text("from-file\n")
