@@ -7,6 +7,7 @@ never a silently wrong bill later. Everything downstream receives a frozen, full
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.resources
 import math
 import re
@@ -184,7 +185,9 @@ def _build(cls: type[_T], data: Any, where: str) -> _T:
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
-        raise _Invalid(_join(where, str(unknown[0])), f"unknown field (known: {', '.join(fields)})")
+        close = difflib.get_close_matches(str(unknown[0]), list(fields), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise _Invalid(_join(where, str(unknown[0])), f"unknown field; {hint}(known: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for name, field in fields.items():
@@ -261,20 +264,34 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def resolve(raw: dict[str, Any], source: str = "<embedded default>") -> PricingTable:
     """Merge a user's raw table over its preset and validate the result; raise ConfigError naming `source`."""
+    presets = _presets()
+    if "provider" not in raw and "machine" not in raw:
+        known = ", ".join(sorted(presets))
+        raise ConfigError(f"{source}: field provider: required: one of {known} with its plan (e.g. provider: "
+                          "hetzner, plan: cx22), or provider: custom with machine and plan_price")  # fmt: skip
     provider = raw.get("provider", "custom")
     if not isinstance(provider, str):
         raise ConfigError(f"{source}: field provider: must be a string")
+    provider = provider.lower() if provider.lower() in presets else provider  # "Hetzner" means hetzner
+    raw = {**raw, "provider": provider} if "provider" in raw else raw
     merged: dict[str, Any] = {}
     if provider != "custom":
-        presets = _presets()
         if provider not in presets:
             known = ", ".join(["custom", *sorted(presets)])
-            raise ConfigError(f"{source}: field provider: unknown provider {provider!r} (known: {known})")
+            close = difflib.get_close_matches(provider.lower(), list(presets), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"{source}: field provider: unknown provider {provider!r}{hint} (known: {known})")
         plans = presets[provider]["plans"]
         plan = raw.get("plan")
+        by_case = {name.lower(): name for name in plans}
+        if isinstance(plan, str) and plan.lower() in by_case:
+            plan = by_case[plan.lower()]  # the provider's console writes CX22; the preset is cx22
+            raw = {**raw, "plan": plan}
         if not isinstance(plan, str) or plan not in plans:
+            close = difflib.get_close_matches(str(plan).lower(), list(by_case), n=2, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(by_case[c] for c in close)}?" if close else ""
             raise ConfigError(
-                f"{source}: field plan: unknown {provider} plan {plan!r} (known: {', '.join(sorted(plans))}); "
+                f"{source}: field plan: unknown {provider} plan {plan!r}{hint} (known: {', '.join(sorted(plans))}); "
                 "for another plan use provider: custom and give machine and plan_price"
             )
         merged = _merge(presets[provider]["defaults"], plans[plan])
@@ -326,6 +343,39 @@ def load(path: Path | None) -> PricingTable:
     if path is None:
         return resolve(EMBEDDED_DEFAULT)
     raw = read_yaml(path)
+    if raw == {}:
+        raise ConfigError(f"{path}: the file is empty: give at least provider and plan (e.g. provider: hetzner and "
+                          "plan: cx22; docs/examples/pricing.yml), or leave out --config.file for the embedded "
+                          "default")  # fmt: skip
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: field (top level): expected a mapping of fields, got {type(raw).__name__}")
-    return resolve(raw, source=str(path))
+    try:
+        return resolve(raw, source=str(path))
+    except ConfigError as exc:
+        field = re.match(rf"{re.escape(str(path))}: field ([^:]+):", str(exc))
+        line = _line_of(path.read_text(encoding="utf-8"), field[1]) if field else None
+        if line is None:
+            raise
+        raise ConfigError(str(exc).replace(f"{path}: ", f"{path}:{line}: ", 1)) from exc
+
+
+def _line_of(text: str, dotted: str) -> int | None:
+    """The line (1-based) where the dotted field is written, for errors an editor can jump to; None when the field
+    is not in the file (a missing one, or one that came from the preset)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in re.findall(r"[^.\[\]]+", dotted):
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if str(k.value) == part), None)
+            if match is None:
+                return line
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

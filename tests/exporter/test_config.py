@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +73,7 @@ plan_price: {hourly: 0.02, monthly: 12}
         ("provider: hetzner\nplan: cx22\nbilling: {cycle_day: 31}\n", "field billing.cycle_day: must be ≤ 28, got 31"),
         (
             "provider: hetzner\nplan: cx22\nbudgett: {monthly: 3}\n",
-            "field budgett: unknown field (known: machine, plan_price, provider",
+            "field budgett: unknown field; did you mean budget? (known: machine, plan_price, provider",
         ),
         ("provider: custom\nmachine: {vcpus: 1, memory_gib: 1, disk_gib: 1}\n", "field plan_price: required"),
         ("- a\n- b\n", "expected a mapping"),
@@ -108,8 +109,32 @@ def test_bad_files_name_file_field_and_reason(tmp_path: Path, text: str, expecte
     with pytest.raises(config.ConfigError) as info:
         config.load(path)
     message = str(info.value)
-    assert message.startswith(f"{path}: ")
+    assert re.match(rf"{re.escape(str(path))}(:\d+)?: ", message), message
     assert expected in message
+
+
+def test_errors_point_at_the_line_and_guess_the_meaning(tmp_path: Path) -> None:
+    """Issue 20: value errors gave no line and no "did you mean" (budjet, CX22); an empty file said "field machine:
+    required"."""
+    path = write(tmp_path, "provider: hetzner\nplan: cx22\n\nbudget:\n  monthly: lots\n")
+    with pytest.raises(config.ConfigError, match=r"pricing\.yml:5: field budget\.monthly: expected a number"):
+        config.load(path)
+    path = write(tmp_path, "provider: hetzner\nplan: cx22\nbudjet: {monthly: 5}\n")
+    with pytest.raises(config.ConfigError, match=r"pricing\.yml:3: field budjet: unknown field; did you mean budget\?"):
+        config.load(path)
+    path = write(tmp_path, "provider: Hetzner\nplan: CX22\n")  # as the provider's console writes them
+    table = config.load(path)
+    assert (table.provider, table.plan) == ("hetzner", "cx22")
+    path = write(tmp_path, "provider: hetzner\nplan: cx-22\n")
+    with pytest.raises(config.ConfigError, match=r"pricing\.yml:2: field plan: unknown hetzner plan 'cx-22'; did you "
+                                                 r"mean cx22"):  # fmt: skip
+        config.load(path)
+    path = write(tmp_path, "")
+    with pytest.raises(config.ConfigError, match=r"the file is empty: give at least provider and plan"):
+        config.load(path)
+    path = write(tmp_path, "region: fsn1\n")
+    with pytest.raises(config.ConfigError, match=r"field provider: required: one of digitalocean, ec2, hetzner"):
+        config.load(path)
 
 
 def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
@@ -130,7 +155,7 @@ def test_cli_refuses_to_start_on_a_bad_file(tmp_path: Path) -> None:
         [sys.executable, "-m", "exporter", "--config.file", str(path)], capture_output=True, text=True, timeout=30
     )
     assert proc.returncode == 2
-    assert f"{path}: field plan_price.hourly: expected a number, got 'free'" in proc.stderr
+    assert f"{path}:3: field plan_price.hourly: expected a number, got 'free'" in proc.stderr
 
 
 def test_cli_config_check_prints_resolved_prices(tmp_path: Path) -> None:
