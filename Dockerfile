@@ -1,12 +1,12 @@
 # costwarden: one image for the exporter, the receiver and the config renderer (`python -m stack render`).
-# Multi-stage: wheels are built with the toolchain, the runtime stage has only Python and the installed package.
+# Multi-stage: wheels are built in the first stage, the runtime stage gets only the installed packages.
 FROM python:3.12.8-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY exporter exporter
 COPY receiver receiver
 COPY stack stack
-# With the AWS extra (boto3): provider_api on an EC2 or Lightsail host works in the image as it does outside.
+# With the AWS extra (boto3), so that provider_api: aws can run here; its credentials (AWS_* variables) are yours to pass.
 RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[aws]'
 
 FROM python:3.12.8-slim-bookworm
@@ -18,7 +18,6 @@ WORKDIR /opt/costwarden
 COPY prometheus prometheus
 COPY alertmanager alertmanager
 COPY rules rules
-COPY grafana grafana
 COPY stack stack
 USER costwarden
 EXPOSE 9877 9095

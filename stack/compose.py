@@ -79,8 +79,8 @@ def _plan(value: str, env: Mapping[str, str]) -> str:
         return by_case[value.lower()]
     close = difflib.get_close_matches(value.lower(), list(by_case), n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(by_case[c] for c in close)}?" if close else ""
-    raise ValueError(f"not a {provider} plan{hint} (the plans: {', '.join(plans)}; or a custom table, "
-                     "docs/configuration.md)")  # fmt: skip
+    raise ValueError(f"not a {provider} plan{hint} (the plans: {', '.join(plans)}; a plan outside these "
+                     "needs a pricing table of your own, which compose does not take yet)")  # fmt: skip
 
 
 def _budget(value: str, env: Mapping[str, str]) -> str:
@@ -99,13 +99,13 @@ def _provider_token(value: str, env: Mapping[str, str]) -> str:
 
 
 def _chat_id(value: str, env: Mapping[str, str]) -> str:
-    if not re.fullmatch(r"-?\d+|@\w{5,}", value):
+    if not re.fullmatch(r"-?[0-9]+|@[A-Za-z0-9_]{5,}", value):
         raise ValueError("expected a chat id such as -1001234567890 (or @channelname); see docs/receiver.md")
     return value
 
 
 def _bot_token(value: str, env: Mapping[str, str]) -> str:
-    if not re.fullmatch(r"\d+:[\w-]{30,}", value):
+    if not re.fullmatch(r"[0-9]+:[A-Za-z0-9_-]{30,}", value):
         raise ValueError("expected the token @BotFather gave, like 123456789:AAE… (digits, a colon, 35 characters)")
     return value
 
@@ -117,7 +117,7 @@ def _language(value: str, env: Mapping[str, str]) -> str:
 
 
 def _clock(value: str, env: Mapping[str, str]) -> str:
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
+    match = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", value)
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValueError("expected a time of day as HH:MM, e.g. 09:00 or 18:30")
     return f"{int(match[1]):02d}:{match[2]}"
@@ -130,8 +130,14 @@ def _url(value: str, env: Mapping[str, str]) -> str:
 
 
 def _model(value: str, env: Mapping[str, str]) -> str:
-    if not re.fullmatch(r"[\w.:/-]+", value):
+    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.:/-]*", value):
         raise ValueError("expected an Ollama model name such as llama3.2:3b or qwen2.5:3b")
+    return value
+
+
+def _server(value: str, env: Mapping[str, str]) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+        raise ValueError("expected the server's name (or id) as the provider's console shows it")
     return value
 
 
@@ -146,19 +152,25 @@ Check = Callable[[str, Mapping[str, str]], str]
 VARIABLES: dict[str, Check] = {
     "COSTWARDEN_PROVIDER": _provider, "COSTWARDEN_PLAN": _plan, "COSTWARDEN_BUDGET_MONTHLY": _budget,
     "COSTWARDEN_BILLING_TIMEZONE": _zone, "COSTWARDEN_PROVIDER_API": _truthy,
-    "COSTWARDEN_PROVIDER_TOKEN": _provider_token, "COSTWARDEN_ACTIONS_TOKEN": _actions_token,
+    "COSTWARDEN_PROVIDER_SERVER": _server, "COSTWARDEN_PROVIDER_TOKEN": _provider_token,
+    "COSTWARDEN_ACTIONS_TOKEN": _actions_token, "COSTWARDEN_RECEIVER_HEARTBEAT_URL": _url,
     "TELEGRAM_CHAT_ID": _chat_id, "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": _bot_token,
     "REPORT_LANGUAGE": _language, "DIGEST_DAILY_AT": _clock, "DIGEST_TIMEZONE": _zone,
     "OLLAMA_HOST": _url, "OLLAMA_MODEL": _model, "GRAFANA_URL": _url,
 }  # fmt: skip
 """Every variable of `.env` that costwarden reads (Compose's own and Grafana's password are Compose's business)."""
-SECRET = {"COSTWARDEN_PROVIDER_TOKEN", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "COSTWARDEN_ACTIONS_TOKEN"}
+SECRET = {
+    "COSTWARDEN_PROVIDER_TOKEN",
+    "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN",
+    "COSTWARDEN_ACTIONS_TOKEN",
+    "COSTWARDEN_RECEIVER_HEARTBEAT_URL",
+}  # the heartbeat URL holds its key
 READS = {
     "exporter": ("COSTWARDEN_PROVIDER", "COSTWARDEN_PLAN", "COSTWARDEN_BUDGET_MONTHLY", "COSTWARDEN_BILLING_TIMEZONE",
-                 "COSTWARDEN_PROVIDER_API", "COSTWARDEN_PROVIDER_TOKEN"),
+                 "COSTWARDEN_PROVIDER_API", "COSTWARDEN_PROVIDER_SERVER", "COSTWARDEN_PROVIDER_TOKEN"),
     "receiver": ("TELEGRAM_CHAT_ID", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "REPORT_LANGUAGE", "DIGEST_DAILY_AT",
                  "DIGEST_TIMEZONE", "COSTWARDEN_BILLING_TIMEZONE", "OLLAMA_HOST", "OLLAMA_MODEL", "GRAFANA_URL",
-                 "COSTWARDEN_ACTIONS_TOKEN"),
+                 "COSTWARDEN_ACTIONS_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL"),
 }  # fmt: skip
 """Which variables each service's own config is rendered from (compose gives each exactly these)."""
 
@@ -180,6 +192,7 @@ def check(env: Mapping[str, str], names: tuple[str, ...] | None = None) -> dict[
         except ValueError as exc:
             shown = "(hidden)" if name in SECRET else repr(raw)
             errors.append(f".env: {name}={shown}: {exc}")
+    provider = values.get("COSTWARDEN_PROVIDER", "digitalocean")
     if (
         "COSTWARDEN_PROVIDER_TOKEN" in names
         and values.get("COSTWARDEN_PROVIDER_API") == "true"
@@ -197,6 +210,22 @@ def check(env: Mapping[str, str], names: tuple[str, ...] | None = None) -> dict[
     ):
         errors.append(".env: TELEGRAM_CHAT_ID is set but COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN is empty: set the "
                       "token @BotFather gave, or empty TELEGRAM_CHAT_ID")  # fmt: skip
+    if "COSTWARDEN_PLAN" in names and provider != "digitalocean" and not values.get("COSTWARDEN_PLAN") and not errors:
+        from exporter.config import preset_names
+
+        plans = ", ".join(preset_names().get(provider, []))
+        errors.append(f".env: COSTWARDEN_PLAN is empty: COSTWARDEN_PROVIDER={provider} needs one of its plans: {plans}")
+    if not errors and "COSTWARDEN_PLAN" in names:
+        # The table the exporter will load, resolved now: a provider without its plan (the default plan is
+        # DigitalOcean's) or any other combination the exporter refuses is a line here, not a restart loop later.
+        from exporter.config import ConfigError, resolve
+
+        try:
+            resolve(yaml.safe_load(pricing_config(values)), source=".env")
+        except ConfigError as exc:
+            field = {"plan": "COSTWARDEN_PLAN", "provider": "COSTWARDEN_PROVIDER"}
+            name = next((v for k, v in field.items() if f"field {k}:" in str(exc)), "COSTWARDEN_PLAN")
+            errors.append(f".env: {name}: {str(exc).removeprefix('.env: ')}")
     if errors:
         raise EnvError(errors)
     return values
@@ -241,6 +270,8 @@ def pricing_config(values: Mapping[str, str]) -> str:
         config["billing"] = {"timezone": values["COSTWARDEN_BILLING_TIMEZONE"]}
     if values.get("COSTWARDEN_PROVIDER_API") == "true":
         config["provider_api"] = {"enabled": True}
+        if values.get("COSTWARDEN_PROVIDER_SERVER"):
+            config["provider_api"] = {"enabled": True, "server": values["COSTWARDEN_PROVIDER_SERVER"]}
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -262,7 +293,9 @@ def render_shared(out: Path, env: Mapping[str, str], token_dir: Path | None = No
     }
     for name, text in files.items():
         (out / name).write_text(text)
-    for stale in ("receiver.yml", "pricing.yml"):  # rendered here by earlier versions; now by each service itself
+    # Rendered here by earlier versions: the configs (now by each service itself), and the intake token (now in its own
+    # volume, which Prometheus does not mount).
+    for stale in ("receiver.yml", "pricing.yml", *([render.INTAKE_TOKEN] if token_dir != out else [])):
         (out / stale).unlink(missing_ok=True)
     return [out / name for name in files]
 
@@ -270,7 +303,13 @@ def render_shared(out: Path, env: Mapping[str, str], token_dir: Path | None = No
 def start(service: str, argv: list[str], env: Mapping[str, str], directory: Path = RENDERED) -> Path:
     """Render `service`'s config from its environment into `directory`; the caller then runs `argv`."""
     name, render_config = CONFIGS[service]
-    text = render_config(check(env, READS[service]))
+    values = check(env, READS[service])
+    host_name = Path("/host/root/etc/hostname")
+    if service == "exporter" and not values.get("COSTWARDEN_PROVIDER_SERVER") and host_name.exists():
+        # In its container the exporter's own hostname is the container id; Hetzner's API looks the server up by
+        # the host's name.
+        values = {**values, "COSTWARDEN_PROVIDER_SERVER": host_name.read_text().strip()}
+    text = render_config(values)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = directory / name
     path.write_text(text)
@@ -292,9 +331,12 @@ def start_main(argv: list[str]) -> int:
     return 0  # not reached: execvp replaces this process or raises
 
 
-def render_main(out: Path, token_dir: Path | None) -> int:
+def render_main(out: Path, token_dir: Path | None, exporter_state: Path | None = None) -> int:
     try:
         written = render_shared(out, os.environ, token_dir)
+        if exporter_state is not None and exporter_state.is_dir():
+            os.chown(exporter_state, 0, 0)
+            exporter_state.chmod(0o700)
     except EnvError as exc:
         print("\n".join(exc.lines), file=sys.stderr)
         print(f"{len(exc.lines)} setting(s) in .env to fix; nothing was started", file=sys.stderr)

@@ -235,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--token-dir", dest="token_dir", type=Path, default=None,
                         help="render: where the receiver's intake token goes (default: --out)")  # fmt: skip
+    parser.add_argument("--exporter-state", dest="exporter_state", type=Path, default=None,
+                        help="render: the exporter's state volume, made root's (the exporter runs without "
+                             "CAP_DAC_OVERRIDE; earlier versions left it owned by the image's user)")  # fmt: skip
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "run", help="state and rendered configs")
     ports_help = (
         "e.g. exporter=19877,prometheus=19090 (default: $COSTWARDEN_PORTS, which the installed "
@@ -256,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "render":
         from stack import compose
 
-        return compose.render_main(args.out, args.token_dir)
+        return compose.render_main(args.out, args.token_dir, args.exporter_state)
     if args.command == "demo-alert":
         demo_alert(ports, args.minutes)
         return 0

@@ -23,7 +23,8 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 ONE_SHOT = {"config", "ollama-pull"}
 OWN_SECRETS = {"exporter": {"COSTWARDEN_PROVIDER_TOKEN"},
                # It checks them (set, well-formed) and writes neither.
-               "config": {"COSTWARDEN_PROVIDER_TOKEN", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"},
+               "config": {"COSTWARDEN_PROVIDER_TOKEN", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN",
+                          "COSTWARDEN_RECEIVER_HEARTBEAT_URL"},
                "receiver": {"COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL"},
                "grafana": {"GRAFANA_ADMIN_PASSWORD"}}  # fmt: skip
 ENV_EXAMPLE = {
@@ -106,17 +107,25 @@ def test_published_on_loopback_only_by_default() -> None:
     assert SERVICES["grafana"]["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     # Nothing on the host's network: the firewall (UFW's default policy drops bridge → host) never stands between
     # the services, and the exporter is on no public address.
-    assert not any("network_mode" in s or "extra_hosts" in s for s in SERVICES.values())
+    assert not any(s.get("network_mode") == "host" or "extra_hosts" in s for s in SERVICES.values())
+    assert SERVICES["config"]["network_mode"] == "none"  # it checks .env and writes files, nothing more
     assert not any("host.docker.internal" in str(s) for s in SERVICES.values())
     # The external URLs that links in messages carry: what a tunnel reaches, not a container id.
     assert "--web.external-url=${PROMETHEUS_URL:-http://127.0.0.1:9090}" in SERVICES["prometheus"]["command"]
     assert "--web.external-url=${ALERTMANAGER_URL:-http://127.0.0.1:9093}" in SERVICES["alertmanager"]["command"]
 
 
-def test_the_exporter_sees_the_host_read_only_with_two_capabilities() -> None:
+def test_the_exporter_sees_the_host_read_only_with_one_capability() -> None:
     exporter = SERVICES["exporter"]
     assert exporter["pid"] == "host" and exporter["read_only"] is True and exporter["cap_drop"] == ["ALL"]
-    assert sorted(exporter["cap_add"]) == ["DAC_READ_SEARCH", "SYS_PTRACE"]
+    # Not DAC_READ_SEARCH: with a writable mount on the host's file system it opens any file for writing by handle
+    # (open_by_handle_at, the "shocker" escape); Docker's container configs are root's, read as their owner.
+    assert exporter["cap_add"] == ["SYS_PTRACE"]
+    # Its state volume is made root's by the config service (the exporter has no CAP_DAC_OVERRIDE; earlier versions
+    # left the volume owned by the image's user), under the file name earlier versions wrote.
+    assert "exporter:/var/lib/costwarden-exporter" in SERVICES["config"]["volumes"]
+    assert "--exporter-state" in SERVICES["config"]["command"]
+    assert "--storage.state-file=/var/lib/costwarden-exporter/exporter-state.json" in exporter["command"]
     assert "no-new-privileges:true" in exporter["security_opt"]
     # Plain read-only binds: `rslave` needs a shared or slave / on the host, which many are not.
     assert all(v.endswith(":ro") for v in exporter["volumes"] if v.startswith("/"))
@@ -217,6 +226,9 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
         ("TELEGRAM_CHAT_ID", "my-chat", "expected a chat id"),
         ("OLLAMA_HOST", "ollama:11434", "expected an http:// or https:// URL"),
         ("COSTWARDEN_ACTIONS_TOKEN", "short", "expected a long random string"),
+        ("COSTWARDEN_RECEIVER_HEARTBEAT_URL", "hc-ping.com/abc", "expected an http:// or https:// URL"),
+        ("DIGEST_DAILY_AT", "٠٩:٣٠", "expected a time of day as HH:MM"),  # digits, but not ones the receiver reads
+        ("COSTWARDEN_PROVIDER_SERVER", "my server", "expected the server's name"),
     ],
 )
 def test_each_bad_variable_gets_one_line_naming_it(variable: str, value: str, says: str) -> None:
@@ -225,6 +237,15 @@ def test_each_bad_variable_gets_one_line_naming_it(variable: str, value: str, sa
     (line,) = raised.value.lines
     shown = "(hidden)" if variable in compose.SECRET else repr(value)
     assert line.startswith(f".env: {variable}={shown}: ") and says in line
+
+
+def test_a_provider_needs_its_plan() -> None:
+    """Review finding: a provider without a plan passed the check, then the exporter refused DigitalOcean's default
+    plan for it and restarted forever."""
+    with pytest.raises(compose.EnvError) as raised:
+        compose.check({"COSTWARDEN_PROVIDER": "hetzner"})
+    assert raised.value.lines == [".env: COSTWARDEN_PLAN is empty: COSTWARDEN_PROVIDER=hetzner needs one of its "
+                                  "plans: cax11, cpx11, cpx21, cx22, cx32, cx42"]  # fmt: skip
 
 
 def test_plain_meanings_are_accepted_and_secrets_never_shown() -> None:
