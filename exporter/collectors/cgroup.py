@@ -84,12 +84,15 @@ class CgroupReader:
     def read(self) -> CgroupReading:
         layout = self.layout
         host_netns = _netns(f"{self._proc}/1")
+        # Where PID 1's namespace cannot be read (Docker's AppArmor profile refuses it to a container even with
+        # SYS_PTRACE), the host's network is recognised by its interfaces instead: the same names as PID 1's.
+        host_ifaces = None if host_netns else _interfaces(f"{self._proc}/1")
         seen_netns: set[str] = set()
         readings: list[WorkloadReading] = []
         errors = 0
         for workload in discover(layout.cpu_root):
             try:
-                usage = self._usage(layout, workload, host_netns, seen_netns)
+                usage = self._usage(layout, workload, (host_netns, host_ifaces), seen_netns)
             except _VANISHED:
                 continue  # Stopped between the walk and the read: not an error, just gone.
             except (OSError, ValueError, KeyError) as exc:
@@ -100,7 +103,7 @@ class CgroupReader:
         self._names.forget_all_but({r.workload.ident for r in readings})
         return CgroupReading(tuple(readings), errors)
 
-    def _usage(self, layout: Layout, workload: Workload, host_netns: str | None, seen_netns: set[str]) -> Usage:
+    def _usage(self, layout: Layout, workload: Workload, host: _HostNet, seen_netns: set[str]) -> Usage:
         # Plain string paths on this hot loop: pathlib's object churn was a third of a beat at 500 containers.
         cpu_dir = f"{layout.cpu_root}{workload.path}"
         mem_dir = f"{layout.memory_root}{workload.path}"
@@ -112,10 +115,10 @@ class CgroupReader:
             cpu_seconds=cpu_seconds,
             memory_bytes=_memory(layout.v2, mem_dir),
             disk_bytes=None,
-            transmit_bytes=self._transmit(cpu_dir, workload, host_netns, seen_netns),
+            transmit_bytes=self._transmit(cpu_dir, workload, host, seen_netns),
         )
 
-    def _transmit(self, cpu_dir: str, workload: Workload, host_netns: str | None, seen: set[str]) -> float | None:
+    def _transmit(self, cpu_dir: str, workload: Workload, host: _HostNet, seen: set[str]) -> float | None:
         """Bytes the workload's own network namespace sent; None on the host network (the host total has them)."""
         if not workload.is_container:
             return None
@@ -123,11 +126,15 @@ class CgroupReader:
         if pid is None:
             return None
         proc = f"{self._proc}/{pid}"
+        host_netns, host_ifaces = host
         netns = _netns(proc)
         if netns is None or netns == host_netns or netns in seen:
             return None  # Host network, or a namespace another container already reported (pods, network_mode).
         seen.add(netns)
-        return float(procfs.transmit_bytes(procfs.parse_net_dev(_read(f"{proc}/net/dev")), self._exclude))
+        interfaces = procfs.parse_net_dev(_read(f"{proc}/net/dev"))
+        if host_ifaces and frozenset(interfaces) == host_ifaces:
+            return None  # the host's own interfaces: the host network, whose bytes the host total has
+        return float(procfs.transmit_bytes(interfaces, self._exclude))
 
 
 def _read(path: str) -> str:
@@ -151,6 +158,17 @@ def _memory(v2: bool, mem_dir: str) -> float | None:
         usage = cgroupfs.parse_int(_read(f"{mem_dir}/memory.usage_in_bytes"))
         return float(cgroupfs.working_set_v1(usage, cgroupfs.parse_flat_keyed(_read(f"{mem_dir}/memory.stat"))))
     except FileNotFoundError:
+        return None
+
+
+_HostNet = tuple[str | None, frozenset[str] | None]
+"""The host's network namespace (None where unreadable), and its interface names when that is the case."""
+
+
+def _interfaces(proc_pid: str) -> frozenset[str] | None:
+    try:
+        return frozenset(procfs.parse_net_dev(_read(f"{proc_pid}/net/dev")))
+    except OSError:
         return None
 
 

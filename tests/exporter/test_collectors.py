@@ -40,6 +40,17 @@ def test_cgroup_v2_finds_containers_and_services_once() -> None:
     }
 
 
+def test_the_host_network_is_recognised_when_pid_1s_namespace_cannot_be_read(tree: Path) -> None:
+    """Docker's AppArmor profile refuses a container the readlink of /proc/1/ns/net, even with SYS_PTRACE: a
+    host-network container must still not report the host's egress as its own (counted twice)."""
+    (tree / "proc" / "1" / "ns" / "net").unlink()
+    host_dev = (tree / "proc" / "1" / "net" / "dev").read_text()
+    (tree / "proc" / "1002" / "net" / "dev").write_text(host_dev)  # the miner, on the host network
+    got = by_name(tree, "cgroupv2")
+    assert got["miner"][3] is None
+    assert got["web"][3] == float(GIB) and got["pod-db"][3] == 5000.0  # bridge containers still priced
+
+
 def test_cgroup_v1_cgroupfs_driver() -> None:
     assert Layout(FIXTURES / "cgroupv1" / "sys" / "fs" / "cgroup").version == "v1"
     got = by_name(FIXTURES, "cgroupv1")
