@@ -206,6 +206,12 @@ def systemd_running() -> bool:
     return Path("/run/systemd/system").is_dir()
 
 
+def _systemd_version() -> int:
+    shown = subprocess.run(["systemctl", "--version"], capture_output=True, text=True, check=False).stdout  # noqa: S607
+    match = re.match(r"systemd (\d+)", shown)
+    return int(match[1]) if match else 0
+
+
 def _missing_packages(target: Target) -> list[str]:
     missing = [PACKAGES[s] for s in BINARIES if not target.at(Path(BINARIES[s])).exists()]
     if target.live and not _venv_works():
@@ -372,6 +378,9 @@ def install(target: Target, ports: dict[str, int], wheels: Path | None, start: b
         raise InstallError("systemd is not running on this machine (no /run/systemd/system), so there is nothing to "
                            "install the services into. Use `make run` (foreground) or `docker compose up -d`; "
                            "`--root DIR` writes the files for another machine.")  # fmt: skip
+    if target.live and (version := _systemd_version()) < 248:
+        raise InstallError(f"systemd {version} is too old: the units need 248 or newer (LoadCredential= with %d; "
+                           "Debian 12, Ubuntu 22.04 or newer)")  # fmt: skip
     if not target.dry_run and target.live and os.geteuid() != 0:
         raise InstallError("installing services needs root: sudo make install (or --dry-run to see what it does)")
     os.umask(0o022)  # a hardened root shell's 077 would leave the venv and configs unreadable to the services
@@ -591,6 +600,12 @@ def uninstall(target: Target, purge: bool) -> int:
                 target.at(layout.prefix / directory).rmdir()  # only when empty
     states = [layout.state_dir(s) for s in SERVICES if target.at(layout.state_dir(s)).exists()]
     if purge:
+        for service in SERVICES:  # `systemctl edit` drop-ins, which the units' first line suggests
+            drop_in = target.at(layout.unit(service).with_name(unit_name(service) + ".d"))
+            if drop_in.is_dir():
+                print(f"  {say} {layout.unit(service)}.d")
+                if not target.dry_run:
+                    shutil.rmtree(drop_in)
         for state in states:
             print(f"  {say} {state}")
             if not target.dry_run:

@@ -208,6 +208,9 @@ def test_uninstall_keeps_your_configs_and_data_and_purge_leaves_the_machine_as_i
     state = root / "var" / "lib" / "costwarden-receiver"  # what systemd's StateDirectory= would have made
     state.mkdir(parents=True)
     (state / "outbox.sqlite3").write_bytes(b"an outbox")
+    drop_in = root / "etc/systemd/system/costwarden-receiver.service.d"  # what `systemctl edit` makes
+    drop_in.mkdir()
+    (drop_in / "override.conf").write_text("[Service]\nEnvironment=X=1\n")
 
     removed = costwarden("uninstall", "--root", root)
     assert removed.returncode == 0, removed.stderr
@@ -216,6 +219,8 @@ def test_uninstall_keeps_your_configs_and_data_and_purge_leaves_the_machine_as_i
                                             "actions-token")}  # fmt: skip
     assert left == {"etc/costwarden", *kept, "var", "var/lib", "var/lib/costwarden-receiver",
                     "var/lib/costwarden-receiver/outbox.sqlite3",
+                    "etc/systemd/system/costwarden-receiver.service.d",
+                    "etc/systemd/system/costwarden-receiver.service.d/override.conf",
                     # Directories that were not there before; a real machine has them.
                     "etc/systemd", "etc/systemd/system", "etc/sysusers.d", "opt", "usr", "usr/local",
                     "usr/local/bin"}  # fmt: skip
