@@ -162,12 +162,16 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
 
 
 def test_the_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COSTWARDEN_RECEIVER_BASIC_PASSWORD", "pw")
+    """Issue 20: the example turned on basic auth, which no shipped Alertmanager config sends (every webhook 401)."""
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN", "tok")
     settings = load(Path(__file__).parents[2] / "docs" / "examples" / "receiver.yml")
     assert [c.name for c in settings.channels] == ["console", "audit", "telegram", "ops-hook"]
     assert settings.channels_for({"severity": "critical"}) == ["telegram", "audit", "console"]
     assert settings.channels_for({"severity": "info"}) == ["ops-hook", "audit", "console"]
-    assert settings.auth.basic_password == "pw" and settings.ollama.model == "llama3.2:3b"
+    assert settings.auth.bearer_token == "tok" and settings.auth.basic_username is None
+    assert settings.ollama.model == "llama3.2:3b"
+    alertmanager = (Path(__file__).parents[2] / "stack" / "render.py").read_text()
+    assert "authorization:" in alertmanager and "basic_auth" not in alertmanager  # what the shipped configs send
     assert settings.digest.weekly.enabled and settings.digest.timezone == "Europe/Berlin"
     assert settings.digest_channels() == ["telegram", "audit"] and str(settings.digest.daily.at) == "09:00:00"
 
