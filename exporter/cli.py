@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
 from prometheus_client import CollectorRegistry
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -30,7 +31,7 @@ from exporter.containers import NameResolver
 from exporter.http import make_app, serve
 from exporter.logs import setup_logging
 from exporter.metrics import CostCollector, RenderedMetrics
-from exporter.pricing import full_machine_hourly, unit_prices
+from exporter.pricing import full_machine_hourly, plan_mismatch, unit_prices
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
 from exporter.sampler import Heartbeat, Sampler, every
 from exporter.secrets import SecretFileError, env_or_file
@@ -235,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     metrics, sampler, heart = build(args, table, billing)
+    mismatch = plan_mismatch(table, psutil.cpu_count() or 1, psutil.virtual_memory().total)
+    if mismatch:
+        log.warning(mismatch)
     try:
         actions, actions_token = build_actions(args)
     except config.ConfigError as exc:

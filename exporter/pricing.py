@@ -134,3 +134,18 @@ def full_machine_hourly(table: PricingTable, prices: UnitPrices) -> float:
         + m.memory_gib * prices.memory_per_gib_hour
         + m.disk_gib * prices.disk_per_gib_hour
     )
+
+
+def plan_mismatch(table: PricingTable, vcpus: int, memory_bytes: int) -> str | None:
+    """Why the costs will not add up to the plan's price, when this machine is not the plan's: more vCPUs or memory
+    than the plan has priced at the plan's per-unit rates cost more per hour than the whole plan (a wrong or default
+    plan, the first thing a new user meets), fewer leave money unaccounted. None when they match (memory within 15 %:
+    the kernel keeps some of what the plan sells)."""
+    memory_gib = memory_bytes / 2**30
+    machine = table.machine
+    if vcpus == machine.vcpus and 0.85 * machine.memory_gib <= memory_gib <= 1.05 * machine.memory_gib:
+        return None
+    return (f"this machine has {vcpus} vCPU and {memory_gib:.1f} GiB, but the plan {table.provider}/{table.plan} is "
+            f"{machine.vcpus:g} vCPU and {machine.memory_gib:g} GiB: its prices per vCPU and GiB will not add up to "
+            f"the plan's {table.plan_price.hourly:g} {table.currency}/h. Set your plan in the pricing table "
+            "(--config.file; docs/configuration.md)")  # fmt: skip

@@ -14,6 +14,7 @@ from exporter.pricing import (
     billing_period,
     full_machine_hourly,
     interval_cost,
+    plan_mismatch,
     unit_prices,
 )
 
@@ -157,3 +158,13 @@ def test_interval_cost_after_a_counter_reset_counts_from_zero() -> None:
     after = Usage(cpu_seconds=36.0, memory_bytes=None, disk_bytes=None, transmit_bytes=None)
     cost = interval_cost(before, after, 60.0, prices)
     assert cost == {"cpu": pytest.approx(36.0 / 3600 * prices.cpu_per_vcpu_hour)}
+
+
+def test_a_machine_that_is_not_its_plan_is_named_at_start() -> None:
+    """Issue 20: the default plan priced a 2-vCPU host above its plan's own price, without a word."""
+    table = config.load(None)  # digitalocean s-1vcpu-1gb: 1 vCPU, 1 GiB
+    assert plan_mismatch(table, 1, int(0.95 * 2**30)) is None  # the kernel keeps a little of the plan's memory
+    said = plan_mismatch(table, 2, 8 * 2**30)
+    assert said is not None and said.startswith("this machine has 2 vCPU and 8.0 GiB, but the plan ")
+    assert "digitalocean/s-1vcpu-1gb is 1 vCPU and 1 GiB" in said and "0.00893 USD/h" in said
+    assert plan_mismatch(table, 1, 4 * 2**30) is not None  # the same vCPUs, four times the memory
