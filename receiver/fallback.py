@@ -5,6 +5,8 @@ Built from the same computed facts with fixed sentences, so it is always true, i
 
 from __future__ import annotations
 
+import re
+
 from receiver.analysis import Analysis, Cause
 from receiver.facts import Facts, alert_kind
 
@@ -56,6 +58,16 @@ CAUSES: dict[str, dict[str, tuple[str, str]]] = {
         "": ("支出高于平时水平；下面列出的工作负载显示了去向", "打开告警中链接的 costwarden 仪表盘，比较各工作负载"),
     },
 }
+
+
+def _named(action: str, cgroup: str | None) -> str:
+    """The command with the workload's own name, not `<container>`: a systemd unit gets `systemctl status`. Only a
+    name Docker or systemd could have given is put in a command (a label is untrusted text)."""
+    if not cgroup or cgroup == "/" or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}", cgroup):
+        return action
+    command = f"systemctl status {cgroup}" if cgroup.endswith(".service") else f"docker top {cgroup}"
+    return action.replace("docker top <container>", command)
+
 
 # Alerts that are not about a resource costing more: (likely cause, first thing to check), by alert kind.
 KIND_CAUSES: dict[str, dict[str, tuple[str, str]]] = {
@@ -151,6 +163,7 @@ def summarise(facts: Facts, language: str) -> Analysis:
     if kind == "cost":
         resource = next((a.resource for a in facts.alerts if a.resource in causes), "")
         cause, action = causes[resource]
+        action = _named(action, first.cgroup)
     else:  # a drop, a bill, a disk or costwarden's own health: never "spending is above its usual level"
         cause, action = KIND_CAUSES[language][kind]
     return Analysis(

@@ -81,3 +81,18 @@ def test_a_chinese_fallback_gives_its_reason_in_chinese() -> None:
     text = render(1, hook, facts, summarise(facts, "zh"), kind="message", language="zh", model="m",
                   source="fallback", reason="ungrounded", grafana_url=None).plain()  # fmt: skip
     assert "未使用 AI 的自动摘要（模型的回答与事实不符）。" in text and "did not match" not in text
+
+
+@pytest.mark.parametrize(
+    ("cgroup", "command"),
+    [
+        ("web", "`docker top web`"),
+        ("nginx.service", "`systemctl status nginx.service`"),
+        ("a b`; rm -rf /", "`docker top <container>`"),
+    ],
+)
+def test_do_now_names_the_workload(cgroup: str, command: str) -> None:
+    """Issue 20: "Do now" said `docker top <container>` instead of naming the container; an odd label stays out."""
+    _, facts = facts_for("CostwardenCostSpike", "critical")
+    facts.alerts[0].cgroup = cgroup
+    assert command in summarise(facts, "en").immediate_actions[0]
