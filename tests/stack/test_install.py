@@ -73,9 +73,14 @@ def install(root: Path, wheels: Path, *args: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Path:
-    """One install, read (never changed) by the tests that take it."""
-    return install(machine(tmp_path_factory.mktemp("installed") / "root"), wheels)
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One install, read (never changed) by the tests that take it: the default path, pip installing this tree
+    from source (the others install offline from wheels)."""
+    root = machine(tmp_path_factory.mktemp("installed") / "root")
+    done = costwarden("install", "--root", root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"pip install costwarden from {ROOT}" in done.stdout
+    return root
 
 
 ACCOUNTS = ("passwd", "group", "shadow", "gshadow")
