@@ -98,18 +98,6 @@ def _provider_token(value: str, env: Mapping[str, str]) -> str:
     return value
 
 
-def _chat_id(value: str, env: Mapping[str, str]) -> str:
-    if not re.fullmatch(r"-?[0-9]+|@[A-Za-z0-9_]{5,}", value):
-        raise ValueError("expected a chat id such as -1001234567890 (or @channelname); see docs/receiver.md")
-    return value
-
-
-def _bot_token(value: str, env: Mapping[str, str]) -> str:
-    if not re.fullmatch(r"[0-9]+:[A-Za-z0-9_-]{30,}", value):
-        raise ValueError("expected the token @BotFather gave, like 123456789:AAE… (digits, a colon, 35 characters)")
-    return value
-
-
 def _language(value: str, env: Mapping[str, str]) -> str:
     if value not in ("en", "zh"):
         raise ValueError("expected en or zh")
@@ -129,16 +117,31 @@ def _url(value: str, env: Mapping[str, str]) -> str:
     return value.rstrip("/")
 
 
-def _model(value: str, env: Mapping[str, str]) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.:/-]*", value):
-        raise ValueError("expected an Ollama model name such as llama3.2:3b or qwen2.5:3b")
-    return value
+Check = Callable[[str, Mapping[str, str]], str]
 
 
-def _server(value: str, env: Mapping[str, str]) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-        raise ValueError("expected the server's name (or id) as the provider's console shows it")
-    return value
+def _pattern(regex: str, reason: str) -> Check:
+    """A check that the whole value matches `regex` (ASCII classes only: the services read ASCII digits)."""
+
+    def check(value: str, env: Mapping[str, str]) -> str:
+        if not re.fullmatch(regex, value):
+            raise ValueError(reason)
+        return value
+
+    return check
+
+
+_chat_id = _pattern(
+    r"-?[0-9]+|@[A-Za-z0-9_]{5,}", "expected a chat id such as -1001234567890 (or @channelname); see docs/receiver.md"
+)
+_bot_token = _pattern(
+    r"[0-9]+:[A-Za-z0-9_-]{30,}",
+    "expected the token @BotFather gave, like 123456789:AAE… (digits, a colon, 35 characters)",
+)
+_model = _pattern(r"[A-Za-z0-9_.][A-Za-z0-9_.:/-]*", "expected an Ollama model name such as llama3.2:3b or qwen2.5:3b")
+_server = _pattern(
+    r"[A-Za-z0-9][A-Za-z0-9_.-]*", "expected the server's name (or id) as the provider's console shows it"
+)
 
 
 def _actions_token(value: str, env: Mapping[str, str]) -> str:
@@ -148,7 +151,6 @@ def _actions_token(value: str, env: Mapping[str, str]) -> str:
     return value
 
 
-Check = Callable[[str, Mapping[str, str]], str]
 VARIABLES: dict[str, Check] = {
     "COSTWARDEN_PROVIDER": _provider, "COSTWARDEN_PLAN": _plan, "COSTWARDEN_BUDGET_MONTHLY": _budget,
     "COSTWARDEN_BILLING_TIMEZONE": _zone, "COSTWARDEN_PROVIDER_API": _truthy,

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from typing import Any
 
 from stack import render
 from stack.render import ROOT
-from stack.run import local_zone
+from stack.run import http_ok, local_zone, parse_ports
 from stack.systemd import (
     ACTIONS_TOKEN,
     BINARIES,
@@ -361,12 +360,7 @@ def _wait(ports: dict[str, int], seconds: float = 90) -> dict[str, bool]:
 
 
 def _answers(service: str, port: int) -> bool:
-    try:
-        url = f"http://127.0.0.1:{port}{READY[service]}"
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
+    return http_ok(f"http://127.0.0.1:{port}{READY[service]}")
 
 
 def install(target: Target, ports: dict[str, int], wheels: Path | None, start: bool) -> int:
@@ -683,16 +677,6 @@ def status(target: Target) -> int:
     return 0 if healthy else 3
 
 
-def _parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]) -> dict[str, int]:
-    ports = dict(base)
-    for item in filter(None, text.split(",")):
-        name, _, port = item.partition("=")
-        if name not in ports or not port.isdigit() or not 0 < int(port) < 65536:
-            parser.error(f"--ports: {item!r}: expected one of {', '.join(ports)} = a port number")
-        ports[name] = int(port)
-    return ports
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="costwarden", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -730,7 +714,7 @@ def main(argv: list[str]) -> int:
     try:
         if args.command == "install":
             # An upgrade keeps the ports it was installed with, unless told otherwise.
-            ports = _parse_ports(args.ports, parser, _ports(_manifest(target)))
+            ports = parse_ports(args.ports, parser, _ports(_manifest(target)))
             return install(target, ports, args.wheels, args.start)
         if args.command == "uninstall":
             return uninstall(target, args.purge)

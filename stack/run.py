@@ -106,7 +106,7 @@ def parts(data: Path, ports: dict[str, int], actions_token: str = "") -> list[Pa
     ]  # fmt: skip
 
 
-def _ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URLs we built
             return bool(resp.status == 200)
@@ -122,7 +122,7 @@ def start(data: Path, ports: dict[str, int]) -> list[tuple[Part, subprocess.Pope
             "sudo apt-get install prometheus prometheus-alertmanager (make run does it when run as root)"
         )
     for name, port in ports.items():
-        if _ok(f"http://127.0.0.1:{port}/"):
+        if http_ok(f"http://127.0.0.1:{port}/"):
             raise SystemExit(f"port {port} ({name}) is already in use; stop what listens there or set --ports"
                              + _debian_hint(name))  # fmt: skip
     running: list[tuple[Part, subprocess.Popen[bytes]]] = []
@@ -141,7 +141,7 @@ def start(data: Path, ports: dict[str, int]) -> list[tuple[Part, subprocess.Pope
         running.append((part, proc))
         base = part.url.split("/", 3)[:3]
         deadline = time.monotonic() + 60
-        while not _ok("/".join(base) + part.ready):
+        while not http_ok("/".join(base) + part.ready):
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop(running)
                 raise SystemExit(f"{part.name} did not start; see {logs / (part.name + '.log')}")
@@ -217,6 +217,17 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
     )
 
 
+def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]) -> dict[str, int]:
+    """`--ports exporter=19877,prometheus=19090` over `base`; a usage error (exit 2) names the bad item."""
+    ports = dict(base)
+    for item in filter(None, text.split(",")):
+        name, _, port = item.partition("=")
+        if name not in ports or not port.isdigit() or not 0 < int(port) < 65536:
+            parser.error(f"--ports: {item!r}: expected one of {', '.join(ports)} = a port number")
+        ports[name] = int(port)
+    return ports
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in ("install", "uninstall", "status"):
@@ -251,11 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo-alert" and not args.ports and recorded.exists():
         with contextlib.suppress(OSError, ValueError, TypeError):
             ports.update({k: int(v) for k, v in json.loads(recorded.read_text()).items() if k in ports})
-    for item in filter(None, args.ports.split(",")):
-        name, _, port = item.partition("=")
-        if name not in ports or not port.isdigit():
-            parser.error(f"--ports: {item!r}: expected one of {', '.join(ports)} = a port number")
-        ports[name] = int(port)
+    ports = parse_ports(args.ports, parser, ports)
     if args.command == "render":
         from stack import compose
 
