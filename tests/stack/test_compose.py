@@ -267,3 +267,11 @@ def test_fleet_examples_are_valid_prometheus_configs(tmp_path: Path) -> None:
             args.insert(3, "--agent")
         checked = subprocess.run(args, capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_image_has_what_the_stack_runs_and_a_small_build_context() -> None:
+    """Issue 18, item 8: no .dockerignore (.venv, data/ and .git went into the build context), and the image lacked
+    boto3, so the AWS provider API restarted in a loop."""
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "data", ".env"} <= set(ignored)
+    assert "pip wheel --no-cache-dir --wheel-dir /wheels '.[aws]'" in (ROOT / "Dockerfile").read_text()
