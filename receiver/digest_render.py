@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from receiver.alert_words import duration
 from receiver.digest import DigestFacts, Reason, SpendLine
-from receiver.render import Message, Section, duration
+from receiver.render import Message, Section
 
 SEVERITY = {"normal": "info", "watch": "warning", "act": "critical"}
 OVERVIEW = "/d/costwarden-overview/"
@@ -129,7 +130,7 @@ def reason_text(r: Reason, cur: str, language: str) -> str:
     template = REASONS[language][r.code]
     values = {k: num(v) for k, v in r.values.items()}
     if "minutes" in r.values:
-        values["minutes"] = duration(r.values["minutes"] * 60)
+        values["minutes"] = duration(r.values["minutes"] * 60, language)
     return template.format(subject=r.subject, cur=cur, **values)
 
 
@@ -192,7 +193,7 @@ def render_digest(
     alerts = [
         w["alert_line"].format(
             name=a.name + (f" · {a.subject}" if a.subject else ""), severity=a.severity, times=a.times,
-            on=w["on"].format(instance=a.instance) if a.instance else "", lasted=duration(a.minutes * 60),
+            on=w["on"].format(instance=a.instance) if a.instance else "", lasted=duration(a.minutes * 60, language),
         )
         for a in d.alerts
     ]  # fmt: skip

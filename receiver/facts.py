@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
+from receiver import alert_words
 from receiver.models import Webhook
 
 MAX_ALERTS = 10
@@ -61,6 +62,10 @@ class AlertFact(BaseModel):
     summary: str | None
     description: str | None
     started: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    """What else the alert is about (mountpoint, collector, provider, channel ...), cleaned."""
+    values: dict[str, float] = Field(default_factory=dict)
+    """The numbers the rule annotated (`values`), from which the message's words are written in its language."""
 
 
 class SeriesStats(BaseModel):
@@ -166,6 +171,8 @@ def alert_facts(hook: Webhook) -> list[AlertFact]:
             summary=clean(a.annotations.get("summary", ""), TEXT_CHARS) if i < DESCRIBED else None,
             description=clean(a.annotations.get("description", ""), TEXT_CHARS) if i < DESCRIBED else None,
             started=a.startsAt.strftime("%Y-%m-%d %H:%M UTC"),
+            labels={k: clean(a.labels[k]) for k in alert_words.LABELS if k in a.labels},
+            values=alert_words.parse_values(a.annotations.get("values", "")[:TEXT_CHARS]),
         )
         for i, a in enumerate(hook.alerts[:MAX_ALERTS])
     ]
@@ -260,14 +267,15 @@ KINDS = {
     "CostwardenCostSpike": "cost", "CostwardenCostDrift": "cost", "CostwardenCostDrop": "drop",
     "CostwardenBudgetExceeded": "bill", "CostwardenBudgetForecastExceeded": "bill",
     "CostwardenProviderBillDiverges": "bill", "CostwardenProviderTransferForecast": "bill",
-    "CostwardenEgressQuotaForecast": "bill", "CostwardenDiskFillForecast": "disk",
+    "CostwardenEgressQuotaForecast": "bill", "CostwardenDiskFillForecast": "disk", "CostwardenSendTest": "test",
 }  # fmt: skip
 """What an alert is about; every other alert of rules/ is about costwarden's own watching (`watch`)."""
 
 
 def alert_kind(name: str) -> str:
-    """cost (spend above normal), drop (spend fell), bill (invoice, budget, quota), disk, or watch (costwarden's own
-    monitoring is impaired): what a message may say about it, and whether money is at stake."""
+    """cost (spend above normal), drop (spend fell), bill (invoice, budget, quota), disk, test (send-test's sample),
+    or watch (costwarden's own monitoring is impaired): what a message may say about it, and whether money is at
+    stake."""
     return KINDS.get(name, "watch")
 
 

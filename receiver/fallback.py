@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from receiver import alert_words
 from receiver.analysis import Analysis, Cause
 from receiver.facts import Facts, alert_kind
 
@@ -88,6 +89,7 @@ KIND_CAUSES: dict[str, dict[str, tuple[str, str]]] = {
             "costwarden's own monitoring is impaired: spending is not fully watched while this lasts",
             "Follow the runbook linked below to restore it",
         ),
+        "test": ("Nothing is wrong: this is the sample message you asked for", "Nothing to do"),
     },
     "zh": {
         "drop": (
@@ -103,6 +105,7 @@ KIND_CAUSES: dict[str, dict[str, tuple[str, str]]] = {
             "找出增长的目录：`du -xh / --max-depth=3 | sort -h | tail -20` 和 `journalctl --disk-usage`",
         ),
         "watch": ("costwarden 自身的监控受损：在此期间支出未被完整监控", "按下方链接的处理手册恢复监控"),
+        "test": ("一切正常：这是你请求发送的测试消息", "无需任何操作"),
     },
 }
 
@@ -134,12 +137,28 @@ WORDS = {
 }
 
 SEVERITY = {"critical": "critical", "warning": "high", "info": "medium"}
+LINE = 240
+"""An observed fact's length in the analysis schema (analysis.Line)."""
+
+
+def _lines(text: str) -> list[str]:
+    """A description as lines of at most LINE characters, cut between sentences, so that its last sentence (what it
+    costs) is not clipped away."""
+    sentences = [s for s in re.split(r"(?<=[.;])\s+|(?<=[。；])", text) if s]
+    out: list[str] = []
+    for sentence in sentences:
+        if out and len(out[-1]) + 1 + len(sentence) <= LINE:
+            out[-1] += ("" if sentence[0] > "\u2e80" else " ") + sentence
+        else:
+            out.append(sentence[:LINE])
+    return out
 
 
 def summarise(facts: Facts, language: str) -> Analysis:
     words, causes = WORDS[language], CAUSES[language]
     cur = facts.currency
-    observed = [text for a in facts.alerts[:2] if (text := a.description or a.summary)]
+    said = [alert_words.texts(a, cur, language) for a in facts.alerts[:2]]
+    observed = [line for summary, description in said for line in _lines(description or summary)]
     observed += [
         words["now"].format(window=s.window, now=s.now, mean=s.mean, min=s.min, max=s.max, cur=cur)
         for s in facts.alerted_series
@@ -181,5 +200,5 @@ def summarise(facts: Facts, language: str) -> Analysis:
         immediate_actions=[action],
         longer_term_advice=[] if facts.bill and facts.bill.budget else [words["advice"]],
         money_at_stake_per_day=facts.money_at_stake_per_day if kind in ("cost", "bill") else None,
-        headline=words["headline"].format(name=first.name, instance=first.instance, summary=first.summary or "")[:140],
+        headline=words["headline"].format(name=first.name, instance=first.instance, summary=said[0][0])[:140],
     )

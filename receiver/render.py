@@ -10,8 +10,10 @@ import json
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 
+from exporter.pricing import METERED_RESOURCES
+from receiver import alert_words
 from receiver.analysis import Analysis
-from receiver.facts import Facts, clean
+from receiver.facts import Facts, alert_kind, clean
 from receiver.models import Webhook
 
 LABELS = {
@@ -26,6 +28,9 @@ LABELS = {
         "now": "Do now",
         "later": "Later",
         "money": "Money at stake: about {money} {cur} per day",
+        "capacity": "Plan capacity used beyond usual: worth about {money} {cur} per day. This is a share of the plan, "
+        "not extra money: a flat price does not change with use. The risk is what the capacity does: providers "
+        "suspend servers that mine or attack, other services slow down, or a bigger plan becomes necessary.",
         "by_model": "Analysis by {model}, checked against the numbers above.",
         "by_rules": "Automatic summary without AI ({reason}).",
         "runbook": "Runbook",
@@ -49,6 +54,9 @@ LABELS = {
         "now": "现在就做",
         "later": "长期建议",
         "money": "涉及金额：每天约 {money} {cur}",
+        "capacity": "超出平时的套餐资源占用：每天约值 {money} {cur}。这是套餐资源的占用份额，不是额外花费："
+        "固定价格的套餐不会因使用量而多收费。风险在于这些资源被用来做什么：服务商会暂停挖矿或发起攻击的服务器，"
+        "其他服务会变慢，或者不得不升级到更贵的套餐。",
         "by_model": "由 {model} 分析，并已与上述数字核对。",
         "by_rules": "未使用 AI 的自动摘要（{reason}）。",
         "runbook": "处理手册",
@@ -174,18 +182,6 @@ def links(hook: Webhook, grafana_url: str | None, words: dict[str, str]) -> tupl
     return tuple(out)
 
 
-def duration(seconds: float) -> str:
-    minutes = max(0, round(seconds / 60))
-    days, rest = divmod(minutes, 1440)
-    hours, minutes = divmod(rest, 60)
-    parts = [
-        f"{days} d" if days else "",
-        f"{hours} h" if hours else "",
-        f"{minutes} min" if minutes or not (days or hours) else "",
-    ]
-    return " ".join(p for p in parts if p)
-
-
 def host_sections(facts: Facts, language: str) -> list[Section]:
     """What the exporter's diagnostics saw and what became of each remediation: facts, shown whoever wrote the
     analysis (and so also in the page sent before it)."""
@@ -223,7 +219,9 @@ def render(
     first = facts.alerts[0]
     severity = first.severity or "alert"
     title = words["resolved" if facts.status == "resolved" else "firing"].format(
-        severity=severity.upper(), name=first.name, instance=first.instance or "-"
+        severity=alert_words.SEVERITY[language].get(first.severity, first.severity.upper()),
+        name=first.name,
+        instance=first.instance or "-",
     )
     if facts.alerts_total > 1:
         title += " " + words["more"].format(n=facts.alerts_total - 1)
@@ -238,8 +236,9 @@ def render(
         lasted = (alert.endsAt - alert.startsAt).total_seconds() if alert.endsAt > alert.startsAt else None
         body = words["resolved_body"].format(started=first.started)
         if lasted is not None:
-            body += " " + words["lasted"].format(duration=duration(lasted))
-        return Message(**base, headline=first.summary or "", sections=(Section("", (body,)),), footer="")  # type: ignore[arg-type]
+            body += " " + words["lasted"].format(duration=alert_words.duration(lasted, language))
+        summary = alert_words.texts(first, facts.currency, language)[0]
+        return Message(**base, headline=summary, sections=(Section("", (body,)),), footer="")  # type: ignore[arg-type]
     likelihood = LIKELIHOOD[language]
     causes = tuple(
         f"{c.cause} ({likelihood[c.likelihood]}; {words['because']}: {c.based_on})" for c in analysis.likely_causes
@@ -257,7 +256,9 @@ def render(
         sections.append(Section(words["later"], tuple(analysis.longer_term_advice)))
     footer = []
     if analysis.money_at_stake_per_day is not None and facts.currency:
-        footer.append(words["money"].format(money=analysis.money_at_stake_per_day, cur=facts.currency))
+        flat = first.resource and first.resource not in METERED_RESOURCES and alert_kind(first.name) == "cost"
+        footer.append(words["capacity" if flat else "money"].format(money=analysis.money_at_stake_per_day,
+                                                                    cur=facts.currency))  # fmt: skip
     if source == "fallback":
         footer.append(words["by_rules"].format(reason=REASONS[language].get(reason or "", reason or "")))
     else:

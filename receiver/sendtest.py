@@ -23,8 +23,7 @@ SAMPLE = {
     "alerts": [{
         "status": "firing",
         "labels": {"alertname": "CostwardenSendTest", "instance": "costwarden", "severity": "info"},
-        "annotations": {"summary": "A test message from costwarden-receiver send-test: this channel works.",
-                        "description": "Nothing is wrong; you asked for this message."},
+        "annotations": {},  # its words are receiver.alert_words', in the receiver's language
         "startsAt": datetime.now(UTC).isoformat(), "endsAt": "0001-01-01T00:00:00Z",
         "generatorURL": "", "fingerprint": "0000000000000000",
     }],

@@ -483,7 +483,9 @@ async def test_wecom_dingtalk_and_feishu_get_the_message_signed(
     await client.post("/alerts", json=body)
     await until(lambda: all(fake.received[n] for n in names), 10)
     assert fake.mentions == []
-    assert fake.received["wecom"][0]["text"]["content"].startswith("🔴 CRITICAL")
+    assert fake.received["wecom"][0]["text"]["content"].startswith(
+        "🔴 严重 · vps1 上的 CostwardenCostSpike"
+    )  # zh, severity included
     assert "isAtAll" in json.dumps(fake.received["dingtalk"][0])
     assert fake.received["feishu"][0]["msg_type"] == "post"
     await until(lambda: [state for _, state, _, _ in sends(settings)] == ["sent"] * 3)

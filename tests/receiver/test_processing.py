@@ -276,7 +276,11 @@ async def test_chinese_report(aiohttp_client: Client, tmp_path: Path) -> None:
     (message,) = await sent(tmp_path / "sent.jsonl", 1)
     assert "观察到的情况" in message["text"]
     assert "未使用 AI 的自动摘要\uff08无法连接 Ollama\uff09。" in message["text"]  # the reason in Chinese too
-    assert "The cpu cost of miner on vps1" in message["text"]  # the alert's own text stays as it is
+    # Issue 20: the rule's English description is not passed through; the receiver says it in Chinese.
+    assert (
+        "The cpu cost of miner on vps1" not in message["text"]
+        and "严重 · vps1 上的 CostwardenCostSpike" in message["text"]
+    )
 
 
 @pytest.mark.parametrize(
