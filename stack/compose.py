@@ -144,6 +144,13 @@ _server = _pattern(
 )
 
 
+_robot_secret = _pattern(
+    r"[\x21-\x7e]+", "expected the robot's signing secret as its settings show it (DingTalk: SEC…)"
+)
+ROBOTS = ("wecom", "dingtalk", "feishu")
+"""The group robots of WeCom (企业微信), DingTalk (钉钉) and Feishu/Lark (飞书): a channel each when its URL is set."""
+
+
 def _actions_token(value: str, env: Mapping[str, str]) -> str:
     if len(value) < 16 or not re.fullmatch(r"[\x21-\x7e]+", value):
         raise ValueError("expected a long random string (16 or more printable characters, no spaces), e.g. the "
@@ -159,6 +166,9 @@ VARIABLES: dict[str, Check] = {
     "TELEGRAM_CHAT_ID": _chat_id, "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": _bot_token,
     "REPORT_LANGUAGE": _language, "DIGEST_DAILY_AT": _clock, "DIGEST_TIMEZONE": _zone,
     "OLLAMA_HOST": _url, "OLLAMA_MODEL": _model, "GRAFANA_URL": _url,
+    "COSTWARDEN_RECEIVER_WECOM_WEBHOOK_URL": _url,
+    "COSTWARDEN_RECEIVER_DINGTALK_WEBHOOK_URL": _url, "COSTWARDEN_RECEIVER_DINGTALK_SECRET": _robot_secret,
+    "COSTWARDEN_RECEIVER_FEISHU_WEBHOOK_URL": _url, "COSTWARDEN_RECEIVER_FEISHU_SECRET": _robot_secret,
 }  # fmt: skip
 """Every variable of `.env` that costwarden reads (Compose's own and Grafana's password are Compose's business)."""
 SECRET = {
@@ -166,13 +176,15 @@ SECRET = {
     "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN",
     "COSTWARDEN_ACTIONS_TOKEN",
     "COSTWARDEN_RECEIVER_HEARTBEAT_URL",
-}  # the heartbeat URL holds its key
+    *(f"COSTWARDEN_RECEIVER_{r.upper()}_{f}" for r in ROBOTS for f in ("WEBHOOK_URL", "SECRET")),
+}  # the heartbeat URL and the robots' URLs hold their keys
 READS = {
     "exporter": ("COSTWARDEN_PROVIDER", "COSTWARDEN_PLAN", "COSTWARDEN_BUDGET_MONTHLY", "COSTWARDEN_BILLING_TIMEZONE",
                  "COSTWARDEN_PROVIDER_API", "COSTWARDEN_PROVIDER_SERVER", "COSTWARDEN_PROVIDER_TOKEN"),
     "receiver": ("TELEGRAM_CHAT_ID", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "REPORT_LANGUAGE", "DIGEST_DAILY_AT",
                  "DIGEST_TIMEZONE", "COSTWARDEN_BILLING_TIMEZONE", "OLLAMA_HOST", "OLLAMA_MODEL", "GRAFANA_URL",
-                 "COSTWARDEN_ACTIONS_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL"),
+                 "COSTWARDEN_ACTIONS_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL",
+                 *(v for v in VARIABLES if v.startswith(tuple(f"COSTWARDEN_RECEIVER_{r.upper()}_" for r in ROBOTS)))),
 }  # fmt: skip
 """Which variables each service's own config is rendered from (compose gives each exactly these)."""
 
@@ -235,13 +247,15 @@ def check(env: Mapping[str, str], names: tuple[str, ...] | None = None) -> dict[
 
 def receiver_config(values: Mapping[str, str]) -> str:
     """receiver.yml: Prometheus and Ollama by service name, the console and an audit file always, Telegram when a
-    chat id is set (its token comes from the environment, never this file)."""
+    chat id is set, a WeCom/DingTalk/Feishu robot when its URL is set (tokens, URLs and secrets come from the
+    environment, never this file)."""
     channels: list[dict[str, object]] = [
         {"type": "console"},
         {"type": "file", "name": "audit", "path": "/var/lib/costwarden/sent.jsonl"},
     ]
     if values.get("TELEGRAM_CHAT_ID"):
         channels.append({"type": "telegram", "chat_id": values["TELEGRAM_CHAT_ID"], "bot_token": "from-environment"})
+    channels += [{"type": r} for r in ROBOTS if values.get(f"COSTWARDEN_RECEIVER_{r.upper()}_WEBHOOK_URL")]
     config = {
         "listen": {"host": "0.0.0.0", "port": 9095},  # noqa: S104 - inside the compose network only
         "data_dir": "/var/lib/costwarden",

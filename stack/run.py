@@ -54,6 +54,17 @@ def local_zone() -> str:
     return zone
 
 
+LANGUAGES = ("en", "zh")
+
+
+def language() -> str:
+    """The messages' language: $COSTWARDEN_LANGUAGE (en or zh), else English."""
+    chosen = os.environ.get("COSTWARDEN_LANGUAGE", "").strip() or "en"
+    if chosen not in LANGUAGES:
+        raise SystemExit(f"COSTWARDEN_LANGUAGE={chosen!r}: choose one of {', '.join(LANGUAGES)}")
+    return chosen
+
+
 def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> dict[str, Path]:
     """The repository's configs with these loopback ports (and absolute rule paths), written into `data`; with
     `actions_token`, the receiver asks the exporter for the built-in diagnostics of each alert (docs/actions.md)."""
@@ -69,6 +80,7 @@ def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> 
         f"prometheus: {{url: 'http://127.0.0.1:{ports['prometheus']}'}}\n"
         f"grafana_url: http://127.0.0.1:3000\n"
         f"digest: {{timezone: {local_zone()}}}\n"
+        f"ollama: {{language: {language()}}}\n"
         f"channels:\n  - {{type: console}}\n  - {{type: file, path: '{data / 'sent.jsonl'}'}}\n"
         + (actions if actions_token else "")
     )
@@ -270,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo-alert":
         demo_alert(ports, args.minutes)
         return 0
-    print(f"costwarden on this machine (state in {args.data}; logs in {args.data / 'logs'}):", flush=True)
+    print(f"costwarden on this machine, messages in {language()} (state in {args.data}; logs in "
+          f"{args.data / 'logs'}):", flush=True)  # fmt: skip
     running = start(args.data, ports)
     recorded.write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
     print("\nMessages appear below (and in data/run/sent.jsonl). Fire a test alert from another terminal with "

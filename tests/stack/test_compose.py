@@ -248,6 +248,28 @@ def test_a_provider_needs_its_plan() -> None:
                                   "plans: cax11, cpx11, cpx21, cx22, cx32, cx42"]  # fmt: skip
 
 
+def test_chinese_robots_are_channels_when_their_urls_are_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20: WeCom, DingTalk and Feishu from .env, as Telegram; their URLs and secrets stay in the environment."""
+    robots = {"COSTWARDEN_RECEIVER_WECOM_WEBHOOK_URL": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1",
+              "COSTWARDEN_RECEIVER_DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=t2",
+              "COSTWARDEN_RECEIVER_DINGTALK_SECRET": "SECabc",
+              "COSTWARDEN_RECEIVER_FEISHU_WEBHOOK_URL": "https://open.feishu.cn/open-apis/bot/v2/hook/h3"}  # fmt: skip
+    assert set(robots) <= set(compose.READS["receiver"]) and set(robots) <= compose.SECRET
+    for name, value in robots.items():
+        monkeypatch.setenv(name, value)
+    env = {"REPORT_LANGUAGE": "zh", **robots}
+    path = compose.start("receiver", [], compose.check(env, compose.READS["receiver"]), tmp_path)
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN", "t" * 32)
+    receiver = load_receiver(path)
+    assert [c.type for c in receiver.channels] == ["console", "file", "wecom", "dingtalk", "feishu"]
+    assert receiver.ollama.language == "zh"
+    assert not any(v in path.read_text() for v in robots.values())
+    with pytest.raises(compose.EnvError) as raised:
+        compose.check({"COSTWARDEN_RECEIVER_FEISHU_WEBHOOK_URL": "open.feishu.cn/open-apis/bot/v2/hook/h3"})
+    assert raised.value.lines == [".env: COSTWARDEN_RECEIVER_FEISHU_WEBHOOK_URL=(hidden): expected an http:// or "
+                                  "https:// URL"]  # fmt: skip
+
+
 def test_plain_meanings_are_accepted_and_secrets_never_shown() -> None:
     values = compose.check({"COSTWARDEN_PROVIDER": "Hetzner", "COSTWARDEN_PLAN": "CX22", "DIGEST_DAILY_AT": "9:00",
                             "COSTWARDEN_PROVIDER_API": "yes", "COSTWARDEN_PROVIDER_TOKEN": "secret-token"})  # fmt: skip

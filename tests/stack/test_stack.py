@@ -15,8 +15,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.net import free_port
+from receiver.settings import load as load_receiver
 from stack.run import main as stack_main
+from stack.run import render_local
 
 ROOT = Path(__file__).parents[2]
 
@@ -82,3 +86,15 @@ def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
     assert b"stopping" in printed and b"CRITICAL" in printed  # the console channel printed the message there
     for name in ("prometheus", "alertmanager"):  # nothing left running
         assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{ports[name]}"], capture_output=True).returncode == 1
+
+
+def test_make_run_writes_messages_in_the_language_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """COSTWARDEN_LANGUAGE=zh make run: the receiver it starts writes Chinese (issue 20); a typo is refused."""
+    ports = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", "zh")
+    assert load_receiver(render_local(tmp_path, ports)["receiver"]).ollama.language == "zh"
+    monkeypatch.delenv("COSTWARDEN_LANGUAGE")
+    assert load_receiver(render_local(tmp_path, ports)["receiver"]).ollama.language == "en"
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", "cn")
+    with pytest.raises(SystemExit, match="COSTWARDEN_LANGUAGE='cn': choose one of en, zh"):
+        stack_main(["--data", str(tmp_path)])
