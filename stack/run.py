@@ -55,6 +55,20 @@ def local_zone() -> str:
 
 
 LANGUAGES = ("en", "zh")
+CONFIG_DIR = ROOT / "data" / "config"
+"""What `costwarden init` writes for `make run`: pricing.yml, receiver.yml (merged into the rendered one) and
+secrets.env."""
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """KEY=value lines (init's secrets.env); nothing if there is no such file."""
+    out = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.isidentifier() and key.isupper():
+                out[key] = value
+    return out
 
 
 def language() -> str:
@@ -65,7 +79,9 @@ def language() -> str:
     return chosen
 
 
-def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> dict[str, Path]:
+def render_local(
+    data: Path, ports: dict[str, int], actions_token: str = "", config_dir: Path = CONFIG_DIR
+) -> dict[str, Path]:
     """The repository's configs with these loopback ports (and absolute rule paths), written into `data`; with
     `actions_token`, the receiver asks the exporter for the built-in diagnostics of each alert (docs/actions.md)."""
     data.mkdir(parents=True, exist_ok=True)
@@ -80,7 +96,6 @@ def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> 
         f"prometheus: {{url: 'http://127.0.0.1:{ports['prometheus']}'}}\n"
         f"grafana_url: http://127.0.0.1:3000\n"
         f"digest: {{timezone: {local_zone()}}}\n"
-        f"ollama: {{language: {language()}}}\n"
         f"channels:\n  - {{type: console}}\n  - {{type: file, path: '{data / 'sent.jsonl'}'}}\n"
         + (actions if actions_token else "")
     )
@@ -90,18 +105,24 @@ def render_local(data: Path, ports: dict[str, int], actions_token: str = "") -> 
     paths["alertmanager"].write_text(
         render.alertmanager(addresses, str((data / render.INTAKE_TOKEN).resolve()) if actions_token else None)
     )
-    # More receiver.yml from the environment, last so that its keys win (YAML keeps a repeated key's last value).
+    # What `costwarden init` wrote, then the language asked for, then more receiver.yml from the environment: later
+    # keys win (YAML keeps a repeated key's last value).
+    mine = config_dir / "receiver.yml"
+    receiver += mine.read_text() + "\n" if mine.exists() else ""
+    receiver += f"ollama: {{language: {language()}}}\n" if os.environ.get("COSTWARDEN_LANGUAGE") else ""
     paths["receiver"].write_text(receiver + os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", ""))
     paths["receiver"].chmod(0o600)  # it may hold this run's actions token
     return paths
 
 
-def parts(data: Path, ports: dict[str, int], actions_token: str = "") -> list[Part]:
-    configs = render_local(data, ports, actions_token)
+def parts(data: Path, ports: dict[str, int], actions_token: str = "", config_dir: Path = CONFIG_DIR) -> list[Part]:
+    configs = render_local(data, ports, actions_token, config_dir)
     py = sys.executable
+    pricing = config_dir / "pricing.yml"  # costwarden init's; else the exporter's embedded default
     return [
         Part("exporter", [py, "-m", "exporter", f"--web.listen-address=127.0.0.1:{ports['exporter']}",
-                          f"--storage.state-file={data / 'exporter-state.json'}"],
+                          f"--storage.state-file={data / 'exporter-state.json'}",
+                          *([f"--config.file={pricing}"] if pricing.exists() else [])],
              "/metrics", f"http://127.0.0.1:{ports['exporter']}/"),
         Part("prometheus", [BINARIES["prometheus"], f"--config.file={configs['prometheus']}",
                             f"--storage.tsdb.path={data / 'prometheus'}", "--storage.tsdb.retention.time=35d",
@@ -126,7 +147,9 @@ def http_ok(url: str) -> bool:
         return False
 
 
-def start(data: Path, ports: dict[str, int]) -> list[tuple[Part, subprocess.Popen[bytes]]]:
+def start(
+    data: Path, ports: dict[str, int], config_dir: Path = CONFIG_DIR
+) -> list[tuple[Part, subprocess.Popen[bytes]]]:
     missing = [b for b in BINARIES.values() if shutil.which(b) is None]
     if missing:
         raise SystemExit(
@@ -143,7 +166,7 @@ def start(data: Path, ports: dict[str, int]) -> list[tuple[Part, subprocess.Pope
     # A fresh token each run: the exporter serves the built-in read-only diagnostics to this receiver only.
     token = secrets.token_urlsafe(24)
     env = {**os.environ, "COSTWARDEN_ACTIONS_TOKEN": token}
-    for part in parts(data, ports, token):
+    for part in parts(data, ports, token, config_dir):
         log = (logs / f"{part.name}.log").open("ab")
         # The receiver's standard output is its console channel: the messages themselves, shown here.
         stdout = None if part.name == "receiver" else log
@@ -246,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         from stack import install  # its own command line
 
         return install.main(argv)
+    if argv[:1] == ["init"]:
+        from stack import init  # the venv's: it reads presets and sends its test with the receiver's code
+
+        return init.main(argv[1:])
     if argv[:1] == ["start"]:
         from stack import compose  # inside the compose image only (it reads .env with pyyaml and the exporter)
 
@@ -262,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="render: the exporter's state volume, made root's (the exporter runs without "
                              "CAP_DAC_OVERRIDE; earlier versions left it owned by the image's user)")  # fmt: skip
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "run", help="state and rendered configs")
+    parser.add_argument("--config-dir", dest="config_dir", type=Path, default=CONFIG_DIR,
+                        help="what `costwarden init` wrote (default: %(default)s)")  # fmt: skip
     ports_help = (
         "e.g. exporter=19877,prometheus=19090 (default: $COSTWARDEN_PORTS, which the installed "
         "`costwarden` sets; demo-alert: else the last `make run`'s; else the usual)"
@@ -284,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"costwarden on this machine, messages in {language()} (state in {args.data}; logs in "
           f"{args.data / 'logs'}):", flush=True)  # fmt: skip
-    running = start(args.data, ports)
+    for key, value in read_env(args.config_dir / "secrets.env").items():
+        os.environ.setdefault(key, value)  # the channel's secrets init asked for; the environment's own win
+    running = start(args.data, ports, args.config_dir)
     recorded.write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
     print("\nMessages appear below (and in data/run/sent.jsonl). Fire a test alert from another terminal with "
           "`make demo-alert`; preview the daily digest with `.venv/bin/costwarden-receiver digest --dry-run "

@@ -83,6 +83,10 @@ class FakeChat:
     dingtalk_secret: str = "SECdingtalk-secret"
     feishu_token: str = "feishu-token"
     feishu_secret: str = "feishu-secret"
+    telegram_updates: list[dict[str, Any]] = field(default_factory=list)
+    """What getUpdates returns: messages people sent the bot (Update objects)."""
+    telegram_webhook: bool = False
+    """A webhook is set: getUpdates answers 409, as the Bot API does."""
     mentions: list[str] = field(default_factory=list)
     """Anything that would have notified everyone in a group (an @all, an isAtAll, an <at> tag)."""
     fail: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -125,6 +129,25 @@ class FakeChat:
         self.received["telegram"].append({**body, "message_id": message_id})
         return web.json_response({"ok": True, "result": {"message_id": message_id, "chat": {"id": body["chat_id"]},
                                                          "date": 1795000000, "text": text}})  # fmt: skip
+
+    async def telegram_updates_(self, request: web.Request) -> web.Response:
+        """getUpdates: 401 for a token it does not know, 409 while a webhook is set, else the pending updates."""
+        if request.match_info["token"] != self.telegram_token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        if self.telegram_webhook:
+            return web.json_response({"ok": False, "error_code": 409, "description": "Conflict: can't use "
+                                      "getUpdates method while webhook is active; use deleteWebhook to delete the "
+                                      "webhook first"}, status=409)  # fmt: skip
+        return web.json_response({"ok": True, "result": self.telegram_updates})
+
+    def someone_writes(self, chat_id: int, name: str, text: str = "hi", group: bool = False) -> None:
+        """A person sends the bot a message (or writes in a group the bot is in)."""
+        chat: dict[str, Any] = {"id": chat_id, "type": "group", "title": name} if group else {
+            "id": chat_id, "type": "private", "first_name": name}  # fmt: skip
+        update_id = 1000 + len(self.telegram_updates)
+        self.telegram_updates.append({"update_id": update_id, "message": {
+            "message_id": update_id, "from": {"id": 42, "is_bot": False, "first_name": name}, "chat": chat,
+            "date": 1795000000, "text": text}})  # fmt: skip
 
     async def slack(self, request: web.Request) -> web.Response:
         if request.match_info["path"] != self.slack_path:
@@ -263,6 +286,7 @@ class FakeChat:
         app.router.add_post("/robot/send", self.dingtalk)
         app.router.add_post("/open-apis/bot/v2/hook/{token}", self.feishu)
         app.router.add_post("/bot{token}/sendMessage", self.telegram)
+        app.router.add_route("*", "/bot{token}/getUpdates", self.telegram_updates_)
         app.router.add_post("/slack/{path:.+}", self.slack)
         app.router.add_post("/api/webhooks/{path:.+}", self.discord)
         app.router.add_post("/hook", self.hook)

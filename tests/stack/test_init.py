@@ -1,0 +1,180 @@
+"""`costwarden init` (issue 20): from a fresh clone to a test message on a (fake) phone, the machine detected, a
+channel walked through against a fake that speaks the Bot API (getUpdates, sendMessage and their errors), and the
+configs it writes taken as they are by `make run` and compose."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporter import config as pricing
+from receiver.settings import load as load_receiver
+from stack import compose, init
+from stack.run import parts, render_local
+from tests.fakes import serve_in_thread
+from tests.fakes.chat import FakeChat
+
+ROOT = Path(__file__).parents[2]
+PORTS = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}
+
+
+def sys_root(tmp_path: Path, vendor: str, product: str, memory_kib: int) -> Path:
+    root = tmp_path / "root"
+    (root / "sys/class/dmi/id").mkdir(parents=True)
+    (root / "sys/class/dmi/id/sys_vendor").write_text(vendor + "\n")
+    (root / "sys/class/dmi/id/product_name").write_text(product + "\n")
+    (root / "proc").mkdir()
+    (root / "proc/meminfo").write_text(f"MemTotal:       {memory_kib} kB\nMemFree:         1000 kB\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("vendor", "product", "vcpus", "memory_gib", "provider", "plan"),
+    [
+        ("DigitalOcean", "Droplet", 1, 0.95, "digitalocean", "s-1vcpu-1gb"),
+        ("DigitalOcean", "Droplet", 2, 3.8, "digitalocean", "s-2vcpu-4gb"),
+        ("Linode", "Compute Instance", 1, 0.96, "linode", "g6-nanode-1"),
+        ("Vultr", "VC2", 1, 0.95, "vultr", None),
+        ("Alibaba Cloud", "Alibaba Cloud ECS", 2, 1.8, "alibaba", None),
+        ("Tencent Cloud", "CVM", 2, 3.7, "tencent", None),
+        ("QEMU", "Standard PC (i440FX + PIIX, 1996)", 2, 3.8, None, None),
+    ],
+)
+def test_the_provider_and_plan_are_read_off_the_machine(
+    vendor: str, product: str, vcpus: int, memory_gib: float, provider: str | None, plan: str | None
+) -> None:
+    machine = init.Machine(vendor, product, vcpus, memory_gib, 25)
+    assert init.guess_provider(machine) == provider
+    if plan:
+        assert init.guess_plan(provider or "", machine) == plan
+
+
+def test_read_machine_reads_dmi_and_memory(tmp_path: Path) -> None:
+    machine = init.read_machine(sys_root(tmp_path, "DigitalOcean", "Droplet", 1_000_000))
+    assert (machine.vendor, machine.product, machine.memory_gib) == ("DigitalOcean", "Droplet", 1.0)
+    assert machine.vcpus == os.cpu_count() and machine.disk_gib > 0
+
+
+@pytest.fixture
+def telegram() -> tuple[FakeChat, str]:
+    fake = FakeChat(telegram_token="123456789:AAE" + "x" * 32)  # a token as @BotFather gives them
+    with serve_in_thread(fake.app()) as url:
+        yield fake, url
+
+
+def test_telegram_walked_through_to_a_test_message_and_make_run_takes_the_result(
+    tmp_path: Path, telegram: tuple[FakeChat, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, url = telegram
+    fake.someone_writes(55501, "Ann")
+    fake.someone_writes(-100777, "Ops group", group=True)  # the newest: offered first
+    config = tmp_path / "config"
+    code = init.main(["--yes", "--sys-root", str(sys_root(tmp_path, "DigitalOcean", "Droplet", 1_000_000)),
+                      "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--budget", "10", "--language", "zh",
+                      "--channel", "telegram", "--telegram-token", fake.telegram_token, "--telegram-api", url,
+                      "--dir", str(config)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (sent,) = fake.received["telegram"]
+    assert sent["chat_id"] == -100777 and "测试消息" in sent["text"]  # in the language chosen
+    assert "test message to telegram: sent" in out and "24 小时" in out  # what happens when
+    secrets = config / "secrets.env"
+    assert secrets.stat().st_mode & 0o777 == 0o600 and fake.telegram_token in secrets.read_text()
+    assert fake.telegram_token not in (config / "receiver.yml").read_text() + (config / "pricing.yml").read_text()
+    table = pricing.load(config / "pricing.yml")
+    assert (table.provider, table.plan, table.budget.monthly) == ("digitalocean", "s-1vcpu-1gb", 10)
+    # make run takes it as it is: the exporter reads the table, the receiver gets the language and the channel.
+    exporter = next(p for p in parts(tmp_path / "run", PORTS, config_dir=config) if p.name == "exporter")
+    assert f"--config.file={config / 'pricing.yml'}" in exporter.command
+    os.environ["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"] = fake.telegram_token
+    try:
+        settings = load_receiver(render_local(tmp_path / "run", PORTS, config_dir=config)["receiver"])
+    finally:
+        del os.environ["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"]
+    assert settings.ollama.language == "zh"
+    assert [(c.type, getattr(c, "chat_id", None)) for c in settings.channels] == [
+        ("console", None),
+        ("telegram", -100777),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setup", "says"),
+    [
+        ("nothing written", "no message to the bot yet: send it one"),
+        ("wrong token", "Telegram does not know this token (401)"),
+        ("webhook", "the bot has a webhook, so getUpdates is refused"),
+    ],
+)
+def test_telegram_problems_are_said_in_words(
+    tmp_path: Path, telegram: tuple[FakeChat, str], setup: str, says: str
+) -> None:
+    fake, url = telegram
+    fake.telegram_webhook = setup == "webhook"
+    token = "999:" + "x" * 30 if setup == "wrong token" else fake.telegram_token
+    with pytest.raises(SystemExit, match=re.escape(says)):
+        init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel", "telegram",
+                   "--telegram-token", token, "--telegram-api", url, "--dir", str(tmp_path)])  # fmt: skip
+    assert fake.received["telegram"] == [] and not (tmp_path / "pricing.yml").exists()
+
+
+def test_a_dingtalk_robot_gets_a_signed_test_message(
+    tmp_path: Path, telegram: tuple[FakeChat, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, url = telegram
+    code = init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--language", "zh",
+                      "--channel", "dingtalk", "--webhook-url", f"{url}/robot/send?access_token={fake.dingtalk_token}",
+                      "--secret", fake.dingtalk_secret, "--dir", str(tmp_path)])  # fmt: skip
+    assert code == 0, capsys.readouterr().out
+    (sent,) = fake.received["dingtalk"]
+    assert "测试消息" in sent["text"]["content"]
+    assert fake.dingtalk_secret in (tmp_path / "secrets.env").read_text()
+
+
+def test_an_alibaba_server_gets_a_table_of_its_own_in_cny(tmp_path: Path) -> None:
+    root = sys_root(tmp_path, "Alibaba Cloud", "Alibaba Cloud ECS", 2_000_000)
+    assert init.main(["--yes", "--sys-root", str(root), "--monthly-price", "99", "--dir", str(tmp_path / "c"),
+                      "--no-test"]) == 0  # fmt: skip
+    table = pricing.load(tmp_path / "c" / "pricing.yml")
+    assert (table.provider, table.currency, table.plan_price.monthly) == ("custom", "CNY", 99)
+    assert table.machine.vcpus == os.cpu_count() and table.machine.memory_gib == 1.9
+    assert yaml.safe_load((tmp_path / "c" / "receiver.yml").read_text())["ollama"]["language"] == "zh"  # CNY: zh
+    with pytest.raises(SystemExit, match="--monthly-price is needed"):
+        init.main(["--yes", "--sys-root", str(root), "--dir", str(tmp_path / "d")])
+
+
+def test_compose_gets_an_env_file_its_own_check_accepts(tmp_path: Path, telegram: tuple[FakeChat, str]) -> None:
+    fake, url = telegram
+    env = tmp_path / ".env"
+    args = ["--yes", "--target", "compose", "--env-file", str(env), "--provider", "hetzner", "--plan", "CX22",
+            "--budget", "12.5", "--channel", "feishu", "--webhook-url", f"{url}/open-apis/bot/v2/hook/"
+            f"{fake.feishu_token}", "--secret", fake.feishu_secret]  # fmt: skip
+    assert init.main(args) == 0
+    values = dict(line.split("=", 1) for line in env.read_text().splitlines() if line and not line.startswith("#"))
+    checked = compose.check(values)
+    assert (checked["COSTWARDEN_PROVIDER"], checked["COSTWARDEN_PLAN"]) == ("hetzner", "cx22")
+    assert checked["COSTWARDEN_BUDGET_MONTHLY"] == "12.5" and values["GRAFANA_ADMIN_PASSWORD"] != "change-me"
+    assert checked["COSTWARDEN_RECEIVER_FEISHU_SECRET"] == fake.feishu_secret
+    assert env.stat().st_mode & 0o777 == 0o600 and len(fake.received["feishu"]) == 1
+    assert init.main(args) == 2  # an existing .env is not replaced without --force
+
+
+def test_the_questions_asked_one_by_one(tmp_path: Path) -> None:
+    """As a person at a terminal answers them (here through a pipe, with --ask)."""
+    answers = "linode\ng6-standard-1\n20\nen\nconsole\n"
+    done = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path)], cwd=ROOT,
+                          input=answers, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Plan (g6-nanode-1, g6-standard-1, g6-standard-2, g6-standard-4)" in done.stdout
+    table = pricing.load(tmp_path / "pricing.yml")
+    assert (table.plan, table.budget.monthly) == ("g6-standard-1", 20)
+    assert "Next: make run ARGS='--config-dir" in done.stdout and "spike alerts once a day of history" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path)], cwd=ROOT,
+                         input="linode\ng6-huge\n", capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 1 and "'g6-huge' is not a linode plan" in bad.stderr
