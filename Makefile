@@ -4,11 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run init demo-alert install uninstall test test-slow test-compose lint typecheck unit bench deps tools test-tools slow-tools clean help
+.PHONY: run init status demo-alert install uninstall test test-slow test-compose lint typecheck unit bench deps tools test-tools slow-tools clean help
 
 help:
 	@echo "make init   - a few questions (provider and plan detected, budget, language, a channel walked through): the configs make run uses, and a test message"
 	@echo "make run    - the whole pipeline on this machine: exporter, Prometheus + rules, Alertmanager, receiver"
+	@echo "make status - (while make run runs) what the pipeline knows: scrapes, baselines ready, pages, deliveries per channel, silences"
 	@echo "make demo-alert - (while make run runs) a synthetic cost spike, to watch the message arrive"
 	@echo "sudo make install - on a VPS without Docker: systemd services that start at boot (docs/install.md); ARGS=--dry-run shows every file and command"
 	@echo "sudo make uninstall - stop and remove them, keeping your configs and data (ARGS=--purge removes those too)"
@@ -95,6 +96,10 @@ uninstall:
 # In another terminal while `make run` runs: a synthetic critical cost spike through Alertmanager to the receiver.
 demo-alert: deps
 	$(PY) -m stack demo-alert
+
+# Beside make run: each part answering, baselines' readiness, last scrape, pages, deliveries per channel, silences.
+status: deps
+	$(PY) -m stack status
 
 # A few questions (or flags: make init ARGS='--help') → the configs make run uses, and a test message.
 init: deps

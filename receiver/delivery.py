@@ -64,6 +64,9 @@ class Deliverer:
         self._outbox = outbox
         self._channels = channels
         self._metrics = metrics
+        for name in channels:  # at 0 from the start: a series born at 1 shows no increase(), so the first delivery
+            for result in ("sent", "retry", "parked"):  # (or failure) of a channel would be invisible to the rules
+                metrics.deliveries.labels(name, result)
         self._wake = asyncio.Event()
         self._running: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()

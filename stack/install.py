@@ -33,6 +33,7 @@ from typing import Any
 from stack import render
 from stack.render import ROOT
 from stack.run import http_ok, local_zone, parse_ports
+from stack.status import lines as status_lines
 from stack.systemd import (
     ACTIONS_TOKEN,
     BINARIES,
@@ -672,6 +673,9 @@ def status(target: Target) -> int:
         healthy &= answers
         print(f"  {unit_name(service):<30} {active:<10} {'answers' if answers else 'NOT ANSWERING'} on "
               f"127.0.0.1:{ports[service]}{READY[service]}")  # fmt: skip
+    for line in status_lines(f"http://127.0.0.1:{ports['prometheus']}", f"http://127.0.0.1:{ports['alertmanager']}",
+                             time.time()):  # fmt: skip
+        print(f"  {line}")
     if not healthy:
         print(f"see: journalctl -u {TARGET} -u 'costwarden-*'", file=sys.stderr)
     return 0 if healthy else 3

@@ -252,6 +252,23 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
     )
 
 
+def run_status(ports: dict[str, int]) -> int:
+    """`costwarden status` beside a `make run`: each part answering, then what the pipeline knows."""
+    from stack import status
+
+    print("costwarden (make run, state in data/run):")
+    answering = True
+    for name, ready in (("exporter", "/metrics"), ("prometheus", "/-/ready"), ("alertmanager", "/-/ready"),
+                        ("receiver", "/-/ready")):  # fmt: skip
+        ok = http_ok(f"http://127.0.0.1:{ports[name]}{ready}")
+        answering &= ok
+        print(f"  {name:<13} {'answers' if ok else 'NOT ANSWERING'} on 127.0.0.1:{ports[name]}")
+    for line in status.lines(f"http://127.0.0.1:{ports['prometheus']}", f"http://127.0.0.1:{ports['alertmanager']}",
+                             time.time()):  # fmt: skip
+        print(f"  {line}")
+    return 0 if answering else 3
+
+
 def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]) -> dict[str, int]:
     """`--ports exporter=19877,prometheus=19090` over `base`; a usage error (exit 2) names the bad item."""
     ports = dict(base)
@@ -265,6 +282,9 @@ def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    made = ROOT / "data" / "run" / PORTS_FILE
+    if argv == ["status"] and not os.environ.get("COSTWARDEN_PREFIX") and made.exists():
+        return run_status(json.loads(made.read_text()))  # `make run`'s, not an install's
     if argv[:1] and argv[0] in ("install", "uninstall", "status"):
         from stack import install  # its own command line
 

@@ -223,6 +223,15 @@ async def test_one_group_in_arrival_order_others_alongside(
     ]
 
 
+async def test_every_channel_counts_from_zero_before_its_first_delivery(aiohttp_client: Client, tmp_path: Path) -> None:
+    """A counter series born at 1 shows no increase() in PromQL: the first delivery of a channel was invisible to
+    `costwarden status`, and a channel failing from its very first attempt to CostwardenReceiverDeliveryFailing."""
+    client = await aiohttp_client(create_app(make_settings(tmp_path, dead_url(), ollama={"enabled": False})))
+    metrics = await (await client.get("/metrics")).text()
+    for result in ("sent", "retry", "parked"):
+        assert f'costwarden_receiver_deliveries_total{{channel="file",result="{result}"}} 0.0' in metrics
+
+
 async def test_a_failed_channel_is_retried_without_resending_to_the_others(
     aiohttp_client: Client, tmp_path: Path
 ) -> None:

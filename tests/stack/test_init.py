@@ -178,3 +178,17 @@ def test_the_questions_asked_one_by_one(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path)], cwd=ROOT,
                          input="linode\ng6-huge\n", capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 1 and "'g6-huge' is not a linode plan" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("history_hours", "days", "says"),
+    [
+        (2, None, "2 h of history — spike alerts start in about 22 h"),
+        (30, 1.0, "1.2 days of history — spike alerts on; drops and week-over-week drift in 5.8 days"),
+        (24 * 9, 7.0, "9 days of history — every alert is on"),
+    ],
+)
+def test_status_says_when_the_baselines_are_ready(history_hours: float, days: float | None, says: str) -> None:
+    from stack.status import history_line
+
+    assert says in history_line(history_hours * 3600, days)

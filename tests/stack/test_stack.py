@@ -3,6 +3,8 @@ a demo alert through Alertmanager to a delivered message with facts from Prometh
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -20,7 +22,7 @@ import pytest
 from bench.net import free_port
 from receiver.settings import load as load_receiver
 from stack.run import main as stack_main
-from stack.run import render_local
+from stack.run import render_local, run_status
 
 ROOT = Path(__file__).parents[2]
 
@@ -72,6 +74,25 @@ def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
         assert "Estimated invoice so far" in message["text"]  # facts read back from the real Prometheus
         assert "What the host shows now" in message["text"]  # the exporter's diagnostics of this very machine
         assert f"http://127.0.0.1:{ports['alertmanager']}/#/silences/new?filter=" in message["text"]
+        # costwarden status beside make run: what the pipeline knows, a silence made in Alertmanager included.
+        silence = {"matchers": [{"name": "alertname", "value": "CostwardenCostDrift", "isRegex": False}],
+                   "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z", "createdBy": "ann",
+                   "comment": "planned backup"}  # fmt: skip
+        request = urllib.request.Request(f"http://127.0.0.1:{ports['alertmanager']}/api/v2/silences",
+                                         data=json.dumps(silence).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback
+
+        def status() -> str:
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                assert run_status(ports) == 0
+            return printed.getvalue()
+
+        wait(lambda: "channel file: last delivered" in status(), 120, "status did not see the delivery")
+        said = status()
+        assert "exporter      answers" in said and "exporter: last scraped" in said
+        assert "spike alerts start in about 24 h" in said  # a fresh install: the warm-up said, not only in a runbook
+        assert "silenced: alertname=CostwardenCostDrift until 2099-01-01 00:00 UTC by ann (planned backup)" in said
         # A second demo is a new page, not a repeat Alertmanager already sent (which it would hold back for an hour,
         # across restarts of `make run` too: its notification log is kept with the state).
         time.sleep(1.1)

@@ -1,0 +1,95 @@
+"""What the running pipeline knows, in a few lines: is the exporter scraped, how much history the baselines have (spike
+alerts wait for a day of it), what fired lately, whether each channel delivers, and what is silenced.
+
+Asked of the pipeline's own Prometheus and Alertmanager over loopback (standard library only: `costwarden status` also
+runs on the machine's python3 after `costwarden install`). A part that does not answer is one line saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from typing import Any
+
+HISTORY = "time() - min(prometheus_tsdb_lowest_timestamp_seconds)"
+DAYS = "max(instance_cgroup_resource:costwarden_cost_history:days)"
+SCRAPE = 'time() - max(timestamp(up{job="costwarden-exporter"} == 1))'
+PAGES = ('max by (alertname, severity) (max_over_time(timestamp(ALERTS{alertstate="firing",'
+         'alertname!="CostwardenWatchdog",severity=~"warning|critical"})[7d:1m]))')  # fmt: skip
+FIRING = 'ALERTS{alertstate="firing",alertname!="CostwardenWatchdog"}'
+SENT = ('max by (channel) (max_over_time(timestamp(increase(costwarden_receiver_deliveries_total{result="sent"}[5m])'
+        ' > 0)[7d:1m]))')  # fmt: skip
+FAILING = 'sum by (channel) (increase(costwarden_receiver_deliveries_total{result!="sent"}[1h])) > 0'
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - our own services on loopback
+        return json.load(resp)
+
+
+def _query(prometheus: str, expr: str) -> list[tuple[dict[str, str], float]]:
+    body = _get(f"{prometheus}/api/v1/query?query={urllib.parse.quote(expr)}")
+    return [(r["metric"], float(r["value"][1])) for r in body["data"]["result"]]
+
+
+def ago(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min ago"
+    hours = minutes / 60
+    return f"{hours:.0f} h ago" if hours < 48 else f"{hours / 24:.0f} d ago"
+
+
+def history_line(history_seconds: float, days: float | None) -> str:
+    """Baseline readiness: spike alerts need a day of history, drops and drift a week."""
+    have = history_seconds / 86400
+    if have < 1 or days is None:
+        left = max(0.0, 86400 - history_seconds) / 3600
+        return (f"baselines: {have * 24:.0f} h of history — spike alerts start in about {left:.0f} h (they compare "
+                "with the same hour of earlier days); budget and quota forecasts already work")  # fmt: skip
+    if have < 7:
+        return (f"baselines: {have:.1f} days of history — spike alerts on; drops and week-over-week drift in "
+                f"{7 - have:.1f} days")  # fmt: skip
+    return f"baselines: {have:.0f} days of history — every alert is on"
+
+
+def lines(prometheus: str, alertmanager: str, now: float) -> list[str]:
+    out: list[str] = []
+    try:
+        scraped = _query(prometheus, SCRAPE)
+        out.append(f"exporter: last scraped {ago(scraped[0][1])}" if scraped else "exporter: NOT SCRAPED (up == 0)")
+        history = _query(prometheus, HISTORY)
+        days = _query(prometheus, DAYS)
+        out.append(history_line(history[0][1] if history else 0.0, days[0][1] if days else None))
+        firing = sorted({(m.get("alertname", ""), m.get("severity", "")) for m, _ in _query(prometheus, FIRING)})
+        out.append("firing now: " + (", ".join(f"{a} ({s})" for a, s in firing) if firing else "nothing"))
+        pages = sorted(_query(prometheus, PAGES), key=lambda r: -r[1])
+        out.append("last page: " + (f"{pages[0][0]['alertname']} ({pages[0][0]['severity']}) "
+                                    f"{ago(now - pages[0][1])}" if pages else "none in the last 7 days"))  # fmt: skip
+        failing = {m.get("channel", ""): v for m, v in _query(prometheus, FAILING)}
+        sent = {m.get("channel", ""): v for m, v in _query(prometheus, SENT)}
+        for channel in sorted(set(sent) | set(failing)):
+            said = f"last delivered {ago(now - sent[channel])}" if channel in sent else "nothing delivered in 7 days"
+            if channel in failing:
+                said += f", {failing[channel]:.0f} failed attempts in the last hour"
+            out.append(f"channel {channel}: {said}")
+    except (OSError, ValueError, KeyError) as exc:
+        out.append(f"Prometheus at {prometheus} did not answer: {exc}")
+    try:
+        silences = [s for s in _get(f"{alertmanager}/api/v2/silences") if s.get("status", {}).get("state") == "active"]
+        for s in silences:
+            matchers = ", ".join(f"{m['name']}{'=' if m.get('isEqual', True) else '!='}{m['value']}"
+                                 for m in s.get("matchers", []))  # fmt: skip
+            until = datetime.fromisoformat(s["endsAt"].replace("Z", "+00:00")).astimezone(UTC)
+            out.append(f"silenced: {matchers} until {until:%Y-%m-%d %H:%M} UTC by {s.get('createdBy', '?')}"
+                       + (f" ({s['comment']})" if s.get("comment") else ""))  # fmt: skip
+        if not silences:
+            out.append("silences: none")
+    except (OSError, ValueError, KeyError) as exc:
+        out.append(f"Alertmanager at {alertmanager} did not answer: {exc}")
+    return out
