@@ -73,7 +73,7 @@ ALERTS: dict[str, dict[str, tuple[str, str]]] = {
         "CostwardenCostDrop": (
             "A workload's cost fell far below anything it usually costs at this hour; it may have stopped working.",
             "The {resource} cost of {workload} on {instance} has stayed at or below {sustained:rate} {cur}/h for five "
-            "minutes, under {usual_low:rate} {cur}/h, the lowest at this hour on any of the last {days:n} days, and "
+            "minutes, under {usual_low:rate} {cur}/h, the usual low at this hour over the last {days:n} days, and "
             "{ratio:pct} below the usual {expected:rate} {cur}/h. This costs nothing extra: a workload that usually "
             "works this hard has nearly stopped, which is how a crash loop, a stuck queue or lost traffic looks.",
         ),
@@ -198,7 +198,7 @@ ALERTS: dict[str, dict[str, tuple[str, str]]] = {
             "某个工作负载的费用远低于平时这个时段的任何水平，它可能已停止工作。",
             "{instance} 上 {workload} 的{resource}费用已连续五分钟不高于每小时 {sustained:rate} {cur}，"
             "低于过去 {days:n} 天"
-            "这个时段的最低值每小时 {usual_low:rate} {cur}，比平时的每小时 {expected:rate} {cur} 低 {ratio:pct}。"
+            "这个时段的通常低值每小时 {usual_low:rate} {cur}，比平时的每小时 {expected:rate} {cur} 低 {ratio:pct}。"
             "这不会多花钱：一个平时这样忙碌的工作负载几乎停了下来，崩溃循环、队列卡住或流量丢失都会这样表现。",
         ),
         "CostwardenCostDrop:stopped": (

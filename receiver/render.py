@@ -24,7 +24,7 @@ LABELS = {
         "more": "(+{n} more)",
         "seen": "What we see",
         "causes": "Likely causes",
-        "because": "because",
+        "cause": "{cause} ({likelihood}; because: {based_on})",
         "now": "Do now",
         "later": "Later",
         "money": "Money at stake: about {money} {cur} per day",
@@ -50,7 +50,7 @@ LABELS = {
         "more": "（另有 {n} 条）",
         "seen": "观察到的情况",
         "causes": "可能原因",
-        "because": "依据",
+        "cause": "{cause}（{likelihood}；依据：{based_on}）",
         "now": "现在就做",
         "later": "长期建议",
         "money": "涉及金额：每天约 {money} {cur}",
@@ -241,7 +241,8 @@ def render(
         return Message(**base, headline=summary, sections=(Section("", (body,)),), footer="")  # type: ignore[arg-type]
     likelihood = LIKELIHOOD[language]
     causes = tuple(
-        f"{c.cause} ({likelihood[c.likelihood]}; {words['because']}: {c.based_on})" for c in analysis.likely_causes
+        words["cause"].format(cause=c.cause, likelihood=likelihood[c.likelihood], based_on=c.based_on)
+        for c in analysis.likely_causes
     )
     do_now = list(analysis.immediate_actions)
     if analysis.recommended_action:

@@ -37,7 +37,7 @@ VENDORS = (
     (r"vultr", "vultr"),
     (r"amazon|aws", "ec2"),
     (r"alibaba|aliyun", "alibaba"),
-    (r"tencent", "tencent"),
+    (r"tencent", "lighthouse"),  # DMI cannot tell Lighthouse from CVM: CVM users answer `tencent` (a table of theirs)
 )
 """DMI sys_vendor / product_name / bios_vendor as each provider's hypervisor reports it → the provider."""
 CURRENCY = {"alibaba": "CNY", "tencent": "CNY"}

@@ -42,7 +42,7 @@ def sys_root(tmp_path: Path, vendor: str, product: str, memory_kib: int) -> Path
         ("Linode", "Compute Instance", 1, 0.96, "linode", "g6-nanode-1"),
         ("Vultr", "VC2", 1, 0.95, "vultr", None),
         ("Alibaba Cloud", "Alibaba Cloud ECS", 2, 1.8, "alibaba", None),
-        ("Tencent Cloud", "CVM", 2, 3.7, "tencent", None),
+        ("Tencent Cloud", "CVM", 2, 3.7, "lighthouse", "general-2c4g-50g"),
         ("QEMU", "Standard PC (i440FX + PIIX, 1996)", 2, 3.8, None, None),
     ],
 )
