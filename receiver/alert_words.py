@@ -20,7 +20,7 @@ from exporter.pricing import METERED_RESOURCES
 if TYPE_CHECKING:
     from receiver.facts import AlertFact
 
-VALUE = re.compile(r"([a-z_][a-z0-9_]*)=([-+0-9.eE]+|NaN|[-+]?Inf)")
+VALUE = re.compile(r"(?<![\w])([a-z_][a-z0-9_]*)=([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)(?![\w.])")
 LABELS = ("mountpoint", "collector", "provider", "channel", "rule_group", "integration")
 """Labels besides instance/cgroup/resource that name what an alert is about."""
 
@@ -192,7 +192,7 @@ ALERTS: dict[str, dict[str, tuple[str, str]]] = {
             "平时这个时段为每小时 "
             "{expected:rate} {cur}（过去 {days:n} 天的中位数），平时峰值为每小时 {usual_peak:rate} {cur}："
             "高出 {ratio:pct}，"
-            "相当于每天占用套餐的 {extra_per_day:money} {cur}。",
+            "相当于每天占用套餐的 {extra_per_day:money} {cur}。套餐价格不随用量变化。",
         ),
         "CostwardenCostDrop": (
             "某个工作负载的费用远低于平时这个时段的任何水平，它可能已停止工作。",
@@ -366,13 +366,15 @@ def words_for(
         return None
     summary, template = entry
     cgroup = labels.get("cgroup", "")
-    fields: dict[str, object] = {
-        **{k: labels.get(k, "") for k in ("instance", *LABELS)},
+    named: dict[str, object] = {
+        **{k: labels[k] for k in ("instance", *LABELS) if labels.get(k)},
         "workload": WHOLE_HOST[language] if cgroup in ("", "/") else cgroup,
         "resource": RESOURCES[language].get(labels.get("resource", ""), labels.get("resource", "")),
         "cur": currency,
-        **{k: float(v) for k, v in values.items()},
     }
+    # The labels' words win over a number of the same name; a label the sentence needs and the alert lacks, or a
+    # number the rule could not annotate, leaves the summary alone rather than a sentence with a hole.
+    fields = {**{k: float(v) for k, v in values.items()}, **named}
     try:
         return summary, _Words(language).format(template, **fields)
     except (KeyError, IndexError):

@@ -141,24 +141,30 @@ LINE = 240
 """An observed fact's length in the analysis schema (analysis.Line)."""
 
 
-def _lines(text: str) -> list[str]:
-    """A description as lines of at most LINE characters, cut between sentences, so that its last sentence (what it
-    costs) is not clipped away."""
+DESCRIPTION_LINES = 3
+"""Of the six observed facts, how many one alert's description may fill (the series, bill and egress lines follow)."""
+
+
+def _lines(text: str, limit: int = DESCRIPTION_LINES) -> list[str]:
+    """A description as lines of at most LINE characters, cut between sentences (". " or "。"), so that its last
+    sentence (what it costs) is not clipped away; a sentence longer than a line is cut with an ellipsis."""
     sentences = [s for s in re.split(r"(?<=[.;])\s+|(?<=[。；])", text) if s]
     out: list[str] = []
     for sentence in sentences:
+        cjk = bool(out) and out[-1][-1] in "。；"  # Chinese sentences follow each other without a space
         if out and len(out[-1]) + 1 + len(sentence) <= LINE:
-            out[-1] += ("" if sentence[0] > "\u2e80" else " ") + sentence
+            out[-1] += ("" if cjk else " ") + sentence
         else:
-            out.append(sentence[:LINE])
-    return out
+            out.append(sentence if len(sentence) <= LINE else sentence[: LINE - 1] + "…")
+    return out[:limit]
 
 
 def summarise(facts: Facts, language: str) -> Analysis:
     words, causes = WORDS[language], CAUSES[language]
     cur = facts.currency
     said = [alert_words.texts(a, cur, language) for a in facts.alerts[:2]]
-    observed = [line for summary, description in said for line in _lines(description or summary)]
+    observed = [line for i, (summary, description) in enumerate(said)
+                for line in _lines(description or summary, DESCRIPTION_LINES if i == 0 else 1)]  # fmt: skip
     observed += [
         words["now"].format(window=s.window, now=s.now, mean=s.mean, min=s.min, max=s.max, cur=cur)
         for s in facts.alerted_series

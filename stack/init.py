@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from exporter.config import ConfigError, preset_names, resolve
+from receiver.settings import Settings, SettingsError, load
 from stack.render import ROOT
 from stack.run import CONFIG_DIR
 
@@ -90,8 +92,8 @@ def guess_plan(provider: str, machine: Machine) -> str | None:
     exact = [
         p for p, m in sizes.items() if m.vcpus == machine.vcpus and 0.85 <= machine.memory_gib / m.memory_gib <= 1.05
     ]
-    if exact:
-        return exact[0]
+    if exact:  # several bundles of this size (a Lighthouse 2c2g comes with 30, 40 or 50 GB): the disk decides
+        return min(exact, key=lambda p: abs(sizes[p].disk_gib - machine.disk_gib))
     return min(sizes, key=lambda p: abs(sizes[p].vcpus - machine.vcpus) + abs(sizes[p].memory_gib - machine.memory_gib))
 
 
@@ -125,14 +127,18 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
     return config
 
 
-def receiver_config(a: Answers) -> dict[str, object]:
-    """What init adds to the receiver's config: the language and the channels (secrets stay in secrets.env)."""
+def receiver_config(a: Answers, audit: Path | None = None) -> dict[str, object]:
+    """What init adds to the receiver's config: the language and the channels (secrets stay in secrets.env); `audit`
+    keeps `make run`'s file of every message sent (these channels replace the ones it renders)."""
     channel: dict[str, object] = {"type": a.channel}
     if a.channel == "telegram":
         channel["chat_id"] = int(a.chat_id) if re.fullmatch(r"-?\d+", a.chat_id) else a.chat_id
         if a.telegram_api != Answers.telegram_api:  # a Bot API proxy (api.telegram.org is blocked in some places)
             channel["api_url"] = a.telegram_api
-    channels = [{"type": "console"}] + ([channel] if a.channel != "console" else [])
+    channels: list[dict[str, object]] = [{"type": "console"}]
+    if audit is not None:
+        channels.append({"type": "file", "path": str(audit)})
+    channels += [channel] if a.channel != "console" else []
     return {"ollama": {"language": a.language}, "channels": channels}
 
 
@@ -162,8 +168,8 @@ def telegram_chats(api_url: str, token: str) -> list[tuple[str, str]]:
             body = json.load(resp)
     except urllib.error.HTTPError as exc:
         try:
-            said = json.load(exc).get("description", "")
-        except ValueError:
+            said = str(json.load(exc).get("description", ""))
+        except (ValueError, AttributeError, http.client.HTTPException):
             said = ""
         if exc.code == 401:
             raise TelegramError("Telegram does not know this token (401): copy it again from @BotFather") from None
@@ -171,13 +177,17 @@ def telegram_chats(api_url: str, token: str) -> list[tuple[str, str]]:
             raise TelegramError(f"the bot has a webhook, so getUpdates is refused ({said}): remove it with "
                                 "deleteWebhook, or give the chat id with --telegram-chat-id") from None  # fmt: skip
         raise TelegramError(f"Telegram answered {exc.code}: {said}") from None
-    except (OSError, ValueError) as exc:
-        raise TelegramError(f"Telegram could not be reached: {exc}") from None
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        said = str(exc).replace(token, "<token>")  # urllib puts the whole URL in some of its messages
+        raise TelegramError(f"Telegram could not be reached: {said}") from None
+    updates = body.get("result") if isinstance(body, dict) else None
+    if not isinstance(updates, list):
+        raise TelegramError("Telegram's answer to getUpdates has no list of updates: is --telegram-api the Bot API?")
     seen: dict[str, str] = {}
-    for update in reversed(body.get("result", [])):
-        message = update.get("message") or update.get("channel_post") or {}
-        chat = message.get("chat") or {}
-        if "id" in chat:
+    for update in reversed(updates):
+        message = (update.get("message") or update.get("channel_post") or {}) if isinstance(update, dict) else {}
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if isinstance(chat, dict) and "id" in chat:
             name = chat.get("title") or chat.get("username") or chat.get("first_name") or ""
             seen.setdefault(str(chat["id"]), str(name))
     return list(seen.items())
@@ -215,6 +225,9 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Callable[[
     say(f"This machine: {seen}, {machine.vcpus} vCPU, {machine.memory_gib:g} GiB memory, {machine.disk_gib:g} GiB disk"
         + (f" — looks like {guessed}." if guessed else "."))  # fmt: skip
     presets = preset_names()
+    if not (args.provider or guessed or args.interactive):
+        raise SystemExit("costwarden init: this machine does not say which provider runs it: give --provider "
+                         f"({', '.join([*presets, 'alibaba', 'tencent', 'custom'])})")  # fmt: skip
     provider = (args.provider or ask(f"Provider ({', '.join([*presets, 'alibaba', 'tencent', 'custom'])})",
                                      guessed or "digitalocean")).lower()  # fmt: skip
     plan = None
@@ -254,6 +267,8 @@ def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str
     if not re.fullmatch(r"[0-9]+:[A-Za-z0-9_-]{20,}", token):
         raise SystemExit("costwarden init: the Telegram token looks like 123456789:AAE… (from @BotFather /newbot)")
     a.secrets["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"] = token
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", args.telegram_api):
+        raise SystemExit("costwarden init: --telegram-api: expected an http:// or https:// URL")
     a.telegram_api = args.telegram_api
     chat = args.telegram_chat_id
     while not chat:
@@ -271,7 +286,16 @@ def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str
         for chat_id, name in chats:
             say(f"  chat {chat_id}  {name}")
         chat = ask("The chat to send to", chats[0][0])
+    if not re.fullmatch(r"-?[0-9]+|@[A-Za-z0-9_]{5,}", chat):
+        raise SystemExit("costwarden init: the chat id is a number such as -1001234567890 (or @channelname)")
     a.chat_id = chat
+
+
+def _plain(value: str, what: str) -> str:
+    """A value init writes into an env file: one line, nothing a shell or compose would read differently."""
+    if not value or any(c in value for c in "\r\n\"'$` #\\"):
+        raise SystemExit(f"costwarden init: {what}: expected one word without spaces, quotes, #, $ or backslashes")
+    return value
 
 
 def _robot(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str], None]) -> None:
@@ -279,11 +303,11 @@ def _robot(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str], 
     url = args.webhook_url or ask(f"The {a.channel} robot's webhook address", "")
     if not re.fullmatch(r"https?://\S+", url):
         raise SystemExit(f"costwarden init: the {a.channel} robot's webhook address is an https:// URL")
-    a.secrets[f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"] = url
+    a.secrets[f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"] = _plain(url, "the webhook address")
     if a.channel in ROBOT_SECRET:
         secret = args.secret or ask(f"Its signing secret ({ROBOT_SECRET[a.channel]}; empty: none)", "")
         if secret:
-            a.secrets[f"COSTWARDEN_RECEIVER_{name}_SECRET"] = secret
+            a.secrets[f"COSTWARDEN_RECEIVER_{name}_SECRET"] = _plain(secret, "the signing secret")
 
 
 def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
@@ -293,7 +317,8 @@ def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
                        + yaml.safe_dump(pricing_config(a, machine), sort_keys=False))  # fmt: skip
     receiver = directory / "receiver.yml"
     receiver.write_text("# Written by costwarden init; `make run` merges it into its own receiver.yml.\n"
-                        + yaml.safe_dump(receiver_config(a), sort_keys=False, allow_unicode=True))  # fmt: skip
+                        + yaml.safe_dump(receiver_config(a, ROOT / "data" / "run" / "sent.jsonl"), sort_keys=False,
+                                         allow_unicode=True))  # fmt: skip
     written = [pricing, receiver]
     env = directory / "secrets.env"
     if a.secrets:
@@ -306,25 +331,29 @@ def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
     return written
 
 
-def send_test(a: Answers, environ: dict[str, str]) -> list[tuple[str, bool, str]]:
-    """A test message through the chosen channel, with the same code the receiver sends with."""
-    from receiver import sendtest
-    from receiver.settings import load
+def receiver_settings(a: Answers, data_dir: Path) -> Settings:
+    """The receiver's own settings for init's channel, loaded as the receiver loads them (its checks included)."""
 
-    config = {**receiver_config(a), "data_dir": tempfile.mkdtemp(prefix="costwarden-init-")}
-    saved = {k: os.environ.get(k) for k in environ}
+    config = {**receiver_config(a), "data_dir": str(data_dir)}
+    saved = {k: os.environ.get(k) for k in a.secrets}
     with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
         f.write(yaml.safe_dump(config, allow_unicode=True))
         f.flush()
-        os.environ.update(environ)
+        os.environ.update(a.secrets)
         try:
-            settings = load(Path(f.name))
+            return load(Path(f.name))
         finally:
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+
+
+def send_test(settings: Settings) -> list[tuple[str, bool, str]]:
+    """A test message through the chosen channel, with the same code the receiver sends with."""
+    from receiver import sendtest
+
     return asyncio.run(sendtest.send_test(settings))
 
 
@@ -368,36 +397,51 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     args.interactive = not args.yes and (args.ask or sys.stdin.isatty())
     machine = read_machine(args.sys_root)
-    try:
-        answers = gather(args, machine, _asker(args.interactive), print)
-        table = pricing_config(answers, machine)
-        resolve(table, source="init")  # what the exporter will load: refused here, not at `make run`
-    except ConfigError as exc:
-        print(f"costwarden init: {exc}", file=sys.stderr)
-        return 2
-    if args.target == "compose":
-        if answers.plan is None:
-            print("costwarden init: compose takes presets only (COSTWARDEN_PROVIDER/PLAN); use --target run, or "
-                  "`sudo make install` with this pricing table", file=sys.stderr)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="costwarden-init-") as scratch:
+        try:
+            answers = gather(args, machine, _asker(args.interactive), print)
+            table = pricing_config(answers, machine)
+            resolve(table, source="init")  # what the exporter will load: refused here, not at `make run`
+            settings = receiver_settings(answers, Path(scratch))  # and what the receiver will: before any write
+        except (ConfigError, SettingsError) as exc:
+            print(f"costwarden init: {exc}", file=sys.stderr)
             return 2
-        if args.env_file.exists() and not args.force:
-            print(f"costwarden init: {args.env_file} exists; --force replaces it", file=sys.stderr)
-            return 2
-        args.env_file.write_text(env_file(answers, (ROOT / ".env.example").read_text()))
-        args.env_file.chmod(0o600)
-        written = [args.env_file]
-        start = "docker compose up -d"
-    else:
-        written = write_run(answers, machine, args.dir)
-        start = "make run" if args.dir == CONFIG_DIR else f"make run ARGS='--config-dir {args.dir}'"
-    print("written: " + ", ".join(str(p) for p in written))
-    if args.test and answers.channel != "console":
-        for name, ok, said in send_test(answers, answers.secrets):
-            print(f"test message to {name}: {said}")
-            if not ok and name == answers.channel:
-                print("costwarden init: the channel refused the test message; fix it and run init again",
-                      file=sys.stderr)  # fmt: skip
-                return 1
-    print(f"Next: {start}, then `make demo-alert` in another terminal for a first alert.")
-    print(WHEN[answers.language])
-    return 0
+        except (EOFError, KeyboardInterrupt):
+            print("\ncostwarden init: stopped before writing anything", file=sys.stderr)
+            return 1
+        if args.target == "compose":
+            if answers.plan is None:
+                print("costwarden init: compose takes presets only (COSTWARDEN_PROVIDER/PLAN); use --target run, or "
+                      "`sudo make install` with this pricing table", file=sys.stderr)  # fmt: skip
+                return 2
+            if args.env_file.exists() and not args.force:
+                print(f"costwarden init: {args.env_file} exists; --force replaces it", file=sys.stderr)
+                return 2
+            text = env_file(answers, (ROOT / ".env.example").read_text())
+            from stack.compose import EnvError, check
+
+            try:  # compose's own check, so `docker compose up` does not refuse what init wrote
+                check(dict(line.split("=", 1) for line in text.splitlines() if "=" in line and line[0] != "#"))
+            except EnvError as exc:
+                print("\n".join(exc.lines), file=sys.stderr)
+                return 2
+            args.env_file.touch(mode=0o600)
+            args.env_file.chmod(0o600)  # before the secrets are in it, also when it existed
+            args.env_file.write_text(text)
+            written = [args.env_file]
+            start = "docker compose up -d"
+        else:
+            written = write_run(answers, machine, args.dir)
+            start = "make run" if args.dir == CONFIG_DIR else f"make run ARGS='--config-dir {args.dir}'"
+        print("written: " + ", ".join(str(p) for p in written))
+        if args.test and answers.channel != "console":
+            results = send_test(settings)
+            for name, ok, said in results:
+                print(f"test message to {name}: {said}")
+                if not ok and name == answers.channel:
+                    print("costwarden init: the channel refused the test message; fix it and run init again",
+                          file=sys.stderr)  # fmt: skip
+                    return 1
+        print(f"Next: {start}, then `make demo-alert` in another terminal for a first alert.")
+        print(WHEN[answers.language])
+        return 0

@@ -331,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo-alert":
         demo_alert(ports, args.minutes)
         return 0
-    print(f"costwarden on this machine, messages in {language()} (state in {args.data}; logs in "
-          f"{args.data / 'logs'}):", flush=True)  # fmt: skip
+    language()  # a typo in COSTWARDEN_LANGUAGE stops here, before anything starts
+    print(f"costwarden on this machine (state in {args.data}; logs in {args.data / 'logs'}):", flush=True)
     for key, value in read_env(args.config_dir / "secrets.env").items():
         os.environ.setdefault(key, value)  # the channel's secrets init asked for; the environment's own win
     running = start(args.data, ports, args.config_dir)

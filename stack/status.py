@@ -16,7 +16,9 @@ from typing import Any
 
 HISTORY = "time() - min(prometheus_tsdb_lowest_timestamp_seconds)"
 DAYS = "max(instance_cgroup_resource:costwarden_cost_history:days)"
-SCRAPE = 'time() - max(timestamp(up{job="costwarden-exporter"} == 1))'
+SCRAPE = 'time() - max(timestamp(up{job="costwarden-exporter"}))'
+"""timestamp() of a bare selector is the sample's own time; of an expression (`up == 1`) it is the evaluation time."""
+UP = 'max(up{job="costwarden-exporter"})'
 PAGES = ('max by (alertname, severity) (max_over_time(timestamp(ALERTS{alertstate="firing",'
          'alertname!="CostwardenWatchdog",severity=~"warning|critical"})[7d:1m]))')  # fmt: skip
 FIRING = 'ALERTS{alertstate="firing",alertname!="CostwardenWatchdog"}'
@@ -53,16 +55,22 @@ def history_line(history_seconds: float, days: float | None) -> str:
         return (f"baselines: {have * 24:.0f} h of history — spike alerts start in about {left:.0f} h (they compare "
                 "with the same hour of earlier days); budget and quota forecasts already work")  # fmt: skip
     if have < 7:
-        return (f"baselines: {have:.1f} days of history — spike alerts on; drops and week-over-week drift in "
-                f"{7 - have:.1f} days")  # fmt: skip
+        return (f"baselines: {have:.1f} days of history — spike alerts on; drops in {7 - have:.1f} days, "
+                f"week-over-week drift in {8 - have:.1f}")  # fmt: skip
+    if have < 8:  # drift compares whole days: the week-ago one exists from day 8
+        return f"baselines: {have:.1f} days of history — spikes and drops on; week-over-week drift in {8 - have:.1f}"
     return f"baselines: {have:.0f} days of history — every alert is on"
 
 
 def lines(prometheus: str, alertmanager: str, now: float) -> list[str]:
     out: list[str] = []
     try:
-        scraped = _query(prometheus, SCRAPE)
-        out.append(f"exporter: last scraped {ago(scraped[0][1])}" if scraped else "exporter: NOT SCRAPED (up == 0)")
+        scraped, up = _query(prometheus, SCRAPE), _query(prometheus, UP)
+        if not scraped:
+            out.append("exporter: never scraped")
+        else:
+            answered = "answered" if up and up[0][1] == 1 else "DID NOT ANSWER (up == 0)"
+            out.append(f"exporter: last scraped {ago(scraped[0][1])}, {answered}")
         history = _query(prometheus, HISTORY)
         days = _query(prometheus, DAYS)
         out.append(history_line(history[0][1] if history else 0.0, days[0][1] if days else None))
@@ -78,18 +86,20 @@ def lines(prometheus: str, alertmanager: str, now: float) -> list[str]:
             if channel in failing:
                 said += f", {failing[channel]:.0f} failed attempts in the last hour"
             out.append(f"channel {channel}: {said}")
-    except (OSError, ValueError, KeyError) as exc:
-        out.append(f"Prometheus at {prometheus} did not answer: {exc}")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a display: say it, never a traceback
+        out.append(f"Prometheus at {prometheus} did not answer as expected: {exc}")
     try:
         silences = [s for s in _get(f"{alertmanager}/api/v2/silences") if s.get("status", {}).get("state") == "active"]
         for s in silences:
-            matchers = ", ".join(f"{m['name']}{'=' if m.get('isEqual', True) else '!='}{m['value']}"
-                                 for m in s.get("matchers", []))  # fmt: skip
+            matchers = ", ".join(
+                f"{m['name']}{'' if m.get('isEqual', True) else '!'}{'~' if m.get('isRegex') else '='}{m['value']}"
+                for m in s.get("matchers", [])
+            )
             until = datetime.fromisoformat(s["endsAt"].replace("Z", "+00:00")).astimezone(UTC)
             out.append(f"silenced: {matchers} until {until:%Y-%m-%d %H:%M} UTC by {s.get('createdBy', '?')}"
                        + (f" ({s['comment']})" if s.get("comment") else ""))  # fmt: skip
         if not silences:
             out.append("silences: none")
-    except (OSError, ValueError, KeyError) as exc:
-        out.append(f"Alertmanager at {alertmanager} did not answer: {exc}")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        out.append(f"Alertmanager at {alertmanager} did not answer as expected: {exc}")
     return out

@@ -55,6 +55,14 @@ def test_the_provider_and_plan_are_read_off_the_machine(
         assert init.guess_plan(provider or "", machine) == plan
 
 
+def test_among_bundles_of_one_size_the_disk_decides() -> None:
+    """Review finding: every 2c2g Tencent machine was priced as the 50 CNY 40 GB bundle, the 30 GB one (32 CNY) too."""
+    assert init.guess_plan("lighthouse", init.Machine("Tencent Cloud", "CVM", 2, 1.9, 30)) == "hk-2c2g-30g"
+    assert init.guess_plan("lighthouse", init.Machine("Tencent Cloud", "CVM", 2, 1.9, 50)) in (
+        "general-2c2g-50g", "hk-2c2g-50g"
+    )  # fmt: skip
+
+
 def test_read_machine_reads_dmi_and_memory(tmp_path: Path) -> None:
     machine = init.read_machine(sys_root(tmp_path, "DigitalOcean", "Droplet", 1_000_000))
     assert (machine.vendor, machine.product, machine.memory_gib) == ("DigitalOcean", "Droplet", 1.0)
@@ -98,10 +106,10 @@ def test_telegram_walked_through_to_a_test_message_and_make_run_takes_the_result
     finally:
         del os.environ["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"]
     assert settings.ollama.language == "zh"
-    assert [(c.type, getattr(c, "chat_id", None)) for c in settings.channels] == [
-        ("console", None),
-        ("telegram", -100777),
-    ]
+    # init's channels replace the rendered ones, make run's audit file of every message kept (review finding)
+    assert [(c.type, getattr(c, "chat_id", None), str(getattr(c, "path", ""))) for c in settings.channels] == [
+        ("console", None, ""), ("file", None, str(ROOT / "data" / "run" / "sent.jsonl")), ("telegram", -100777, "")
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -122,6 +130,27 @@ def test_telegram_problems_are_said_in_words(
         init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel", "telegram",
                    "--telegram-token", token, "--telegram-api", url, "--dir", str(tmp_path)])  # fmt: skip
     assert fake.received["telegram"] == [] and not (tmp_path / "pricing.yml").exists()
+
+
+def test_what_init_writes_is_checked_first_and_the_token_never_shown(
+    tmp_path: Path, telegram: tuple[FakeChat, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review findings: a bad --telegram-api printed the token inside urllib's message; a value with a newline
+    could add a line (a variable) to secrets.env; an unknown machine without --provider was priced as DigitalOcean."""
+    fake, _ = telegram
+    with pytest.raises(SystemExit, match="--telegram-api: expected an http"):
+        init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel", "telegram",
+                   "--telegram-token", fake.telegram_token, "--telegram-api", "tg-proxy.example", "--dir",
+                   str(tmp_path)])  # fmt: skip
+    with pytest.raises(SystemExit, match="expected one word"):
+        init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel", "dingtalk",
+                   "--webhook-url", "https://oapi.dingtalk.com/robot/send?access_token=t", "--secret",
+                   "SECa\nCOSTWARDEN_ACTIONS_TOKEN=evil", "--dir", str(tmp_path)])  # fmt: skip
+    unknown = sys_root(tmp_path, "QEMU", "Standard PC", 2_000_000)
+    with pytest.raises(SystemExit, match="does not say which provider runs it: give --provider"):
+        init.main(["--yes", "--sys-root", str(unknown), "--dir", str(tmp_path)])
+    assert not list(tmp_path.glob("*.yml")) and not (tmp_path / "secrets.env").exists()
+    assert fake.telegram_token not in capsys.readouterr().err
 
 
 def test_a_dingtalk_robot_gets_a_signed_test_message(
@@ -184,7 +213,8 @@ def test_the_questions_asked_one_by_one(tmp_path: Path) -> None:
     ("history_hours", "days", "says"),
     [
         (2, None, "2 h of history — spike alerts start in about 22 h"),
-        (30, 1.0, "1.2 days of history — spike alerts on; drops and week-over-week drift in 5.8 days"),
+        (30, 1.0, "1.2 days of history — spike alerts on; drops in 5.8 days, week-over-week drift in 6.8"),
+        (24 * 7.5, 7.0, "7.5 days of history — spikes and drops on; week-over-week drift in 0.5"),
         (24 * 9, 7.0, "9 days of history — every alert is on"),
     ],
 )
