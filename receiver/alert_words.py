@@ -342,9 +342,14 @@ class _Words(string.Formatter):
         return f"{value:.0f}"
 
 
+def flat(resource: str) -> bool:
+    """A resource a flat price already pays for: using more of it costs capacity, not money."""
+    return bool(resource) and resource not in METERED_RESOURCES
+
+
 def key(name: str, severity: str, resource: str) -> str:
     """The table's entry for an alert: the spike on a flat-priced resource and the drop to zero have their own."""
-    if name == "CostwardenCostSpike" and resource and resource not in METERED_RESOURCES:
+    if name == "CostwardenCostSpike" and flat(resource):
         return name + ":flat"
     if name == "CostwardenCostDrop" and severity == "info":
         return name + ":stopped"

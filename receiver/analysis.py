@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Line = Annotated[str, Field(min_length=1, max_length=240)]
+LINE_CHARS = 240
+Line = Annotated[str, Field(min_length=1, max_length=LINE_CHARS)]
 
 
 class Cause(BaseModel):

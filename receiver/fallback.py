@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from receiver import alert_words
-from receiver.analysis import Analysis, Cause
+from receiver.analysis import LINE_CHARS, Analysis, Cause
 from receiver.facts import Facts, alert_kind
 
 # Per resource, named as the exporter names it (exporter.pricing.RESOURCES): (likely cause, first thing to check).
@@ -137,25 +137,21 @@ WORDS = {
 }
 
 SEVERITY = {"critical": "critical", "warning": "high", "info": "medium"}
-LINE = 240
-"""An observed fact's length in the analysis schema (analysis.Line)."""
-
-
 DESCRIPTION_LINES = 3
 """Of the six observed facts, how many one alert's description may fill (the series, bill and egress lines follow)."""
 
 
 def _lines(text: str, limit: int = DESCRIPTION_LINES) -> list[str]:
-    """A description as lines of at most LINE characters, cut between sentences (". " or "。"), so that its last
+    """A description as lines of at most LINE_CHARS characters, cut between sentences (". " or "。"), so that its last
     sentence (what it costs) is not clipped away; a sentence longer than a line is cut with an ellipsis."""
     sentences = [s for s in re.split(r"(?<=[.;])\s+|(?<=[。；])", text) if s]
     out: list[str] = []
     for sentence in sentences:
         cjk = bool(out) and out[-1][-1] in "。；"  # Chinese sentences follow each other without a space
-        if out and len(out[-1]) + 1 + len(sentence) <= LINE:
+        if out and len(out[-1]) + 1 + len(sentence) <= LINE_CHARS:
             out[-1] += ("" if cjk else " ") + sentence
         else:
-            out.append(sentence if len(sentence) <= LINE else sentence[: LINE - 1] + "…")
+            out.append(sentence if len(sentence) <= LINE_CHARS else sentence[: LINE_CHARS - 1] + "…")
     return out[:limit]
 
 
@@ -192,12 +188,12 @@ def summarise(facts: Facts, language: str) -> Analysis:
     else:  # a drop, a bill, a disk or costwarden's own health: never "spending is above its usual level"
         cause, action = KIND_CAUSES[language][kind]
     return Analysis(
-        observed_facts=[line[:240] for line in observed[:6]] or [first.name],
+        observed_facts=[line[:LINE_CHARS] for line in observed[:6]] or [first.name],
         likely_causes=[
             Cause(
                 cause=cause,
                 likelihood="medium",
-                based_on=observed[0][:240] if observed else first.name,
+                based_on=observed[0][:LINE_CHARS] if observed else first.name,
                 workload=grown[0].name if grown else (first.cgroup or None),
             )
         ],

@@ -10,7 +10,6 @@ import json
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 
-from exporter.pricing import METERED_RESOURCES
 from receiver import alert_words
 from receiver.analysis import Analysis
 from receiver.facts import Facts, alert_kind, clean
@@ -257,7 +256,7 @@ def render(
         sections.append(Section(words["later"], tuple(analysis.longer_term_advice)))
     footer = []
     if analysis.money_at_stake_per_day is not None and facts.currency:
-        flat = first.resource and first.resource not in METERED_RESOURCES and alert_kind(first.name) == "cost"
+        flat = alert_words.flat(first.resource) and alert_kind(first.name) == "cost"
         footer.append(words["capacity" if flat else "money"].format(money=analysis.money_at_stake_per_day,
                                                                     cur=facts.currency))  # fmt: skip
     if source == "fallback":

@@ -30,7 +30,7 @@ import yaml
 from exporter.config import ConfigError, preset_names, resolve
 from receiver.settings import Settings, SettingsError, load
 from stack.render import ROOT
-from stack.run import CONFIG_DIR
+from stack.run import CONFIG_DIR, RUN_DIR
 
 VENDORS = (
     (r"digitalocean", "digitalocean"),
@@ -317,7 +317,7 @@ def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
                        + yaml.safe_dump(pricing_config(a, machine), sort_keys=False))  # fmt: skip
     receiver = directory / "receiver.yml"
     receiver.write_text("# Written by costwarden init; `make run` merges it into its own receiver.yml.\n"
-                        + yaml.safe_dump(receiver_config(a, ROOT / "data" / "run" / "sent.jsonl"), sort_keys=False,
+                        + yaml.safe_dump(receiver_config(a, RUN_DIR / "sent.jsonl"), sort_keys=False,
                                          allow_unicode=True))  # fmt: skip
     written = [pricing, receiver]
     env = directory / "secrets.env"

@@ -673,8 +673,7 @@ def status(target: Target) -> int:
         healthy &= answers
         print(f"  {unit_name(service):<30} {active:<10} {'answers' if answers else 'NOT ANSWERING'} on "
               f"127.0.0.1:{ports[service]}{READY[service]}")  # fmt: skip
-    for line in status_lines(f"http://127.0.0.1:{ports['prometheus']}", f"http://127.0.0.1:{ports['alertmanager']}",
-                             time.time()):  # fmt: skip
+    for line in status_lines(ports, time.time()):
         print(f"  {line}")
     if not healthy:
         print(f"see: journalctl -u {TARGET} -u 'costwarden-*'", file=sys.stderr)

@@ -55,6 +55,8 @@ def local_zone() -> str:
 
 
 LANGUAGES = ("en", "zh")
+RUN_DIR = ROOT / "data" / "run"
+"""`make run`'s state and rendered configs (--data)."""
 CONFIG_DIR = ROOT / "data" / "config"
 """What `costwarden init` writes for `make run`: pricing.yml, receiver.yml (merged into the rendered one) and
 secrets.env."""
@@ -255,16 +257,15 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
 def run_status(ports: dict[str, int]) -> int:
     """`costwarden status` beside a `make run`: each part answering, then what the pipeline knows."""
     from stack import status
+    from stack.systemd import READY  # the same readiness paths `costwarden status` asks after an install
 
     print("costwarden (make run, state in data/run):")
     answering = True
-    for name, ready in (("exporter", "/metrics"), ("prometheus", "/-/ready"), ("alertmanager", "/-/ready"),
-                        ("receiver", "/-/ready")):  # fmt: skip
+    for name, ready in READY.items():
         ok = http_ok(f"http://127.0.0.1:{ports[name]}{ready}")
         answering &= ok
         print(f"  {name:<13} {'answers' if ok else 'NOT ANSWERING'} on 127.0.0.1:{ports[name]}")
-    for line in status.lines(f"http://127.0.0.1:{ports['prometheus']}", f"http://127.0.0.1:{ports['alertmanager']}",
-                             time.time()):  # fmt: skip
+    for line in status.lines(ports, time.time()):
         print(f"  {line}")
     return 0 if answering else 3
 
@@ -282,7 +283,7 @@ def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    made = ROOT / "data" / "run" / PORTS_FILE
+    made = RUN_DIR / PORTS_FILE
     if argv == ["status"] and not os.environ.get("COSTWARDEN_PREFIX") and made.exists():
         return run_status(json.loads(made.read_text()))  # `make run`'s, not an install's
     if argv[:1] and argv[0] in ("install", "uninstall", "status"):
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exporter-state", dest="exporter_state", type=Path, default=None,
                         help="render: the exporter's state volume, made root's (the exporter runs without "
                              "CAP_DAC_OVERRIDE; earlier versions left it owned by the image's user)")  # fmt: skip
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "run", help="state and rendered configs")
+    parser.add_argument("--data", type=Path, default=RUN_DIR, help="state and rendered configs")
     parser.add_argument("--config-dir", dest="config_dir", type=Path, default=CONFIG_DIR,
                         help="what `costwarden init` wrote (default: %(default)s)")  # fmt: skip
     ports_help = (

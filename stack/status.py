@@ -62,7 +62,9 @@ def history_line(history_seconds: float, days: float | None) -> str:
     return f"baselines: {have:.0f} days of history — every alert is on"
 
 
-def lines(prometheus: str, alertmanager: str, now: float) -> list[str]:
+def lines(ports: dict[str, int], now: float) -> list[str]:
+    """What the pipeline on these loopback ports knows (`make run`'s or an install's)."""
+    prometheus, alertmanager = (f"http://127.0.0.1:{ports[name]}" for name in ("prometheus", "alertmanager"))
     out: list[str] = []
     try:
         scraped, up = _query(prometheus, SCRAPE), _query(prometheus, UP)
