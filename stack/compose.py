@@ -111,7 +111,7 @@ def _clock(value: str, env: Mapping[str, str]) -> str:
     return f"{int(match[1]):02d}:{match[2]}"
 
 
-def _url(value: str, env: Mapping[str, str]) -> str:
+def http_url(value: str, env: Mapping[str, str]) -> str:
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         raise ValueError("expected an http:// or https:// URL")
     return value.rstrip("/")
@@ -162,13 +162,13 @@ VARIABLES: dict[str, Check] = {
     "COSTWARDEN_PROVIDER": _provider, "COSTWARDEN_PLAN": _plan, "COSTWARDEN_BUDGET_MONTHLY": _budget,
     "COSTWARDEN_BILLING_TIMEZONE": _zone, "COSTWARDEN_PROVIDER_API": _truthy,
     "COSTWARDEN_PROVIDER_SERVER": _server, "COSTWARDEN_PROVIDER_TOKEN": _provider_token,
-    "COSTWARDEN_ACTIONS_TOKEN": _actions_token, "COSTWARDEN_RECEIVER_HEARTBEAT_URL": _url,
+    "COSTWARDEN_ACTIONS_TOKEN": _actions_token, "COSTWARDEN_RECEIVER_HEARTBEAT_URL": http_url,
     "TELEGRAM_CHAT_ID": _chat_id, "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": _bot_token,
     "REPORT_LANGUAGE": _language, "DIGEST_DAILY_AT": _clock, "DIGEST_TIMEZONE": _zone,
-    "OLLAMA_HOST": _url, "OLLAMA_MODEL": _model, "GRAFANA_URL": _url,
-    "COSTWARDEN_RECEIVER_WECOM_WEBHOOK_URL": _url,
-    "COSTWARDEN_RECEIVER_DINGTALK_WEBHOOK_URL": _url, "COSTWARDEN_RECEIVER_DINGTALK_SECRET": _robot_secret,
-    "COSTWARDEN_RECEIVER_FEISHU_WEBHOOK_URL": _url, "COSTWARDEN_RECEIVER_FEISHU_SECRET": _robot_secret,
+    "OLLAMA_HOST": http_url, "OLLAMA_MODEL": _model, "GRAFANA_URL": http_url,
+    "COSTWARDEN_RECEIVER_WECOM_WEBHOOK_URL": http_url,
+    "COSTWARDEN_RECEIVER_DINGTALK_WEBHOOK_URL": http_url, "COSTWARDEN_RECEIVER_DINGTALK_SECRET": _robot_secret,
+    "COSTWARDEN_RECEIVER_FEISHU_WEBHOOK_URL": http_url, "COSTWARDEN_RECEIVER_FEISHU_SECRET": _robot_secret,
 }  # fmt: skip
 """Every variable of `.env` that costwarden reads (Compose's own and Grafana's password are Compose's business)."""
 SECRET = {

@@ -29,6 +29,7 @@ import yaml
 
 from exporter.config import ConfigError, preset_names, resolve
 from receiver.settings import Settings, SettingsError, load
+from stack import compose
 from stack.render import ROOT
 from stack.run import CONFIG_DIR, RUN_DIR
 
@@ -264,17 +265,14 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Callable[[
 
 def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str], None]) -> None:
     token = args.telegram_token or ask("The bot's token from @BotFather (123456789:AA…)", "")
-    if not re.fullmatch(r"[0-9]+:[A-Za-z0-9_-]{20,}", token):
-        raise SystemExit("costwarden init: the Telegram token looks like 123456789:AAE… (from @BotFather /newbot)")
+    token = _valid(compose.VARIABLES["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"], token, "the Telegram token")
     a.secrets["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"] = token
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", args.telegram_api):
-        raise SystemExit("costwarden init: --telegram-api: expected an http:// or https:// URL")
-    a.telegram_api = args.telegram_api
+    a.telegram_api = _valid(compose.http_url, args.telegram_api, "--telegram-api")
     chat = args.telegram_chat_id
     while not chat:
         ask("Send any message to your bot (or add it to a group and write there), then press Enter", "")
         try:
-            chats = telegram_chats(args.telegram_api, token)
+            chats = telegram_chats(a.telegram_api, token)
         except TelegramError as exc:
             raise SystemExit(f"costwarden init: {exc}") from None
         if not chats:
@@ -286,9 +284,15 @@ def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str
         for chat_id, name in chats:
             say(f"  chat {chat_id}  {name}")
         chat = ask("The chat to send to", chats[0][0])
-    if not re.fullmatch(r"-?[0-9]+|@[A-Za-z0-9_]{5,}", chat):
-        raise SystemExit("costwarden init: the chat id is a number such as -1001234567890 (or @channelname)")
-    a.chat_id = chat
+    a.chat_id = _valid(compose.VARIABLES["TELEGRAM_CHAT_ID"], chat, "the chat id")
+
+
+def _valid(check: compose.Check, value: str, what: str) -> str:
+    """The value as compose's check of the same variable takes it (init writes what compose and make run read)."""
+    try:
+        return check(value, {})
+    except ValueError as exc:
+        raise SystemExit(f"costwarden init: {what}: {exc}") from None
 
 
 def _plain(value: str, what: str) -> str:
@@ -301,13 +305,14 @@ def _plain(value: str, what: str) -> str:
 def _robot(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str], None]) -> None:
     name = a.channel.upper()
     url = args.webhook_url or ask(f"The {a.channel} robot's webhook address", "")
-    if not re.fullmatch(r"https?://\S+", url):
-        raise SystemExit(f"costwarden init: the {a.channel} robot's webhook address is an https:// URL")
-    a.secrets[f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"] = _plain(url, "the webhook address")
+    variable = f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"
+    a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(url, "the webhook address"), "the webhook address")
     if a.channel in ROBOT_SECRET:
         secret = args.secret or ask(f"Its signing secret ({ROBOT_SECRET[a.channel]}; empty: none)", "")
         if secret:
-            a.secrets[f"COSTWARDEN_RECEIVER_{name}_SECRET"] = _plain(secret, "the signing secret")
+            variable = f"COSTWARDEN_RECEIVER_{name}_SECRET"
+            a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(secret, "the signing secret"),
+                                         "the signing secret")  # fmt: skip
 
 
 def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
@@ -418,11 +423,9 @@ def main(argv: list[str]) -> int:
                 print(f"costwarden init: {args.env_file} exists; --force replaces it", file=sys.stderr)
                 return 2
             text = env_file(answers, (ROOT / ".env.example").read_text())
-            from stack.compose import EnvError, check
-
             try:  # compose's own check, so `docker compose up` does not refuse what init wrote
-                check(dict(line.split("=", 1) for line in text.splitlines() if "=" in line and line[0] != "#"))
-            except EnvError as exc:
+                compose.check(dict(line.split("=", 1) for line in text.splitlines() if "=" in line and line[0] != "#"))
+            except compose.EnvError as exc:
                 print("\n".join(exc.lines), file=sys.stderr)
                 return 2
             args.env_file.touch(mode=0o600)
