@@ -22,8 +22,8 @@ import aiohttp
 from bench.net import free_port, serve_app
 from receiver import settings as s
 from receiver.app import create_app
-from receiver.channels.chat import TelegramChannel
-from receiver.render import Message, Section
+from receiver.delivery.channels.chat import TelegramChannel
+from receiver.message.render import Message, Section
 from receiver.settings import Settings
 from tests.fakes.chat import FakeChat
 

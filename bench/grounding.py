@@ -26,8 +26,8 @@ import aiohttp
 
 from bench.detection.engine import import_series, serve
 from bench.net import serve_app
+from receiver.analysis.grounding import check, pools, supported
 from receiver.app import create_app
-from receiver.grounding import check, pools, supported
 from receiver.settings import Settings
 from tests.fakes import served
 from tests.fakes.ollama import FakeOllama

@@ -14,9 +14,9 @@ import importlib.util
 import json
 from pathlib import Path
 
-from receiver import facts as f
-from receiver.models import Webhook
-from receiver.prompt import messages
+from receiver.analysis.prompt import messages
+from receiver.facts import model as f
+from receiver.intake import Webhook
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "alertmanager"
 NAMES = ["miner", "web", "postgres", "redis", "nginx", "backup", "grafana", "prometheus", "worker", "mail"]

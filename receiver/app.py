@@ -15,18 +15,19 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter.logs import CONTEXT
-from receiver import channels, datadir
-from receiver.actions import ExporterActions
-from receiver.delivery import Deliverer
-from receiver.digester import Digester
-from receiver.enrich import Enricher
+from receiver import datadir
+from receiver.analysis.enrich import Enricher
+from receiver.delivery import channels
+from receiver.delivery.deliverer import Deliverer
+from receiver.digest.digester import Digester
+from receiver.facts.host import ExporterActions
+from receiver.facts.prometheus import Prometheus
 from receiver.heartbeat import Heartbeat
+from receiver.intake import BadWebhook, decode_body, dedup_key, parse_webhook
 from receiver.metrics import Metrics
-from receiver.models import BadWebhook, decode_body, dedup_key, parse_webhook
-from receiver.outbox import Outbox, OutboxError
-from receiver.prometheus import Prometheus
+from receiver.pipeline import Worker
 from receiver.settings import Settings
-from receiver.worker import Worker
+from receiver.store.outbox import Outbox, OutboxError
 
 log = logging.getLogger("receiver")
 

@@ -14,18 +14,19 @@ import aiohttp
 from aiohttp import web
 
 from exporter.logs import setup_logging
-from receiver import __version__, schedule
+from receiver import __version__
+from receiver.analysis.enrich import Enricher
 from receiver.app import create_app
 from receiver.datadir import DataDirError
-from receiver.digester import compose
-from receiver.enrich import Enricher
+from receiver.digest import schedule
+from receiver.digest.digester import compose
+from receiver.digest.schedule import Kind
+from receiver.facts.prometheus import Prometheus
+from receiver.message.render import Message
 from receiver.metrics import Metrics
-from receiver.outbox import OutboxError
-from receiver.prometheus import Prometheus
-from receiver.render import Message
-from receiver.schedule import Kind
 from receiver.sendtest import send_now, send_test
 from receiver.settings import SECRET_FIELDS, Settings, SettingsError, load, without_userinfo
+from receiver.store.outbox import OutboxError
 
 log = logging.getLogger("receiver")
 

@@ -9,8 +9,8 @@ import logging
 import aiohttp
 
 from receiver import settings as s
+from receiver.intake import Webhook
 from receiver.metrics import Metrics
-from receiver.models import Webhook
 
 log = logging.getLogger("receiver.heartbeat")
 

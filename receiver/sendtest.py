@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from receiver import channels, fallback
-from receiver.channels import Permanent, RetryLater
-from receiver.facts import Facts, alert_facts
-from receiver.models import Webhook
-from receiver.render import Message, render
+from receiver.analysis import fallback
+from receiver.delivery import channels
+from receiver.delivery.channels import Permanent, RetryLater
+from receiver.facts.model import Facts, alert_facts
+from receiver.intake import Webhook
+from receiver.message.render import Message, render
 from receiver.settings import Settings
 
 SAMPLE = {
@@ -23,7 +24,7 @@ SAMPLE = {
     "alerts": [{
         "status": "firing",
         "labels": {"alertname": "CostwardenSendTest", "instance": "costwarden", "severity": "info"},
-        "annotations": {},  # its words are receiver.alert_words', in the receiver's language
+        "annotations": {},  # its words are receiver.message.words', in the receiver's language
         "startsAt": datetime.now(UTC).isoformat(), "endsAt": "0001-01-01T00:00:00Z",
         "generatorURL": "", "fingerprint": "0000000000000000",
     }],

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from exporter.secrets import SecretFileError, env_or_file
-from receiver.models import first_problem
+from receiver.intake import first_problem
 
 
 class SettingsError(Exception):

@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 
 from bench import prompt_size
-from receiver.context import gather
-from receiver.facts import Facts
-from receiver.models import Webhook
-from receiver.prometheus import Prometheus
+from receiver.facts.gather import gather
+from receiver.facts.model import Facts
+from receiver.facts.prometheus import Prometheus
+from receiver.intake import Webhook
 from receiver.settings import Prometheus as PrometheusSettings
 from tests.receiver.conftest import NOW
 

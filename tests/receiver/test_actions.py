@@ -20,12 +20,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bench.net import free_port, wait_until_ok
-from receiver.actions import ExporterActions
 from receiver.app import create_app
-from receiver.facts import Facts, alert_facts
-from receiver.models import Webhook
-from receiver.outbox import ActionRow, Outbox
+from receiver.facts.host import ExporterActions
+from receiver.facts.model import Facts, alert_facts
+from receiver.intake import Webhook
 from receiver.settings import Actions, Settings
+from receiver.store.outbox import ActionRow, Outbox
 from tests.fakes import served
 from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url

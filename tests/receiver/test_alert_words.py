@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from exporter.pricing import METERED_RESOURCES, RESOURCES
-from receiver import alert_words
-from receiver import facts as f
-from receiver.fallback import summarise
-from receiver.models import Webhook
-from receiver.render import render
+from receiver.analysis.fallback import summarise
+from receiver.facts import model as f
+from receiver.intake import Webhook
+from receiver.message import words as alert_words
+from receiver.message.render import render
 
 ROOT = Path(__file__).parents[2]
 FIRING = json.loads((ROOT / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text())

@@ -22,9 +22,9 @@ from aiosmtpd.controller import Controller
 from bench.net import free_port
 from receiver import settings as s
 from receiver.app import create_app
-from receiver.channels import chat, robots
-from receiver.channels.mail import EmailChannel
-from receiver.render import Message, Section
+from receiver.delivery.channels import chat, robots
+from receiver.delivery.channels.mail import EmailChannel
+from receiver.message.render import Message, Section
 from receiver.settings import Settings
 from tests.fakes import serve_in_thread, served
 from tests.fakes.chat import FakeChat, telegram_html_problem, utf16
@@ -421,7 +421,7 @@ async def test_a_send_failing_past_the_maximum_age_is_parked(
 def test_backoff_is_jittered_capped_and_respects_retry_after() -> None:
     import random
 
-    from receiver.delivery import backoff
+    from receiver.delivery.deliverer import backoff
 
     cfg = s.Delivery(retry_base_seconds=5, retry_max_seconds=300)
     rng = random.Random(1)  # noqa: S311 - jitter, not security

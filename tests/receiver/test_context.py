@@ -12,10 +12,10 @@ import aiohttp
 import numpy as np
 import pytest
 
-from receiver import facts as f
-from receiver.context import gather
-from receiver.models import Webhook
-from receiver.prometheus import Prometheus, matchers
+from receiver.facts import model as f
+from receiver.facts.gather import gather
+from receiver.facts.prometheus import Prometheus, matchers
+from receiver.intake import Webhook
 from receiver.settings import Prometheus as PrometheusSettings
 from tests.receiver.conftest import NOW, dead_url
 

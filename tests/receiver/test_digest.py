@@ -21,17 +21,18 @@ import pytest
 
 from bench.detection import synth
 from bench.detection.engine import Points, import_series, serve
-from receiver import digest, schedule
-from receiver.channels import build
-from receiver.delivery import Deliverer
-from receiver.digest_render import render_digest
-from receiver.digester import Digester, compose
-from receiver.enrich import Enricher
+from receiver.analysis.enrich import Enricher
+from receiver.delivery.channels import build
+from receiver.delivery.deliverer import Deliverer
+from receiver.digest import facts as digest
+from receiver.digest import schedule
+from receiver.digest.digester import Digester, compose
+from receiver.digest.render import render_digest
+from receiver.facts.prometheus import Prometheus
 from receiver.metrics import Metrics
-from receiver.outbox import Outbox
-from receiver.prometheus import Prometheus
 from receiver.settings import Prometheus as PrometheusSettings
 from receiver.settings import Settings
+from receiver.store.outbox import Outbox
 from tests.fakes import served
 from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
@@ -391,8 +392,8 @@ async def test_the_model_comment_is_grounded_or_left_out(hit_url: str) -> None:
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_every_channel_renders_long_names_and_cjk(language: str) -> None:
     from receiver import settings as s
-    from receiver.channels import chat
-    from receiver.channels.mail import EmailChannel
+    from receiver.delivery.channels import chat
+    from receiver.delivery.channels.mail import EmailChannel
     from tests.fakes.chat import telegram_html_problem, utf16
 
     long = "<b>x</b>-" + "挖矿容器" * 60 + "-" + "y" * 300

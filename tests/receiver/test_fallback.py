@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from exporter.pricing import RESOURCES
-from receiver import facts as f
-from receiver.fallback import CAUSES, KIND_CAUSES, summarise
-from receiver.models import Webhook
-from receiver.render import render
+from receiver.analysis.fallback import CAUSES, KIND_CAUSES, summarise
+from receiver.facts import model as f
+from receiver.intake import Webhook
+from receiver.message.render import render
 
 ROOT = Path(__file__).parents[2]
 FIRING = json.loads((ROOT / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text())

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from receiver import prompt
-from receiver.facts import AlertFact, Facts, Workload
-from receiver.grounding import check, numbers, pools, supported
+from receiver.analysis import prompt
+from receiver.analysis.grounding import check, numbers, pools, supported
+from receiver.facts.model import AlertFact, Facts, Workload
 from tests.fakes.ollama import grounded_answer
 from tests.receiver.grounding_corpus import cases, computed_facts
 

@@ -26,11 +26,11 @@ from aiohttp.test_utils import TestClient
 
 from bench.net import free_port
 from receiver.app import create_app
-from receiver.delivery import Deliverer
+from receiver.delivery.deliverer import Deliverer
+from receiver.intake import parse_webhook
 from receiver.metrics import Metrics
-from receiver.models import parse_webhook
-from receiver.outbox import Outbox, Send
 from receiver.settings import Delivery, Settings, SettingsError, load
+from receiver.store.outbox import Outbox, Send
 from tests.conftest import receiver_process
 from tests.fakes import served
 from tests.receiver.conftest import dead_url, until
@@ -329,7 +329,7 @@ async def test_a_clock_step_neither_stalls_a_retry_nor_parks_a_send(tmp_path: Pa
                 return [{}]
 
             async def send(self, body: object, reply_to: str | None) -> str | None:
-                from receiver.channels import RetryLater
+                from receiver.delivery.channels import RetryLater
 
                 raise RetryLater("down for the test", None)
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from pydantic import BaseModel
 
 from receiver.app import create_app
-from receiver.models import Alert, Webhook
+from receiver.intake import Alert, Webhook
 from receiver.settings import Settings
 
 Client = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]

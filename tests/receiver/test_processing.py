@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from receiver.analysis import SCHEMA
+from receiver.analysis.schema import SCHEMA
 from receiver.app import create_app
 from receiver.settings import Settings
 from tests.fakes.ollama import FakeOllama

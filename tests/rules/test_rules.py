@@ -79,7 +79,7 @@ def test_alerts_carry_the_required_labels_and_annotations() -> None:
         if name != "CostwardenWatchdog":  # always firing, on vector(1): it has no numbers to carry
             assert "{{" in annotations["description"], f"{name}: description must carry the numbers"
         if "$value" in annotations["description"] or "| query" in annotations["description"]:
-            # the receiver writes its messages, in the user's language, from these (receiver/alert_words.py)
+            # the receiver writes its messages, in the user's language, from these (receiver/message/words.py)
             assert "={{" in annotations.get("values", ""), f"{name}: the numbers must also be in `values`"
         anchor = annotations["runbook_url"].rpartition("#")[2]
         assert anchor == name.lower(), name

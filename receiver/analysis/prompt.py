@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from receiver.facts import Facts
+from receiver.facts.model import Facts
 
 VERSION = "3"
 """Part of the cache key: a new prompt must not be answered from an old prompt's cache."""

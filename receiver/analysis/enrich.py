@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import ollama
 
-from receiver import fallback, grounding, prompt
-from receiver.analysis import SCHEMA, Analysis
-from receiver.facts import Facts
+from receiver.analysis import fallback, grounding, prompt
+from receiver.analysis.schema import SCHEMA, Analysis
+from receiver.facts.model import Facts
 from receiver.metrics import Metrics
-from receiver.outbox import Outbox
 from receiver.settings import Ollama
+from receiver.store.outbox import Outbox
 
 log = logging.getLogger("receiver.enrich")
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from receiver import settings as s
-from receiver.render import Message
+from receiver.message.render import Message
 
 Body = dict[str, Any]
 
@@ -48,7 +48,7 @@ class Channel(Protocol):
 
 
 def build(configured: list[s.Channel], session: aiohttp.ClientSession) -> dict[str, Channel]:
-    from receiver.channels import chat, local, mail, robots, webhook
+    from receiver.delivery.channels import chat, local, mail, robots, webhook
 
     out: dict[str, Channel] = {}
     for c in configured:

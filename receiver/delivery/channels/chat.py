@@ -12,9 +12,9 @@ from collections.abc import Callable
 import aiohttp
 
 from receiver import settings as s
-from receiver.channels import Body, Permanent, mark
-from receiver.channels.http import classify, post, retry_after
-from receiver.render import Message
+from receiver.delivery.channels import Body, Permanent, mark
+from receiver.delivery.channels.http import classify, post, retry_after
+from receiver.message.render import Message
 
 Line = tuple[str, str, str]
 """(kind, text, url): kind is title, headline, gap, heading, item, footer or link."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from receiver.alert_words import duration
-from receiver.digest import DigestFacts, Reason, SpendLine
-from receiver.render import Message, Section
+from receiver.digest.facts import DigestFacts, Reason, SpendLine
+from receiver.message.render import Message, Section
+from receiver.message.words import duration
 
 SEVERITY = {"normal": "info", "watch": "warning", "act": "critical"}
 OVERVIEW = "/d/costwarden-overview/"

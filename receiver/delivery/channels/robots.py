@@ -24,10 +24,10 @@ import aiohttp
 import yarl
 
 from receiver import settings as s
-from receiver.channels import Body, Permanent, RetryLater
-from receiver.channels.chat import Line, lines, numbered, pack
-from receiver.channels.http import classify, post, retry_after
-from receiver.render import Message
+from receiver.delivery.channels import Body, Permanent, RetryLater
+from receiver.delivery.channels.chat import Line, lines, numbered, pack
+from receiver.delivery.channels.http import classify, post, retry_after
+from receiver.message.render import Message
 
 WECOM_TEXT_BYTES = 2048
 DINGTALK_TEXT_BYTES = 18_000

@@ -8,8 +8,8 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from receiver import settings as s
-from receiver.channels import Body, Permanent, RetryLater, mark
-from receiver.render import Message
+from receiver.delivery.channels import Body, Permanent, RetryLater, mark
+from receiver.message.render import Message
 
 
 def as_html(message: Message) -> str:

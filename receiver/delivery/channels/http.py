@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import yarl
 
-from receiver.channels import Permanent, RetryLater
+from receiver.delivery.channels import Permanent, RetryLater
 
 
 def retry_after(value: str | None) -> float | None:

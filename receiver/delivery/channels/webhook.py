@@ -10,9 +10,9 @@ import json
 import aiohttp
 
 from receiver import settings as s
-from receiver.channels import Body
-from receiver.channels.http import classify, post, retry_after
-from receiver.render import Message
+from receiver.delivery.channels import Body
+from receiver.delivery.channels.http import classify, post, retry_after
+from receiver.message.render import Message
 
 SIGNATURE_HEADER = "X-Costwarden-Signature"
 

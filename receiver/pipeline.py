@@ -14,21 +14,21 @@ import logging
 import time
 
 from exporter.logs import CONTEXT
-from receiver import channels as ch
-from receiver import fallback
-from receiver.actions import ExporterActions
-from receiver.analysis import Analysis
-from receiver.context import gather
-from receiver.delivery import Deliverer, sends_for
-from receiver.enrich import Enricher
-from receiver.facts import Facts
+from receiver.analysis import fallback
+from receiver.analysis.enrich import Enricher
+from receiver.analysis.schema import Analysis
+from receiver.delivery import channels as ch
+from receiver.delivery.deliverer import Deliverer, sends_for
+from receiver.facts.gather import gather
+from receiver.facts.host import ExporterActions
+from receiver.facts.model import Facts
+from receiver.facts.prometheus import Prometheus
 from receiver.heartbeat import Heartbeat, is_watchdog
+from receiver.intake import Webhook, parse_webhook
+from receiver.message.render import Message, no_analysis, parked_notice, render
 from receiver.metrics import Metrics
-from receiver.models import Webhook, parse_webhook
-from receiver.outbox import Outbox, OutboxError, Pending, Processed, Work
-from receiver.prometheus import Prometheus
-from receiver.render import Message, no_analysis, parked_notice, render
 from receiver.settings import Settings
+from receiver.store.outbox import Outbox, OutboxError, Pending, Processed, Work
 
 log = logging.getLogger("receiver.worker")
 

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from receiver import alert_words
-from receiver.models import Webhook
+from receiver.intake import Webhook
+from receiver.message import words as alert_words
 
 MAX_ALERTS = 10
 """Alerts of one group listed individually; the rest are counted. Keeps the prompt small on a 3B model."""

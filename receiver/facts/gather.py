@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from receiver import facts as f
-from receiver.models import Webhook
-from receiver.prometheus import Prometheus, PrometheusError, matchers
+from receiver.facts import model as f
+from receiver.facts.prometheus import Prometheus, PrometheusError, matchers
+from receiver.intake import Webhook
 
 log = logging.getLogger("receiver.context")
 

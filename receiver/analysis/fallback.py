@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from receiver import alert_words
-from receiver.analysis import LINE_CHARS, Analysis, Cause
-from receiver.facts import Facts, alert_kind
+from receiver.analysis.schema import LINE_CHARS, Analysis, Cause
+from receiver.facts.model import Facts, alert_kind
+from receiver.message import words as alert_words
 
 # Per resource, named as the exporter names it (exporter.pricing.RESOURCES): (likely cause, first thing to check).
 # Ordered by how bill shocks happen on small servers.

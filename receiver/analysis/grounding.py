@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from receiver.analysis import SCHEMA, Analysis
-from receiver.facts import Facts
+from receiver.analysis.schema import SCHEMA, Analysis
+from receiver.facts.model import Facts
 
 TOLERANCE = 0.01
 STRUCTURAL = (0.0, 1.0, 5.0, 6.0, 7.0, 24.0, 100.0)

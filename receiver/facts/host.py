@@ -17,10 +17,10 @@ from typing import Any
 
 import aiohttp
 
-from receiver.facts import ActionFact, DiagnosticFact, Facts, clean
-from receiver.models import Webhook
-from receiver.outbox import ActionRow, Outbox, OutboxError
+from receiver.facts.model import ActionFact, DiagnosticFact, Facts, clean
+from receiver.intake import Webhook
 from receiver.settings import Actions
+from receiver.store.outbox import ActionRow, Outbox, OutboxError
 
 log = logging.getLogger("receiver.actions")
 

@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from receiver.channels import Body, Permanent, RetryLater, mark
-from receiver.render import Message
+from receiver.delivery.channels import Body, Permanent, RetryLater, mark
+from receiver.message.render import Message
 
 
 class ConsoleChannel:

@@ -10,10 +10,10 @@ import json
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 
-from receiver import alert_words
-from receiver.analysis import Analysis
-from receiver.facts import Facts, alert_kind, clean
-from receiver.models import Webhook
+from receiver.analysis.schema import Analysis
+from receiver.facts.model import Facts, alert_kind, clean
+from receiver.intake import Webhook
+from receiver.message import words as alert_words
 
 LABELS = {
     "en": {

@@ -19,11 +19,11 @@ import random
 import time
 
 from exporter.logs import CONTEXT
-from receiver.channels import Channel, Permanent, RetryLater
+from receiver.delivery.channels import Channel, Permanent, RetryLater
+from receiver.message.render import Message
 from receiver.metrics import Metrics
-from receiver.outbox import Outbox, OutboxError, Queued, Send
-from receiver.render import Message
 from receiver.settings import Delivery
+from receiver.store.outbox import Outbox, OutboxError, Queued, Send
 
 log = logging.getLogger("receiver.delivery")
 

@@ -16,10 +16,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from receiver import facts as f
-from receiver.context import bill_and_egress
-from receiver.prometheus import Prometheus, PrometheusError
-from receiver.schedule import Period
+from receiver.digest.schedule import Period
+from receiver.facts import model as f
+from receiver.facts.gather import bill_and_egress
+from receiver.facts.prometheus import Prometheus, PrometheusError
 
 log = logging.getLogger("receiver.digest")
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from exporter.pricing import METERED_RESOURCES
 
 if TYPE_CHECKING:
-    from receiver.facts import AlertFact
+    from receiver.facts.model import AlertFact
 
 VALUE = re.compile(r"(?<![\w])([a-z_][a-z0-9_]*)=([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)(?![\w.])")
 LABELS = ("mountpoint", "collector", "provider", "channel", "rule_group", "integration")

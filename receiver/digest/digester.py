@@ -17,16 +17,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from exporter.logs import CONTEXT
-from receiver import digest, schedule
-from receiver.channels import Channel
-from receiver.delivery import Deliverer, sends_for
-from receiver.digest_render import render_digest
-from receiver.enrich import Enricher
+from receiver.analysis.enrich import Enricher
+from receiver.delivery.channels import Channel
+from receiver.delivery.deliverer import Deliverer, sends_for
+from receiver.digest import facts as digest
+from receiver.digest import schedule
+from receiver.digest.render import render_digest
+from receiver.facts.prometheus import Prometheus
+from receiver.message.render import Message
 from receiver.metrics import Metrics
-from receiver.outbox import Outbox, OutboxError
-from receiver.prometheus import Prometheus
-from receiver.render import Message
 from receiver.settings import Settings
+from receiver.store.outbox import Outbox, OutboxError
 
 log = logging.getLogger("receiver.digest")
 

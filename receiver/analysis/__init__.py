@@ -1,0 +1,1 @@
+"""Words from facts: the local model (prompt, schema, grounding checks) and the deterministic fallback when it fails."""
