@@ -8,26 +8,26 @@ import binascii
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter.logs import CONTEXT
 from receiver import datadir
-from receiver.analysis.enrich import Enricher
-from receiver.delivery import channels
 from receiver.delivery.deliverer import Deliverer
 from receiver.digest.digester import Digester
 from receiver.facts.host import ExporterActions
-from receiver.facts.prometheus import Prometheus
 from receiver.heartbeat import Heartbeat
 from receiver.intake import BadWebhook, decode_body, dedup_key, parse_webhook
 from receiver.metrics import Metrics
 from receiver.pipeline import Worker
+from receiver.services import open_services
 from receiver.settings import Settings
-from receiver.store.outbox import Outbox, OutboxError
+from receiver.store import notifications, sends
+from receiver.store.db import OutboxError
+from receiver.store.outbox import Outbox
 
 log = logging.getLogger("receiver")
 
@@ -119,7 +119,7 @@ async def alerts(request: web.Request) -> web.Response:
             return _refuse(metrics, 400, exc.reason, exc.detail)
         CONTEXT.set({"group_key": hook.group})  # every line logged for this request names its group
         try:
-            stored = await app[OUTBOX].store(dedup_key(hook), hook.group, hook.status, text)
+            stored = await app[OUTBOX].store(notifications.Arrival(dedup_key(hook), hook.group, hook.status, text))
         except OutboxError:  # logged by the outbox, once per change of state
             metrics.rejected.labels("outbox_unavailable").inc()
             return web.json_response({"error": "outbox_unavailable", "detail": "retry later"}, status=503)
@@ -147,15 +147,16 @@ async def ready(request: web.Request) -> web.Response:
 
 async def metrics_page(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
-    depth, oldest = await request.app[OUTBOX].depth()
+    outbox = request.app[OUTBOX]
+    depth, oldest = await outbox.read(notifications.depth, time.time())
     metrics.depth.set(depth)
     metrics.oldest.set(oldest or 0.0)
-    waiting, oldest_send, parked = await request.app[OUTBOX].send_queue_stats()
+    waiting, oldest_send, parked = await outbox.read(sends.stats, time.time())
     metrics.sends_waiting.set(waiting)
     metrics.sends_oldest.set(oldest_send or 0.0)
     metrics.sends_parked.set(parked)
-    metrics.parked.set(await request.app[OUTBOX].parked_notifications())
-    metrics.writable.set(0 if request.app[OUTBOX].failing else 1)
+    metrics.parked.set(await outbox.read(notifications.parked))
+    metrics.writable.set(0 if outbox.failing else 1)
     return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -166,21 +167,17 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
     outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
     await outbox.open()
     app[OUTBOX] = outbox
-    async with aiohttp.ClientSession() as session:
-        enricher = Enricher(settings.ollama, outbox, metrics)
-        prometheus = Prometheus(session, settings.prometheus)
-        sinks = channels.build(settings.channels, session)
-        deliverer = Deliverer(settings.delivery, outbox, sinks, metrics)
-        actions = ExporterActions(settings.actions, session, outbox) if settings.actions.url else None
-        heartbeat = Heartbeat(settings.heartbeat, session, metrics)
-        app[WORKER] = worker = Worker(settings, outbox, enricher, prometheus, sinks, deliverer, metrics, actions,
-                                      heartbeat)  # fmt: skip
-        digester = Digester(settings, outbox, prometheus, sinks, deliverer, enricher, metrics)
+    async with open_services(settings, metrics, outbox) as services:
+        deliverer = Deliverer(settings.delivery, outbox, services.channels, metrics)
+        actions = ExporterActions(settings.actions, services.session, outbox) if settings.actions.url else None
+        heartbeat = Heartbeat(settings.heartbeat, services.session, metrics)
+        app[WORKER] = worker = Worker(services, outbox, deliverer, actions, heartbeat)
+        digester = Digester(services, outbox, deliverer)
         await deliverer.start()
         worker.start()
         digester.start()
-        check = asyncio.create_task(enricher.check())
-        depth, _ = await outbox.depth()
+        check = asyncio.create_task(services.enricher.check())
+        depth, _ = await outbox.read(notifications.depth, time.time())
         if depth:
             log.info("resuming %d unfinished notification(s) from the outbox", depth)
         yield
@@ -190,7 +187,6 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         await digester.stop()
         await worker.stop()
         await deliverer.stop(settings.processing.shutdown_grace_seconds)
-        await enricher.close()
     await outbox.close()
 
 

@@ -10,23 +10,21 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from exporter.logs import setup_logging
 from receiver import __version__
-from receiver.analysis.enrich import Enricher
 from receiver.app import create_app
 from receiver.datadir import DataDirError
 from receiver.digest import schedule
 from receiver.digest.digester import compose
 from receiver.digest.schedule import Kind
-from receiver.facts.prometheus import Prometheus
 from receiver.message.render import Message
 from receiver.metrics import Metrics
 from receiver.sendtest import send_now, send_test
+from receiver.services import open_services
 from receiver.settings import SECRET_FIELDS, Settings, SettingsError, load, without_userinfo
-from receiver.store.outbox import OutboxError
+from receiver.store.db import OutboxError
 
 log = logging.getLogger("receiver")
 
@@ -68,14 +66,9 @@ async def digest_now(settings: Settings, kind: Kind, send: bool) -> tuple[Messag
     """The digest of the last complete period, computed as the scheduled one is, sent straight to the channels."""
     now = datetime.now(UTC)
     period = schedule.ending_on(kind, now.astimezone(settings.digest.zone).date(), settings.digest)
-    async with aiohttp.ClientSession() as session:
-        prom = Prometheus(session, settings.prometheus)
-        enricher = Enricher(settings.ollama, None, Metrics())
-        try:
-            _, message = await compose(settings, prom, enricher, period, now.timestamp(), late=False)
-        finally:
-            await enricher.close()
-    results = await send_now(settings, message, settings.digest_channels()) if send else []
+    async with open_services(settings, Metrics(), None) as services:
+        _, message = await compose(services, period, now.timestamp(), late=False)
+        results = await send_now(services, message, settings.digest_channels()) if send else []
     return message, results
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import aiohttp
-
 from receiver.analysis import fallback
-from receiver.delivery import channels
 from receiver.delivery.channels import Permanent, RetryLater
 from receiver.facts.model import Facts, alert_facts
 from receiver.intake import Webhook
 from receiver.message.render import Message, render
+from receiver.metrics import Metrics
+from receiver.services import Services, open_services
 from receiver.settings import Settings
 
 SAMPLE = {
@@ -38,23 +37,22 @@ async def send_test(settings: Settings) -> list[tuple[str, bool, str]]:
     summary = fallback.summarise(facts, settings.ollama.language)
     message = render(0, hook, facts, summary, kind="message", language=settings.ollama.language,
                      model=settings.ollama.model, source="fallback", reason="disabled", grafana_url=None)  # fmt: skip
-    return await send_now(settings, message, [c.name for c in settings.channels])
+    async with open_services(settings, Metrics(), None) as services:
+        return await send_now(services, message, [c.name for c in settings.channels])
 
 
-async def send_now(settings: Settings, message: Message, names: list[str]) -> list[tuple[str, bool, str]]:
+async def send_now(services: Services, message: Message, names: list[str]) -> list[tuple[str, bool, str]]:
     """(channel, ok, what it answered) for each of `names`, sent at once, no retries: a person is watching."""
     results = []
-    async with aiohttp.ClientSession() as session:
-        built = channels.build(settings.channels, session)
-        for name in names:
-            channel = built[name]
-            try:
-                replies = [await channel.send(json.loads(json.dumps(body)), None) for body in channel.render(message)]
-            except Permanent as exc:
-                results.append((name, False, f"refused: {exc.reason} (fix the configuration)"))
-            except RetryLater as exc:
-                results.append((name, False, f"failed: {exc.reason} (would be retried)"))
-            else:
-                ids = ", ".join(r for r in replies if r)
-                results.append((name, True, f"sent{f' (message {ids})' if ids else ''}"))
+    for name in names:
+        channel = services.channels[name]
+        try:
+            replies = [await channel.send(json.loads(json.dumps(body)), None) for body in channel.render(message)]
+        except Permanent as exc:
+            results.append((name, False, f"refused: {exc.reason} (fix the configuration)"))
+        except RetryLater as exc:
+            results.append((name, False, f"failed: {exc.reason} (would be retried)"))
+        else:
+            ids = ", ".join(r for r in replies if r)
+            results.append((name, True, f"sent{f' (message {ids})' if ids else ''}"))
     return results

@@ -24,6 +24,7 @@ from receiver.analysis.schema import SCHEMA, Analysis
 from receiver.facts.model import Facts
 from receiver.metrics import Metrics
 from receiver.settings import Ollama
+from receiver.store import cache
 from receiver.store.outbox import Outbox
 
 log = logging.getLogger("receiver.enrich")
@@ -123,7 +124,7 @@ class Enricher:
         lock = self._keys.setdefault(key, asyncio.Lock())
         try:
             async with lock:  # the same facts arriving twice at once (two groups, one cause) pay for one answer
-                if self._outbox is not None and (hit := await self._outbox.cached(key)) is not None:
+                if self._outbox is not None and (hit := await self._outbox.read(cache.get, key)) is not None:
                     return Outcome(Analysis.model_validate_json(hit[0]), "cache", None, text, hit[1])
                 return await self._ask_checked(facts, msgs, text, key)
         finally:
@@ -156,7 +157,7 @@ class Enricher:
             verdicts.append(verdict.as_dict())
             if verdict.ok and verdict.analysis is not None:
                 if self._outbox is not None:
-                    await self._outbox.cache(key, verdict.analysis.model_dump_json(), raw)
+                    await self._outbox.write(cache.put, key, verdict.analysis.model_dump_json(), raw, time.time())
                 return Outcome(verdict.analysis, "model", None, text, raw, verdicts, tokens)
             self._metrics.grounding_failures.inc()
             log.warning("answer %d rejected by the grounding check: %s", attempt, "; ".join(verdict.problems[:3]))

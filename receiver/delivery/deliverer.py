@@ -11,8 +11,6 @@ channel and group wait, so a resolution never overtakes its firing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -20,14 +18,16 @@ import time
 
 from exporter.logs import CONTEXT
 from receiver.delivery.channels import Channel, Permanent, RetryLater
+from receiver.dispatch import Dispatcher
 from receiver.message.render import Message
 from receiver.metrics import Metrics
 from receiver.settings import Delivery
-from receiver.store.outbox import Outbox, OutboxError, Queued, Send
+from receiver.store import sends
+from receiver.store.outbox import Outbox
+from receiver.store.sends import Queued, Send
+from receiver.store.states import Send as SendState
 
 log = logging.getLogger("receiver.delivery")
-
-POLL_SECONDS = 1.0
 
 
 def sends_for(group_key: str, message: Message, channels: dict[str, Channel], names: list[str]) -> list[Send]:
@@ -67,83 +67,45 @@ class Deliverer:
         for name in channels:  # at 0 from the start: a series born at 1 shows no increase(), so the first delivery
             for result in ("sent", "retry", "parked"):  # (or failure) of a channel would be invisible to the rules
                 metrics.deliveries.labels(name, result)
-        self._wake = asyncio.Event()
-        self._running: set[tuple[str, str]] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._stopping = False
-        self._deadline = 0.0
-        self._loop: asyncio.Task[None] | None = None
         self._rng = random.Random()  # noqa: S311 - jitter, not security
-        self._held: dict[tuple[str, str], float] = {}
-        """Queues whose last outcome could not be recorded: resent no sooner than this (monotonic), not in a loop."""
         self._born: dict[int, float] = {}
         """Failing sends: when (monotonic) each was queued, as first seen in this process."""
+        self._dispatcher = Dispatcher(
+            "delivery", self._due, lambda q: (q.channel, q.group_key), self._send, cfg.concurrency,
+            hold_seconds=cfg.retry_base_seconds, drain=True,
+        )  # fmt: skip
 
     async def start(self) -> None:
-        resent = await self._outbox.inflight()
+        resent = await self._outbox.read(sends.inflight)
         if resent:
             log.warning("%d send(s) were in flight when the receiver stopped; sending them again", resent)
-        self._loop = asyncio.create_task(self._dispatch(), name="receiver-delivery")
+        self._dispatcher.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._dispatcher.wake()
 
     async def stop(self, grace: float) -> None:
         """Send what is due (the worker's last analyses included) for up to `grace`, then stop; the rest waits in
         the outbox for the next start."""
-        self._deadline = time.monotonic() + grace
-        self._stopping = True
-        self._wake.set()
-        if self._loop is not None:
-            await self._loop
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        await self._dispatcher.stop(grace)
 
-    async def _dispatch(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                queued = await self._outbox.sendable(200, horizon(self._cfg))
-            except OutboxError:  # logged by the outbox, once per change of state
-                queued = []
-            now = time.monotonic()
-            queued = [q for q in queued if self._held.get((q.channel, q.group_key), 0.0) <= now]
-            if self._stopping and (now > self._deadline or not (queued or self._tasks)):
-                return
-            for item in queued:
-                key = (item.channel, item.group_key)
-                if key in self._running or len(self._tasks) >= self._cfg.concurrency:
-                    continue
-                self._running.add(key)
-                task = asyncio.create_task(self._send(item), name=f"send-{item.id}")
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+    async def _due(self) -> list[Queued]:
+        return await self._outbox.read(sends.due, 200, time.time(), horizon(self._cfg))
 
     async def _send(self, item: Queued) -> None:
         CONTEXT.set({"group_key": item.group_key, "notification": str(item.notification_id), "channel": item.channel})
-        key = (item.channel, item.group_key)
-        try:
-            await self._attempt(item)
-            self._held.pop(key, None)
-        except OutboxError:  # the outcome could not be recorded (logged by the outbox): the send is tried again
-            self._held[key] = time.monotonic() + self._cfg.retry_base_seconds
-        finally:
-            self._running.discard((item.channel, item.group_key))
-            self._wake.set()
-
-    async def _attempt(self, item: Queued) -> None:
+        # An outcome that cannot be recorded (OutboxError, logged by the outbox) holds the queue; the send is
+        # tried again after it.
         channel = self._channels.get(item.channel)
         if channel is None:
             await self._park(item, f"no channel named {item.channel} is configured any more")
             return
-        await self._outbox.mark_send(item.id, "inflight")
-        reply_to = await self._outbox.reply_of(item.notification_id, item.channel) if item.kind == "followup" else None
+        await self._outbox.write(sends.mark, item.id, SendState.INFLIGHT, time.time())
+        reply_to = (
+            await self._outbox.read(sends.reply_of, item.notification_id, item.channel)
+            if item.kind == "followup"
+            else None
+        )
         try:
             reply = await channel.send(json.loads(item.body), reply_to)
         except Permanent as exc:
@@ -155,7 +117,7 @@ class Deliverer:
             await self._retry(item, f"unexpected error: {exc!r}", None)
         else:
             self._born.pop(item.id, None)
-            await self._outbox.mark_send(item.id, "sent", reply=reply)
+            await self._outbox.write(sends.mark, item.id, SendState.SENT, time.time(), reply=reply)
             self._metrics.deliveries.labels(item.channel, "sent").inc()
             self._metrics.delivery_latency.labels(item.channel).observe(time.time() - item.created_at)
             part = f" part {item.part + 1}/{item.parts}" if item.parts > 1 else ""
@@ -173,12 +135,13 @@ class Deliverer:
             await self._park(item, f"still failing after {self._cfg.max_age_hours:g} h: {reason}")
             return
         delay = backoff(item.attempts, self._cfg, after, self._rng)
-        await self._outbox.mark_send(item.id, "pending", error=reason, retry_at=time.time() + delay)
+        await self._outbox.write(sends.mark, item.id, SendState.PENDING, time.time(), error=reason,
+                                 retry_at=time.time() + delay)  # fmt: skip
         self._metrics.deliveries.labels(item.channel, "retry").inc()
         log.warning("delivery to %s failed (%s); retrying in %.1f s", item.channel, reason, delay)
 
     async def _park(self, item: Queued, reason: str) -> None:
         self._born.pop(item.id, None)
-        await self._outbox.mark_send(item.id, "parked", error=reason)
+        await self._outbox.write(sends.mark, item.id, SendState.PARKED, time.time(), error=reason)
         self._metrics.deliveries.labels(item.channel, "parked").inc()
         log.error("delivery to %s parked: %s", item.channel, reason)

@@ -17,17 +17,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from exporter.logs import CONTEXT
-from receiver.analysis.enrich import Enricher
-from receiver.delivery.channels import Channel
 from receiver.delivery.deliverer import Deliverer, sends_for
 from receiver.digest import facts as digest
 from receiver.digest import schedule
 from receiver.digest.render import render_digest
-from receiver.facts.prometheus import Prometheus
 from receiver.message.render import Message
-from receiver.metrics import Metrics
-from receiver.settings import Settings
-from receiver.store.outbox import Outbox, OutboxError
+from receiver.services import Services
+from receiver.store import digests
+from receiver.store.db import OutboxError
+from receiver.store.outbox import Outbox
 
 log = logging.getLogger("receiver.digest")
 
@@ -37,20 +35,15 @@ WAIT_FOR_PROMETHEUS = 30 * 60.0
 
 
 async def compose(
-    settings: Settings,
-    prom: Prometheus,
-    enricher: Enricher | None,
-    period: schedule.Period,
-    now: float,
-    *,
-    late: bool,
+    services: Services, period: schedule.Period, now: float, *, late: bool
 ) -> tuple[digest.DigestFacts, Message]:
     """The digest of `period` as of `now`: its facts, an optional grounded comment, and the message (`late`: marked
     as sent after its time)."""
-    facts = await digest.gather(prom, period, now, settings.digest.top_workloads)
+    settings = services.settings
+    facts = await digest.gather(services.prometheus, period, now, settings.digest.top_workloads)
     comment = None
-    if enricher is not None and settings.digest.commentary and facts.total is not None:
-        comment, reason = await enricher.comment(facts.model_dump_json(exclude_none=True), facts.names())
+    if settings.digest.commentary and facts.total is not None:
+        comment, reason = await services.enricher.comment(facts.model_dump_json(exclude_none=True), facts.names())
         if comment is None:
             log.info("digest without a comment (%s)", reason)
     late_due = period.due.strftime("%Y-%m-%d %H:%M") if late else None
@@ -65,22 +58,15 @@ async def compose(
 class Digester:
     def __init__(
         self,
-        settings: Settings,
+        services: Services,
         outbox: Outbox,
-        prometheus: Prometheus,
-        channels: dict[str, Channel],
         deliverer: Deliverer,
-        enricher: Enricher | None,
-        metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._settings = settings
+        self._services = services
+        self._settings = services.settings
         self._outbox = outbox
-        self._prometheus = prometheus
-        self._channels = channels
         self._deliverer = deliverer
-        self._enricher = enricher
-        self._metrics = metrics
         self._clock = clock
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -101,7 +87,9 @@ class Digester:
 
     async def _loop(self, kinds: list[schedule.Kind]) -> None:
         cfg = self._settings.digest
-        since = {kind: await self._outbox.schedule_since(f"digest:{kind}", self._clock()) for kind in kinds}
+        since = {
+            kind: await self._outbox.write(digests.schedule_since, f"digest:{kind}", self._clock()) for kind in kinds
+        }
         for kind in kinds:
             at = schedule.following(kind, cfg, datetime.fromtimestamp(self._clock(), UTC))
             names = ", ".join(self._settings.digest_channels())
@@ -125,19 +113,21 @@ class Digester:
         period = schedule.latest(kind, self._settings.digest, datetime.fromtimestamp(now, UTC))
         if period.due.timestamp() < since:
             return []
-        missing = await self._outbox.digest_missing(period.key, self._settings.digest_channels())
+        missing = await self._outbox.read(digests.missing, period.key, self._settings.digest_channels())
         if not missing:
             return []
         CONTEXT.set({"group_key": f"digest:{period.key}"})
         late = now - period.due.timestamp() > self._settings.digest.late_after_minutes * 60
-        facts, message = await compose(self._settings, self._prometheus, self._enricher, period, now, late=late)
+        facts, message = await compose(self._services, period, now, late=late)
         if facts.context_error and now - period.due.timestamp() < WAIT_FOR_PROMETHEUS:
             log.warning("digest %s waits for Prometheus: %s", period.key, facts.context_error)
             return []
-        queued = sends_for(message.group_key, message, self._channels, missing)
-        claimed = await self._outbox.claim_digest(period.key, facts.model_dump_json(), message.plain(), queued)
+        queued = sends_for(message.group_key, message, self._services.channels, missing)
+        claimed = await self._outbox.write(
+            digests.claim, period.key, facts.model_dump_json(), message.plain(), queued, time.time()
+        )
         if claimed:
-            self._metrics.digests.labels(kind, facts.verdict, str(late).lower()).inc()
+            self._services.metrics.digests.labels(kind, facts.verdict, str(late).lower()).inc()
             self._deliverer.wake()
             log.info("digest %s (%s) queued for %s", period.key, facts.verdict, ", ".join(claimed))
         return claimed

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -20,13 +22,29 @@ import aiohttp
 from receiver.facts.model import ActionFact, DiagnosticFact, Facts, clean
 from receiver.intake import Webhook
 from receiver.settings import Actions
-from receiver.store.outbox import ActionRow, Outbox, OutboxError
+from receiver.store import audit
+from receiver.store.audit import ActionRow
+from receiver.store.db import OutboxError
+from receiver.store.outbox import Outbox
 
 log = logging.getLogger("receiver.actions")
 
 LINES = 8
 """Lines of each diagnostic kept in the facts (and so in the prompt and the message)."""
 FINAL = ("ok", "dry_run", "executed", "failed", "timeout", "refused")
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The host's diagnostics and the remediation's outcomes for one alert, or why there are none."""
+
+    diagnostics: list[DiagnosticFact] = field(default_factory=list)
+    actions: list[ActionFact] = field(default_factory=list)
+    error: str | None = None
+
+    def into(self, facts: Facts) -> Facts:
+        return facts.model_copy(update={"diagnostics": self.diagnostics, "actions": self.actions,
+                                        "actions_error": self.error})  # fmt: skip
 
 
 class ExporterActions:
@@ -38,8 +56,8 @@ class ExporterActions:
         self._headers = {"Authorization": f"Bearer {cfg.token}"}
         self._timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds)
 
-    async def attach(self, notification_id: int, hook: Webhook, facts: Facts) -> None:
-        """Run what applies to this alert group's first alert and put the results into `facts`."""
+    async def diagnose(self, notification_id: int, hook: Webhook) -> Findings:
+        """Run what applies to this alert group's first alert: what the facts say of the host."""
         alert = hook.alerts[0]
         labels = {**hook.commonLabels, **alert.labels}
         severity = labels.get("severity", "")
@@ -47,22 +65,23 @@ class ExporterActions:
             plan = await self._get("/actions", {k: labels[k] for k in ("alertname", "resource") if k in labels})
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("actions unavailable: the exporter at %s did not answer: %s", self._url, exc)
-            facts.actions_error = clean(f"the exporter did not answer: {exc}", 200)
-            return
-        done = await self._outbox.actions_of(notification_id)
+            return Findings(error=clean(f"the exporter did not answer: {exc}", 200))
+        found = Findings()
+        done = await self._outbox.read(audit.latest, notification_id)
         for entry in plan.get("diagnostics", []):
             row = await self._step(notification_id, hook.group, str(entry["name"]), "diagnostic", labels, severity,
                                    done)  # fmt: skip
             lines = [clean(line, 160) for line in row.output.splitlines() if line.strip()][:LINES]
-            facts.diagnostics.append(DiagnosticFact(name=clean(row.name), state=row.state, lines=lines,
+            found.diagnostics.append(DiagnosticFact(name=clean(row.name), state=row.state, lines=lines,
                                                     reason=clean(row.reason, 200) or None))  # fmt: skip
         for entry in plan.get("remediation", []):
             row = await self._step(notification_id, hook.group, str(entry["name"]), "remediation", labels, severity,
                                    done)  # fmt: skip
-            facts.actions.append(ActionFact(
+            found.actions.append(ActionFact(
                 name=clean(row.name), state=row.state, command=clean(" ".join(row.argv), 200),
                 reason=clean(row.reason, 200) or None, output=clean(row.output, 300) or None,
             ))  # fmt: skip
+        return found
 
     async def _step(
         self, note: int, group: str, name: str, kind: str, labels: dict[str, str], severity: str,
@@ -92,7 +111,7 @@ class ExporterActions:
         log.info("action %s (%s): %s%s%s", row.name, row.kind, row.state, f" {list(row.argv)}" if row.argv else "",
                  f": {row.reason}" if row.reason else "")  # fmt: skip
         try:
-            await self._outbox.record_action(note, group, row)
+            await self._outbox.write(audit.record, note, group, row, time.time())
         except OutboxError as exc:
             log.error("cannot record action %s: %s", row.name, exc)
 

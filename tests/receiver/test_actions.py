@@ -22,10 +22,11 @@ from aiohttp.test_utils import TestClient
 from bench.net import free_port, wait_until_ok
 from receiver.app import create_app
 from receiver.facts.host import ExporterActions
-from receiver.facts.model import Facts, alert_facts
 from receiver.intake import Webhook
 from receiver.settings import Actions, Settings
-from receiver.store.outbox import ActionRow, Outbox
+from receiver.store import audit as audit_table
+from receiver.store.audit import ActionRow
+from receiver.store.outbox import Outbox
 from tests.fakes import served
 from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
@@ -142,15 +143,14 @@ async def test_processed_again_a_remediation_never_runs_twice(tmp_path: Path) ->
         async with aiohttp.ClientSession() as session:
             actions = ExporterActions(Actions(url=url, token=TOKEN), session, outbox)
             for _ in range(2):  # the worker ran, then the receiver restarted and processes the notification again
-                facts = Facts(status="firing", alerts=alert_facts(hook), alerts_total=1)
-                await actions.attach(1, hook, facts)
-                assert [(a.name, a.state) for a in facts.actions] == [("stop_container", "executed"),
+                found = await actions.diagnose(1, hook)
+                assert [(a.name, a.state) for a in found.actions] == [("stop_container", "executed"),
                                                                       ("pause_service", "dry_run")]  # fmt: skip
             # A crash between "considered" and its outcome: the outcome is unknown, and it is not started again.
-            await outbox.record_action(2, "g", ActionRow("stop_container", "remediation", "considered"))
-            facts = Facts(status="firing", alerts=alert_facts(hook), alerts_total=1)
-            await actions.attach(2, hook, facts)
-            assert facts.actions[0].state == "unknown" and "not started again" in (facts.actions[0].reason or "")
+            crashed = ActionRow("stop_container", "remediation", "considered")
+            await outbox.write(audit_table.record, 2, "g", crashed, time.time())
+            found = await actions.diagnose(2, hook)
+            assert found.actions[0].state == "unknown" and "not started again" in (found.actions[0].reason or "")
         runs = log.read_text().count("executed ['echo', 'docker', 'stop', 'miner']")
     await outbox.close()
     assert runs == 1

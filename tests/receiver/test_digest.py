@@ -4,6 +4,7 @@ a miner and its alerts), its numbers checked against sums computed here from the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import sqlite3
@@ -21,8 +22,6 @@ import pytest
 
 from bench.detection import synth
 from bench.detection.engine import Points, import_series, serve
-from receiver.analysis.enrich import Enricher
-from receiver.delivery.channels import build
 from receiver.delivery.deliverer import Deliverer
 from receiver.digest import facts as digest
 from receiver.digest import schedule
@@ -30,8 +29,10 @@ from receiver.digest.digester import Digester, compose
 from receiver.digest.render import render_digest
 from receiver.facts.prometheus import Prometheus
 from receiver.metrics import Metrics
+from receiver.services import open_services
 from receiver.settings import Prometheus as PrometheusSettings
 from receiver.settings import Settings
+from receiver.store import digests
 from receiver.store.outbox import Outbox
 from tests.fakes import served
 from tests.fakes.ollama import FakeOllama
@@ -281,23 +282,21 @@ def test_an_unquoted_yaml_time_is_read_as_written() -> None:
 @pytest.fixture
 async def stack(tmp_path: Path, calm_url: str) -> AsyncIterator[tuple[Settings, Any]]:
     """A digester factory over a real outbox, the real Prometheus and a file channel, with its clock in hand."""
-    cfg = settings(tmp_path, calm_url, digest={"timezone": ZONE})
-    made: list[tuple[Outbox, aiohttp.ClientSession]] = []
+    cfg = settings(tmp_path, calm_url, digest={"timezone": ZONE}, prometheus={"url": calm_url, "timeout_seconds": 10})
+    made: list[tuple[Outbox, contextlib.AsyncExitStack]] = []
 
     async def digester(clock: float) -> Digester:
         outbox = Outbox(cfg.outbox_path, 3600)
         await outbox.open()
-        session = aiohttp.ClientSession()
-        made.append((outbox, session))
-        sinks = build(cfg.channels, session)
-        metrics = Metrics()
-        deliverer = Deliverer(cfg.delivery, outbox, sinks, metrics)
-        prom = Prometheus(session, PrometheusSettings(url=calm_url, timeout_seconds=10))
-        return Digester(cfg, outbox, prom, sinks, deliverer, None, metrics, clock=lambda: clock)
+        opened = contextlib.AsyncExitStack()
+        made.append((outbox, opened))
+        services = await opened.enter_async_context(open_services(cfg, Metrics(), outbox))
+        deliverer = Deliverer(cfg.delivery, outbox, services.channels, services.metrics)
+        return Digester(services, outbox, deliverer, clock=lambda: clock)
 
     yield cfg, digester
-    for outbox, session in made:
-        await session.close()
+    for outbox, opened in made:
+        await opened.aclose()
         await outbox.close()
 
 
@@ -311,10 +310,10 @@ async def test_restart_over_the_send_time_sends_once_marked_late(stack: tuple[Se
     cfg, digester = stack
     due = DAY.due.timestamp()  # SEND_DAY 09:00 Berlin
     first = await digester(due - 600)
-    since = await first._outbox.schedule_since("digest:day", due - 600)  # running at 08:50 ...
+    since = await first._outbox.write(digests.schedule_since, "digest:day", due - 600)  # running at 08:50 ...
     assert await first.run_due("day", due - 600, since) == []  # ... nothing is due yet; then it stops
     later = await digester(due + 2.5 * 3600)  # back at 11:30
-    since = await later._outbox.schedule_since("digest:day", due + 2.5 * 3600)
+    since = await later._outbox.write(digests.schedule_since, "digest:day", due + 2.5 * 3600)
     assert since == due - 600  # the schedule was running before 09:00: this morning's digest was missed
     assert await later.run_due("day", due + 2.5 * 3600, since) == ["file"]
     assert await later.run_due("day", due + 2.6 * 3600, since) == []  # once
@@ -330,7 +329,7 @@ async def test_a_week_away_brings_one_digest_and_a_fresh_install_none_late(stack
     cfg, digester = stack
     due = DAY.due.timestamp()
     fresh = await digester(due + 3600)
-    since = await fresh._outbox.schedule_since("digest:day", due + 3600)  # installed at 10:00
+    since = await fresh._outbox.write(digests.schedule_since, "digest:day", due + 3600)  # installed at 10:00
     assert await fresh.run_due("day", due + 3600, since) == []  # this morning's was never missed
     ago = due - 6 * 86400  # pretend the schedule had been running six days earlier
     assert await fresh.run_due("day", due + 3600, ago) == ["file"]
@@ -355,7 +354,7 @@ async def test_the_served_receiver_delivers_a_missed_digest(tmp_path: Path, calm
     cfg = settings(tmp_path, calm_url)
     outbox = Outbox(cfg.outbox_path, 3600)
     await outbox.open()
-    await outbox.schedule_since("digest:day", time.time() - 2 * 86400)
+    await outbox.write(digests.schedule_since, "digest:day", time.time() - 2 * 86400)
     await outbox.close()
     async with TestClient(TestServer(create_app(cfg))) as client:
         deadline = time.monotonic() + 30
@@ -374,15 +373,12 @@ async def test_the_served_receiver_delivers_a_missed_digest(tmp_path: Path, calm
 
 async def test_the_model_comment_is_grounded_or_left_out(hit_url: str) -> None:
     fake = FakeOllama(modes=["good", "invented", "invented"])
-    async with served(fake.app()) as url, aiohttp.ClientSession() as session:
-        cfg = Settings.model_validate({"ollama": {"host": url}, "digest": {"timezone": ZONE}})
-        prom = Prometheus(session, PrometheusSettings(url=hit_url, timeout_seconds=10))
-        enricher = Enricher(cfg.ollama, None, Metrics())
-        try:
-            facts, good = await compose(cfg, prom, enricher, DAY, DAY.due.timestamp(), late=False)
-            _, bad = await compose(cfg, prom, enricher, DAY, DAY.due.timestamp(), late=False)
-        finally:
-            await enricher.close()
+    async with served(fake.app()) as url:
+        cfg = Settings.model_validate({"ollama": {"host": url}, "digest": {"timezone": ZONE},
+                                       "prometheus": {"url": hit_url, "timeout_seconds": 10}})  # fmt: skip
+        async with open_services(cfg, Metrics(), None) as services:
+            facts, good = await compose(services, DAY, DAY.due.timestamp(), late=False)
+            _, bad = await compose(services, DAY, DAY.due.timestamp(), late=False)
     text = good.plain()
     assert f"{facts.total:g} USD spent; `app` cost" in text and "Comment by llama3.2:3b" in text
     assert "987.65" not in bad.plain() and "Comment by" not in bad.plain()  # rejected twice: no comment at all

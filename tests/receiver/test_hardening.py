@@ -30,7 +30,10 @@ from receiver.delivery.deliverer import Deliverer
 from receiver.intake import parse_webhook
 from receiver.metrics import Metrics
 from receiver.settings import Delivery, Settings, SettingsError, load
-from receiver.store.outbox import Outbox, Send
+from receiver.store import notifications, sends
+from receiver.store.outbox import Outbox
+from receiver.store.sends import Send
+from receiver.store.states import Note
 from tests.conftest import receiver_process
 from tests.fakes import served
 from tests.receiver.conftest import dead_url, until
@@ -315,14 +318,16 @@ async def test_a_clock_step_neither_stalls_a_retry_nor_parks_a_send(tmp_path: Pa
     outbox = Outbox(tmp_path / "outbox.sqlite3", 3600)
     await outbox.open()
     try:
-        (stored,) = [await outbox.store("k", "g", "firing", json.dumps(FIRING))]
-        await outbox.queue(stored.id, "analysed", [Send("g", "hook", "message", 0, 1, "{}")], None)
+        (stored,) = [await outbox.store(notifications.Arrival("k", "g", "firing", json.dumps(FIRING)))]
+        queued = [Send("g", "hook", "message", 0, 1, "{}")]
+        await outbox.write(notifications.advance, stored.id, Note.ANALYSED, queued, None, time.time())
         with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:  # the clock went back a day after the back-offs
             db.execute("UPDATE sends SET next_attempt_at = ?", (time.time() + 86400,))
             db.execute("UPDATE notifications SET state = 'pending', next_attempt_at = ?", (time.time() + 86400,))
-        assert [q.id for q in await outbox.sendable(10, 300)] != []  # due: no wait can be that long
-        assert [p.id for p in await outbox.pending(10, 300)] == [stored.id]
-        assert await outbox.sendable(10, 86400 * 2) == []  # (a wait within the horizon is respected)
+        now = time.time()
+        assert [q.id for q in await outbox.read(sends.due, 10, now, 300)] != []  # due: no wait can be that long
+        assert [p.id for p in await outbox.read(notifications.due, 10, now, 300)] == [stored.id]
+        assert await outbox.read(sends.due, 10, now, 86400 * 2) == []  # (a wait within the horizon is respected)
 
         class Failing:
             def render(self, message: object) -> list[dict[str, object]]:

@@ -1,0 +1,42 @@
+"""The receiver's collaborators, built once per process: one HTTP session, Prometheus, the model, the channels.
+
+`serve` (app.py), `digest --now` (cli.py) and `send-test` (sendtest.py) all start from `open_services`, so a change in
+how one is made is a change in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+
+from receiver.analysis.enrich import Enricher
+from receiver.delivery import channels
+from receiver.facts.prometheus import Prometheus
+from receiver.metrics import Metrics
+from receiver.settings import Settings
+from receiver.store.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    metrics: Metrics
+    session: aiohttp.ClientSession
+    prometheus: Prometheus
+    enricher: Enricher
+    channels: dict[str, channels.Channel]
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings, metrics: Metrics, outbox: Outbox | None) -> AsyncIterator[Services]:
+    """Without an outbox (a one-off command) the model's answers are not cached."""
+    async with aiohttp.ClientSession() as session:
+        enricher = Enricher(settings.ollama, outbox, metrics)
+        try:
+            yield Services(settings, metrics, session, Prometheus(session, settings.prometheus), enricher,
+                           channels.build(settings.channels, session))  # fmt: skip
+        finally:
+            await enricher.close()
