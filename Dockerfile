@@ -3,6 +3,7 @@
 FROM python:3.12.8-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY costwarden costwarden
 COPY exporter exporter
 COPY receiver receiver
 COPY stack stack

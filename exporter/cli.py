@@ -19,6 +19,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from costwarden.logs import setup_logging
+from costwarden.secrets import SecretFileError, env_or_file
 from exporter import __version__, config
 from exporter.actions import table as actions_table
 from exporter.actions.diagnostics import Host
@@ -29,12 +31,10 @@ from exporter.collectors.cgroup import CgroupReader
 from exporter.collectors.host import HostReader
 from exporter.containers import NameResolver
 from exporter.http import make_app, serve
-from exporter.logs import setup_logging
 from exporter.metrics import CostCollector, RenderedMetrics
 from exporter.pricing import full_machine_hourly, plan_mismatch, unit_prices
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
 from exporter.sampler import Heartbeat, Sampler, every
-from exporter.secrets import SecretFileError, env_or_file
 
 log = logging.getLogger("exporter")
 

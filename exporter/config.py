@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from costwarden import yamlfile
+
 DEFAULT_CPU_RAM_RATIO = 7.46
 """OpenCost's default price ratio of one vCPU-hour to one GiB-hour of memory."""
 
@@ -324,18 +326,9 @@ EMBEDDED_DEFAULT: dict[str, Any] = {"provider": "digitalocean", "plan": "s-1vcpu
 def read_yaml(path: Path) -> Any:
     """A config file's YAML ({} when empty); ConfigError naming the file, and the line and column of a syntax error."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
-    return {} if raw is None else raw
+        return yamlfile.read(path)
+    except yamlfile.YamlFileError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def load(path: Path | None) -> PricingTable:

@@ -17,12 +17,12 @@ import typing
 import urllib.parse
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from costwarden.actions import RUN_REQUEST_SHAPE, RunRequest
 from exporter import __version__
 from exporter.actions.service import ActionService
 from exporter.config import PricingTable
@@ -86,19 +86,13 @@ def actions_endpoint(
     if not 0 < length <= MAX_ACTION_BODY:
         return _json(start_response, "400 Bad Request", {"error": "bad_request", "detail": "a JSON body up to 64 KiB"})
     try:
-        body = json.loads(environ["wsgi.input"].read(length))
-        name, labels = body["action"], body.get("labels", {})
-        severity, dry_run = body.get("severity", ""), body.get("dry_run", False)
-        if not (isinstance(name, str) and isinstance(labels, dict) and isinstance(severity, str)
-                and isinstance(dry_run, bool) and all(isinstance(v, str) for v in labels.values())):  # fmt: skip
-            raise TypeError
-    except (ValueError, KeyError, TypeError, RecursionError):
-        detail = 'expected {"action": name, "labels": {str: str}, "severity": str, "dry_run": bool}'
-        return _json(start_response, "400 Bad Request", {"error": "bad_request", "detail": detail})
-    outcome = service.run(name, labels, severity, dry_run)
+        request = RunRequest.parse(json.loads(environ["wsgi.input"].read(length)))
+    except (ValueError, RecursionError):
+        return _json(start_response, "400 Bad Request", {"error": "bad_request", "detail": RUN_REQUEST_SHAPE})
+    outcome = service.run(request.action, request.labels, request.severity, request.dry_run)
     if outcome is None:
-        return _json(start_response, "404 Not Found", {"error": "unknown_action", "detail": name[:80]})
-    return _json(start_response, "200 OK", asdict(outcome))
+        return _json(start_response, "404 Not Found", {"error": "unknown_action", "detail": request.action[:80]})
+    return _json(start_response, "200 OK", outcome.to_json())
 
 
 def make_app(

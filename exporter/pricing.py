@@ -14,10 +14,6 @@ from exporter.config import PricingTable
 GIB = float(2**30)
 SECONDS_PER_HOUR = 3600.0
 
-RESOURCES = ("cpu", "memory", "disk", "network_egress")
-METERED_RESOURCES = ("network_egress",)
-"""Resources whose use changes the invoice (egress beyond the included transfer, priced at the margin). The others
-are shares of a flat price: using more of them costs capacity, not money."""
 BILL_COMPONENTS = ("plan", "egress_overage", "volume", "snapshot", "backup", "ip")
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from exporter.logs import CONTEXT
+from costwarden.logs import CONTEXT
 from receiver import datadir
 from receiver.delivery.deliverer import Deliverer
 from receiver.digest.digester import Digester

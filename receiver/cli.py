@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from exporter.logs import setup_logging
+from costwarden.logs import setup_logging
 from receiver import __version__
 from receiver.app import create_app
 from receiver.datadir import DataDirError

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 
-from exporter.logs import CONTEXT
+from costwarden.logs import CONTEXT
 from receiver.analysis import fallback
 from receiver.analysis.schema import Analysis
 from receiver.delivery.deliverer import Deliverer, sends_for

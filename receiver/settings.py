@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from exporter.secrets import SecretFileError, env_or_file
+from costwarden import yamlfile
+from costwarden.secrets import SecretFileError, env_or_file
 from receiver.intake import first_problem
 
 
@@ -430,13 +430,9 @@ def load(path: Path | None) -> Settings:
     if path is not None:
         source = str(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise SettingsError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
+            raw = yamlfile.read(path)
+        except yamlfile.YamlFileError as exc:
+            raise SettingsError(str(exc)) from exc
     if not isinstance(raw, dict):
         raise SettingsError(f"{source}: field (top level): expected a mapping, got {type(raw).__name__}")
     for section in ("auth", "actions"):

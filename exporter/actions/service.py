@@ -16,9 +16,10 @@ import re
 import signal
 import subprocess
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
+from costwarden.actions import Outcome
 from exporter.actions import diagnostics
 from exporter.actions.table import PLACEHOLDER, SEVERITIES, Actions, Diagnostic, Remediation
 
@@ -26,19 +27,6 @@ log = logging.getLogger("exporter.actions")
 
 SAFE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 OUTPUT_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class Outcome:
-    action: str
-    kind: str
-    """`diagnostic` or `remediation`."""
-    state: str
-    """`ok` (a diagnostic ran), `dry_run`, `executed`, `failed`, `timeout` or `refused`."""
-    argv: tuple[str, ...] = ()
-    output: str = ""
-    reason: str = ""
-    exit_code: int | None = None
 
 
 def argv_for(action: Remediation, labels: dict[str, str]) -> tuple[str, ...] | str:

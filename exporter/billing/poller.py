@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from costwarden.secrets import SecretFileError, env_or_file
 from exporter.billing import Reading, aws
 from exporter.billing.client import REASONS, ApiError
 from exporter.billing.providers import READERS, client_for
 from exporter.config import ConfigError, PricingTable
-from exporter.secrets import SecretFileError, env_or_file
 
 log = logging.getLogger("exporter.billing")
 

@@ -11,7 +11,7 @@ from receiver.analysis.schema import LINE_CHARS, Analysis, Cause
 from receiver.facts.model import Facts, alert_kind
 from receiver.message import words as alert_words
 
-# Per resource, named as the exporter names it (exporter.pricing.RESOURCES): (likely cause, first thing to check).
+# Per resource, named as the exporter names it (costwarden.resources.RESOURCES): (likely cause, first thing to check).
 # Ordered by how bill shocks happen on small servers.
 CAUSES: dict[str, dict[str, tuple[str, str]]] = {
     "en": {

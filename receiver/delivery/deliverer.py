@@ -16,7 +16,7 @@ import logging
 import random
 import time
 
-from exporter.logs import CONTEXT
+from costwarden.logs import CONTEXT
 from receiver.delivery.channels import Channel, Permanent, RetryLater
 from receiver.dispatch import Dispatcher
 from receiver.message.render import Message

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from exporter.logs import CONTEXT
+from costwarden.logs import CONTEXT
 from receiver.delivery.deliverer import Deliverer, sends_for
 from receiver.digest import facts as digest
 from receiver.digest import schedule

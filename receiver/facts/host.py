@@ -19,11 +19,11 @@ from typing import Any
 
 import aiohttp
 
+from costwarden.actions import FINAL, Outcome, RunRequest, names
 from receiver.facts.model import ActionFact, DiagnosticFact, Facts, clean
 from receiver.intake import Webhook
 from receiver.settings import Actions
 from receiver.store import audit
-from receiver.store.audit import ActionRow
 from receiver.store.db import OutboxError
 from receiver.store.outbox import Outbox
 
@@ -31,7 +31,6 @@ log = logging.getLogger("receiver.actions")
 
 LINES = 8
 """Lines of each diagnostic kept in the facts (and so in the prompt and the message)."""
-FINAL = ("ok", "dry_run", "executed", "failed", "timeout", "refused")
 
 
 @dataclass(frozen=True)
@@ -68,52 +67,49 @@ class ExporterActions:
             return Findings(error=clean(f"the exporter did not answer: {exc}", 200))
         found = Findings()
         done = await self._outbox.read(audit.latest, notification_id)
-        for entry in plan.get("diagnostics", []):
-            row = await self._step(notification_id, hook.group, str(entry["name"]), "diagnostic", labels, severity,
+        for name in names(plan, "diagnostics"):
+            row = await self._step(notification_id, hook.group, name, "diagnostic", labels, severity,
                                    done)  # fmt: skip
             lines = [clean(line, 160) for line in row.output.splitlines() if line.strip()][:LINES]
-            found.diagnostics.append(DiagnosticFact(name=clean(row.name), state=row.state, lines=lines,
+            found.diagnostics.append(DiagnosticFact(name=clean(row.action), state=row.state, lines=lines,
                                                     reason=clean(row.reason, 200) or None))  # fmt: skip
-        for entry in plan.get("remediation", []):
-            row = await self._step(notification_id, hook.group, str(entry["name"]), "remediation", labels, severity,
+        for name in names(plan, "remediation"):
+            row = await self._step(notification_id, hook.group, name, "remediation", labels, severity,
                                    done)  # fmt: skip
             found.actions.append(ActionFact(
-                name=clean(row.name), state=row.state, command=clean(" ".join(row.argv), 200),
+                name=clean(row.action), state=row.state, command=clean(" ".join(row.argv), 200),
                 reason=clean(row.reason, 200) or None, output=clean(row.output, 300) or None,
             ))  # fmt: skip
         return found
 
     async def _step(
         self, note: int, group: str, name: str, kind: str, labels: dict[str, str], severity: str,
-        done: dict[str, ActionRow],
-    ) -> ActionRow:  # fmt: skip
+        done: dict[str, Outcome],
+    ) -> Outcome:  # fmt: skip
         previous = done.get(name)
         if previous is not None and previous.state in FINAL:
             return previous  # processed again after a restart: the same result, not a second run
         if previous is not None and kind == "remediation":
-            row = ActionRow(name, kind, "unknown", previous.argv,
+            row = Outcome(name, kind, "unknown", previous.argv,
                             reason="the receiver stopped while this ran; not started again")  # fmt: skip
             await self._audit(note, group, row)
             return row
-        await self._audit(note, group, ActionRow(name, kind, "considered"))
+        await self._audit(note, group, Outcome(name, kind, "considered"))
         try:
-            answer = await self._post(
-                "/actions/run", {"action": name, "labels": labels, "severity": severity, "dry_run": False}
-            )
-            row = ActionRow(name, kind, str(answer.get("state", "failed")), tuple(answer.get("argv") or ()),
-                            str(answer.get("output", "")), str(answer.get("reason", "")))  # fmt: skip
+            answer = await self._post("/actions/run", RunRequest(name, labels, severity).to_json())
+            row = Outcome.parse(answer, name, kind)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            row = ActionRow(name, kind, "failed", reason=f"the exporter did not answer: {exc}")
+            row = Outcome(name, kind, "failed", reason=f"the exporter did not answer: {exc}")
         await self._audit(note, group, row)
         return row
 
-    async def _audit(self, note: int, group: str, row: ActionRow) -> None:
-        log.info("action %s (%s): %s%s%s", row.name, row.kind, row.state, f" {list(row.argv)}" if row.argv else "",
+    async def _audit(self, note: int, group: str, row: Outcome) -> None:
+        log.info("action %s (%s): %s%s%s", row.action, row.kind, row.state, f" {list(row.argv)}" if row.argv else "",
                  f": {row.reason}" if row.reason else "")  # fmt: skip
         try:
             await self._outbox.write(audit.record, note, group, row, time.time())
         except OutboxError as exc:
-            log.error("cannot record action %s: %s", row.name, exc)
+            log.error("cannot record action %s: %s", row.action, exc)
 
     async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         async with self._session.get(self._url + path, params=params, headers=self._headers,

@@ -15,7 +15,7 @@ import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from exporter.pricing import METERED_RESOURCES
+from costwarden.resources import METERED_RESOURCES
 
 if TYPE_CHECKING:
     from receiver.facts.model import AlertFact

@@ -5,35 +5,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+
+from costwarden.actions import Outcome
 
 
-@dataclass(frozen=True)
-class ActionRow:
-    """One step of a diagnostic or remediation for a notification, as audited."""
-
-    name: str
-    kind: str
-    state: str
-    argv: tuple[str, ...] = ()
-    output: str = ""
-    reason: str = ""
-
-
-def record(db: sqlite3.Connection, notification_id: int, group_key: str, row: ActionRow, now: float) -> None:
+def record(db: sqlite3.Connection, notification_id: int, group_key: str, row: Outcome, now: float) -> None:
     """Append one step of an action (considered, then its outcome)."""
     db.execute(
         "INSERT INTO actions (notification_id, group_key, name, kind, state, argv, output, reason, at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (notification_id, group_key, row.name, row.kind, row.state, json.dumps(list(row.argv)), row.output,
+        (notification_id, group_key, row.action, row.kind, row.state, json.dumps(list(row.argv)), row.output,
          row.reason, now),
     )  # fmt: skip
 
 
-def latest(db: sqlite3.Connection, notification_id: int) -> dict[str, ActionRow]:
+def latest(db: sqlite3.Connection, notification_id: int) -> dict[str, Outcome]:
     """Each action's latest recorded step for a notification (what a restart must not do again)."""
     rows = db.execute(
         "SELECT name, kind, state, argv, output, reason FROM actions WHERE notification_id = ? ORDER BY id",
         (notification_id,),
     )
-    return {r[0]: ActionRow(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}
+    return {r[0]: Outcome(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}

@@ -26,15 +26,11 @@ class Send:
 
 
 @dataclass(frozen=True)
-class Queued:
+class Queued(Send):
+    """A send as stored, waiting for its turn."""
+
     id: int
     notification_id: int
-    group_key: str
-    channel: str
-    kind: str
-    part: int
-    parts: int
-    body: str
     attempts: int
     created_at: float
 
@@ -70,7 +66,7 @@ def due(db: sqlite3.Connection, limit: int, now: float, horizon: float) -> list[
     A back-off ending more than `horizon` seconds from now means the wall clock stepped back: due.
     """
     rows = db.execute(
-        "SELECT s.id, s.notification_id, s.group_key, s.channel, s.kind, s.part, s.parts, s.body, s.attempts,"
+        "SELECT s.group_key, s.channel, s.kind, s.part, s.parts, s.body, s.id, s.notification_id, s.attempts,"
         " s.created_at FROM sends s"
         " WHERE s.state IN (?, ?) AND (s.next_attempt_at <= ? OR s.next_attempt_at > ?)"
         " AND s.id = (SELECT MIN(t.id) FROM sends t WHERE t.channel = s.channel AND t.group_key = s.group_key"

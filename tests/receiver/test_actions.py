@@ -20,12 +20,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bench.net import free_port, wait_until_ok
+from costwarden.actions import Outcome
 from receiver.app import create_app
 from receiver.facts.host import ExporterActions
 from receiver.intake import Webhook
 from receiver.settings import Actions, Settings
 from receiver.store import audit as audit_table
-from receiver.store.audit import ActionRow
 from receiver.store.outbox import Outbox
 from tests.fakes import served
 from tests.fakes.ollama import FakeOllama
@@ -147,7 +147,7 @@ async def test_processed_again_a_remediation_never_runs_twice(tmp_path: Path) ->
                 assert [(a.name, a.state) for a in found.actions] == [("stop_container", "executed"),
                                                                       ("pause_service", "dry_run")]  # fmt: skip
             # A crash between "considered" and its outcome: the outcome is unknown, and it is not started again.
-            crashed = ActionRow("stop_container", "remediation", "considered")
+            crashed = Outcome("stop_container", "remediation", "considered")
             await outbox.write(audit_table.record, 2, "g", crashed, time.time())
             found = await actions.diagnose(2, hook)
             assert found.actions[0].state == "unknown" and "not started again" in (found.actions[0].reason or "")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.pricing import METERED_RESOURCES, RESOURCES
+from costwarden.resources import METERED_RESOURCES, RESOURCES
 from receiver.analysis.fallback import summarise
 from receiver.facts import model as f
 from receiver.intake import Webhook

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.pricing import RESOURCES
+from costwarden.resources import RESOURCES
 from receiver.analysis.fallback import CAUSES, KIND_CAUSES, summarise
 from receiver.facts import model as f
 from receiver.intake import Webhook

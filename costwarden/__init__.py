@@ -1,0 +1,2 @@
+"""What the exporter and the receiver share: logging, secrets from the environment, reading a YAML file, the names of
+the resources and labels of the metric contract, and the types of the exporter's /actions API."""
