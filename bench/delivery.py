@@ -19,13 +19,13 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.net import free_port, serve_app
 from receiver import settings as s
 from receiver.app import create_app
 from receiver.delivery.channels.chat import TelegramChannel
 from receiver.message.render import Message, Section
 from receiver.settings import Settings
-from tests.fakes.chat import FakeChat
+from tests.support.fakes.chat import FakeChat
+from tests.support.net import free_port, serve_app
 
 FIRING = json.loads((Path(__file__).parents[1] / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text())
 CONCURRENCY = 4

@@ -28,12 +28,12 @@ from pathlib import Path
 import psutil
 from prometheus_client import CollectorRegistry
 
-from bench.net import free_port, wait_until_ok
 from exporter import config
 from exporter.metrics import CostCollector, RenderedMetrics
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
 from exporter.sampler import Sampler
-from tests.conftest import EXCLUDE, cgroup_reader, host_reader
+from tests.support.net import free_port, wait_until_ok
+from tests.support.readers import EXCLUDE, cgroup_reader, host_reader
 
 BEAT_SECONDS = 3
 """Shorter than the default 15 s so the run is quick; beats landing during the scrapes are part of the figure."""

@@ -1,6 +1,6 @@
 """Grounding benchmark (issue 16), on facts the receiver computes from a real Prometheus serving a known history:
 
-1. The labelled corpus (tests/receiver/grounding_corpus.py): precision and recall of the check, per language, and
+1. The labelled corpus (tests/support/grounding_corpus.py): precision and recall of the check, per language, and
    which kinds of bad answer got through (the goal: every good answer accepted, no bad one).
 2. End to end against a local server speaking Ollama's protocol (the fake Ollama's good answers, through the real
    `ollama` client): the fraction of analyses accepted and the latency from webhook to message, with the page of a
@@ -24,15 +24,15 @@ from typing import Any
 
 import aiohttp
 
-from bench.detection.engine import import_series, serve
-from bench.net import serve_app
 from receiver.analysis.grounding import check, pools, supported
 from receiver.app import create_app
 from receiver.settings import Settings
-from tests.fakes import served
-from tests.fakes.ollama import FakeOllama
-from tests.receiver.conftest import history
-from tests.receiver.grounding_corpus import cases, computed_facts
+from tests.support.detection.engine import import_series, serve
+from tests.support.fakes import served
+from tests.support.fakes.ollama import FakeOllama
+from tests.support.grounding_corpus import cases, computed_facts
+from tests.support.history import history
+from tests.support.net import serve_app
 
 FIRING: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text()

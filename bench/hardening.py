@@ -35,7 +35,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.net import free_port, serve_app, wait_until_ok
+from tests.support.net import free_port, serve_app, wait_until_ok
 
 ROOT = Path(__file__).parents[1]
 FIRING: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text())

@@ -17,6 +17,7 @@ from pathlib import Path
 from receiver.analysis.prompt import messages
 from receiver.facts import model as f
 from receiver.intake import Webhook
+from tests.support.grounding_corpus import with_actions
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "alertmanager"
 NAMES = ["miner", "web", "postgres", "redis", "nginx", "backup", "grafana", "prometheus", "worker", "mail"]
@@ -45,24 +46,6 @@ def group(alerts: int) -> Webhook:
     first = body["alerts"][0]
     body["alerts"] = [{**first, "labels": {**first["labels"], "cgroup": n}, "fingerprint": n} for n in NAMES[:alerts]]
     return Webhook.model_validate(body)
-
-
-def with_actions(facts: f.Facts) -> f.Facts:
-    """The same facts with the exporter's diagnostics (the receiver keeps 8 lines each) and two remediations."""
-    procs = [f"pid {4100 + i} {name}: {cpu} % CPU, {mem} MiB memory, in {name}"
-             for i, (name, cpu, mem) in enumerate([("xmrig", 97, 312.4), ("postgres", 12, 220.1), ("nginx", 4, 18.3),
-                                                   ("node", 3, 140.2), ("dockerd", 2, 80.4), ("redis", 1, 12.0),
-                                                   ("sshd", 0, 6.1), ("cron", 0, 2.3)])]  # fmt: skip
-    containers = [f"{n} (image {n}:latest, running) started {h} h 0 min ago" for n, h in (("miner", 2), ("web", 20))]
-    facts.diagnostics = [f.DiagnosticFact(name="top_processes", state="ok", lines=procs),
-                         f.DiagnosticFact(name="recent_containers", state="ok", lines=containers)]  # fmt: skip
-    facts.actions = [
-        f.ActionFact(name="stop_container", state="dry_run", command="docker stop miner",
-                     reason="not enabled in actions.yml (enabled: false)"),
-        f.ActionFact(name="pause_service", state="refused", command="",
-                     reason="the alert has no unit label"),
-    ]  # fmt: skip
-    return facts
 
 
 def typical_facts(hook: Webhook) -> f.Facts:

@@ -19,9 +19,9 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bench.net import free_port, serve_app
 from receiver.app import create_app
 from receiver.settings import Settings
+from tests.support.net import free_port, serve_app
 
 FIRING = (Path(__file__).parents[1] / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text()
 

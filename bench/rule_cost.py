@@ -26,8 +26,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench.detection import engine
-from bench.net import free_port, wait_until_ok
+from tests.support.detection import engine
+from tests.support.net import free_port, wait_until_ok
 
 ROOT = Path(__file__).parents[1]
 RESOURCES = ("cpu", "memory", "disk", "network_egress")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -12,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.net import free_port, wait_until_ok
 from exporter import config
-from exporter.collectors.cgroup import CgroupReader
-from exporter.collectors.host import HostReader
-from exporter.containers import NameResolver
-from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
 from exporter.sampler import Sampler
-
-FIXTURES = Path(__file__).parent / "fixtures"
-EXCLUDE = re.compile(DEFAULT_EXCLUDED_INTERFACES)
+from tests.support.net import free_port, wait_until_ok
+from tests.support.readers import FIXTURES, cgroup_reader, host_reader
 
 
 class Clock:
@@ -40,19 +33,6 @@ def tree(tmp_path: Path) -> Path:
     dest = tmp_path / "fx"
     shutil.copytree(FIXTURES, dest, symlinks=True)
     return dest
-
-
-def cgroup_reader(root: Path, layout: str) -> CgroupReader:
-    return CgroupReader(
-        root / layout / "sys" / "fs" / "cgroup",
-        root / "proc",
-        NameResolver(root / "docker", root / "containers" / "storage"),
-        EXCLUDE,
-    )
-
-
-def host_reader(root: Path) -> HostReader:
-    return HostReader(root / "proc", root, ("/",), EXCLUDE)
 
 
 SamplerFactory = Callable[..., Sampler]

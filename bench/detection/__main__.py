@@ -1,9 +1,10 @@
 """Detection-quality benchmark: `python -m bench.detection [--corpus DIR] [--nab DIR | --no-nab] [--write-corpus DIR]`.
 
-Without --corpus it replays the built-in synthetic corpus (bench/detection/synth.py). With --corpus it backtests the
-rules on scenarios in the corpus format (bench/detection/corpus.py), e.g. your own exported history. Then it scores
-the rules on the real-world series of the Numenta Anomaly Benchmark (bench/detection/nab.py) if the corpus is there
-(`../shared/corpora/nab` beside the checkout, or --nab DIR); without it, it says so and skips that table.
+Without --corpus it replays the built-in synthetic corpus (tests/support/detection/synth.py). With --corpus it
+backtests the rules on scenarios in the corpus format (tests/support/detection/corpus.py), e.g. your own exported
+history. Then it scores the rules on the real-world series of the Numenta Anomaly Benchmark
+(tests/support/detection/nab.py) if the corpus is there (`../shared/corpora/nab` beside the checkout, or --nab DIR);
+without it, it says so and skips that table.
 """
 
 from __future__ import annotations
@@ -11,16 +12,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.detection import corpus, engine, nab, score, synth
-
-
-def monday_base(days_back: int = 21) -> float:
-    """A Monday 00:00 UTC far enough back that every scenario lies in the past."""
-    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days_back)
-    return (day - timedelta(days=day.weekday())).timestamp()
+from tests.support.detection import corpus, engine, nab, score, synth
+from tests.support.detection.synth import monday_base
 
 
 def main() -> int:

@@ -9,56 +9,8 @@ import re
 
 from receiver.analysis.schema import LINE_CHARS, Analysis, Cause
 from receiver.facts.model import Facts, alert_kind
+from receiver.message import catalogue
 from receiver.message import words as alert_words
-
-# Per resource, named as the exporter names it (costwarden.resources.RESOURCES): (likely cause, first thing to check).
-# Ordered by how bill shocks happen on small servers.
-CAUSES: dict[str, dict[str, tuple[str, str]]] = {
-    "en": {
-        "cpu": (
-            "A process is using far more CPU than usual: a crypto-miner in a compromised container, a runaway loop, "
-            "or a legitimate batch job",
-            "See which processes burn CPU: `docker top <container>` or `systemd-cgtop` (sort by CPU)",
-        ),
-        "network_egress": (
-            "Traffic out of the server is unusually high: abuse or a DDoS reflection, a public file being hot-linked, "
-            "or backups/sync going to another provider",
-            "See who is sending: `nethogs` or `iftop -P`, and check web server logs for one client or URL",
-        ),
-        "disk": (
-            "Disk usage is growing: logs without rotation, backups or dumps kept locally, or a cache that never "
-            "expires",
-            "Find what grew: `du -xh / --max-depth=3 | sort -h | tail -20` and `journalctl --disk-usage`",
-        ),
-        "memory": (
-            "A workload holds much more memory than usual: a leak or a larger data set",
-            "Compare memory per container: `docker stats --no-stream`",
-        ),
-        "": (
-            "Spending is above its usual level; the workloads listed show where",
-            "Open the costwarden dashboard linked in the alert and compare workloads",
-        ),
-    },
-    "zh": {
-        "cpu": (
-            "某个进程占用的 CPU 远高于平时：可能是被入侵容器里的挖矿程序、失控的循环，或正常的批处理任务",
-            "查看哪些进程在消耗 CPU：`docker top <container>` 或 `systemd-cgtop`（按 CPU 排序）",
-        ),
-        "network_egress": (
-            "服务器出站流量异常偏高：可能是滥用或 DDoS 反射、公开文件被盗链，或备份/同步发往其他服务商",
-            "查看是谁在发送：`nethogs` 或 `iftop -P`，并检查 Web 日志中是否有单个客户端或 URL",
-        ),
-        "disk": (
-            "磁盘占用在增长：日志未轮转、本地保存的备份或转储，或从不过期的缓存",
-            "找出增长的目录：`du -xh / --max-depth=3 | sort -h | tail -20` 和 `journalctl --disk-usage`",
-        ),
-        "memory": (
-            "某个工作负载占用的内存远多于平时：内存泄漏或数据量变大",
-            "比较各容器内存：`docker stats --no-stream`",
-        ),
-        "": ("支出高于平时水平；下面列出的工作负载显示了去向", "打开告警中链接的 costwarden 仪表盘，比较各工作负载"),
-    },
-}
 
 
 def _named(action: str, cgroup: str | None) -> str:
@@ -69,72 +21,6 @@ def _named(action: str, cgroup: str | None) -> str:
     command = f"systemctl status {cgroup}" if cgroup.endswith(".service") else f"docker top {cgroup}"
     return action.replace("docker top <container>", command)
 
-
-# Alerts that are not about a resource costing more: (likely cause, first thing to check), by alert kind.
-KIND_CAUSES: dict[str, dict[str, tuple[str, str]]] = {
-    "en": {
-        "drop": (
-            "A workload costs much less than usual: it stopped, crashed, or lost its traffic",
-            "Check that it still runs: `docker ps -a` or `systemctl --failed`, then its logs",
-        ),
-        "bill": (
-            "The invoice is heading above the budget or the included quota at the current pace",
-            "Compare the forecast with the budget on the costwarden dashboard and see which workloads drive it",
-        ),
-        "disk": (
-            "A filesystem is filling up and will be full at this pace",
-            "Find what grew: `du -xh / --max-depth=3 | sort -h | tail -20` and `journalctl --disk-usage`",
-        ),
-        "watch": (
-            "costwarden's own monitoring is impaired: spending is not fully watched while this lasts",
-            "Follow the runbook linked below to restore it",
-        ),
-        "test": ("Nothing is wrong: this is the sample message you asked for", "Nothing to do"),
-    },
-    "zh": {
-        "drop": (
-            "某个工作负载的费用远低于平时：可能已停止、崩溃或失去了流量",
-            "确认它仍在运行：`docker ps -a` 或 `systemctl --failed`，再查看日志",
-        ),
-        "bill": (
-            "按当前速度，账单将超出预算或套餐包含的额度",
-            "在 costwarden 仪表盘上对比预测与预算，查看是哪些工作负载在推动",
-        ),
-        "disk": (
-            "某个文件系统正在被填满，按此速度将会写满",
-            "找出增长的目录：`du -xh / --max-depth=3 | sort -h | tail -20` 和 `journalctl --disk-usage`",
-        ),
-        "watch": ("costwarden 自身的监控受损：在此期间支出未被完整监控", "按下方链接的处理手册恢复监控"),
-        "test": ("一切正常：这是你请求发送的测试消息", "无需任何操作"),
-    },
-}
-
-WORDS = {
-    "en": {
-        "now": "{window}: now {now} {cur}/h against a mean of {mean} {cur}/h (min {min}, max {max})",
-        "workload": "`{name}` costs {cost} {cur}/h against {base} {cur}/h before the alert",
-        "bill": "Estimated invoice so far {mtd} {cur}, forecast {forecast} {cur} by period end ({days} days left)",
-        "budget": "; budget {budget} {cur}",
-        "egress": "Egress this period {used} GiB, forecast {forecast} GiB",
-        "included": " of {included} GiB included",
-        "noctx": "Prometheus could not be asked for more context: {error}",
-        "severity": "Set by the alert rule ({severity}); no model assessed it",
-        "advice": "Set a budget in the pricing table so forecasts warn before the invoice does",
-        "headline": "{name} on {instance}: {summary}",
-    },
-    "zh": {
-        "now": "{window}：当前 {now} {cur}/小时，平均 {mean} {cur}/小时（最低 {min}，最高 {max}）",
-        "workload": "`{name}` 当前每小时 {cost} {cur}，告警前为 {base} {cur}",
-        "bill": "本期账单估算至今 {mtd} {cur}，预计期末 {forecast} {cur}（剩余 {days} 天）",
-        "budget": "；预算 {budget} {cur}",
-        "egress": "本期出站流量 {used} GiB，预计 {forecast} GiB",
-        "included": "，套餐包含 {included} GiB",
-        "noctx": "无法从 Prometheus 获取更多上下文：{error}",
-        "severity": "由告警规则设定（{severity}）；未经模型评估",
-        "advice": "在价格表中设置预算，让预测在账单之前发出警告",
-        "headline": "{instance} 上的 {name}：{summary}",
-    },
-}
 
 SEVERITY = {"critical": "critical", "warning": "high", "info": "medium"}
 DESCRIPTION_LINES = 3
@@ -156,7 +42,7 @@ def _lines(text: str, limit: int = DESCRIPTION_LINES) -> list[str]:
 
 
 def summarise(facts: Facts, language: str) -> Analysis:
-    words, causes = WORDS[language], CAUSES[language]
+    words, causes = catalogue.of(language).fallback, catalogue.of(language).causes
     cur = facts.currency
     said = [alert_words.texts(a, cur, language) for a in facts.alerts[:2]]
     observed = [line for i, (summary, description) in enumerate(said)
@@ -186,7 +72,7 @@ def summarise(facts: Facts, language: str) -> Analysis:
         cause, action = causes[resource]
         action = _named(action, first.cgroup)
     else:  # a drop, a bill, a disk or costwarden's own health: never "spending is above its usual level"
-        cause, action = KIND_CAUSES[language][kind]
+        cause, action = catalogue.of(language).kind_causes[kind]
     return Analysis(
         observed_facts=[line[:LINE_CHARS] for line in observed[:6]] or [first.name],
         likely_causes=[

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from bench.net import free_port, wait_until_ok
 from tests.conftest import receiver_process
+from tests.support.net import free_port, wait_until_ok
 
 CONFIG = Path(__file__).parents[2] / "alertmanager" / "alertmanager.yml"
 

@@ -28,13 +28,13 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from bench.detection import engine, synth
-from bench.detection.corpus import Scenario, Series
-from bench.net import free_port, wait_until_ok
 from stack import render
-from tests.fakes import serve_in_thread
-from tests.fakes.chat import FakeChat
-from tests.fakes.ollama import FakeOllama
+from tests.support.detection import engine, synth
+from tests.support.detection.corpus import Scenario, Series
+from tests.support.fakes import serve_in_thread
+from tests.support.fakes.chat import FakeChat
+from tests.support.fakes.ollama import FakeOllama
+from tests.support.net import free_port, wait_until_ok
 
 ROOT = Path(__file__).parents[2]
 SPIKE_MINUTES = 12

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from bench.net import free_port, wait_until_ok
 from exporter.actions import diagnostics as dg
 from exporter.actions.service import ActionService, argv_for
 from exporter.actions.table import Actions, Diagnostic, Param, Remediation, load
 from exporter.config import ConfigError
 from exporter.containers import NameResolver
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
+from tests.support.net import free_port, wait_until_ok
 
 NAME = r"[a-z0-9][a-z0-9_.-]{0,62}"
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from bench.net import free_port, wait_until_ok
 from exporter import config
 from exporter.billing.poller import Poller, build
 from exporter.exposition import render_text
 from tests.exporter.test_scrape import get
-from tests.fakes import serve_in_thread
-from tests.fakes.providers import ACCESS_KEY, TOKEN, FakeProviders
+from tests.support.fakes import serve_in_thread
+from tests.support.fakes.providers import ACCESS_KEY, TOKEN, FakeProviders
+from tests.support.net import free_port, wait_until_ok
 
 GB = 1e9
 

@@ -10,7 +10,7 @@ import pytest
 from exporter.cgroupfs import Kind
 from exporter.collectors.cgroup import Layout
 from exporter.pricing import GIB
-from tests.conftest import FIXTURES, cgroup_reader, host_reader
+from tests.support.readers import FIXTURES, cgroup_reader, host_reader
 
 MIB = 2**20
 A, B, C, D, E = ("a" * 63 + "1", "b" * 63 + "2", "c" * 63 + "3", "d" * 63 + "4", "e" * 63 + "5")

@@ -19,10 +19,10 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.net import free_port, wait_until_ok
 from exporter.http import BoundedServer, serve
 from exporter.sampler import Heartbeat
 from tests.exporter.test_scrape import get
+from tests.support.net import free_port, wait_until_ok
 
 SLICE = "cgroupv2/sys/fs/cgroup/system.slice"
 

@@ -16,7 +16,7 @@ from exporter.collectors.cgroup import CgroupReader, Layout
 from exporter.containers import NameResolver
 from exporter.pricing import unit_prices
 from exporter.sampler import Sampler
-from tests.conftest import EXCLUDE
+from tests.support.readers import EXCLUDE
 
 ROOT = Path("/sys/fs/cgroup")
 

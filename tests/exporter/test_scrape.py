@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from bench.net import free_port, wait_until_ok
 from exporter import config
 from exporter.exposition import render_text
 from exporter.metrics import CostCollector
 from tests.conftest import Clock, SamplerFactory
+from tests.support.net import free_port, wait_until_ok
 
 GOLDEN = Path(__file__).parent / "golden" / "scrape_cgroupv2.prom"
 A = "a" * 63 + "1"

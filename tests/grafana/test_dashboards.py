@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bench.detection import engine, synth
-from bench.detection.__main__ import monday_base
-from bench.detection.corpus import Series
+from tests.support.detection import engine, synth
+from tests.support.detection.corpus import Series
+from tests.support.detection.synth import monday_base
 
 ROOT = Path(__file__).parents[2]
 DASHBOARDS = {p.stem: json.loads(p.read_text()) for p in sorted((ROOT / "grafana" / "dashboards").glob("*.json"))}

@@ -19,7 +19,6 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bench.net import free_port, wait_until_ok
 from costwarden.actions import Outcome
 from receiver.app import create_app
 from receiver.facts.host import ExporterActions
@@ -27,10 +26,11 @@ from receiver.intake import Webhook
 from receiver.settings import Actions, Settings
 from receiver.store import audit as audit_table
 from receiver.store.outbox import Outbox
-from tests.fakes import served
-from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
 from tests.receiver.test_processing import make_settings, payload, sent
+from tests.support.fakes import served
+from tests.support.fakes.ollama import FakeOllama
+from tests.support.net import free_port, wait_until_ok
 
 Client = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -4,6 +4,7 @@ unit tests fire, with the annotations Prometheus really renders (promtool checks
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import string
@@ -16,7 +17,9 @@ from costwarden.resources import METERED_RESOURCES, RESOURCES
 from receiver.analysis.fallback import summarise
 from receiver.facts import model as f
 from receiver.intake import Webhook
+from receiver.message import catalogue
 from receiver.message import words as alert_words
+from receiver.message.catalogue.table import Words
 from receiver.message.render import render
 
 ROOT = Path(__file__).parents[2]
@@ -69,14 +72,14 @@ def test_the_unit_tests_fire_every_alert_of_the_rules() -> None:
 def test_every_alert_has_its_words_in_every_language_with_the_same_numbers() -> None:
     fields = {
         language: {name: {p for _, p, _, _ in string.Formatter().parse(s + d) if p} for name, (s, d) in table.items()}
-        for language, table in alert_words.ALERTS.items()
+        for language, table in ((lang, w.alerts) for lang, w in catalogue.CATALOGUES.items())
     }
     assert set(fields["en"]) == set(fields["zh"])
     assert {name.partition(":")[0] for name in fields["en"]} == RULE_NAMES | {"CostwardenSendTest"}
     for name in fields["en"]:
         assert fields["en"][name] == fields["zh"][name], name
-    for language in alert_words.ALERTS:
-        assert set(RESOURCES) <= set(alert_words.RESOURCES[language])
+    for words in catalogue.CATALOGUES.values():
+        assert set(RESOURCES) <= set(words.resources)
 
 
 @pytest.mark.parametrize(("labels", "annotations"), FIRED, ids=lambda x: x.get("alertname", "") + x.get("severity", ""))
@@ -127,7 +130,7 @@ def test_values_are_numbers_only() -> None:
 def test_an_alert_without_its_numbers_says_its_summary_and_an_unknown_alert_keeps_its_own_words() -> None:
     labels = {"alertname": "CostwardenBudgetExceeded", "severity": "critical", "instance": "vps1"}
     assert alert_words.words_for("CostwardenBudgetExceeded", "critical", labels, {}, "CNY", "zh") == (
-        alert_words.ALERTS["zh"]["CostwardenBudgetExceeded"][0], None,
+        catalogue.of("zh").alerts["CostwardenBudgetExceeded"][0], None,
     )  # fmt: skip
     mine = {"alertname": "MyOwnAlert", "severity": "warning", "instance": "vps1"}
     text = message(mine, {"summary": "Disk on fire", "description": "Call Bob"}, "zh")
@@ -139,3 +142,25 @@ def test_an_alert_without_its_numbers_says_its_summary_and_an_unknown_alert_keep
 )
 def test_durations_in_both_languages(seconds: float, en: str, zh: str) -> None:
     assert alert_words.duration(seconds, "en") == en and alert_words.duration(seconds, "zh") == zh
+
+
+def test_every_table_of_words_has_the_same_entries_and_placeholders_in_every_language() -> None:
+    """A word added in one language only (or with a placeholder the other lacks) would raise KeyError, or show the
+    English key, in the other language's messages."""
+    en = catalogue.of("en")
+    for language, words in catalogue.CATALOGUES.items():
+        for field in dataclasses.fields(Words):
+            mine, theirs = getattr(words, field.name), getattr(en, field.name)
+            if isinstance(theirs, dict):
+                assert set(mine) == set(theirs), (language, field.name)
+                for key, text in theirs.items():
+                    assert placeholders(mine[key]) == placeholders(text), (language, field.name, key)
+            elif isinstance(theirs, tuple):
+                assert len(mine) == len(theirs), (language, field.name)
+            else:
+                assert placeholders(mine) == placeholders(theirs), (language, field.name)
+
+
+def placeholders(text: str | tuple[str, ...]) -> set[str]:
+    texts = text if isinstance(text, tuple) else (text,)
+    return {p for t in texts for _, p, _, _ in string.Formatter().parse(t) if p}

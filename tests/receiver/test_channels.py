@@ -19,17 +19,17 @@ import pytest
 from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 
-from bench.net import free_port
 from receiver import settings as s
 from receiver.app import create_app
 from receiver.delivery.channels import chat, robots
 from receiver.delivery.channels.mail import EmailChannel
 from receiver.message.render import Message, Section
 from receiver.settings import Settings
-from tests.fakes import serve_in_thread, served
-from tests.fakes.chat import FakeChat, telegram_html_problem, utf16
-from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url, until
+from tests.support.fakes import serve_in_thread, served
+from tests.support.fakes.chat import FakeChat, telegram_html_problem, utf16
+from tests.support.fakes.ollama import FakeOllama
+from tests.support.net import free_port
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 Client = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]

@@ -17,7 +17,8 @@ from receiver.facts.gather import gather
 from receiver.facts.prometheus import Prometheus, matchers
 from receiver.intake import Webhook
 from receiver.settings import Prometheus as PrometheusSettings
-from tests.receiver.conftest import NOW, dead_url
+from tests.receiver.conftest import dead_url
+from tests.support.history import NOW
 
 FIRING = json.loads((Path(__file__).parents[1] / "fixtures" / "alertmanager" / "firing.json").read_text())
 

@@ -20,8 +20,6 @@ import aiohttp
 import numpy as np
 import pytest
 
-from bench.detection import synth
-from bench.detection.engine import Points, import_series, serve
 from receiver.delivery.deliverer import Deliverer
 from receiver.digest import facts as digest
 from receiver.digest import schedule
@@ -34,9 +32,11 @@ from receiver.settings import Prometheus as PrometheusSettings
 from receiver.settings import Settings
 from receiver.store import digests
 from receiver.store.outbox import Outbox
-from tests.fakes import served
-from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
+from tests.support.detection import synth
+from tests.support.detection.engine import Points, import_series, serve
+from tests.support.fakes import served
+from tests.support.fakes.ollama import FakeOllama
 
 ROOT = Path(__file__).parents[2]
 ZONE = "Europe/Berlin"
@@ -390,7 +390,7 @@ def test_every_channel_renders_long_names_and_cjk(language: str) -> None:
     from receiver import settings as s
     from receiver.delivery.channels import chat
     from receiver.delivery.channels.mail import EmailChannel
-    from tests.fakes.chat import telegram_html_problem, utf16
+    from tests.support.fakes.chat import telegram_html_problem, utf16
 
     long = "<b>x</b>-" + "挖矿容器" * 60 + "-" + "y" * 300
     lines = [digest.SpendLine(name=f"{long}{i}", instance="", amount=0.1 * i, previous=0.05, change_pct=100.0)

@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from costwarden.resources import RESOURCES
-from receiver.analysis.fallback import CAUSES, KIND_CAUSES, summarise
+from receiver.analysis.fallback import summarise
 from receiver.facts import model as f
 from receiver.intake import Webhook
+from receiver.message import catalogue
 from receiver.message.render import render
 
 ROOT = Path(__file__).parents[2]
@@ -57,11 +58,11 @@ def test_the_fallback_of_each_alert_says_only_what_is_true(name: str, severity: 
     kind = f.alert_kind(name)
     cause = analysis.likely_causes[0].cause
     if kind == "cost":
-        assert cause == CAUSES[language]["cpu"][0]
+        assert cause == catalogue.of(language).causes["cpu"][0]
         # CPU on a flat plan: capacity, not money (issue 20)
         assert CAPACITY[language] in text and MONEY[language] not in text and facts.money_at_stake_per_day
     else:
-        assert cause == KIND_CAUSES[language][kind][0]
+        assert cause == catalogue.of(language).kind_causes[kind][0]
         assert SPENDING_UP[language] not in text
         assert (MONEY[language] in text) == (kind == "bill"), text
 
@@ -70,12 +71,12 @@ def test_the_fallback_of_each_alert_says_only_what_is_true(name: str, severity: 
 def test_every_resource_the_exporter_prices_has_its_own_cause(language: str) -> None:
     """The exporter names egress `network_egress`; the causes were keyed `egress`, so an egress spike got the
     generic cause."""
-    assert set(RESOURCES) <= set(CAUSES[language])
+    assert set(RESOURCES) <= set(catalogue.of(language).causes)
     labels = {"alertname": "CostwardenCostSpike", "severity": "critical", "instance": "vps1", "cgroup": "web",
               "resource": "network_egress"}  # fmt: skip
     body = {**FIRING, "alerts": [{**FIRING["alerts"][0], "labels": labels}], "commonLabels": labels}
     facts = f.Facts(status="firing", alerts=f.alert_facts(Webhook.model_validate(body)), alerts_total=1)
-    assert summarise(facts, language).likely_causes[0].cause == CAUSES[language]["network_egress"][0]
+    assert summarise(facts, language).likely_causes[0].cause == catalogue.of(language).causes["network_egress"][0]
 
 
 def test_a_chinese_fallback_gives_its_reason_in_chinese() -> None:

@@ -11,8 +11,8 @@ import pytest
 from receiver.analysis import prompt
 from receiver.analysis.grounding import check, numbers, pools, supported
 from receiver.facts.model import AlertFact, Facts, Workload
-from tests.fakes.ollama import grounded_answer
-from tests.receiver.grounding_corpus import cases, computed_facts
+from tests.support.fakes.ollama import grounded_answer
+from tests.support.grounding_corpus import cases, computed_facts
 
 FACTS = Facts(
     status="firing",

@@ -24,7 +24,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bench.net import free_port
 from receiver.app import create_app
 from receiver.delivery.deliverer import Deliverer
 from receiver.intake import parse_webhook
@@ -35,8 +34,9 @@ from receiver.store.outbox import Outbox
 from receiver.store.sends import Send
 from receiver.store.states import Note
 from tests.conftest import receiver_process
-from tests.fakes import served
 from tests.receiver.conftest import dead_url, until
+from tests.support.fakes import served
+from tests.support.net import free_port
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 FIRING: dict[str, Any] = json.loads((FIXTURES / "firing.json").read_text())

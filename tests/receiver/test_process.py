@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import receiver_process
-from tests.fakes import serve_in_thread
-from tests.fakes.chat import FakeChat
-from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
+from tests.support.fakes import serve_in_thread
+from tests.support.fakes.chat import FakeChat
+from tests.support.fakes.ollama import FakeOllama
 
 FIRING = json.loads((Path(__file__).parents[1] / "fixtures" / "alertmanager" / "firing.json").read_text())
 

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient
 from receiver.analysis.schema import SCHEMA
 from receiver.app import create_app
 from receiver.settings import Settings
-from tests.fakes.ollama import FakeOllama
 from tests.receiver.conftest import dead_url
+from tests.support.fakes.ollama import FakeOllama
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 Client = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from bench.detection.corpus import Scenario
-from bench.detection.synth import DAY, build
+from tests.support.detection.corpus import Scenario
+from tests.support.detection.synth import DAY, build
 
 RULES = Path(__file__).parents[2] / "rules"
 GROUP_ORDER = [

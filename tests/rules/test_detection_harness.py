@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bench.detection import corpus, engine, score, synth
-from bench.detection.__main__ import monday_base
+from tests.support.detection import corpus, engine, score, synth
+from tests.support.detection.synth import monday_base
 
 
 def test_corpus_round_trip_keeps_gaps_labels_and_windows(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.detection import engine, nab
+from tests.support.detection import engine, nab
 
 ROOT = Path(__file__).parents[2]
 

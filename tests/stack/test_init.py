@@ -17,8 +17,8 @@ from exporter import config as pricing
 from receiver.settings import load as load_receiver
 from stack import compose, init
 from stack.run import parts, render_local
-from tests.fakes import serve_in_thread
-from tests.fakes.chat import FakeChat
+from tests.support.fakes import serve_in_thread
+from tests.support.fakes.chat import FakeChat
 
 ROOT = Path(__file__).parents[2]
 PORTS = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}

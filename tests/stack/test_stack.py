@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from bench.net import free_port
 from receiver.settings import load as load_receiver
 from stack.run import main as stack_main
 from stack.run import render_local, run_status
+from tests.support.net import free_port
 
 ROOT = Path(__file__).parents[2]
 

@@ -6,8 +6,8 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from bench.detection.corpus import Scenario
-from bench.detection.engine import Firing
+from tests.support.detection.corpus import Scenario
+from tests.support.detection.engine import Firing
 
 PAGING = ("warning", "critical")
 GRACE = 3600.0

@@ -23,10 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.detection import engine
-from bench.detection.corpus import Scenario, Series
+from tests.support.detection import engine
+from tests.support.detection.corpus import Scenario, Series
 
-DEFAULT_CORPUS = Path(__file__).parents[3] / "shared" / "corpora" / "nab"
+DEFAULT_CORPUS = Path(__file__).parents[4] / "shared" / "corpora" / "nab"
 STEP = 300.0
 """Seconds between rule evaluations, as the reference scorer's promtool runs use."""
 PLAN_HOURLY = 24 / 730

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from aiohttp import web
 
-from bench.net import free_port, serve_app
+from tests.support.net import free_port, serve_app
 
 
 @contextmanager

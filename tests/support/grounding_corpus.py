@@ -15,13 +15,13 @@ from typing import Any
 
 import aiohttp
 
-from bench import prompt_size
+from receiver.facts import model as f
 from receiver.facts.gather import gather
 from receiver.facts.model import Facts
 from receiver.facts.prometheus import Prometheus
 from receiver.intake import Webhook
 from receiver.settings import Prometheus as PrometheusSettings
-from tests.receiver.conftest import NOW
+from tests.support.history import NOW
 
 Answer = dict[str, Any]
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
@@ -251,5 +251,23 @@ async def computed_facts(url: str) -> dict[str, Facts]:
         prom = Prometheus(session, PrometheusSettings(url=url, timeout_seconds=10))
         for name, labels in hooks.items():
             out[name] = await gather(hook_for(labels, HOSTILE_TEXT), prom, NOW)
-    out["spike with actions"] = prompt_size.with_actions(out["spike"].model_copy(deep=True))
+    out["spike with actions"] = with_actions(out["spike"].model_copy(deep=True))
     return out
+
+
+def with_actions(facts: f.Facts) -> f.Facts:
+    """The same facts with the exporter's diagnostics (the receiver keeps 8 lines each) and two remediations."""
+    procs = [f"pid {4100 + i} {name}: {cpu} % CPU, {mem} MiB memory, in {name}"
+             for i, (name, cpu, mem) in enumerate([("xmrig", 97, 312.4), ("postgres", 12, 220.1), ("nginx", 4, 18.3),
+                                                   ("node", 3, 140.2), ("dockerd", 2, 80.4), ("redis", 1, 12.0),
+                                                   ("sshd", 0, 6.1), ("cron", 0, 2.3)])]  # fmt: skip
+    containers = [f"{n} (image {n}:latest, running) started {h} h 0 min ago" for n, h in (("miner", 2), ("web", 20))]
+    facts.diagnostics = [f.DiagnosticFact(name="top_processes", state="ok", lines=procs),
+                         f.DiagnosticFact(name="recent_containers", state="ok", lines=containers)]  # fmt: skip
+    facts.actions = [
+        f.ActionFact(name="stop_container", state="dry_run", command="docker stop miner",
+                     reason="not enabled in actions.yml (enabled: false)"),
+        f.ActionFact(name="pause_service", state="refused", command="",
+                     reason="the alert has no unit label"),
+    ]  # fmt: skip
+    return facts

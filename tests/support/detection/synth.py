@@ -9,12 +9,13 @@ scenario adds one thing that should (or should not) alert. Minute 0 is a Monday 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from bench.detection.corpus import Anomaly, Scenario, Series
 from exporter import config
 from exporter.pricing import GIB, unit_prices
+from tests.support.detection.corpus import Anomaly, Scenario, Series
 
 DAY = 1440
 HOUR = 60
@@ -334,3 +335,9 @@ def build(base: float = 0.0) -> list[Scenario]:
         )
     )
     return out
+
+
+def monday_base(days_back: int = 21) -> float:
+    """A Monday 00:00 UTC far enough back that every scenario lies in the past."""
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days_back)
+    return (day - timedelta(days=day.weekday())).timestamp()

@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from bench.detection.corpus import Scenario
-from bench.net import free_port, wait_until_ok
+from tests.support.detection.corpus import Scenario
+from tests.support.net import free_port, wait_until_ok
 
-RULES = Path(__file__).parents[2] / "rules"
+RULES = Path(__file__).parents[3] / "rules"
 STEP = 60.0
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _DURATION = re.compile(r"(\d+)([smhdw])")
