@@ -125,7 +125,7 @@ def beat_cost(root: Path, rounds: int) -> tuple[float, float]:
     """Wall and CPU milliseconds per beat (read + price + render) over the generated tree, in this process,
     with the same objects the exporter wires up."""
     table = config.load(None)
-    sampler = Sampler(table, host_reader(root), cgroup_reader(root, "cgroupv2"), root / "state.json")
+    sampler = Sampler(table, [host_reader(root), cgroup_reader(root, "cgroupv2")], root / "state.json")
     metrics = RenderedMetrics(CostCollector(table, sampler), CollectorRegistry())
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(rounds):

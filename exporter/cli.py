@@ -27,12 +27,12 @@ from exporter.actions.diagnostics import Host
 from exporter.actions.service import ActionService
 from exporter.billing import poller
 from exporter.billing.poller import Poller
-from exporter.collectors.cgroup import CgroupReader
-from exporter.collectors.host import HostReader
+from exporter.collectors import READERS, enabled
 from exporter.containers import NameResolver
+from exporter.flags import Flags
 from exporter.http import make_app, serve
 from exporter.metrics import CostCollector, RenderedMetrics
-from exporter.pricing import full_machine_hourly, plan_mismatch, unit_prices
+from exporter.pricing import METERS, full_machine_hourly, plan_mismatch, unit_prices
 from exporter.procfs import DEFAULT_EXCLUDED_INTERFACES
 from exporter.sampler import Heartbeat, Sampler, every
 
@@ -151,13 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=re.compile(DEFAULT_EXCLUDED_INTERFACES),
         help="interfaces whose bytes are not egress (default: loopback, bridges, veths, tunnels)",
     )
-    for name, what in (("host", "the whole host"), ("cgroup", "containers and services")):
+    for name, spec in READERS.items():
         p.add_argument(
             f"--collector.{name}",
             dest=f"collector_{name}",
             action=argparse.BooleanOptionalAction,
             default=True,
-            help=f"price {what} (default on; --no-collector.{name} to disable)",
+            help=f"price {spec.what} (default on; --no-collector.{name} to disable)",
         )
     p.add_argument(
         "--actions.file",
@@ -173,18 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build(
-    args: argparse.Namespace, table: config.PricingTable, billing: Poller | None = None
+    args: Flags, table: config.PricingTable, billing: Poller | None = None
 ) -> tuple[RenderedMetrics, Sampler, Heartbeat]:
     """Wire readers, sampler and registry from the flags; the single place where paths become objects."""
-    cgroupfs = args.cgroupfs or args.sysfs / "fs" / "cgroup"
-    mountpoints = tuple(m.strip() for m in args.mountpoints.split(",") if m.strip())
-    host = HostReader(args.procfs, args.rootfs, mountpoints, args.exclude_interfaces) if args.collector_host else None
-    cgroups = (
-        CgroupReader(cgroupfs, args.procfs, NameResolver(args.docker_root, args.podman_root), args.exclude_interfaces)
-        if args.collector_cgroup
-        else None
-    )
-    sampler = Sampler(table, host, cgroups, args.state_file)
+    sampler = Sampler(table, enabled(args), args.state_file)
     live = CollectorRegistry()
     ProcessCollector(registry=live)
     PlatformCollector(registry=live)
@@ -194,7 +186,7 @@ def build(
     return RenderedMetrics(CostCollector(table, sampler, billing), live), sampler, heart
 
 
-def build_actions(args: argparse.Namespace) -> tuple[ActionService | None, str | None]:
+def build_actions(args: Flags) -> tuple[ActionService | None, str | None]:
     """The /actions service when a token is set (the endpoint does not exist without one)."""
     try:
         token = (env_or_file("COSTWARDEN_ACTIONS_TOKEN", os.environ) or "").strip()
@@ -213,7 +205,7 @@ def build_actions(args: argparse.Namespace) -> tuple[ActionService | None, str |
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = Flags.parsed(build_parser().parse_args(argv))
     setup_logging(args.log_level, args.log_format)
     # Start-up errors are printed once, as one line, not also logged (they would show twice on the same terminal).
     try:
@@ -230,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.config_check:
         resolved = dataclasses.asdict(table)
-        resolved["derived_unit_prices"] = vars(prices)
+        resolved["derived_unit_prices"] = {METERS[r].price: price for r, price in prices.items()}
         resolved["full_machine_hourly"] = full_machine_hourly(table, prices)
         print(json.dumps(resolved, indent=2))
         return 0
@@ -268,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         table.provider,
         table.plan or "-",
         table.currency,
-        prices.cpu_per_vcpu_hour,
-        prices.memory_per_gib_hour,
+        prices["cpu"],
+        prices["memory"],
         args.interval,
     )
     stop = threading.Event()

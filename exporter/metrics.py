@@ -14,7 +14,7 @@ from exporter.cgroupfs import Workload
 from exporter.config import PricingTable
 from exporter.exposition import render_text
 from exporter.pricing import GIB, Usage
-from exporter.sampler import Sampler
+from exporter.sampler import Sampler, Snapshot
 
 
 class CostCollector(Collector):
@@ -24,6 +24,21 @@ class CostCollector(Collector):
         self._billing = billing
 
     def collect(self) -> Iterator[Metric]:
+        """The pricing table, the provider's numbers, then what the last sampler beat saw: spend, the invoice so
+        far, usage, filesystems and the collectors' own health."""
+        yield from self._table_metrics()
+        if self._billing is not None:
+            yield from self._billing.collect(self._table.currency)
+        snap = self._sampler.snapshot
+        if snap is None:
+            return
+        yield from self._spend(snap)
+        yield from self._invoice(snap)
+        yield from self._usage(snap.usage, snap.workloads)
+        yield from self._filesystems(snap)
+        yield from self._health(snap)
+
+    def _table_metrics(self) -> Iterator[Metric]:
         table = self._table
         currency = table.currency
         info = GaugeMetricFamily(
@@ -49,13 +64,9 @@ class CostCollector(Collector):
             "Egress included in the plan per billing period, in bytes.",
             value=table.egress.included_gib * GIB,
         )
-        if self._billing is not None:
-            yield from self._billing.collect(currency)
 
-        snap = self._sampler.snapshot
-        if snap is None:
-            return
-
+    def _spend(self, snap: Snapshot) -> Iterator[Metric]:
+        currency = self._table.currency
         cost_total = CounterMetricFamily(
             "costwarden_cost",
             f'Usage-priced spend accrued since the exporter started, in {currency}; cgroup="/" is the whole host.',
@@ -73,6 +84,8 @@ class CostCollector(Collector):
             per_hour.add_metric([resource, cgroup], value)
         yield per_hour
 
+    def _invoice(self, snap: Snapshot) -> Iterator[Metric]:
+        currency = self._table.currency
         bill = CounterMetricFamily(
             "costwarden_bill",
             f"Estimated invoice for the current billing period so far, in {currency}; resets when a period starts.",
@@ -111,8 +124,8 @@ class CostCollector(Collector):
                 value=snap.host_transmit_bytes,
             )
 
-        yield from self._usage(snap.usage, snap.workloads)
-
+    @staticmethod
+    def _filesystems(snap: Snapshot) -> Iterator[Metric]:
         used = GaugeMetricFamily(
             "costwarden_filesystem_used_bytes", "Bytes used on a priced filesystem.", labels=["mountpoint"]
         )
@@ -126,6 +139,8 @@ class CostCollector(Collector):
             yield used
             yield size
 
+    @staticmethod
+    def _health(snap: Snapshot) -> Iterator[Metric]:
         duration = GaugeMetricFamily(
             "costwarden_exporter_collector_duration_seconds",
             "How long the collector's last read took.",
@@ -164,11 +179,11 @@ class CostCollector(Collector):
             labels=["cgroup"],
         )
         for label, reading in sorted(usage.items()):
-            cpu.add_metric([label], reading.cpu_seconds)
-            if reading.memory_bytes is not None:
-                memory.add_metric([label], reading.memory_bytes)
-            if reading.transmit_bytes is not None:
-                transmit.add_metric([label], reading.transmit_bytes)
+            cpu.add_metric([label], reading["cpu"])
+            if "memory" in reading:
+                memory.add_metric([label], reading["memory"])
+            if "network_egress" in reading:
+                transmit.add_metric([label], reading["network_egress"])
         yield cpu
         yield memory
         yield transmit

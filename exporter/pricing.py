@@ -18,14 +18,33 @@ BILL_COMPONENTS = ("plan", "egress_overage", "volume", "snapshot", "backup", "ip
 
 
 @dataclass(frozen=True)
-class UnitPrices:
-    cpu_per_vcpu_hour: float
-    memory_per_gib_hour: float
-    disk_per_gib_hour: float
-    egress_per_gib: float
+class Meter:
+    """How a resource's readings become money: `counter` readings (CPU seconds, bytes sent) cost their increase over
+    an interval; level readings (bytes in use) cost their average times the interval's hours (a trapezoid). `per` is
+    how many units of the reading make one priced unit."""
+
+    counter: bool
+    per: float
+    price: str
+    """The priced unit's name, as --config.check shows it."""
 
 
-def unit_prices(table: PricingTable) -> UnitPrices:
+METERS = {
+    "cpu": Meter(counter=True, per=SECONDS_PER_HOUR, price="cpu_per_vcpu_hour"),
+    "memory": Meter(counter=False, per=GIB, price="memory_per_gib_hour"),
+    "disk": Meter(counter=False, per=GIB, price="disk_per_gib_hour"),
+    "network_egress": Meter(counter=True, per=GIB, price="egress_per_gib"),
+}
+"""One per resource of costwarden.resources.RESOURCES (a test checks): adding a resource is one entry here."""
+
+Usage = dict[str, float]
+"""One reading of a host or a workload, per resource (cpu: CPU seconds; memory, disk: bytes in use; network_egress:
+bytes sent); a resource not measured for it is absent."""
+Prices = dict[str, float]
+"""The price of one priced unit (Meter.price) per resource."""
+
+
+def unit_prices(table: PricingTable) -> Prices:
     """Usage prices, deriving what the provider does not publish the way OpenCost does.
 
     The plan's hourly price minus its disk's share is split between CPU and memory so that
@@ -47,17 +66,7 @@ def unit_prices(table: PricingTable) -> UnitPrices:
         mem = max(0.0, remainder) / (table.machine.vcpus * ratio + table.machine.memory_gib)
         cpu = ratio * mem
     # Egress inside the quota is free on the invoice, but every byte brings the overage closer: price it at the margin.
-    return UnitPrices(cpu, mem, disk_h, table.egress.overage_per_gib)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """One reading of a host or a workload; None where that quantity is not measured for it."""
-
-    cpu_seconds: float
-    memory_bytes: float | None
-    disk_bytes: float | None
-    transmit_bytes: float | None
+    return {"cpu": cpu, "memory": mem, "disk": disk_h, "network_egress": table.egress.overage_per_gib}
 
 
 def _delta(now: float, before: float) -> float:
@@ -66,19 +75,17 @@ def _delta(now: float, before: float) -> float:
     return now - before if now >= before else now
 
 
-def interval_cost(before: Usage, now: Usage, seconds: float, prices: UnitPrices) -> dict[str, float]:
-    """Money spent per resource between two readings `seconds` apart; gauges are integrated as trapezoids."""
+def interval_cost(before: Usage, now: Usage, seconds: float, prices: Prices) -> dict[str, float]:
+    """Money spent per resource measured in both readings, `seconds` apart."""
     hours = seconds / SECONDS_PER_HOUR
-    cost = {"cpu": _delta(now.cpu_seconds, before.cpu_seconds) / SECONDS_PER_HOUR * prices.cpu_per_vcpu_hour}
-    if now.memory_bytes is not None and before.memory_bytes is not None:
-        gib = (now.memory_bytes + before.memory_bytes) / 2 / GIB
-        cost["memory"] = gib * prices.memory_per_gib_hour * hours
-    if now.disk_bytes is not None and before.disk_bytes is not None:
-        gib = (now.disk_bytes + before.disk_bytes) / 2 / GIB
-        cost["disk"] = gib * prices.disk_per_gib_hour * hours
-    if now.transmit_bytes is not None and before.transmit_bytes is not None:
-        sent = _delta(now.transmit_bytes, before.transmit_bytes)
-        cost["network_egress"] = sent / GIB * prices.egress_per_gib
+    cost = {}
+    for resource, meter in METERS.items():
+        if resource not in now or resource not in before:
+            continue
+        if meter.counter:
+            cost[resource] = _delta(now[resource], before[resource]) / meter.per * prices[resource]
+        else:
+            cost[resource] = (now[resource] + before[resource]) / 2 / meter.per * prices[resource] * hours
     return cost
 
 
@@ -125,14 +132,10 @@ def bill_to_date(table: PricingTable, period_start: datetime, now: datetime, egr
     }
 
 
-def full_machine_hourly(table: PricingTable, prices: UnitPrices) -> float:
+def full_machine_hourly(table: PricingTable, prices: Prices) -> float:
     """What the host costs per hour at 100 % of every priced resource; equals the plan when prices are derived."""
     m = table.machine
-    return (
-        m.vcpus * prices.cpu_per_vcpu_hour
-        + m.memory_gib * prices.memory_per_gib_hour
-        + m.disk_gib * prices.disk_per_gib_hour
-    )
+    return m.vcpus * prices["cpu"] + m.memory_gib * prices["memory"] + m.disk_gib * prices["disk"]
 
 
 def plan_mismatch(table: PricingTable, vcpus: int, memory_bytes: int) -> str | None:

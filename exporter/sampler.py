@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,15 +19,12 @@ from prometheus_client.core import CounterMetricFamily, Metric
 
 from exporter import state as egress_state
 from exporter.cgroupfs import Workload
-from exporter.collectors.cgroup import CgroupReader, CgroupReading
-from exporter.collectors.host import Filesystem, HostReader, HostReading
+from exporter.collectors.base import Reader, Reading
+from exporter.collectors.host import Filesystem, HostReading
 from exporter.config import PricingTable
 from exporter.pricing import Usage, bill_to_date, billing_period, interval_cost, unit_prices
 
 log = logging.getLogger(__name__)
-
-HOST = "/"
-"""The `cgroup` label of the whole host."""
 
 T = TypeVar("T")
 
@@ -63,21 +60,19 @@ class Sampler:
     def __init__(
         self,
         table: PricingTable,
-        host: HostReader | None,
-        cgroups: CgroupReader | None,
+        readers: Sequence[Reader],
         state_file: Path,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._table = table
         self._prices = unit_prices(table)
-        self._host = host
-        self._cgroups = cgroups
+        self._readers = tuple(readers)
         self._state_file = state_file
         self._clock = clock
         self._egress = self._load_state()
         self._previous: tuple[float, dict[str, Usage]] | None = None
         self._totals: dict[tuple[str, str], float] = {}
-        self._errors: dict[str, int] = {"host": 0, "cgroup": 0}
+        self._errors: dict[str, int] = {reader.name: 0 for reader in self._readers}
         self.snapshot: Snapshot | None = None
 
     def _load_state(self) -> egress_state.EgressState | None:
@@ -107,29 +102,30 @@ class Sampler:
         usage: dict[str, Usage] = {}
         workloads: dict[str, Workload] = {}
         host: HostReading | None = None
-        if self._host is not None:
-            host, statuses["host"] = self._timed("host", self._host.read)
-            if host is not None:
-                usage[HOST] = host.usage
-        if self._cgroups is not None:
-            cgroups: CgroupReading | None
-            cgroups, statuses["cgroup"] = self._timed("cgroup", self._cgroups.read)
-            if cgroups is not None:
-                self._errors["cgroup"] += cgroups.errors
-                statuses["cgroup"] = CollectorStatus(statuses["cgroup"].duration_seconds, True, self._errors["cgroup"])
-                for reading in cgroups.workloads:
-                    label = (
-                        reading.name if reading.name not in usage else f"{reading.name}@{reading.workload.ident[:12]}"
-                    )
-                    usage[label] = reading.usage
-                    workloads[label] = reading.workload
+        for reader in self._readers:
+            reading: Reading | None
+            reading, statuses[reader.name] = self._timed(reader.name, reader.read)
+            if reading is None:
+                continue
+            if reading.errors:
+                self._errors[reader.name] += reading.errors
+                statuses[reader.name] = CollectorStatus(statuses[reader.name].duration_seconds, True,
+                                                        self._errors[reader.name])  # fmt: skip
+            for label, used, workload in reading.entries():
+                if label in usage and workload is not None:  # two workloads of one name: told apart by id
+                    label = f"{label}@{workload.ident[:12]}"
+                usage[label] = used
+                if workload is not None:
+                    workloads[label] = workload
+            host = reading.host or host
 
         rates = self._accrue(now, usage)
         start, end = billing_period(
             datetime.fromtimestamp(now, UTC), self._table.billing.timezone, self._table.billing.cycle_day
         )
-        if host is not None and host.usage.transmit_bytes is not None:
-            self._update_egress(host, host.usage.transmit_bytes, start.timestamp())
+        sent = host.usage.get("network_egress") if host is not None else None
+        if host is not None and sent is not None:
+            self._update_egress(host, sent, start.timestamp())
         egress_bytes = (
             self._egress.bytes_this_period if self._egress and self._egress.period_start == start.timestamp() else None
         )
@@ -142,7 +138,7 @@ class Sampler:
             usage=usage,
             workloads=workloads,
             filesystems=host.filesystems if host is not None else (),
-            host_transmit_bytes=host.usage.transmit_bytes if host is not None else None,
+            host_transmit_bytes=sent,
             bill=bill,
             bill_fixed_at_period_end=fixed_at_end,
             period_start=start.timestamp(),

@@ -48,8 +48,7 @@ def make_sampler(tree: Path, tmp_path: Path) -> SamplerFactory:
     ) -> Sampler:
         return Sampler(
             table or config.load(None),
-            host_reader(tree),
-            cgroup_reader(tree, layout),
+            [host_reader(tree), cgroup_reader(tree, layout)],
             state_file or tmp_path / "state.json",
             clock=clock or Clock(1_795_000_000.0),
         )

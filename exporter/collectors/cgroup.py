@@ -11,6 +11,7 @@ import errno
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,14 @@ class CgroupReading:
     errors: int
     """Workloads skipped because a file could not be read (not because they vanished)."""
 
+    def entries(self) -> Iterator[tuple[str, Usage, Workload | None]]:
+        for reading in self.workloads:
+            yield reading.name, reading.usage, reading.workload
+
+    @property
+    def host(self) -> None:
+        return None
+
 
 class Layout:
     """Where the cpu and memory files of a cgroup path live, for v2 or v1."""
@@ -61,6 +70,8 @@ class Layout:
 
 
 class CgroupReader:
+    name = "cgroup"
+
     def __init__(
         self,
         cgroup_root: Path,
@@ -111,12 +122,13 @@ class CgroupReader:
             cpu_seconds = cgroupfs.parse_flat_keyed(_read(f"{cpu_dir}/cpu.stat"))["usage_usec"] / 1e6
         else:
             cpu_seconds = cgroupfs.parse_int(_read(f"{cpu_dir}/cpuacct.usage")) / 1e9
-        return Usage(
-            cpu_seconds=cpu_seconds,
-            memory_bytes=_memory(layout.v2, mem_dir),
-            disk_bytes=None,
-            transmit_bytes=self._transmit(cpu_dir, workload, host, seen_netns),
-        )
+        usage = {"cpu": cpu_seconds}
+        memory, sent = _memory(layout.v2, mem_dir), self._transmit(cpu_dir, workload, host, seen_netns)
+        if memory is not None:
+            usage["memory"] = memory
+        if sent is not None:
+            usage["network_egress"] = sent
+        return usage
 
     def _transmit(self, cpu_dir: str, workload: Workload, host: _HostNet, seen: set[str]) -> float | None:
         """Bytes the workload's own network namespace sent; None on the host network (the host total has them)."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from exporter import procfs
+from exporter.cgroupfs import Workload
 from exporter.pricing import Usage
 
 
@@ -20,15 +22,29 @@ class Filesystem:
     size_bytes: int
 
 
+HOST = "/"
+"""The `cgroup` label of the whole host."""
+
+
 @dataclass(frozen=True)
 class HostReading:
     usage: Usage
     boot_time: float
     boot_id: str
     filesystems: tuple[Filesystem, ...]
+    errors: int = 0
+
+    def entries(self) -> Iterator[tuple[str, Usage, Workload | None]]:
+        yield HOST, self.usage, None
+
+    @property
+    def host(self) -> HostReading:
+        return self
 
 
 class HostReader:
+    name = "host"
+
     def __init__(
         self, procfs_root: Path, rootfs: Path, mountpoints: tuple[str, ...], exclude_interfaces: re.Pattern[str]
     ) -> None:
@@ -48,12 +64,12 @@ class HostReader:
             boot_id = f"btime-{cpu.boot_time:.0f}"
         filesystems = tuple(self._filesystem(m) for m in self._mountpoints)
         return HostReading(
-            usage=Usage(
-                cpu_seconds=cpu.busy_seconds,
-                memory_bytes=float(memory),
-                disk_bytes=float(sum(fs.used_bytes for fs in filesystems)),
-                transmit_bytes=float(procfs.transmit_bytes(interfaces, self._exclude)),
-            ),
+            usage={
+                "cpu": cpu.busy_seconds,
+                "memory": float(memory),
+                "disk": float(sum(fs.used_bytes for fs in filesystems)),
+                "network_egress": float(procfs.transmit_bytes(interfaces, self._exclude)),
+            },
             boot_time=cpu.boot_time,
             boot_id=boot_id,
             filesystems=filesystems,

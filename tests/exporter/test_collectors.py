@@ -20,7 +20,7 @@ def by_name(root: Path, layout: str) -> dict[str, tuple[Kind, float, float | Non
     reading = cgroup_reader(root, layout).read()
     assert reading.errors == 0
     return {
-        r.name: (r.workload.kind, r.usage.cpu_seconds, r.usage.memory_bytes, r.usage.transmit_bytes)
+        r.name: (r.workload.kind, r.usage["cpu"], r.usage.get("memory"), r.usage.get("network_egress"))
         for r in reading.workloads
     }
 
@@ -97,7 +97,7 @@ def test_unreadable_or_garbled_file_counts_an_error_and_keeps_the_rest(tree: Pat
 def test_network_namespace_shared_by_two_containers_is_counted_once(tree: Path) -> None:
     base = tree / "cgroupv2/sys/fs/cgroup/system.slice"
     (base / f"libpod-{C}.scope/cgroup.procs").write_text("1001\n")  # pod-db joins web's namespace
-    got = {r.name: r.usage.transmit_bytes for r in cgroup_reader(tree, "cgroupv2").read().workloads}
+    got = {r.name: r.usage.get("network_egress") for r in cgroup_reader(tree, "cgroupv2").read().workloads}
     assert [got["web"], got["pod-db"]].count(None) == 1
     assert float(GIB) in (got["web"], got["pod-db"])
 
@@ -110,9 +110,9 @@ def test_missing_cgroup_root_is_an_error(tmp_path: Path) -> None:
 def test_host_reader() -> None:
     reading = host_reader(FIXTURES).read()
     clk = 100  # the fixture's numbers assume USER_HZ = 100, as on every Linux build that matters here
-    assert reading.usage.cpu_seconds == pytest.approx((10000 + 500 + 3000 + 100 + 200 + 50) / clk)
-    assert reading.usage.memory_bytes == (4028416 - 2014208) * 1024
-    assert reading.usage.transmit_bytes == 2 * GIB  # eth0 only: lo, docker0, veth and wg0 excluded
+    assert reading.usage["cpu"] == pytest.approx((10000 + 500 + 3000 + 100 + 200 + 50) / clk)
+    assert reading.usage["memory"] == (4028416 - 2014208) * 1024
+    assert reading.usage["network_egress"] == 2 * GIB  # eth0 only: lo, docker0, veth and wg0 excluded
     assert reading.boot_id == "3f1c2a9e-7d1b-4c55-9a0e-2b8f6f1d0c11"
     assert reading.boot_time == 1_790_000_000
     assert reading.filesystems[0].mountpoint == "/"

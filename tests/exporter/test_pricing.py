@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from costwarden.resources import RESOURCES
 from exporter import config
 from exporter.pricing import (
     GIB,
-    Usage,
+    METERS,
     bill_to_date,
     billing_period,
     full_machine_hourly,
@@ -26,8 +27,8 @@ def test_derived_unit_prices_make_a_fully_used_machine_cost_its_plan(provider: s
     table = config.resolve({"provider": provider, "plan": plan})
     prices = unit_prices(table)
     assert full_machine_hourly(table, prices) == pytest.approx(table.plan_price.hourly, rel=1e-9)
-    assert prices.cpu_per_vcpu_hour == pytest.approx(config.DEFAULT_CPU_RAM_RATIO * prices.memory_per_gib_hour)
-    assert prices.cpu_per_vcpu_hour > 0
+    assert prices["cpu"] == pytest.approx(config.DEFAULT_CPU_RAM_RATIO * prices["memory"])
+    assert prices["cpu"] > 0
 
 
 def test_one_given_price_fixes_the_other_through_the_ratio() -> None:
@@ -35,11 +36,11 @@ def test_one_given_price_fixes_the_other_through_the_ratio() -> None:
         {"provider": "hetzner", "plan": "cx22", "cpu_ram_ratio": 4.0, "unit_prices": {"cpu_per_vcpu_hour": 0.002}}
     )
     prices = unit_prices(table)
-    assert prices.memory_per_gib_hour == pytest.approx(0.0005)
+    assert prices["memory"] == pytest.approx(0.0005)
     both = config.resolve(
         {"provider": "hetzner", "plan": "cx22", "unit_prices": {"cpu_per_vcpu_hour": 0.1, "memory_per_gib_hour": 0.2}}
     )
-    assert (unit_prices(both).cpu_per_vcpu_hour, unit_prices(both).memory_per_gib_hour) == (0.1, 0.2)
+    assert (unit_prices(both)["cpu"], unit_prices(both)["memory"]) == (0.1, 0.2)
 
 
 def test_plan_accrues_hourly_and_stops_at_the_monthly_cap() -> None:
@@ -143,21 +144,21 @@ def test_billing_period(now: datetime, tz: str, day: int, start: datetime, end: 
 def test_interval_cost_prices_each_resource() -> None:
     table = config.resolve({"provider": "hetzner", "plan": "cx22"})
     prices = unit_prices(table)
-    before = Usage(cpu_seconds=100.0, memory_bytes=1 * GIB, disk_bytes=10 * GIB, transmit_bytes=0.0)
-    after = Usage(cpu_seconds=100.0 + 1800.0, memory_bytes=3 * GIB, disk_bytes=10 * GIB, transmit_bytes=2 * GIB)
+    before = {"cpu": 100.0, "memory": 1 * GIB, "disk": 10 * GIB, "network_egress": 0.0}
+    after = {"cpu": 100.0 + 1800.0, "memory": 3 * GIB, "disk": 10 * GIB, "network_egress": 2 * GIB}
     cost = interval_cost(before, after, 3600.0, prices)
-    assert cost["cpu"] == pytest.approx(0.5 * prices.cpu_per_vcpu_hour)  # half a vCPU for an hour
-    assert cost["memory"] == pytest.approx(2 * prices.memory_per_gib_hour)  # trapezoid: 1 -> 3 GiB averages 2
-    assert cost["disk"] == pytest.approx(10 * prices.disk_per_gib_hour)
+    assert cost["cpu"] == pytest.approx(0.5 * prices["cpu"])  # half a vCPU for an hour
+    assert cost["memory"] == pytest.approx(2 * prices["memory"])  # trapezoid: 1 -> 3 GiB averages 2
+    assert cost["disk"] == pytest.approx(10 * prices["disk"])
     assert cost["network_egress"] == pytest.approx(2 * table.egress.overage_per_gib)
 
 
 def test_interval_cost_after_a_counter_reset_counts_from_zero() -> None:
     prices = unit_prices(config.resolve({"provider": "hetzner", "plan": "cx22"}))
-    before = Usage(cpu_seconds=5000.0, memory_bytes=None, disk_bytes=None, transmit_bytes=None)
-    after = Usage(cpu_seconds=36.0, memory_bytes=None, disk_bytes=None, transmit_bytes=None)
+    before = {"cpu": 5000.0}
+    after = {"cpu": 36.0}
     cost = interval_cost(before, after, 60.0, prices)
-    assert cost == {"cpu": pytest.approx(36.0 / 3600 * prices.cpu_per_vcpu_hour)}
+    assert cost == {"cpu": pytest.approx(36.0 / 3600 * prices["cpu"])}
 
 
 def test_a_machine_that_is_not_its_plan_is_named_at_start() -> None:
@@ -168,3 +169,9 @@ def test_a_machine_that_is_not_its_plan_is_named_at_start() -> None:
     assert said is not None and said.startswith("this machine has 2 vCPU and 8.0 GiB, but the plan ")
     assert "digitalocean/s-1vcpu-1gb is 1 vCPU and 1 GiB" in said and "0.00893 USD/h" in said
     assert plan_mismatch(table, 1, 4 * 2**30) is not None  # the same vCPUs, four times the memory
+
+
+def test_every_resource_of_the_metric_contract_has_a_meter_and_a_price() -> None:
+    """A resource added to costwarden.resources without saying how it is priced would never cost anything."""
+    assert list(METERS) == list(RESOURCES)
+    assert set(unit_prices(config.load(None))) == set(RESOURCES)

@@ -52,12 +52,12 @@ def busy_service() -> Iterator[str]:
 def test_busy_process_in_a_fresh_cgroup_costs_money(busy_service: str, tmp_path: Path) -> None:
     table = config.load(None)
     reader = CgroupReader(ROOT, Path("/proc"), NameResolver(tmp_path, tmp_path), EXCLUDE)
-    sampler = Sampler(table, None, reader, tmp_path / "state.json")
+    sampler = Sampler(table, [reader], tmp_path / "state.json")
     first = sampler.sample()
     assert ("cpu", busy_service) in first.cost_total
     time.sleep(1.5)
     snap = sampler.sample()
-    price = unit_prices(table).cpu_per_vcpu_hour
+    price = unit_prices(table)["cpu"]
     assert snap.cost_total[("cpu", busy_service)] > 0.0
     # One spinning thread uses about one vCPU; shared CI machines may give it less, never more than ~1.
     assert 0.2 * price < snap.cost_per_hour[("cpu", busy_service)] < 1.2 * price

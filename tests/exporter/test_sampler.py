@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from exporter import config
+from exporter.collectors.host import HOST
 from exporter.pricing import GIB, unit_prices
-from exporter.sampler import HOST
 from tests.conftest import Clock, SamplerFactory
 
 A = "a" * 63 + "1"
@@ -38,7 +38,7 @@ def test_cost_accrues_from_usage_and_the_rate_follows(make_sampler: SamplerFacto
     set_cpu_usec(tree, 3_600_000_000 + 30_000_000)  # 30 CPU-seconds more...
     clock.now += 60  # ...in one minute: half a vCPU
     snap = sampler.sample()
-    cpu_price = unit_prices(config.load(None)).cpu_per_vcpu_hour
+    cpu_price = unit_prices(config.load(None))["cpu"]
     assert snap.cost_total[("cpu", "web")] == pytest.approx(30 / 3600 * cpu_price)
     assert snap.cost_per_hour[("cpu", "web")] == pytest.approx(0.5 * cpu_price)
     assert snap.cost_per_hour[("cpu", "miner")] == 0.0

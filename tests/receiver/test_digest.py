@@ -43,8 +43,7 @@ ZONE = "Europe/Berlin"
 END = float(int(time.time()) // 60 * 60)
 DAYS = 16
 BASE = END - DAYS * 86400
-PRICE = {"cpu": synth.PRICES.cpu_per_vcpu_hour, "memory": synth.PRICES.memory_per_gib_hour,
-         "disk": synth.PRICES.disk_per_gib_hour, "network_egress": synth.PRICES.egress_per_gib}  # fmt: skip
+PRICE = synth.PRICES
 NEEDED = {"costwarden_cost_total", "costwarden_info", "costwarden_bill_total", "costwarden_bill_fixed_period",
           "costwarden_billing_period_end_timestamp_seconds", "costwarden_egress_period_bytes",
           "costwarden_egress_included_bytes", "costwarden_plan_price_per_hour"}  # fmt: skip

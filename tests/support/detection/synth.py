@@ -70,14 +70,6 @@ def steady_host(instance: str, minutes: int, seed: int) -> Host:
     return Host(instance, usage, minutes)
 
 
-_PRICE = {
-    "cpu": PRICES.cpu_per_vcpu_hour,
-    "memory": PRICES.memory_per_gib_hour,
-    "disk": PRICES.disk_per_gib_hour,
-    "network_egress": PRICES.egress_per_gib,
-}
-
-
 def _fmt_series(metric: str, labels: dict[str, str], kind: str, ts: np.ndarray, values: np.ndarray) -> Series:
     return Series(metric, labels, kind, [float(x) for x in ts], [float(v) for v in values])
 
@@ -116,7 +108,7 @@ def host_series(
 
     series: list[Series] = []
     for (cgroup, resource), amount in sorted(host.usage.items()):
-        money_per_hour = amount * _PRICE[resource]
+        money_per_hour = amount * PRICES[resource]
         series.append(
             _fmt_series(
                 "costwarden_cost_total",
@@ -251,7 +243,7 @@ def build(base: float = 0.0) -> list[Scenario]:
     )  # fmt: skip
 
     cents = steady_host("cents", eight_days, seed=5)
-    cents.usage[("cron", "cpu")] = np.where(np.arange(eight_days) < LAST_DAY + 9 * HOUR, 0.0001, 0.0005) / _PRICE["cpu"]
+    cents.usage[("cron", "cpu")] = np.where(np.arange(eight_days) < LAST_DAY + 9 * HOUR, 0.0001, 0.0005) / PRICES["cpu"]
     out.append(
         Scenario(
             "cents-jump",
