@@ -395,7 +395,7 @@ class Settings(_Model):
 
     def digest_channels(self) -> list[str]:
         if self.digest.channels is not None:
-            return self.digest.channels
+            return list(dict.fromkeys(self.digest.channels))
         return self.channels_for({"severity": "warning", "status": "firing"})
 
     @property
@@ -430,7 +430,7 @@ def load(path: Path | None) -> Settings:
     if path is not None:
         source = str(path)
         try:
-            raw = yamlfile.read(path)
+            raw = yamlfile.read(path) or {}  # an empty document ([] or '') means the defaults, as no file does
         except yamlfile.YamlFileError as exc:
             raise SettingsError(str(exc)) from exc
     if not isinstance(raw, dict):

@@ -30,8 +30,9 @@ from receiver.metrics import Metrics
 from receiver.services import open_services
 from receiver.settings import Prometheus as PrometheusSettings
 from receiver.settings import Settings
-from receiver.store import digests
+from receiver.store import digests, sends
 from receiver.store.outbox import Outbox
+from receiver.store.sends import Send
 from tests.receiver.conftest import dead_url
 from tests.support.detection import synth
 from tests.support.detection.engine import Points, import_series, serve
@@ -333,6 +334,19 @@ async def test_a_week_away_brings_one_digest_and_a_fresh_install_none_late(stack
     ago = due - 6 * 86400  # pretend the schedule had been running six days earlier
     assert await fresh.run_due("day", due + 3600, ago) == ["file"]
     assert [key for key, _ in queued(cfg)] == [DAY.key]  # the latest day only, not one per missed day
+
+
+async def test_a_channel_listed_twice_gets_the_digest_once(tmp_path: Path) -> None:
+    """`digest.channels: [tg, tg]` passes validation; claiming queued the same send twice and the second INSERT
+    failed the whole digest, every minute, forever."""
+    outbox = Outbox(tmp_path / "outbox.sqlite3", 3600)
+    await outbox.open()
+    try:
+        twice = [Send("digest:k", "file", "digest", 0, 1, "{}")] * 2
+        assert await outbox.write(digests.claim, "k", "{}", "text", twice, time.time()) == ["file"]
+        assert len(await outbox.read(sends.due, 10, time.time(), 300)) == 1
+    finally:
+        await outbox.close()
 
 
 async def test_two_receivers_on_one_outbox_send_it_once(stack: tuple[Settings, Any]) -> None:
