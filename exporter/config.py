@@ -118,8 +118,8 @@ class Billing:
 
 
 API_OF_PROVIDER = {"digitalocean": "digitalocean", "linode": "linode", "vultr": "vultr", "hetzner": "hetzner",
-                   "lightsail": "aws", "ec2": "aws"}  # fmt: skip
-APIS = ("digitalocean", "linode", "vultr", "hetzner", "aws")
+                   "lightsail": "aws", "ec2": "aws", "lighthouse": "tencent"}  # fmt: skip
+APIS = ("digitalocean", "linode", "vultr", "hetzner", "aws", "tencent")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,15 +127,16 @@ class ProviderApi:
     """The provider's own billing and transfer figures, polled in the background (docs/billing.md)."""
 
     enabled: bool = False
-    api: str = _spec("", pattern=r"(digitalocean|linode|vultr|hetzner|aws)?")
-    """Empty: the provider's own (lightsail and ec2 use aws); required for provider: custom."""
+    api: str = _spec("", pattern=r"(digitalocean|linode|vultr|hetzner|aws|tencent)?")
+    """Empty: the provider's own (lightsail and ec2 use aws, lighthouse tencent); required for provider: custom."""
     interval_seconds: float | None = _spec(None, ge=60)
     """Empty: 900 (15 min); 21600 (6 h) for aws, whose Cost Explorer charges USD 0.01 per request."""
     timeout_seconds: float = _spec(20.0, gt=0, le=120)
     url: str = _spec("", pattern=r"(https?://.+)?")
     """Empty: the provider's public API; set for a proxy (or a test server)."""
     server: str = ""
-    """Hetzner: this server's name or id in the project (default: this machine's hostname)."""
+    """Hetzner: this server's name or id in the project (default: this machine's hostname). Tencent Lighthouse: the
+    instance id (lhins-…), for its traffic package."""
 
 
 @dataclasses.dataclass(frozen=True)

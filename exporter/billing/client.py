@@ -61,7 +61,7 @@ class Client:
             with urllib.request.urlopen(request, timeout=self._timeout) as answer:  # noqa: S310
                 raw = answer.read()
         except urllib.error.HTTPError as exc:
-            raise self._http_error(exc, shown) from None
+            raise http_error(exc, f"{self.name}: {shown}") from None
         except TimeoutError as exc:
             raise ApiError("timeout", f"{self.name}: no answer from {shown} within {self._timeout:g} s") from exc
         except urllib.error.URLError as exc:
@@ -78,24 +78,26 @@ class Client:
             raise ApiError("bad_response", f"{self.name}: {shown} answered {type(document).__name__}, not an object")
         return document
 
-    def _http_error(self, exc: urllib.error.HTTPError, shown: str) -> ApiError:
-        status = exc.code
-        try:
-            body = exc.read()[:300].decode("utf-8", "replace")
-        except OSError:
-            body = ""
-        detail = f"{self.name}: {shown} answered HTTP {status}: {body.strip()}"
-        if status == 401:
-            return ApiError("unauthorized", detail + " (check the token)")
-        if status == 403:
-            return ApiError("forbidden", detail + " (the token lacks the read scope this needs)")
-        if status == 404:
-            return ApiError("not_found", detail)
-        if status == 429:
-            return ApiError("rate_limited", detail, retry_after(exc.headers, time.time()))
-        if status >= 500:
-            return ApiError("server_error", detail, retry_after(exc.headers, time.time()))
-        return ApiError("client_error", detail)
+
+def http_error(exc: urllib.error.HTTPError, shown: str) -> ApiError:
+    """An HTTP error answer as the poller's reason (`shown` names the API and the call)."""
+    status = exc.code
+    try:
+        body = exc.read()[:300].decode("utf-8", "replace")
+    except OSError:
+        body = ""
+    detail = f"{shown} answered HTTP {status}: {body.strip()}"
+    if status == 401:
+        return ApiError("unauthorized", detail + " (check the token)")
+    if status == 403:
+        return ApiError("forbidden", detail + " (the token lacks the read scope this needs)")
+    if status == 404:
+        return ApiError("not_found", detail)
+    if status == 429:
+        return ApiError("rate_limited", detail, retry_after(exc.headers, time.time()))
+    if status >= 500:
+        return ApiError("server_error", detail, retry_after(exc.headers, time.time()))
+    return ApiError("client_error", detail)
 
 
 def number(document: dict[str, Any], *path: str) -> float:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from costwarden.secrets import SecretFileError, env_or_file
-from exporter.billing import Reading, aws
+from exporter.billing import Reading, aws, tencent
 from exporter.billing.client import REASONS, ApiError
 from exporter.billing.providers import READERS, client_for
 from exporter.config import ConfigError, PricingTable
@@ -130,6 +130,8 @@ def build(table: PricingTable, env: Mapping[str, str] | None = None) -> Poller |
     env = os.environ if env is None else env
     api = table.api
     interval = cfg.interval_seconds or DEFAULT_INTERVAL.get(api, 900.0)
+    if api == "tencent":
+        return Poller(api, _tencent(table, env), interval)
     if api == "aws":
         try:
             ce = aws.client(cfg)
@@ -146,3 +148,17 @@ def build(table: PricingTable, env: Mapping[str, str] | None = None) -> Poller |
     client = client_for(api, cfg, token)
     reader = READERS[api]
     return Poller(api, lambda: reader(client, cfg), interval)
+
+
+def _tencent(table: PricingTable, env: Mapping[str, str]) -> Callable[[], Reading]:
+    """Tencent signs with a key pair, read from the variables its own tools use (or files named by their _FILE)."""
+    try:
+        pair = [(env_or_file(name, env) or "").strip() for name in (tencent.SECRET_ID_ENV, tencent.SECRET_KEY_ENV)]
+    except SecretFileError as exc:
+        raise ConfigError(str(exc)) from exc
+    if not all(pair):
+        names = f"{tencent.SECRET_ID_ENV} and {tencent.SECRET_KEY_ENV}"
+        raise ConfigError(f"field provider_api.enabled: the tencent API needs a read-only sub-account key in {names} "
+                          "(or files named by their _FILE)")  # fmt: skip
+    api = tencent.Api(pair[0], pair[1], table.provider_api)
+    return lambda: tencent.read(api, table.provider_api, table.region, datetime.now(UTC))

@@ -20,7 +20,7 @@ from exporter.billing.poller import Poller, build
 from exporter.exposition import render_text
 from tests.exporter.test_scrape import get
 from tests.support.fakes import serve_in_thread
-from tests.support.fakes.providers import ACCESS_KEY, TOKEN, FakeProviders
+from tests.support.fakes.providers import ACCESS_KEY, LHINS, TENCENT_ID, TENCENT_KEY, TOKEN, FakeProviders, FakeTencent
 from tests.support.net import free_port, wait_until_ok
 
 GB = 1e9
@@ -233,3 +233,90 @@ def test_the_exporter_polls_in_the_background_and_a_scrape_never_waits(
 @pytest.fixture(autouse=True)
 def _logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
+
+
+@pytest.fixture
+def tencent_fake() -> Iterator[tuple[FakeTencent, str]]:
+    server = FakeTencent()
+    with serve_in_thread(server.app()) as url:
+        yield server, url
+
+
+def lighthouse(url: str, region: str = "ap-guangzhou", **api: Any) -> config.PricingTable:
+    return config.resolve({"provider": "lighthouse", "plan": "general-2c2g-40g", "region": region,
+                           "provider_api": {"enabled": True, "url": url, "timeout_seconds": 2, **api}})  # fmt: skip
+
+
+KEYS = {"TENCENTCLOUD_SECRET_ID": TENCENT_ID, "TENCENTCLOUD_SECRET_KEY": TENCENT_KEY}
+
+
+def test_tencent_balance_bill_by_product_and_the_lighthouse_traffic_package(
+    tencent_fake: tuple[FakeTencent, str],
+) -> None:
+    server, url = tencent_fake
+    p = build(lighthouse(url, server=LHINS), KEYS)
+    assert p is not None and p.api == "tencent"
+    assert p.poll_once() == 900
+    text = render_text(p.collect("CNY")).decode()
+    assert sample(text, "costwarden_billing_up", provider="tencent") == 1
+    assert sample(text, "costwarden_billing_month_to_date", provider="tencent") == pytest.approx(61.37)  # yuan
+    assert sample(text, "costwarden_billing_account_balance", provider="tencent") == pytest.approx(-12345.67)  # fen
+    assert sample(text, "costwarden_billing_transfer_used_bytes", provider="tencent") == 123 * 2**30
+    assert sample(text, "costwarden_billing_transfer_quota_bytes", provider="tencent") == 500 * 2**30
+    assert sample(text, "costwarden_billing_service_month_to_date", provider="tencent", service="云硬盘") == 11.37
+    assert server.actions == ["DescribeAccountBalance", "DescribeBillSummaryByProduct",
+                              "DescribeInstancesTrafficPackages"]  # fmt: skip
+
+
+def test_tencent_errors_map_to_reasons_and_the_key_is_never_shown(
+    tencent_fake: tuple[FakeTencent, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, url = tencent_fake
+    wrong = build(lighthouse(url), {**KEYS, "TENCENTCLOUD_SECRET_KEY": "notTheKeyButLongEnough000000000"})
+    assert wrong is not None
+    wrong.poll_once()
+    p = build(lighthouse(url), KEYS)
+    assert p is not None
+    server.fail = ["limit", "internal", "500"]
+    for _ in range(3):
+        p.poll_once()
+    text = render_text(wrong.collect("CNY")).decode() + render_text(p.collect("CNY")).decode()
+    for reason in ("unauthorized",):
+        assert sample(text, "costwarden_billing_errors_total", provider="tencent", reason=reason) == 1
+    for reason in ("rate_limited", "server_error"):
+        assert sample(render_text(p.collect("CNY")).decode(), "costwarden_billing_errors_total", provider="tencent",
+                      reason=reason) == (1 if reason == "rate_limited" else 2)  # fmt: skip
+    assert "AuthFailure.SignatureFailure" in caplog.text and "TENCENTCLOUD_SECRET_ID" in caplog.text
+    assert "notTheKeyButLongEnough" not in caplog.text and TENCENT_KEY not in caplog.text
+
+
+def test_tencent_bill_not_ready_on_the_first_call_then_there(tencent_fake: tuple[FakeTencent, str]) -> None:
+    server, url = tencent_fake
+    server.ready = False
+    p = build(lighthouse(url), KEYS)
+    assert p is not None
+    p.poll_once()
+    text = render_text(p.collect("CNY")).decode()
+    assert sample(text, "costwarden_billing_up", provider="tencent") == 1
+    assert sample(text, "costwarden_billing_month_to_date", provider="tencent") is None  # unknown, not zero
+    assert sample(text, "costwarden_billing_account_balance", provider="tencent") == pytest.approx(-12345.67)
+    p.poll_once()
+    assert sample(render_text(p.collect("CNY")).decode(), "costwarden_billing_month_to_date",
+                  provider="tencent") == pytest.approx(61.37)  # fmt: skip
+
+
+def test_tencent_needs_both_keys_and_lighthouse_traffic_needs_the_region(
+    tencent_fake: tuple[FakeTencent, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, url = tencent_fake
+    with pytest.raises(config.ConfigError, match="TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"):
+        build(lighthouse(url), {"TENCENTCLOUD_SECRET_ID": TENCENT_ID})
+    p = build(lighthouse(url, region="", server=LHINS), KEYS)
+    assert p is not None
+    p.poll_once()
+    assert "set region in pricing.yml" in caplog.text
+    missing = build(lighthouse(url, server="lhins-notmine"), KEYS)
+    assert missing is not None
+    missing.poll_once()
+    assert sample(render_text(missing.collect("CNY")).decode(), "costwarden_billing_errors_total", provider="tencent",
+                  reason="not_found") == 1  # fmt: skip

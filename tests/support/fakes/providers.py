@@ -9,6 +9,9 @@
 - AWS Cost Explorer `POST /` with `X-Amz-Target: AWSInsightsIndexService.GetCostAndUsage` (JSON 1.1), paged by
   `NextPageToken`; errors `{"__type": ..., "message": ...}` with status 400.
 
+- Tencent Cloud API 3.0 (FakeTencent, its own server): billing `DescribeAccountBalance`,
+  `DescribeBillSummaryByProduct`, lighthouse `DescribeInstancesTrafficPackages`, TC3-HMAC-SHA256 verified.
+
 Every request needs the right token (`Authorization: Bearer <token>`; AWS: a SigV4 signature by the expected access
 key). `fail` is a list of failures to play before answering normally: "429", "500", "401", "slow" (3 s), "garbage".
 """
@@ -16,9 +19,13 @@ key). `fail` is a list of failures to play before answering normally: "429", "50
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import re
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -217,4 +224,115 @@ class FakeProviders:
         app.router.add_get("/v1/servers", self.hetzner_servers)
         app.router.add_get("/v1/server_types", self.hetzner_types)
         app.router.add_post("/", self.aws)
+        return app
+
+
+TENCENT_ID = "AKIDfakefakefakefakefakefakefake0001"
+TENCENT_KEY = "fakeTencentSecretKey0123456789abc"
+LHINS = "lhins-0fakeabc"
+
+
+@dataclass
+class FakeTencent:
+    """Tencent Cloud API 3.0 on one address: `POST /` with the action in `X-TC-Action`, every request checked as
+    Tencent does — the TC3-HMAC-SHA256 signature recomputed from what arrived (the body bytes, the Content-Type and
+    Host headers, the scope's date and service), the timestamp within 5 minutes, Lighthouse's region required — and
+    every error as HTTP 200 with `Response.Error`. Amounts as the real APIs give them: the balance in fen, the bill in
+    yuan strings, traffic in bytes (a "500 GB" package is 500 GiB). `ready` False answers the first bill summary of
+    an account with `Ready: 0`. `fail`: "limit" (RequestLimitExceeded), "internal" (InternalError), "500"."""
+
+    fail: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    ready: bool = True
+
+    def _error(self, code: str, message: str) -> web.Response:
+        return web.json_response({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "req-1"}})
+
+    def _check(self, request: web.Request, body: bytes) -> web.Response | None:
+        auth = request.headers.get("Authorization", "")
+        match = re.fullmatch(r"TC3-HMAC-SHA256 Credential=([^/]+)/(\d{4}-\d{2}-\d{2})/([a-z]+)/tc3_request, "
+                             r"SignedHeaders=content-type;host, Signature=([0-9a-f]{64})", auth)  # fmt: skip
+        if match is None:
+            return self._error("AuthFailure.InvalidAuthorization", "Authorization header format error")
+        secret_id, date, service, given = match.groups()
+        if secret_id != TENCENT_ID:
+            return self._error("AuthFailure.SecretIdNotFound", "The SecretId is not found")
+        try:
+            stamp = int(request.headers.get("X-TC-Timestamp", ""))
+        except ValueError:
+            return self._error("MissingParameter", "X-TC-Timestamp")
+        if abs(stamp - time.time()) > 300:
+            return self._error("AuthFailure.SignatureExpire", "Signature expired")
+        if datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d") != date:
+            return self._error("AuthFailure.SignatureFailure", "The credential date is not the timestamp's day")
+        canonical = "\n".join(["POST", "/", "", f"content-type:{request.headers.get('Content-Type', '')}",
+                               f"host:{request.headers.get('Host', '')}", "", "content-type;host",
+                               hashlib.sha256(body).hexdigest()])  # fmt: skip
+        text = "\n".join(["TC3-HMAC-SHA256", str(stamp), f"{date}/{service}/tc3_request",
+                          hashlib.sha256(canonical.encode()).hexdigest()])  # fmt: skip
+        key = b"TC3" + TENCENT_KEY.encode()
+        for part in (date, service, "tc3_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(hmac.new(key, text.encode(), hashlib.sha256).hexdigest(), given):
+            return self._error("AuthFailure.SignatureFailure", "The provided credentials could not be validated")
+        return None
+
+    async def api(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        action = request.headers.get("X-TC-Action", "")
+        self.actions.append(action)
+        refused = self._check(request, body)
+        if refused is not None:
+            return refused
+        if self.fail:
+            mode = self.fail.pop(0)
+            if mode == "500":
+                return web.Response(status=500, text="upstream error")
+            return self._error({"limit": "RequestLimitExceeded", "internal": "InternalError"}[mode], mode)
+        params = json.loads(body)
+        if action == "DescribeAccountBalance":
+            return self._ok({"Balance": 1234567, "RealBalance": 1234567.0, "CashAccountBalance": 1234567.0,
+                             "OweAmount": 0.0, "Uin": 100000000001})  # fmt: skip
+        if action == "DescribeBillSummaryByProduct":
+            if not (params.get("BeginTime", "")[:7] == params.get("EndTime", "")[:7] != ""):
+                return self._error("InvalidParameterValue", "BeginTime and EndTime must be in the same month")
+            if not self.ready:
+                self.ready = True
+                return self._ok({"Ready": 0, "SummaryOverview": [], "SummaryTotal": None})
+            return self._ok({"Ready": 1, "SummaryTotal": {"RealTotalCost": "61.37", "TotalCost": "61.37"},
+                             "SummaryOverview": [
+                                 {"BusinessCode": "p_lighthouse", "BusinessCodeName": "轻量应用服务器",
+                                  "RealTotalCost": "50.00", "TotalCost": "50.00"},
+                                 {"BusinessCode": "p_cbs", "BusinessCodeName": "云硬盘", "RealTotalCost": "11.37",
+                                  "TotalCost": "-"}]})  # fmt: skip
+        if action == "DescribeInstancesTrafficPackages":
+            if not request.headers.get("X-TC-Region"):
+                return self._error("MissingParameter", "The request is missing a required parameter `Region`.")
+            ids = params.get("InstanceIds") or []
+            sets = [
+                {
+                    "InstanceId": LHINS,
+                    "TrafficPackageSet": [
+                        {
+                            "TrafficPackageId": "tfp-1",
+                            "TrafficUsed": 123 * 2**30,
+                            "TrafficPackageTotal": 500 * 2**30,
+                            "TrafficPackageRemaining": 377 * 2**30,
+                            "TrafficOverflow": 0,
+                            "Status": "NETWORK_NORMAL",
+                        }
+                    ],
+                }
+            ]
+            found = [s for s in sets if s["InstanceId"] in ids]  # fmt: skip
+            return self._ok({"TotalCount": len(found), "InstanceTrafficPackageSet": found})
+        return self._error("InvalidAction", f"The action {action} is not found")
+
+    @staticmethod
+    def _ok(response: dict[str, Any]) -> web.Response:
+        return web.json_response({"Response": {**response, "RequestId": "req-1"}})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/", self.api)
         return app

@@ -1,0 +1,153 @@
+"""Tencent Cloud API 3.0 (docs/billing.md#tencent-cloud): the account's balance and this month's bill
+(billing 2018-07-09 `DescribeAccountBalance`, `DescribeBillSummaryByProduct`) and a Lighthouse instance's traffic
+package (lighthouse 2020-03-24 `DescribeInstancesTrafficPackages`), each a signed POST (TC3-HMAC-SHA256).
+
+Units differ by API and are converted here: the balance is in fen (1/100 CNY), bill amounts are strings in yuan,
+traffic is in bytes. Errors come back as HTTP 200 with `Response.Error`; their codes map onto the poller's reasons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from exporter.billing import Reading
+from exporter.billing.client import ApiError, http_error, number
+from exporter.config import ProviderApi
+
+SECRET_ID_ENV = "TENCENTCLOUD_SECRET_ID"  # noqa: S105 - the variable's name, not a secret
+SECRET_KEY_ENV = "TENCENTCLOUD_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
+"""The variables Tencent's own CLI and SDKs read; a sub-account key with read-only billing and Lighthouse access."""
+BASE_URL = "https://{service}.tencentcloudapi.com"
+VERSIONS = {"billing": "2018-07-09", "lighthouse": "2020-03-24"}
+PAGE_LIMIT = 20
+CODES = {
+    "AuthFailure.SignatureFailure": "unauthorized",
+    "AuthFailure.SignatureExpire": "unauthorized",
+    "AuthFailure.SecretIdNotFound": "unauthorized",
+    "AuthFailure.InvalidSecretId": "unauthorized",
+    "AuthFailure.InvalidAuthorization": "unauthorized",
+    "AuthFailure.TokenFailure": "unauthorized",
+    "AuthFailure.UnauthorizedOperation": "forbidden",
+    "UnauthorizedOperation": "forbidden",
+    "RequestLimitExceeded": "rate_limited",
+    "InternalError": "server_error",
+    "ResourceNotFound": "not_found",
+}
+
+
+def signed_headers(secret_id: str, secret_key: str, service: str, host: str, action: str, body: bytes,
+                   timestamp: int, region: str = "") -> dict[str, str]:  # fmt: skip
+    """The headers of a TC3-HMAC-SHA256 request (the date is the timestamp's UTC day; `content-type` and `host` are
+    signed, `host` as the address the request goes to)."""
+    date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    content_type = "application/json; charset=utf-8"
+    canonical = (f"POST\n/\n\ncontent-type:{content_type}\nhost:{host}\n\ncontent-type;host\n"
+                 f"{hashlib.sha256(body).hexdigest()}")  # fmt: skip
+    scope = f"{date}/{service}/tc3_request"
+    to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    key = hmac.new(f"TC3{secret_key}".encode(), date.encode(), hashlib.sha256).digest()
+    for part in (service, "tc3_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers = {
+        "Authorization": f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders=content-type;host, "
+        f"Signature={signature}",
+        "Content-Type": content_type,
+        "Host": host,
+        "X-TC-Action": action,
+        "X-TC-Version": VERSIONS[service],
+        "X-TC-Timestamp": str(timestamp),
+    }
+    if region:
+        headers["X-TC-Region"] = region
+    return headers
+
+
+class Api:
+    """Signed calls to one account; `url` (a proxy or a test server) replaces every service's public address."""
+
+    def __init__(self, secret_id: str, secret_key: str, cfg: ProviderApi, clock: Callable[[], float] = time.time):
+        self._id = secret_id
+        self._key = secret_key
+        self._url = cfg.url.rstrip("/")
+        self._timeout = cfg.timeout_seconds
+        self._clock = clock
+
+    def call(self, service: str, action: str, params: dict[str, Any], region: str = "") -> dict[str, Any]:
+        """The `Response` object of a successful call; ApiError with the mapped reason otherwise."""
+        url = self._url or BASE_URL.format(service=service)
+        body = json.dumps(params, separators=(",", ":")).encode()
+        headers = signed_headers(self._id, self._key, service, urllib.parse.urlsplit(url).netloc, action, body,
+                                 int(self._clock()), region)  # fmt: skip
+        request = urllib.request.Request(url + "/", data=body, headers=headers, method="POST")  # noqa: S310
+        shown = f"tencent {service} {action}"
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as answer:  # noqa: S310 - https, or the url set
+                raw = answer.read()
+        except urllib.error.HTTPError as exc:
+            raise http_error(exc, shown) from None
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
+                raise ApiError("timeout", f"{shown}: no answer within {self._timeout:g} s") from exc
+            raise ApiError("unreachable", f"{shown}: cannot reach {url}: {reason}") from exc
+        try:
+            response = json.loads(raw)["Response"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ApiError("bad_response", f"{shown}: not an API 3.0 answer") from exc
+        if not isinstance(response, dict):
+            raise ApiError("bad_response", f"{shown}: not an API 3.0 answer")
+        error = response.get("Error")
+        if isinstance(error, dict):
+            code = str(error.get("Code", ""))
+            reason = CODES.get(code) or ("unauthorized" if code.startswith("AuthFailure") else "client_error")
+            hint = " (check TENCENTCLOUD_SECRET_ID/KEY and the sub-account's read access)" if reason in (
+                "unauthorized", "forbidden") else ""  # fmt: skip
+            raise ApiError(reason, f"{shown}: {code}: {str(error.get('Message', ''))[:200]}{hint}")
+        return response
+
+
+def read(api: Api, cfg: ProviderApi, region: str, now: datetime) -> Reading:
+    """Balance, this month's bill by product (when Tencent has it ready) and, with `provider_api.server` naming a
+    Lighthouse instance, its traffic package."""
+    balance = api.call("billing", "DescribeAccountBalance", {})
+    month = now.astimezone(UTC).strftime("%Y-%m")
+    summary = api.call("billing", "DescribeBillSummaryByProduct",
+                       {"BeginTime": f"{month}-01 00:00:00", "EndTime": f"{month}-01 23:59:59"})  # fmt: skip
+    month_to_date = None
+    by_service: dict[str, float] = {}
+    if summary.get("Ready") == 1:  # 0 on an account's first call: ready about 10 minutes later
+        month_to_date = number(summary, "SummaryTotal", "RealTotalCost")
+        for item in summary.get("SummaryOverview") or []:
+            if isinstance(item, dict) and item.get("RealTotalCost") not in (None, "-"):
+                name = str(item.get("BusinessCodeName") or item.get("BusinessCode") or "other")
+                by_service[name] = by_service.get(name, 0.0) + number(item, "RealTotalCost")
+    used = quota = None
+    if cfg.server:
+        used, quota = _traffic(api, cfg.server, region)
+    # RealBalance is money available (fen); the Reading's balance is what the account owes.
+    return Reading(month_to_date=month_to_date, balance=-number(balance, "RealBalance") / 100.0,
+                   transfer_used_bytes=used, transfer_quota_bytes=quota, by_service=by_service)  # fmt: skip
+
+
+def _traffic(api: Api, instance: str, region: str) -> tuple[float, float]:
+    if not region:
+        raise ApiError("client_error", "tencent: Lighthouse needs the instance's region: set region in pricing.yml "
+                                       "(e.g. ap-guangzhou)")  # fmt: skip
+    answer = api.call("lighthouse", "DescribeInstancesTrafficPackages", {"InstanceIds": [instance]}, region)
+    for entry in answer.get("InstanceTrafficPackageSet") or []:
+        if isinstance(entry, dict) and entry.get("InstanceId") == instance:
+            packages = [p for p in entry.get("TrafficPackageSet") or [] if isinstance(p, dict)]
+            return (sum(number(p, "TrafficUsed") for p in packages),
+                    sum(number(p, "TrafficPackageTotal") for p in packages))  # fmt: skip
+    raise ApiError("not_found", f"tencent: no Lighthouse instance {instance!r} in {region}; set provider_api.server "
+                                "to the instance id (lhins-…)")  # fmt: skip
