@@ -144,6 +144,11 @@ _server = _pattern(
 )
 
 
+_region = _pattern(r"[a-z]{2}-[a-z0-9-]+", "expected the region's id as the provider's API names it, e.g. ap-guangzhou")
+_tencent_id = _pattern(r"[A-Za-z0-9]{16,}", "expected the SecretId of a CAM key (AKID…), as the console shows it")
+_tencent_key = _pattern(r"[\x21-\x7e]{16,}", "expected the SecretKey of that CAM key, as the console shows it")
+
+
 _robot_secret = _pattern(
     r"[\x21-\x7e]+", "expected the robot's signing secret as its settings show it (DingTalk: SEC…)"
 )
@@ -162,6 +167,8 @@ VARIABLES: dict[str, Check] = {
     "COSTWARDEN_PROVIDER": _provider, "COSTWARDEN_PLAN": _plan, "COSTWARDEN_BUDGET_MONTHLY": _budget,
     "COSTWARDEN_BILLING_TIMEZONE": _zone, "COSTWARDEN_PROVIDER_API": _truthy,
     "COSTWARDEN_PROVIDER_SERVER": _server, "COSTWARDEN_PROVIDER_TOKEN": _provider_token,
+    "COSTWARDEN_PROVIDER_REGION": _region,
+    "TENCENTCLOUD_SECRET_ID": _tencent_id, "TENCENTCLOUD_SECRET_KEY": _tencent_key,
     "COSTWARDEN_ACTIONS_TOKEN": _actions_token, "COSTWARDEN_RECEIVER_HEARTBEAT_URL": http_url,
     "TELEGRAM_CHAT_ID": _chat_id, "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": _bot_token,
     "REPORT_LANGUAGE": _language, "DIGEST_DAILY_AT": _clock, "DIGEST_TIMEZONE": _zone,
@@ -173,6 +180,8 @@ VARIABLES: dict[str, Check] = {
 """Every variable of `.env` that costwarden reads (Compose's own and Grafana's password are Compose's business)."""
 SECRET = {
     "COSTWARDEN_PROVIDER_TOKEN",
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
     "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN",
     "COSTWARDEN_ACTIONS_TOKEN",
     "COSTWARDEN_RECEIVER_HEARTBEAT_URL",
@@ -180,7 +189,8 @@ SECRET = {
 }  # the heartbeat URL and the robots' URLs hold their keys
 READS = {
     "exporter": ("COSTWARDEN_PROVIDER", "COSTWARDEN_PLAN", "COSTWARDEN_BUDGET_MONTHLY", "COSTWARDEN_BILLING_TIMEZONE",
-                 "COSTWARDEN_PROVIDER_API", "COSTWARDEN_PROVIDER_SERVER", "COSTWARDEN_PROVIDER_TOKEN"),
+                 "COSTWARDEN_PROVIDER_API", "COSTWARDEN_PROVIDER_SERVER", "COSTWARDEN_PROVIDER_TOKEN",
+                 "COSTWARDEN_PROVIDER_REGION", "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"),
     "receiver": ("TELEGRAM_CHAT_ID", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "REPORT_LANGUAGE", "DIGEST_DAILY_AT",
                  "DIGEST_TIMEZONE", "COSTWARDEN_BILLING_TIMEZONE", "OLLAMA_HOST", "OLLAMA_MODEL", "GRAFANA_URL",
                  "COSTWARDEN_ACTIONS_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL",
@@ -217,6 +227,16 @@ def check(env: Mapping[str, str], names: tuple[str, ...] | None = None) -> dict[
     ):
         errors.append(".env: COSTWARDEN_PROVIDER_API=true needs COSTWARDEN_PROVIDER_TOKEN (a read-only API token of "
                       "the provider; docs/billing.md), or set COSTWARDEN_PROVIDER_API=false")  # fmt: skip
+    keys = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
+    if (
+        set(keys) <= set(names)
+        and values.get("COSTWARDEN_PROVIDER_API") == "true"
+        and provider == "lighthouse"
+        and not all(values.get(k) for k in keys)
+    ):
+        errors.append(".env: COSTWARDEN_PROVIDER_API=true with lighthouse needs TENCENTCLOUD_SECRET_ID and "
+                      "TENCENTCLOUD_SECRET_KEY (a read-only CAM key; docs/billing.md#tencent-cloud-腾讯云), or set "
+                      "COSTWARDEN_PROVIDER_API=false")  # fmt: skip
     if (
         "TELEGRAM_CHAT_ID" in values
         and "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN" in names
@@ -284,6 +304,8 @@ def pricing_config(values: Mapping[str, str]) -> str:
         config["budget"] = {"monthly": float(values["COSTWARDEN_BUDGET_MONTHLY"])}
     if values.get("COSTWARDEN_BILLING_TIMEZONE"):
         config["billing"] = {"timezone": values["COSTWARDEN_BILLING_TIMEZONE"]}
+    if values.get("COSTWARDEN_PROVIDER_REGION"):
+        config["region"] = values["COSTWARDEN_PROVIDER_REGION"]
     if values.get("COSTWARDEN_PROVIDER_API") == "true":
         config["provider_api"] = {"enabled": True}
         if values.get("COSTWARDEN_PROVIDER_SERVER"):

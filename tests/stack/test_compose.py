@@ -297,3 +297,22 @@ def test_the_image_has_what_the_stack_runs_and_a_small_build_context() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "data", ".env"} <= set(ignored)
     assert "pip wheel --no-cache-dir --wheel-dir /wheels '.[aws]'" in (ROOT / "Dockerfile").read_text()
+
+
+def test_tencent_lighthouse_billing_needs_its_key_pair_and_gets_its_region(tmp_path: Path) -> None:
+    env = {
+        "COSTWARDEN_PROVIDER": "lighthouse",
+        "COSTWARDEN_PLAN": "general-2c2g-40g",
+        "COSTWARDEN_PROVIDER_API": "true",
+    }
+    with pytest.raises(compose.EnvError, match="TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"):
+        compose.check(env)
+    keys = {"TENCENTCLOUD_SECRET_ID": "AKID" + "x" * 32, "TENCENTCLOUD_SECRET_KEY": "k" * 32}
+    values = compose.check({**env, **keys, "COSTWARDEN_PROVIDER_REGION": "ap-guangzhou",
+                            "COSTWARDEN_PROVIDER_SERVER": "lhins-abcd1234"})  # fmt: skip
+    pricing = yaml.safe_load(compose.pricing_config(values))
+    assert pricing["region"] == "ap-guangzhou"
+    assert pricing["provider_api"] == {"enabled": True, "server": "lhins-abcd1234"}
+    assert set(keys) <= set(compose.READS["exporter"]) and set(keys) <= compose.SECRET
+    with pytest.raises(compose.EnvError, match=r"TENCENTCLOUD_SECRET_KEY=\(hidden\)"):
+        compose.check({**env, **keys, "TENCENTCLOUD_SECRET_KEY": "short"})
