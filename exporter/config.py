@@ -119,7 +119,7 @@ class Billing:
 
 API_OF_PROVIDER = {"digitalocean": "digitalocean", "linode": "linode", "vultr": "vultr", "hetzner": "hetzner",
                    "lightsail": "aws", "ec2": "aws", "lighthouse": "tencent"}  # fmt: skip
-APIS = ("digitalocean", "linode", "vultr", "hetzner", "aws", "tencent")
+APIS = ("digitalocean", "linode", "vultr", "hetzner", "aws", "tencent", "alibaba")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +127,7 @@ class ProviderApi:
     """The provider's own billing and transfer figures, polled in the background (docs/billing.md)."""
 
     enabled: bool = False
-    api: str = _spec("", pattern=r"(digitalocean|linode|vultr|hetzner|aws|tencent)?")
+    api: str = _spec("", pattern=r"(digitalocean|linode|vultr|hetzner|aws|tencent|alibaba)?")
     """Empty: the provider's own (lightsail and ec2 use aws, lighthouse tencent); required for provider: custom."""
     interval_seconds: float | None = _spec(None, ge=60)
     """Empty: 900 (15 min); 21600 (6 h) for aws, whose Cost Explorer charges USD 0.01 per request."""
@@ -136,7 +136,7 @@ class ProviderApi:
     """Empty: the provider's public API; set for a proxy (or a test server)."""
     server: str = ""
     """Hetzner: this server's name or id in the project (default: this machine's hostname). Tencent Lighthouse: the
-    instance id (lhins-…), for its traffic package."""
+    instance id (lhins-…), for its traffic package. Alibaba Simple Application Server: the instance id."""
 
 
 @dataclasses.dataclass(frozen=True)

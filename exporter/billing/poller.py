@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from costwarden.secrets import SecretFileError, env_or_file
-from exporter.billing import Reading, aws, tencent
+from exporter.billing import Reading, alibaba, aws, tencent
 from exporter.billing.client import REASONS, ApiError
 from exporter.billing.providers import READERS, client_for
 from exporter.config import ConfigError, PricingTable
@@ -27,6 +27,8 @@ log = logging.getLogger("exporter.billing")
 TOKEN_ENV = "COSTWARDEN_PROVIDER_TOKEN"  # noqa: S105 - the variable's name, not a secret
 DEFAULT_INTERVAL = {"aws": 6 * 3600.0}
 FIRST_RETRY_SECONDS = 60.0
+SIGNED = {"tencent": tencent, "alibaba": alibaba}
+"""APIs signed with a key pair (not a bearer token): each module has KEY_ENV, KEY_KIND, Api and read."""
 
 
 class Poller:
@@ -130,8 +132,8 @@ def build(table: PricingTable, env: Mapping[str, str] | None = None) -> Poller |
     env = os.environ if env is None else env
     api = table.api
     interval = cfg.interval_seconds or DEFAULT_INTERVAL.get(api, 900.0)
-    if api == "tencent":
-        return Poller(api, _tencent(table, env), interval)
+    if api in SIGNED:
+        return Poller(api, _signed(api, table, env), interval)
     if api == "aws":
         try:
             ce = aws.client(cfg)
@@ -150,15 +152,17 @@ def build(table: PricingTable, env: Mapping[str, str] | None = None) -> Poller |
     return Poller(api, lambda: reader(client, cfg), interval)
 
 
-def _tencent(table: PricingTable, env: Mapping[str, str]) -> Callable[[], Reading]:
-    """Tencent signs with a key pair, read from the variables its own tools use (or files named by their _FILE)."""
+def _signed(api: str, table: PricingTable, env: Mapping[str, str]) -> Callable[[], Reading]:
+    """Tencent and Alibaba sign with a key pair, read from the variables their own tools use (or files named by
+    their _FILE), never from pricing.yml."""
+    module = SIGNED[api]
     try:
-        pair = [(env_or_file(name, env) or "").strip() for name in (tencent.SECRET_ID_ENV, tencent.SECRET_KEY_ENV)]
+        pair = [(env_or_file(name, env) or "").strip() for name in module.KEY_ENV]
     except SecretFileError as exc:
         raise ConfigError(str(exc)) from exc
     if not all(pair):
-        names = f"{tencent.SECRET_ID_ENV} and {tencent.SECRET_KEY_ENV}"
-        raise ConfigError(f"field provider_api.enabled: the tencent API needs a read-only sub-account key in {names} "
+        names = " and ".join(module.KEY_ENV)
+        raise ConfigError(f"field provider_api.enabled: the {api} API needs {module.KEY_KIND} in {names} "
                           "(or files named by their _FILE)")  # fmt: skip
-    api = tencent.Api(pair[0], pair[1], table.provider_api)
-    return lambda: tencent.read(api, table.provider_api, table.region, datetime.now(UTC))
+    client = module.Api(pair[0], pair[1], table.provider_api)
+    return lambda: module.read(client, table.provider_api, table.region, datetime.now(UTC))

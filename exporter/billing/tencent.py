@@ -23,9 +23,9 @@ from exporter.billing import Reading
 from exporter.billing.client import ApiError, http_error, number
 from exporter.config import ProviderApi
 
-SECRET_ID_ENV = "TENCENTCLOUD_SECRET_ID"  # noqa: S105 - the variable's name, not a secret
-SECRET_KEY_ENV = "TENCENTCLOUD_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
+KEY_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
 """The variables Tencent's own CLI and SDKs read; a sub-account key with read-only billing and Lighthouse access."""
+KEY_KIND = "a read-only CAM sub-account key"
 BASE_URL = "https://{service}.tencentcloudapi.com"
 VERSIONS = {"billing": "2018-07-09", "lighthouse": "2020-03-24"}
 PAGE_LIMIT = 20

@@ -11,6 +11,8 @@
 
 - Tencent Cloud API 3.0 (FakeTencent, its own server): billing `DescribeAccountBalance`,
   `DescribeBillSummaryByProduct`, lighthouse `DescribeInstancesTrafficPackages`, TC3-HMAC-SHA256 verified.
+- Alibaba Cloud RPC (FakeAlibaba, its own server): BSS `QueryAccountBalance`, `QueryBillOverview`, SWAS
+  `ListInstancesTrafficPackages`, signature version 1.0 verified.
 
 Every request needs the right token (`Authorization: Bearer <token>`; AWS: a SigV4 signature by the expected access
 key). `fail` is a list of failures to play before answering normally: "429", "500", "401", "slow" (3 s), "garbage".
@@ -19,6 +21,7 @@ key). `fail` is a list of failures to play before answering normally: "429", "50
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -335,4 +338,102 @@ class FakeTencent:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/", self.api)
+        return app
+
+
+ALIBABA_ID = "LTAI5tFakeFakeFakeFake01"
+ALIBABA_SECRET = "fakeAlibabaSecret0123456789abcd"
+SWAS_ID = "2ad1ae67295445f598017499dc******"
+
+
+@dataclass
+class FakeAlibaba:
+    """Alibaba Cloud RPC APIs on one address: `GET /?Action=…&Version=…` with signature version 1.0 checked as
+    Alibaba does — the HMAC-SHA1 recomputed from the query as it arrived (every parameter but Signature, sorted and
+    percent-encoded the RFC 3986 way), the Timestamp within 15 minutes, a SignatureNonce never used twice — and errors
+    as HTTP 4xx/5xx with `{"Code", "Message", "RequestId", "HostId", "Recommend"}`. BSS `QueryAccountBalance`
+    (yuan strings) and `QueryBillOverview` (`Data.Items.Item[]`), SWAS `ListInstancesTrafficPackages` (bytes;
+    `InstanceIds` a JSON array string). `fail`: "throttle" (400 Throttling.User), "500" (InternalError)."""
+
+    fail: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    nonces: set[str] = field(default_factory=set)
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> web.Response:
+        return web.json_response({"RequestId": "req-1", "HostId": "business.aliyuncs.com", "Code": code,
+                                  "Message": message, "Recommend": f"https://next.api.aliyun.com/troubleshoot?q={code}"},
+                                 status=status)  # fmt: skip
+
+    def _check(self, query: list[tuple[str, str]]) -> web.Response | None:
+        params = dict(query)
+        given = params.pop("Signature", "")
+        if params.get("AccessKeyId") != ALIBABA_ID:
+            return self._error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        if params.get("SignatureMethod") != "HMAC-SHA1" or params.get("SignatureVersion") != "1.0":
+            return self._error(400, "IncompleteSignature", "The request signature does not conform to standards.")
+        try:
+            stamp = datetime.strptime(params.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return self._error(400, "MissingParameter", "Timestamp")
+        if abs(stamp.timestamp() - time.time()) > 900:
+            return self._error(400, "IllegalTimestamp", "The input parameter Timestamp is illegal.")
+        nonce = params.get("SignatureNonce", "")
+        if not nonce or nonce in self.nonces:
+            return self._error(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+        self.nonces.add(nonce)
+
+        def enc(text: str) -> str:
+            return "".join(c if c.isascii() and (c.isalnum() or c in "-_.~") else
+                           "".join(f"%{b:02X}" for b in c.encode()) for c in text)  # fmt: skip
+
+        canonical = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(params.items()))
+        text = "GET&%2F&" + enc(canonical)
+        want = base64.b64encode(hmac.new(f"{ALIBABA_SECRET}&".encode(), text.encode(), hashlib.sha1).digest())
+        if not hmac.compare_digest(want.decode(), given):
+            return self._error(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
+        return None
+
+    async def api(self, request: web.Request) -> web.StreamResponse:
+        query = [(k, v) for k, v in request.query.items()]
+        action = request.query.get("Action", "")
+        self.actions.append(action)
+        refused = self._check(query)
+        if refused is not None:
+            return refused
+        if self.fail:
+            mode = self.fail.pop(0)
+            if mode == "throttle":
+                return self._error(400, "Throttling.User", "Request was denied due to user flow control.")
+            return self._error(500, "InternalError", "The request processing has failed due to some unknown error.")
+        if action == "QueryAccountBalance":
+            return web.json_response({"Code": "200", "Message": "Successful!", "RequestId": "req-1", "Success": True,
+                                      "Data": {"AvailableAmount": "1234.56", "AvailableCashAmount": "1234.56",
+                                               "CreditAmount": "0.00", "Currency": "CNY"}})  # fmt: skip
+        if action == "QueryBillOverview":
+            if not re.fullmatch(r"\d{4}-\d{2}", request.query.get("BillingCycle", "")):
+                return self._error(400, "MissingParameter", "BillingCycle")
+            items = [{"ProductCode": "swas", "ProductName": "轻量应用服务器", "PretaxAmount": 24.0,
+                      "Currency": "CNY", "Item": "SubscriptionOrder"},
+                     {"ProductCode": "swas", "ProductName": "轻量应用服务器", "PretaxAmount": 1.6,
+                      "Currency": "CNY", "Item": "PayAsYouGoBill"},
+                     {"ProductCode": "oss", "ProductName": "对象存储 OSS", "PretaxAmount": 0.37,
+                      "Currency": "CNY", "Item": "PayAsYouGoBill"}]  # fmt: skip
+            return web.json_response({"Code": "Success", "Message": "Successful!", "RequestId": "req-1",
+                                      "Success": True, "Data": {"BillingCycle": request.query["BillingCycle"],
+                                                                "Items": {"Item": items}}})  # fmt: skip
+        if action == "ListInstancesTrafficPackages":
+            if not request.query.get("RegionId"):
+                return self._error(400, "MissingParameter", "RegionId")
+            ids = json.loads(request.query.get("InstanceIds", "[]"))
+            usages = [{"InstanceId": SWAS_ID, "TrafficUsed": 41 * 2**30, "TrafficPackageTotal": 1024 * 2**30,
+                       "TrafficPackageRemaining": 983 * 2**30, "TrafficOverflow": 0}]  # fmt: skip
+            return web.json_response(
+                {"RequestId": "req-1", "InstanceTrafficPackageUsages": [u for u in usages if u["InstanceId"] in ids]}
+            )
+        return self._error(404, "InvalidAction.NotFound", f"Specified api {action} is not found")
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/", self.api)
         return app

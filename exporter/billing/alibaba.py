@@ -1,0 +1,158 @@
+"""Alibaba Cloud OpenAPI, RPC style (docs/billing.md#alibaba-cloud): the account's balance and this month's bill (BSS
+2017-12-14 `QueryAccountBalance`, `QueryBillOverview`) and a Simple Application Server's traffic package (SWAS
+2020-06-01 `ListInstancesTrafficPackages`), each a GET signed with signature version 1.0 (HMAC-SHA1).
+
+Amounts: the balance is a string in yuan (money available), bill items are numbers in the bill's currency, traffic is
+in bytes. Errors come back as HTTP 4xx/5xx with a JSON `Code`, mapped onto the poller's reasons.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from exporter.billing import Reading
+from exporter.billing.client import ApiError, number, retry_after
+from exporter.config import ProviderApi
+
+KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+"""The variables Alibaba Cloud's own CLI and SDKs read; a RAM user's AccessKey with read-only billing and SWAS."""
+KEY_KIND = "a read-only RAM user's AccessKey"
+HOSTS = {"bss": "business.aliyuncs.com", "swas": "swas.{region}.aliyuncs.com"}
+VERSIONS = {"bss": "2017-12-14", "swas": "2020-06-01"}
+CODES = {
+    "SignatureDoesNotMatch": "unauthorized",
+    "IncompleteSignature": "unauthorized",
+    "InvalidAccessKeyId.NotFound": "unauthorized",
+    "InvalidAccessKeyId.Inactive": "unauthorized",
+    "SignatureNonceUsed": "unauthorized",
+    "IllegalTimestamp": "unauthorized",
+    "NotAuthorized": "forbidden",
+    "Forbidden.RAM": "forbidden",
+    "Forbidden": "forbidden",
+    "Throttling": "rate_limited",
+    "Throttling.User": "rate_limited",
+    "Throttling.Api": "rate_limited",
+    "InternalError": "server_error",
+    "ServiceUnavailable": "server_error",
+}
+
+
+def encode(text: str) -> str:
+    """Percent-encoding as the signature wants it: RFC 3986 unreserved characters kept, the rest %XX (space %20)."""
+    return urllib.parse.quote(text, safe="-_.~")
+
+
+def signed_query(key_id: str, secret: str, params: dict[str, str], now: float, nonce: str) -> str:
+    """The query string of a signed GET: the common parameters added, sorted, encoded, and the Signature last."""
+    full = {
+        **params,
+        "Format": "JSON",
+        "AccessKeyId": key_id,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": nonce,
+        "Timestamp": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    canonical = "&".join(f"{encode(k)}={encode(v)}" for k, v in sorted(full.items()))
+    to_sign = f"GET&{encode('/')}&{encode(canonical)}"
+    digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
+    return f"{canonical}&Signature={encode(base64.b64encode(digest).decode())}"
+
+
+class Api:
+    """Signed calls to one account; `url` (a proxy or a test server) replaces every product's public address."""
+
+    def __init__(self, key_id: str, secret: str, cfg: ProviderApi, clock: Callable[[], float] = time.time) -> None:
+        self._id = key_id
+        self._secret = secret
+        self._url = cfg.url.rstrip("/")
+        self._timeout = cfg.timeout_seconds
+        self._clock = clock
+
+    def call(self, product: str, action: str, params: dict[str, str], region: str = "") -> dict[str, Any]:
+        url = self._url or f"https://{HOSTS[product].format(region=region)}"
+        query = signed_query(self._id, self._secret, {"Action": action, "Version": VERSIONS[product], **params},
+                             self._clock(), uuid.uuid4().hex)  # fmt: skip
+        shown = f"alibaba {product} {action}"
+        request = urllib.request.Request(f"{url}/?{query}", headers={"Accept": "application/json"})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as answer:  # noqa: S310 - https, or the url set
+                raw = answer.read()
+        except urllib.error.HTTPError as exc:
+            raise _refused(exc, shown) from None
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
+                raise ApiError("timeout", f"{shown}: no answer within {self._timeout:g} s") from exc
+            raise ApiError("unreachable", f"{shown}: cannot reach {url}: {reason}") from exc
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError("bad_response", f"{shown}: did not answer JSON") from exc
+        if not isinstance(document, dict):
+            raise ApiError("bad_response", f"{shown}: answered {type(document).__name__}, not an object")
+        if document.get("Success") is False:  # BSS says so in a 200 as well
+            raise _coded(str(document.get("Code", "")), str(document.get("Message", "")), shown, None)
+        return document
+
+
+def _refused(exc: urllib.error.HTTPError, shown: str) -> ApiError:
+    try:
+        document = json.loads(exc.read()[:2000])
+    except (OSError, ValueError):
+        document = {}
+    if not isinstance(document, dict):
+        document = {}
+    code = str(document.get("Code", "")) or f"HTTP {exc.code}"
+    reason = CODES.get(code) or ("server_error" if exc.code >= 500 else "client_error")
+    return _coded(code, str(document.get("Message", "")), shown, retry_after(exc.headers, time.time()), reason)
+
+
+def _coded(code: str, message: str, shown: str, after: float | None, reason: str | None = None) -> ApiError:
+    reason = reason or CODES.get(code) or "client_error"
+    hint = " (check ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET and the RAM user's read access)" if reason in (
+        "unauthorized", "forbidden") else ""  # fmt: skip
+    return ApiError(reason, f"{shown}: {code}: {message[:200]}{hint}", after)
+
+
+def read(api: Api, cfg: ProviderApi, region: str, now: datetime) -> Reading:
+    """Balance, this month's bill overview and, with `provider_api.server` naming a Simple Application Server
+    instance, its traffic package."""
+    balance = api.call("bss", "QueryAccountBalance", {})
+    overview = api.call("bss", "QueryBillOverview", {"BillingCycle": now.astimezone(UTC).strftime("%Y-%m")})
+    items = ((overview.get("Data") or {}).get("Items") or {}).get("Item") or []
+    by_service: dict[str, float] = {}
+    for item in items:
+        if isinstance(item, dict):
+            name = str(item.get("ProductName") or item.get("ProductCode") or "other")
+            by_service[name] = by_service.get(name, 0.0) + number(item, "PretaxAmount")
+    used = quota = None
+    if cfg.server:
+        used, quota = _traffic(api, cfg.server, region)
+    # AvailableAmount is money available (yuan); the Reading's balance is what the account owes.
+    return Reading(month_to_date=sum(by_service.values()), balance=-number(balance, "Data", "AvailableAmount"),
+                   transfer_used_bytes=used, transfer_quota_bytes=quota, by_service=by_service)  # fmt: skip
+
+
+def _traffic(api: Api, instance: str, region: str) -> tuple[float, float]:
+    if not region:
+        raise ApiError("client_error", "alibaba: a Simple Application Server's traffic needs its region: set region "
+                                       "in pricing.yml (e.g. cn-hangzhou)")  # fmt: skip
+    answer = api.call("swas", "ListInstancesTrafficPackages",
+                      {"RegionId": region, "InstanceIds": json.dumps([instance])}, region)  # fmt: skip
+    for usage in answer.get("InstanceTrafficPackageUsages") or []:
+        if isinstance(usage, dict) and usage.get("InstanceId") == instance:
+            return number(usage, "TrafficUsed"), number(usage, "TrafficPackageTotal")
+    raise ApiError("not_found", f"alibaba: no Simple Application Server {instance!r} in {region}; set "
+                                "provider_api.server to the instance id")  # fmt: skip
