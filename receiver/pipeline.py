@@ -175,7 +175,7 @@ class Worker:
     ) -> Message:  # fmt: skip
         return render(
             item.id, hook, facts, analysis, kind=kind, language=self._settings.ollama.language,
-            model=self._settings.ollama.model, source=source, reason=reason, grafana_url=self._settings.grafana_url,
+            model=self._settings.ollama.model, source=source, reason=reason, urls=self._settings.public_urls(),
         )  # fmt: skip
 
     @staticmethod

@@ -14,7 +14,7 @@ from receiver.intake import Webhook
 from receiver.message.render import Message, render
 from receiver.metrics import Metrics
 from receiver.services import Services, open_services
-from receiver.settings import Settings
+from receiver.settings import PublicUrls, Settings
 
 SAMPLE = {
     "version": "4", "groupKey": "costwarden-send-test", "status": "firing", "receiver": "costwarden",
@@ -36,7 +36,7 @@ async def send_test(settings: Settings) -> list[tuple[str, bool, str]]:
     facts = Facts(status="firing", alerts=alert_facts(hook), alerts_total=1)
     summary = fallback.summarise(facts, settings.ollama.language)
     message = render(0, hook, facts, summary, kind="message", language=settings.ollama.language,
-                     model=settings.ollama.model, source="fallback", reason="disabled", grafana_url=None)  # fmt: skip
+                     model=settings.ollama.model, source="fallback", reason="disabled", urls=PublicUrls())  # fmt: skip
     async with open_services(settings, Metrics(), None) as services:
         return await send_now(services, message, [c.name for c in settings.channels])
 

@@ -7,6 +7,7 @@ import os
 import re
 import typing
 import urllib.parse
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,6 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from costwarden import yamlfile
 from costwarden.secrets import SecretFileError, env_or_file
 from receiver.intake import first_problem
+
+
+@dataclass(frozen=True)
+class PublicUrls:
+    """The addresses people open from a phone. A link to one of these is kept as it is (the user chose it); any other
+    link is kept only if its host could open elsewhere (not loopback, not a bare container name)."""
+
+    grafana: str | None = None
+    prometheus: str | None = None
+    alertmanager: str | None = None
 
 
 class SettingsError(Exception):
@@ -354,6 +365,12 @@ class Settings(_Model):
     routes: list[Route] = Field(default_factory=list, description="first match wins; no match: default_channels")
     default_channels: list[str] | None = Field(default=None, description="none: every channel")
     grafana_url: str | None = Field(default=None, pattern=r"^https?://", description="makes dashboard links absolute")
+    prometheus_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="where people open Prometheus: graph links are rebased onto it"
+    )
+    alertmanager_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="where people open Alertmanager: silence links are made on it"
+    )
     digest: Digest = Digest()
     actions: Actions = Actions()
     heartbeat: Heartbeat = Heartbeat()
@@ -392,6 +409,9 @@ class Settings(_Model):
         if self.processing.admin_channels is not None:
             return self.processing.admin_channels
         return self.channels_for({"severity": "warning", "status": "firing"})
+
+    def public_urls(self) -> PublicUrls:
+        return PublicUrls(self.grafana_url, self.prometheus_url, self.alertmanager_url)
 
     def digest_channels(self) -> list[str]:
         if self.digest.channels is not None:

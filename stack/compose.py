@@ -173,6 +173,7 @@ VARIABLES: dict[str, Check] = {
     "TELEGRAM_CHAT_ID": _chat_id, "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": _bot_token,
     "REPORT_LANGUAGE": _language, "DIGEST_DAILY_AT": _clock, "DIGEST_TIMEZONE": _zone,
     "OLLAMA_HOST": http_url, "OLLAMA_MODEL": _model, "GRAFANA_URL": http_url,
+    "PROMETHEUS_URL": http_url, "ALERTMANAGER_URL": http_url,
     "COSTWARDEN_RECEIVER_WECOM_WEBHOOK_URL": http_url,
     "COSTWARDEN_RECEIVER_DINGTALK_WEBHOOK_URL": http_url, "COSTWARDEN_RECEIVER_DINGTALK_SECRET": _robot_secret,
     "COSTWARDEN_RECEIVER_FEISHU_WEBHOOK_URL": http_url, "COSTWARDEN_RECEIVER_FEISHU_SECRET": _robot_secret,
@@ -193,6 +194,7 @@ READS = {
                  "COSTWARDEN_PROVIDER_REGION", "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"),
     "receiver": ("TELEGRAM_CHAT_ID", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "REPORT_LANGUAGE", "DIGEST_DAILY_AT",
                  "DIGEST_TIMEZONE", "COSTWARDEN_BILLING_TIMEZONE", "OLLAMA_HOST", "OLLAMA_MODEL", "GRAFANA_URL",
+                 "PROMETHEUS_URL", "ALERTMANAGER_URL",
                  "COSTWARDEN_ACTIONS_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL",
                  *(v for v in VARIABLES if v.startswith(tuple(f"COSTWARDEN_RECEIVER_{r.upper()}_" for r in ROBOTS)))),
 }  # fmt: skip
@@ -286,6 +288,9 @@ def receiver_config(values: Mapping[str, str]) -> str:
             "language": values.get("REPORT_LANGUAGE") or "en",
         },
         "grafana_url": values.get("GRAFANA_URL") or "http://127.0.0.1:3000",
+        # The addresses Prometheus and Alertmanager are told they are reached at (--web.external-url): the links.
+        "prometheus_url": values.get("PROMETHEUS_URL") or "http://127.0.0.1:9090",
+        "alertmanager_url": values.get("ALERTMANAGER_URL") or "http://127.0.0.1:9093",
         "channels": channels,
         # The token reaches the receiver as COSTWARDEN_RECEIVER_ACTIONS_TOKEN; its presence turns actions on.
         **({"actions": {"url": f"http://{ADDRESSES['exporter']}"}} if values.get("COSTWARDEN_ACTIONS_TOKEN") else {}),

@@ -6,6 +6,7 @@ markup, and every untrusted string in it was cleaned by `facts.clean`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import urllib.parse
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,7 @@ from receiver.facts.model import Facts, alert_kind, clean
 from receiver.intake import Webhook
 from receiver.message import catalogue
 from receiver.message import words as alert_words
+from receiver.settings import PublicUrls
 
 
 @dataclass(frozen=True)
@@ -60,23 +62,43 @@ class Message:
         return asdict(self)
 
 
-def links(hook: Webhook, grafana_url: str | None, words: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    """Runbook, dashboard (made absolute with grafana_url), the Prometheus graph, and a pre-filled silence."""
+def opens_elsewhere(url: str) -> bool:
+    """Whether a link could open on a phone: an http(s) URL whose host is not loopback and not a bare name (a
+    container's name or id, as compose and Docker give them). Private addresses stay: a VPN may reach them."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." in host
+    return not (address.is_loopback or address.is_unspecified or address.is_link_local)
+
+
+def links(hook: Webhook, urls: PublicUrls, words: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Runbook, dashboard, the Prometheus graph and a pre-filled silence, each on the address people open (the
+    configured public URLs) or left out when it could not open from a phone: a message carries no dead links."""
     first = hook.alerts[0]
     annotations = {**hook.commonAnnotations, **first.annotations}
     out = []
-    if (runbook := annotations.get("runbook_url", "")).startswith("http"):
+    if opens_elsewhere(runbook := annotations.get("runbook_url", "")):
         out.append((words["runbook"], clean(runbook, 500)))
     dashboard = annotations.get("dashboard_url", "")
-    if dashboard.startswith("http") or (dashboard.startswith("/") and grafana_url):
-        base = "" if dashboard.startswith("http") else (grafana_url or "").rstrip("/")
-        out.append((words["dashboard"], clean(base + dashboard, 500)))
-    if first.generatorURL.startswith("http"):
+    if dashboard.startswith("/") and urls.grafana:
+        out.append((words["dashboard"], clean(urls.grafana.rstrip("/") + dashboard, 500)))
+    elif opens_elsewhere(dashboard):
+        out.append((words["dashboard"], clean(dashboard, 500)))
+    graph = urllib.parse.urlsplit(first.generatorURL)
+    if urls.prometheus and graph.path.endswith("/graph"):  # <external URL>/graph?g0.expr=…: the expression kept
+        out.append((words["graph"], clean(f"{urls.prometheus.rstrip('/')}/graph?{graph.query}", 500)))
+    elif opens_elsewhere(first.generatorURL):
         out.append((words["graph"], clean(first.generatorURL, 500)))
-    if hook.status == "firing" and hook.externalURL.startswith("http"):
+    silences = urls.alertmanager or (hook.externalURL if opens_elsewhere(hook.externalURL) else "")
+    if hook.status == "firing" and silences:
         matchers = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted((hook.groupLabels or first.labels).items()))
         query = urllib.parse.quote("{" + matchers + "}", safe="")
-        out.append((words["silence"], f"{hook.externalURL.rstrip('/')}/#/silences/new?filter={query}"))
+        out.append((words["silence"], f"{silences.rstrip('/')}/#/silences/new?filter={query}"))
     return tuple(out)
 
 
@@ -110,7 +132,7 @@ def render(
     model: str,
     source: str,
     reason: str | None,
-    grafana_url: str | None,
+    urls: PublicUrls,
 ) -> Message:
     """The message for a notification. `analysis` is None for a resolution, which needs none."""
     words = catalogue.of(language).labels
@@ -128,7 +150,7 @@ def render(
             "analysis": analysis.model_dump(mode="json") if analysis else None}  # fmt: skip
     base = {"data": data, "id": note_id, "group_key": clean(hook.groupKey, 300), "status": facts.status,
             "severity": severity, "kind": kind, "title": title, "source": source,
-            "links": links(hook, grafana_url, words)}  # fmt: skip
+            "links": links(hook, urls, words)}  # fmt: skip
     if analysis is None:
         alert = hook.alerts[0]
         lasted = (alert.endsAt - alert.startsAt).total_seconds() if alert.endsAt > alert.startsAt else None

@@ -21,6 +21,7 @@ from receiver.message import catalogue
 from receiver.message import words as alert_words
 from receiver.message.catalogue.table import Words
 from receiver.message.render import render
+from receiver.settings import PublicUrls
 
 ROOT = Path(__file__).parents[2]
 FIRING = json.loads((ROOT / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text())
@@ -61,8 +62,9 @@ def message(labels: dict[str, str], annotations: dict[str, str], language: str, 
                     top_workloads=f.workloads({"web": 0.02}, {"web": 0.002}),
                     bill=f.bill(3.1, 6.0, 0.0, 0.0, 10 * 86400, 5.0))  # fmt: skip
     facts.money_at_stake_per_day = f.money_at_stake(facts)
+    urls = PublicUrls(grafana="http://grafana:3000")
     return render(1, hook, facts, summarise(facts, language), kind="message", language=language, model="m",
-                  source="fallback", reason="unreachable", grafana_url="http://grafana:3000").plain()  # fmt: skip
+                  source="fallback", reason="unreachable", urls=urls).plain()  # fmt: skip
 
 
 def test_the_unit_tests_fire_every_alert_of_the_rules() -> None:

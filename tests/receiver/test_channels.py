@@ -23,8 +23,10 @@ from receiver import settings as s
 from receiver.app import create_app
 from receiver.delivery.channels import chat, robots
 from receiver.delivery.channels.mail import EmailChannel
+from receiver.intake import Webhook
+from receiver.message import catalogue, render
 from receiver.message.render import Message, Section
-from receiver.settings import Settings
+from receiver.settings import PublicUrls, Settings
 from tests.receiver.conftest import dead_url, until
 from tests.support.fakes import serve_in_thread, served
 from tests.support.fakes.chat import FakeChat, telegram_html_problem, utf16
@@ -190,7 +192,7 @@ async def test_every_channel_gets_the_message(
     try:
         names = ("telegram", "slack", "discord", "webhook", "email")
         settings = settings_for(tmp_path, channels_for(url, fake, *names, smtp_port=controller.port),
-                                processing={"page_first": []})  # fmt: skip
+                                processing={"page_first": []}, alertmanager_url="https://am.example.com")  # fmt: skip
         client = await aiohttp_client(create_app(settings))
         await client.post("/alerts", json=payload("firing"))
         await until(lambda: all(fake.received[n] for n in names[:4]) and bool(smtp.mails))
@@ -198,7 +200,8 @@ async def test_every_channel_gets_the_message(
         controller.stop()
     (tg,) = fake.received["telegram"]
     assert tg["chat_id"] == -100123 and tg["text"].startswith("<b>🔴 CRITICAL · CostwardenCostSpike on vps1</b>")
-    assert "Silence</a>" in tg["text"] and "alertmanager:9093/#/silences/new?filter=" in tg["text"]
+    assert "Silence</a>" in tg["text"] and "https://am.example.com/#/silences/new?filter=" in tg["text"]
+    assert "alertmanager:9093" not in tg["text"]  # the webhook's externalURL, a container's name: never a link
     assert fake.received["slack"][0]["blocks"][0]["text"]["text"].startswith("🔴 CRITICAL")
     assert fake.received["discord"][0]["wait"] == "true"
     hook = fake.received["webhook"][0]
@@ -259,6 +262,23 @@ async def test_permanent_errors_are_parked_not_retried(
     assert 'costwarden_receiver_deliveries_total{channel="telegram",result="parked"} 1.0' in metrics
     assert "costwarden_receiver_sends_parked 2.0" in metrics
     assert "WRONG" not in json.dumps(sends(settings))  # the token never lands in a stored reason
+
+
+def test_links_open_from_a_phone_on_the_public_urls_or_are_left_out() -> None:
+    """The fixture's Prometheus and Alertmanager are compose's container names: dead links on a phone."""
+    hook = Webhook.model_validate(payload("firing"))
+    words = catalogue.of("en").labels
+    texts = [t for t, _ in render.links(hook, PublicUrls(), words)]
+    assert "Graph" not in texts and "Silence" not in texts
+    public = dict(render.links(hook, PublicUrls(prometheus="https://ops.example.com/prom/",
+                                                alertmanager="https://ops.example.com/am"), words))  # fmt: skip
+    assert public["Graph"].startswith("https://ops.example.com/prom/graph?g0.expr=")
+    assert public["Silence"].startswith("https://ops.example.com/am/#/silences/new?filter=%7B")
+    for external, kept in (("http://127.0.0.1:9093", False), ("http://localhost:9093", False),
+                           ("http://3f2a1b9c0d4e:9093", False), ("http://10.0.0.5:9093", True),
+                           ("https://am.example.org", True)):  # fmt: skip
+        hook = Webhook.model_validate(payload("firing", externalURL=external))
+        assert ("Silence" in dict(render.links(hook, PublicUrls(), words))) is kept, external
 
 
 async def test_routes_pick_channels_by_label(

@@ -15,6 +15,7 @@ from receiver.facts import model as f
 from receiver.intake import Webhook
 from receiver.message import catalogue
 from receiver.message.render import render
+from receiver.settings import PublicUrls
 
 ROOT = Path(__file__).parents[2]
 FIRING = json.loads((ROOT / "tests" / "fixtures" / "alertmanager" / "firing.json").read_text())
@@ -54,7 +55,7 @@ def test_the_fallback_of_each_alert_says_only_what_is_true(name: str, severity: 
     hook, facts = facts_for(name, severity)
     analysis = summarise(facts, language)
     text = render(1, hook, facts, analysis, kind="message", language=language, model="m", source="fallback",
-                  reason="unreachable", grafana_url=None).plain()  # fmt: skip
+                  reason="unreachable", urls=PublicUrls()).plain()  # fmt: skip
     kind = f.alert_kind(name)
     cause = analysis.likely_causes[0].cause
     if kind == "cost":
@@ -82,7 +83,7 @@ def test_every_resource_the_exporter_prices_has_its_own_cause(language: str) -> 
 def test_a_chinese_fallback_gives_its_reason_in_chinese() -> None:
     hook, facts = facts_for("CostwardenCostSpike", "critical")
     text = render(1, hook, facts, summarise(facts, "zh"), kind="message", language="zh", model="m",
-                  source="fallback", reason="ungrounded", grafana_url=None).plain()  # fmt: skip
+                  source="fallback", reason="ungrounded", urls=PublicUrls()).plain()  # fmt: skip
     assert "未使用 AI 的自动摘要（模型的回答与事实不符）。" in text and "did not match" not in text
 
 
