@@ -17,12 +17,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from exporter.billing import Reading
-from exporter.billing.client import ApiError, number, retry_after
+from exporter.billing.client import ApiError, KeyPairApi, fetch, json_object, number, retry_after
 from exporter.config import ProviderApi
 
 KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
@@ -70,38 +69,14 @@ def signed_query(key_id: str, secret: str, params: dict[str, str], now: float, n
     return f"{canonical}&Signature={encode(base64.b64encode(digest).decode())}"
 
 
-class Api:
-    """Signed calls to one account; `url` (a proxy or a test server) replaces every product's public address."""
-
-    def __init__(self, key_id: str, secret: str, cfg: ProviderApi, clock: Callable[[], float] = time.time) -> None:
-        self._id = key_id
-        self._secret = secret
-        self._url = cfg.url.rstrip("/")
-        self._timeout = cfg.timeout_seconds
-        self._clock = clock
-
+class Api(KeyPairApi):
     def call(self, product: str, action: str, params: dict[str, str], region: str = "") -> dict[str, Any]:
         url = self._url or f"https://{HOSTS[product].format(region=region)}"
         query = signed_query(self._id, self._secret, {"Action": action, "Version": VERSIONS[product], **params},
                              self._clock(), uuid.uuid4().hex)  # fmt: skip
         shown = f"alibaba {product} {action}"
         request = urllib.request.Request(f"{url}/?{query}", headers={"Accept": "application/json"})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as answer:  # noqa: S310 - https, or the url set
-                raw = answer.read()
-        except urllib.error.HTTPError as exc:
-            raise _refused(exc, shown) from None
-        except (TimeoutError, urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
-                raise ApiError("timeout", f"{shown}: no answer within {self._timeout:g} s") from exc
-            raise ApiError("unreachable", f"{shown}: cannot reach {url}: {reason}") from exc
-        try:
-            document = json.loads(raw)
-        except ValueError as exc:
-            raise ApiError("bad_response", f"{shown}: did not answer JSON") from exc
-        if not isinstance(document, dict):
-            raise ApiError("bad_response", f"{shown}: answered {type(document).__name__}, not an object")
+        document = json_object(fetch(request, self._timeout, shown, _refused), shown)
         if document.get("Success") is False:  # BSS says so in a 200 as well
             raise _coded(str(document.get("Code", "")), str(document.get("Message", "")), shown, None)
         return document

@@ -10,7 +10,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
+
+from exporter.config import ProviderApi
 
 REASONS = ("unauthorized", "forbidden", "rate_limited", "timeout", "unreachable", "server_error", "client_error",
            "bad_response", "not_found")  # fmt: skip
@@ -57,26 +60,48 @@ class Client:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
         shown = url.split("?")[0]
         request = urllib.request.Request(url, headers=self._headers)  # noqa: S310 - http(s) only, checked in config
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as answer:  # noqa: S310
-                raw = answer.read()
-        except urllib.error.HTTPError as exc:
-            raise http_error(exc, f"{self.name}: {shown}") from None
-        except TimeoutError as exc:
-            raise ApiError("timeout", f"{self.name}: no answer from {shown} within {self._timeout:g} s") from exc
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError | socket.timeout):
-                raise ApiError("timeout", f"{self.name}: no answer from {shown} within {self._timeout:g} s") from exc
-            raise ApiError("unreachable", f"{self.name}: cannot reach {shown}: {exc.reason}") from exc
-        except OSError as exc:
-            raise ApiError("unreachable", f"{self.name}: cannot reach {shown}: {exc}") from exc
-        try:
-            document = json.loads(raw)
-        except ValueError as exc:
-            raise ApiError("bad_response", f"{self.name}: {shown} did not answer JSON") from exc
-        if not isinstance(document, dict):
-            raise ApiError("bad_response", f"{self.name}: {shown} answered {type(document).__name__}, not an object")
-        return document
+        return json_object(fetch(request, self._timeout, f"{self.name}: {shown}"), f"{self.name}: {shown}")
+
+
+class KeyPairApi:
+    """A provider whose requests are signed with a key pair instead of carrying a token; `url` (a proxy or a test
+    server) replaces every one of its public addresses."""
+
+    def __init__(self, key_id: str, secret: str, cfg: ProviderApi, clock: Callable[[], float] = time.time) -> None:
+        self._id = key_id
+        self._secret = secret
+        self._url = cfg.url.rstrip("/")
+        self._timeout = cfg.timeout_seconds
+        self._clock = clock
+
+
+def json_object(raw: bytes, shown: str) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError("bad_response", f"{shown}: did not answer JSON") from exc
+    if not isinstance(document, dict):
+        raise ApiError("bad_response", f"{shown}: answered {type(document).__name__}, not an object")
+    return document
+
+
+def fetch(request: urllib.request.Request, timeout: float, shown: str,
+          refused: Callable[[urllib.error.HTTPError, str], ApiError] | None = None) -> bytes:  # fmt: skip
+    """The body of a successful answer; every failure an ApiError whose message starts with `shown` (the API and
+    the call). `refused` reads an HTTP error answer the provider's way (default: by its status)."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) only, checked in config
+            return bytes(answer.read())
+    except urllib.error.HTTPError as exc:
+        raise (refused or http_error)(exc, shown) from None
+    except TimeoutError as exc:
+        raise ApiError("timeout", f"{shown}: no answer within {timeout:g} s") from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError | socket.timeout):
+            raise ApiError("timeout", f"{shown}: no answer within {timeout:g} s") from exc
+        raise ApiError("unreachable", f"{shown}: cannot reach it: {exc.reason}") from exc
+    except OSError as exc:
+        raise ApiError("unreachable", f"{shown}: cannot reach it: {exc}") from exc
 
 
 def http_error(exc: urllib.error.HTTPError, shown: str) -> ApiError:

@@ -11,16 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from exporter.billing import Reading
-from exporter.billing.client import ApiError, http_error, number
+from exporter.billing.client import ApiError, KeyPairApi, fetch, number
 from exporter.config import ProviderApi
 
 KEY_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
@@ -72,34 +70,16 @@ def signed_headers(secret_id: str, secret_key: str, service: str, host: str, act
     return headers
 
 
-class Api:
-    """Signed calls to one account; `url` (a proxy or a test server) replaces every service's public address."""
-
-    def __init__(self, secret_id: str, secret_key: str, cfg: ProviderApi, clock: Callable[[], float] = time.time):
-        self._id = secret_id
-        self._key = secret_key
-        self._url = cfg.url.rstrip("/")
-        self._timeout = cfg.timeout_seconds
-        self._clock = clock
-
+class Api(KeyPairApi):
     def call(self, service: str, action: str, params: dict[str, Any], region: str = "") -> dict[str, Any]:
         """The `Response` object of a successful call; ApiError with the mapped reason otherwise."""
         url = self._url or BASE_URL.format(service=service)
         body = json.dumps(params, separators=(",", ":")).encode()
-        headers = signed_headers(self._id, self._key, service, urllib.parse.urlsplit(url).netloc, action, body,
+        headers = signed_headers(self._id, self._secret, service, urllib.parse.urlsplit(url).netloc, action, body,
                                  int(self._clock()), region)  # fmt: skip
         request = urllib.request.Request(url + "/", data=body, headers=headers, method="POST")  # noqa: S310
         shown = f"tencent {service} {action}"
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as answer:  # noqa: S310 - https, or the url set
-                raw = answer.read()
-        except urllib.error.HTTPError as exc:
-            raise http_error(exc, shown) from None
-        except (TimeoutError, urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
-                raise ApiError("timeout", f"{shown}: no answer within {self._timeout:g} s") from exc
-            raise ApiError("unreachable", f"{shown}: cannot reach {url}: {reason}") from exc
+        raw = fetch(request, self._timeout, shown)
         try:
             response = json.loads(raw)["Response"]
         except (ValueError, KeyError, TypeError) as exc:
