@@ -110,6 +110,7 @@ bench: deps tools $(BENCH_STAMP)
 	$(PY) -m bench.receiver_intake
 	$(PY) -m bench.prompt_size
 	$(PY) -m bench.delivery
+	$(PY) -m bench.buttons
 	$(PY) -m bench.actions
 	$(PY) -m bench.detection
 	$(PY) -m bench.rule_cost

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from costwarden.logs import CONTEXT
 from receiver import datadir
+from receiver.buttons import Buttons
 from receiver.delivery.deliverer import Deliverer
 from receiver.digest.digester import Digester
 from receiver.facts.host import ExporterActions
@@ -163,7 +164,7 @@ async def metrics_page(request: web.Request) -> web.Response:
 @contextlib.asynccontextmanager
 async def _running(app: web.Application, settings: Settings, metrics: Metrics) -> AsyncIterator[None]:
     """Every resource set up and torn down here, in order: outbox, HTTP session, model client, deliverer, worker,
-    digest schedule."""
+    digest schedule, Telegram buttons."""
     outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
     await outbox.open()
     app[OUTBOX] = outbox
@@ -173,9 +174,12 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         heartbeat = Heartbeat(settings.heartbeat, services.session, metrics)
         app[WORKER] = worker = Worker(services, outbox, deliverer, actions, heartbeat)
         digester = Digester(services, outbox, deliverer)
+        buttons = Buttons(settings, outbox, services.session) if settings.buttons.alertmanager_api else None
         await deliverer.start()
         worker.start()
         digester.start()
+        if buttons is not None:
+            buttons.start()
         check = asyncio.create_task(services.enricher.check())
         depth, _ = await outbox.read(notifications.depth, time.time())
         if depth:
@@ -184,6 +188,8 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         check.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await check
+        if buttons is not None:
+            await buttons.stop()
         await digester.stop()
         await worker.stop()
         await deliverer.stop(settings.processing.shutdown_grace_seconds)

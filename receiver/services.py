@@ -35,8 +35,8 @@ async def open_services(settings: Settings, metrics: Metrics, outbox: Outbox | N
     """Without an outbox (a one-off command) the model's answers are not cached."""
     async with aiohttp.ClientSession() as session:
         enricher = Enricher(settings.ollama, outbox, metrics)
+        sinks = channels.build(settings.channels, session, buttons=settings.buttons.alertmanager_api is not None)
         try:
-            yield Services(settings, metrics, session, Prometheus(session, settings.prometheus), enricher,
-                           channels.build(settings.channels, session))  # fmt: skip
+            yield Services(settings, metrics, session, Prometheus(session, settings.prometheus), enricher, sinks)
         finally:
             await enricher.close()

@@ -300,6 +300,20 @@ class Heartbeat(_Model):
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
 
+class Buttons(_Model):
+    """Buttons under each firing alert on Telegram (silence 1 h / 24 h, acknowledge), answered by long-polling the
+    Bot API (no public URL needed) and acted on through Alertmanager's API v2 (docs/receiver.md#buttons)."""
+
+    alertmanager_api: str | None = Field(
+        default=None, pattern=r"^https?://",
+        description="where the receiver creates silences (Alertmanager's API); unset: no buttons",
+    )  # fmt: skip
+    allowed_users: list[int] = Field(
+        default_factory=list, description="Telegram user ids that may act; empty: anyone in the channel's own chat"
+    )
+    poll_timeout_seconds: int = Field(default=25, ge=1, le=50)
+
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -374,6 +388,7 @@ class Settings(_Model):
     digest: Digest = Digest()
     actions: Actions = Actions()
     heartbeat: Heartbeat = Heartbeat()
+    buttons: Buttons = Buttons()
 
     @model_validator(mode="after")
     def _actions_need_auth(self) -> Settings:

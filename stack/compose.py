@@ -282,6 +282,7 @@ def receiver_config(values: Mapping[str, str]) -> str:
         "listen": {"host": "0.0.0.0", "port": 9095},  # noqa: S104 - inside the compose network only
         "data_dir": "/var/lib/costwarden",
         "prometheus": {"url": f"http://{ADDRESSES['prometheus']}"},
+        "buttons": {"alertmanager_api": f"http://{ADDRESSES['alertmanager']}"},  # Telegram's silence buttons
         "ollama": {
             "host": values.get("OLLAMA_HOST") or "http://ollama:11434",
             "model": values.get("OLLAMA_MODEL") or "llama3.2:3b",

@@ -137,6 +137,7 @@ def files(layout: Layout, ports: dict[str, int], zone: str) -> list[File]:
         f"data_dir: {layout.state_dir('receiver')}\n"
         f"prometheus: {{url: 'http://{addresses['prometheus']}'}}\n"
         f"actions: {{url: 'http://{addresses['exporter']}'}}   # the exporter's read-only diagnostics\n"
+        f"buttons: {{alertmanager_api: 'http://{addresses['alertmanager']}'}}   # Telegram's silence buttons\n"
         f"digest: {{timezone: {zone}}}\n"
         "channels:\n"
         "  - {type: console}   # the journal: journalctl -u costwarden-receiver\n"

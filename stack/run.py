@@ -100,6 +100,7 @@ def render_local(
         # make run is read on this machine: its loopback addresses are the ones to open (docs/configuration.md).
         f"prometheus_url: http://127.0.0.1:{ports['prometheus']}\n"
         f"alertmanager_url: http://127.0.0.1:{ports['alertmanager']}\n"
+        f"buttons: {{alertmanager_api: 'http://127.0.0.1:{ports['alertmanager']}'}}\n"
         f"digest: {{timezone: {local_zone()}}}\n"
         f"channels:\n  - {{type: console}}\n  - {{type: file, path: '{data / 'sent.jsonl'}'}}\n"
         + (actions if actions_token else "")

@@ -18,6 +18,9 @@ from receiver.message import catalogue
 from receiver.message import words as alert_words
 from receiver.settings import PublicUrls
 
+BUTTONS = ("s1h", "s24h", "ack")
+"""What a firing alert offers: silence it for 1 h or 24 h, acknowledge it (receiver/buttons.py acts on them)."""
+
 
 @dataclass(frozen=True)
 class Section:
@@ -45,6 +48,8 @@ class Message:
     source: str
     data: dict[str, object] = field(default_factory=dict, compare=False)
     """The analysis, the facts and the Alertmanager payload, for machine channels (webhook)."""
+    actions: tuple[tuple[str, str], ...] = ()
+    """(label, action) a person can take from the message: the buttons of channels that have them (receiver/buttons)."""
 
     def plain(self) -> str:
         lines = [self.title]
@@ -150,7 +155,9 @@ def render(
             "analysis": analysis.model_dump(mode="json") if analysis else None}  # fmt: skip
     base = {"data": data, "id": note_id, "group_key": clean(hook.groupKey, 300), "status": facts.status,
             "severity": severity, "kind": kind, "title": title, "source": source,
-            "links": links(hook, urls, words)}  # fmt: skip
+            "links": links(hook, urls, words),
+            "actions": tuple((words[f"button_{a}"], a) for a in BUTTONS) if facts.status == "firing" and kind in (
+                "message", "page") else ()}  # fmt: skip
     if analysis is None:
         alert = hook.alerts[0]
         lasted = (alert.endsAt - alert.startsAt).total_seconds() if alert.endsAt > alert.startsAt else None

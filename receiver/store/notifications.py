@@ -109,10 +109,10 @@ def due(db: sqlite3.Connection, limit: int, now: float, horizon: float) -> list[
 
 
 def load(db: sqlite3.Connection, notification_id: int) -> Work:
-    r = db.execute(
-        "SELECT id, group_key, status, payload, state, attempts FROM notifications WHERE id = ?", (notification_id,)
-    ).fetchone()
-    return Work(id=r[0], group_key=r[1], status=r[2], payload=r[3], state=r[4], attempts=r[5])
+    work = find(db, notification_id)
+    if work is None:
+        raise LookupError(f"no notification {notification_id}")
+    return work
 
 
 def advance(
@@ -169,3 +169,20 @@ def new_digest(db: sqlite3.Connection, key: str, group_key: str, payload: str, r
         (key, group_key, now, payload, Note.ANALYSED, rendered),
     )
     return int(cursor.lastrowid or 0)
+
+
+def find(db: sqlite3.Connection, notification_id: int) -> Work | None:
+    """The notification, or None if there is no such id (a button from another install, a forged callback)."""
+    r = db.execute(
+        "SELECT id, group_key, status, payload, state, attempts FROM notifications WHERE id = ?", (notification_id,)
+    ).fetchone()
+    return None if r is None else Work(id=r[0], group_key=r[1], status=r[2], payload=r[3], state=r[4], attempts=r[5])
+
+
+def resolved_after(db: sqlite3.Connection, group_key: str, notification_id: int) -> bool:
+    """Whether Alertmanager has reported this alert group resolved since this notification."""
+    row = db.execute(
+        "SELECT 1 FROM notifications WHERE group_key = ? AND status = 'resolved' AND id > ? LIMIT 1",
+        (group_key, notification_id),
+    ).fetchone()
+    return row is not None

@@ -10,7 +10,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,9 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import receiver_process
-from tests.support.net import free_port, wait_until_ok
-
-CONFIG = Path(__file__).parents[2] / "alertmanager" / "alertmanager.yml"
+from tests.support.alertmanager import CONFIG, running_alertmanager
 
 
 def amtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -63,26 +60,6 @@ class _Capture(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
-
-
-@contextmanager
-def running_alertmanager(tmp_path: Path, webhook: str) -> Iterator[str]:
-    """The real Alertmanager with our config, its webhook pointed at `webhook`."""
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(CONFIG.read_text().replace("http://127.0.0.1:9095/alerts", webhook))
-    port = free_port()
-    with (tmp_path / "alertmanager.log").open("w") as log:
-        proc = subprocess.Popen(
-            ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-            stdout=log, stderr=log,
-        )  # fmt: skip
-        try:
-            wait_until_ok(f"http://127.0.0.1:{port}/-/ready", proc, hint=f"(see {tmp_path / 'alertmanager.log'})")
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture

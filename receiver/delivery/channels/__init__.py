@@ -47,7 +47,8 @@ class Channel(Protocol):
         ...
 
 
-def build(configured: list[s.Channel], session: aiohttp.ClientSession) -> dict[str, Channel]:
+def build(configured: list[s.Channel], session: aiohttp.ClientSession, buttons: bool = False) -> dict[str, Channel]:
+    """`buttons`: Telegram messages carry the alert's actions as inline buttons (receiver/buttons.py answers them)."""
     from receiver.delivery.channels import chat, local, mail, robots, webhook
 
     out: dict[str, Channel] = {}
@@ -58,7 +59,7 @@ def build(configured: list[s.Channel], session: aiohttp.ClientSession) -> dict[s
             case s.FileChannel():
                 out[c.name] = local.FileChannel(c.name, c.path)
             case s.TelegramChannel():
-                out[c.name] = chat.TelegramChannel(c, session)
+                out[c.name] = chat.TelegramChannel(c, session, buttons)
             case s.SlackChannel():
                 out[c.name] = chat.SlackChannel(c, session)
             case s.DiscordChannel():

@@ -114,17 +114,27 @@ def telegram_html(line: Line) -> str:
     return t
 
 
+def keyboard(rows: list[list[tuple[str, str]]]) -> dict[str, object]:
+    """An inline keyboard of (label, callback data) rows; the data is at most 64 bytes, as the Bot API allows."""
+    return {"inline_keyboard": [[{"text": label, "callback_data": data[:64]} for label, data in row] for row in rows]}
+
+
 class TelegramChannel:
-    def __init__(self, cfg: s.TelegramChannel, session: aiohttp.ClientSession) -> None:
+    def __init__(self, cfg: s.TelegramChannel, session: aiohttp.ClientSession, buttons: bool = False) -> None:
         self.name = cfg.name
         self._cfg = cfg
         self._session = session
+        self._buttons = buttons
 
     def render(self, message: Message) -> list[Body]:
         chunks = pack(lines(message), telegram_html, TELEGRAM_LIMIT - PART_LABEL_ROOM, utf16)
         parts = numbered(chunks, lambda i, n: f"({i}/{n}) ")
-        return [{"chat_id": self._cfg.chat_id, "text": part, "parse_mode": "HTML",
-                 "link_preview_options": {"is_disabled": True}} for part in parts]  # fmt: skip
+        bodies: list[Body] = [{"chat_id": self._cfg.chat_id, "text": part, "parse_mode": "HTML",
+                               "link_preview_options": {"is_disabled": True}} for part in parts]  # fmt: skip
+        if self._buttons and message.actions and message.id > 0:  # under the last part, where the reader ends
+            bodies[-1]["reply_markup"] = keyboard([[(label, f"cw:{action}:{message.id}")
+                                                    for label, action in message.actions]])  # fmt: skip
+        return bodies
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         if reply_to is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -93,6 +94,8 @@ class FakeChat:
     received: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     ids: Any = field(default_factory=lambda: itertools.count(100))
+    _tapped: asyncio.Event = field(default_factory=asyncio.Event)
+    _answered: set[str] = field(default_factory=set)
 
     async def _failure(self, service: str) -> str | None:
         self.attempts[service] += 1
@@ -138,7 +141,56 @@ class FakeChat:
             return web.json_response({"ok": False, "error_code": 409, "description": "Conflict: can't use "
                                       "getUpdates method while webhook is active; use deleteWebhook to delete the "
                                       "webhook first"}, status=409)  # fmt: skip
-        return web.json_response({"ok": True, "result": self.telegram_updates})
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            body = {}
+        offset = int(body.get("offset") or request.query.get("offset") or 0)
+        deadline = time.monotonic() + min(float(body.get("timeout") or 0), 30.0)  # a long poll, as the Bot API does
+        while not (pending := [u for u in self.telegram_updates if u["update_id"] >= offset]):
+            if time.monotonic() >= deadline:
+                break
+            self._tapped.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tapped.wait(), deadline - time.monotonic())
+        return web.json_response({"ok": True, "result": pending})
+
+    def tap(self, chat_id: int | str, message_id: int, data: str, user_id: int = 42, username: str = "ann") -> str:
+        """A person taps an inline button under a message: a callback_query update; returns its id."""
+        update_id = 1000 + len(self.telegram_updates)
+        self.telegram_updates.append({"update_id": update_id, "callback_query": {
+            "id": f"cb{update_id}", "from": {"id": user_id, "is_bot": False, "first_name": username.title(),
+                                             "username": username},
+            "message": {"message_id": message_id, "chat": {"id": int(chat_id), "type": "group"}, "date": 1795000000},
+            "chat_instance": "1", "data": data}})  # fmt: skip
+        self._tapped.set()
+        return f"cb{update_id}"
+
+    async def telegram_call(self, request: web.Request) -> web.Response:
+        """answerCallbackQuery (a callback answered twice, or after 15 minutes, is "query is too old") and
+        editMessageReplyMarkup (of a message this bot sent)."""
+        if request.match_info["token"] != self.telegram_token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method, body = request.match_info["method"], await request.json()
+        self.received[method].append(body)
+
+        def bad(description: str) -> web.Response:
+            return web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {description}"},
+                                     status=400)  # fmt: skip
+
+        if method == "answerCallbackQuery":
+            known = {u["callback_query"]["id"] for u in self.telegram_updates if "callback_query" in u}
+            if body.get("callback_query_id") not in known or body["callback_query_id"] in self._answered:
+                return bad("query is too old and response timeout expired or query ID is invalid")
+            self._answered.add(body["callback_query_id"])
+            return web.json_response({"ok": True, "result": True})
+        sent = {m["message_id"] for m in self.received["telegram"]}
+        if body.get("message_id") not in sent:
+            return bad("message to edit not found")
+        rows = body.get("reply_markup", {}).get("inline_keyboard", [])
+        if any(len(b.get("callback_data", "").encode()) > 64 for row in rows for b in row):
+            return bad("BUTTON_DATA_INVALID")
+        return web.json_response({"ok": True, "result": {"message_id": body["message_id"]}})
 
     def someone_writes(self, chat_id: int, name: str, text: str = "hi", group: bool = False) -> None:
         """A person sends the bot a message (or writes in a group the bot is in)."""
@@ -287,6 +339,7 @@ class FakeChat:
         app.router.add_post("/open-apis/bot/v2/hook/{token}", self.feishu)
         app.router.add_post("/bot{token}/sendMessage", self.telegram)
         app.router.add_route("*", "/bot{token}/getUpdates", self.telegram_updates_)
+        app.router.add_post("/bot{token}/{method:answerCallbackQuery|editMessageReplyMarkup}", self.telegram_call)
         app.router.add_post("/slack/{path:.+}", self.slack)
         app.router.add_post("/api/webhooks/{path:.+}", self.discord)
         app.router.add_post("/hook", self.hook)

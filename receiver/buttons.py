@@ -1,0 +1,228 @@
+"""Buttons under a firing alert on Telegram: silence it for 1 h or 24 h, acknowledge it, undo the silence — from a
+phone, without opening a port.
+
+The receiver long-polls the Bot API's `getUpdates` for button taps (callback queries), so no public URL is needed.
+A tap acts only from a configured Telegram channel's own chat (and, if `buttons.allowed_users` is set, only by those
+users); everything — refused, stale, done — is written to the outbox's audit trail. A silence is made through
+Alertmanager's API v2 with the alert group's labels as matchers and the tapping user as `createdBy`. The same button
+tapped twice acts once (the audit says it was done, and by whom); a button of an alert that has resolved since says
+so instead of acting. The message's buttons are then replaced by a line saying who did what, until when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+from costwarden.actions import Outcome
+from receiver.delivery.channels.chat import keyboard
+from receiver.intake import parse_webhook
+from receiver.message import catalogue
+from receiver.message.render import BUTTONS
+from receiver.settings import Settings, TelegramChannel
+from receiver.store import audit, notifications
+from receiver.store.db import OutboxError
+from receiver.store.outbox import Outbox
+
+log = logging.getLogger("receiver.buttons")
+
+SILENCES = {"s1h": 3600.0, "s24h": 86400.0}
+RETRY_SECONDS = 5.0
+"""After a failed poll (the Bot API down, a bad answer), wait this long before the next, not in a loop."""
+CONFLICT_SECONDS = 300.0
+"""A webhook set on the bot (409): someone else takes its updates; look again this rarely."""
+
+
+@dataclass(frozen=True)
+class Tap:
+    callback_id: str
+    action: str
+    note: int
+    chat_id: str
+    message_id: int | None
+    user_id: int
+    who: str
+
+
+def parse(update: dict[str, Any]) -> Tap | None:
+    """A button tap of ours (`cw:<action>:<notification>`), or None for anything else."""
+    query = update.get("callback_query")
+    if not isinstance(query, dict):
+        return None
+    parts = str(query.get("data", "")).split(":")
+    if len(parts) != 3 or parts[0] != "cw" or not parts[2].isdigit():
+        return None
+    message: dict[str, Any] = query["message"] if isinstance(query.get("message"), dict) else {}
+    person: dict[str, Any] = query["from"] if isinstance(query.get("from"), dict) else {}
+    name = person.get("username")
+    who = f"@{name}" if name else str(person.get("first_name") or person.get("id", "?"))
+    return Tap(callback_id=str(query.get("id", "")), action=parts[1], note=int(parts[2]),
+               chat_id=str((message.get("chat") or {}).get("id", "")), message_id=message.get("message_id"),
+               user_id=int(person.get("id", 0) or 0), who=who[:64])  # fmt: skip
+
+
+class BotError(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(f"{status}: {description}")
+        self.status = status
+
+
+class Buttons:
+    def __init__(self, settings: Settings, outbox: Outbox, session: aiohttp.ClientSession) -> None:
+        self._cfg = settings.buttons
+        self._am = (settings.buttons.alertmanager_api or "").rstrip("/")
+        self._language = settings.ollama.language
+        self._outbox = outbox
+        self._session = session
+        telegram = [c for c in settings.channels if isinstance(c, TelegramChannel)]
+        self._chats = {str(c.chat_id) for c in telegram}
+        self._bots = {(c.api_url.rstrip("/"), c.bot_token) for c in telegram}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for n, bot in enumerate(sorted(self._bots)):
+            self._tasks.append(asyncio.create_task(self._poll(*bot), name=f"receiver-buttons-{n}"))
+        if self._tasks:
+            log.info("answering Telegram buttons; silences through %s", self._am)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _poll(self, api: str, token: str) -> None:
+        offset = 0
+        while True:
+            try:
+                updates = await self._bot(api, token, "getUpdates", {
+                    "offset": offset, "timeout": self._cfg.poll_timeout_seconds,
+                    "allowed_updates": ["callback_query"]}, self._cfg.poll_timeout_seconds + 10)  # fmt: skip
+            except BotError as exc:
+                wait = CONFLICT_SECONDS if exc.status == 409 else RETRY_SECONDS
+                log.warning("Telegram getUpdates failed (%s); buttons answered again in %.0f s", exc, wait)
+                await asyncio.sleep(wait)
+                continue
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.warning("Telegram getUpdates failed (%r); buttons answered again in %.0f s", exc, RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            for update in updates if isinstance(updates, list) else []:
+                if not isinstance(update, dict):
+                    continue
+                offset = max(offset, int(update.get("update_id", 0)) + 1)
+                tap = parse(update)
+                if tap is None:
+                    continue
+                try:
+                    await self.handle(api, token, tap)
+                except (aiohttp.ClientError, TimeoutError, BotError, OutboxError, ValueError) as exc:
+                    log.warning("button %s on notification %d not answered: %r", tap.action, tap.note, exc)
+                except Exception:  # one bad tap must not end the buttons for good
+                    log.exception("button %s on notification %d failed", tap.action, tap.note)
+
+    async def handle(self, api: str, token: str, tap: Tap) -> str:
+        """Act on one tap and answer it; returns the answer shown to the person."""
+        words = catalogue.of(self._language).labels
+        answer, rows = await self._act(tap, words)
+        with contextlib.suppress(BotError):  # a tap answered late (a restart) is "query is too old": nothing lost
+            await self._bot(api, token, "answerCallbackQuery", {"callback_query_id": tap.callback_id,
+                                                                "text": answer[:200]})  # fmt: skip
+        if rows is not None and tap.message_id is not None:
+            await self._bot(api, token, "editMessageReplyMarkup", {
+                "chat_id": tap.chat_id, "message_id": tap.message_id, "reply_markup": keyboard(rows)})  # fmt: skip
+        return answer
+
+    async def _act(self, tap: Tap, words: dict[str, str]) -> tuple[str, list[list[tuple[str, str]]] | None]:
+        """The answer, and the buttons the message shows afterwards (None: leave them)."""
+        name = f"button:{tap.action}"
+        note = await self._outbox.read(notifications.find, tap.note)
+        group = note.group_key if note is not None else ""
+        allowed = tap.chat_id in self._chats and (not self._cfg.allowed_users or tap.user_id in self._cfg.allowed_users)
+        if tap.action == "noop":
+            return "", None
+        if not allowed:
+            log.warning("button %s refused: chat %s, user %d are not allowed", tap.action, tap.chat_id, tap.user_id)
+            await self._audit(
+                tap,
+                group,
+                Outcome(name, "button", "refused", reason=f"chat {tap.chat_id}, user {tap.user_id} not allowed"),
+            )
+            return words["answer_refused"], None
+        if note is None or tap.action not in (*BUTTONS, "u"):
+            return words["answer_unknown"], None
+        done = await self._outbox.read(audit.latest, tap.note)
+        if (earlier := done.get(name)) is not None and earlier.state == "done":
+            return words["answer_again"].format(who=earlier.reason.partition(" ")[0]), None
+        if tap.action != "u" and await self._outbox.read(notifications.resolved_after, group, tap.note):
+            await self._audit(tap, group, Outcome(name, "button", "stale", reason=f"{tap.who} after the resolution"))
+            return words["answer_resolved"], []
+        silence = ""
+        until = datetime.now(UTC)
+        try:
+            if tap.action in SILENCES:
+                until += timedelta(seconds=SILENCES[tap.action])
+                silence = await self._silence(note, tap, until)
+            elif tap.action == "u":
+                made = [r for a in SILENCES if (r := done.get(f"button:{a}")) is not None and r.state == "done"]
+                for row in made:
+                    await self._unsilence(row.output)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            await self._audit(tap, group, Outcome(name, "button", "failed", reason=f"{tap.who}: {exc}"[:300]))
+            return words["answer_failed"].format(error=str(exc)[:120]), None
+        await self._audit(tap, group, Outcome(name, "button", "done", output=silence,
+                                              reason=f"{tap.who} (telegram {tap.user_id})"))  # fmt: skip
+        line = words[f"done_{'unsilence' if tap.action == 'u' else tap.action}"].format(
+            who=tap.who, until=until.strftime("%Y-%m-%d %H:%M")
+        )
+        status = [(line, f"cw:noop:{tap.note}")]
+        if tap.action in SILENCES:
+            return words["answer_done"], [status, [(words["button_unsilence"], f"cw:u:{tap.note}")]]
+        offered = [a for a in BUTTONS if a in SILENCES] if tap.action == "ack" else list(BUTTONS)
+        return words["answer_done"], [status, [(words[f"button_{a}"], f"cw:{a}:{tap.note}") for a in offered]]
+
+    async def _silence(self, note: notifications.Work, tap: Tap, until: datetime) -> str:
+        hook = parse_webhook(note.payload)
+        labels = hook.groupLabels or hook.alerts[0].labels
+        body = {
+            "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in sorted(labels.items())],
+            "startsAt": datetime.now(UTC).isoformat(), "endsAt": until.isoformat(),
+            "createdBy": f"{tap.who} (telegram {tap.user_id})",
+            "comment": f"from Telegram, costwarden notification {tap.note}",
+        }  # fmt: skip
+        async with self._session.post(f"{self._am}/api/v2/silences", json=body,
+                                      timeout=aiohttp.ClientTimeout(total=10)) as answer:  # fmt: skip
+            text = await answer.text()
+            if answer.status != 200:
+                raise ValueError(f"Alertmanager answered HTTP {answer.status}: {text[:200]}")
+            return str(json.loads(text)["silenceID"])
+
+    async def _unsilence(self, silence: str) -> None:
+        async with self._session.delete(f"{self._am}/api/v2/silence/{silence}",
+                                        timeout=aiohttp.ClientTimeout(total=10)) as answer:  # fmt: skip
+            if answer.status not in (200, 404):  # 404: expired or deleted already
+                raise ValueError(f"Alertmanager answered HTTP {answer.status}: {(await answer.text())[:200]}")
+
+    async def _audit(self, tap: Tap, group: str, row: Outcome) -> None:
+        try:
+            await self._outbox.write(audit.record, tap.note, group, row, time.time())
+        except OutboxError as exc:
+            log.error("cannot record button %s: %s", tap.action, exc)
+
+    async def _bot(self, api: str, token: str, method: str, body: dict[str, Any], timeout: float = 10.0) -> Any:
+        async with self._session.post(f"{api}/bot{token}/{method}", json=body,
+                                      timeout=aiohttp.ClientTimeout(total=timeout)) as answer:  # fmt: skip
+            document = json.loads(await answer.text())
+        if not isinstance(document, dict) or not document.get("ok"):
+            description = str(document.get("description", "")) if isinstance(document, dict) else ""
+            raise BotError(answer.status, description[:200])
+        return document.get("result")
