@@ -187,7 +187,7 @@ class Buttons:
         status = [(line, f"cw:noop:{tap.note}")]
         if tap.action in SILENCES:
             return words["answer_done"], [status, [(words["button_unsilence"], f"cw:u:{tap.note}")]]
-        offered = [a for a in BUTTONS if a in SILENCES] if tap.action == "ack" else list(BUTTONS)
+        offered = [a for a in BUTTONS if a in SILENCES] if tap.action in ("ack", "expected") else list(BUTTONS)
         return words["answer_done"], [status, [(words[f"button_{a}"], f"cw:{a}:{tap.note}") for a in offered]]
 
     async def _silence(self, note: notifications.Work, tap: Tap, until: datetime) -> str:

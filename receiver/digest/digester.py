@@ -23,7 +23,7 @@ from receiver.digest import schedule
 from receiver.digest.render import render_digest
 from receiver.message.render import Message
 from receiver.services import Services
-from receiver.store import digests
+from receiver.store import audit, digests
 from receiver.store.db import OutboxError
 from receiver.store.outbox import Outbox
 
@@ -32,15 +32,18 @@ log = logging.getLogger("receiver.digest")
 TICK_SECONDS = 60.0
 """The longest sleep between checks, so a changed wall clock (NTP step, suspend) is noticed within a minute."""
 WAIT_FOR_PROMETHEUS = 30 * 60.0
+EXPECTED_DAYS = 30
+"""How far back the digest counts the pages people marked expected."""
 
 
 async def compose(
-    services: Services, period: schedule.Period, now: float, *, late: bool
+    services: Services, period: schedule.Period, now: float, *, late: bool, expected: dict[str, int] | None = None
 ) -> tuple[digest.DigestFacts, Message]:
     """The digest of `period` as of `now`: its facts, an optional grounded comment, and the message (`late`: marked
     as sent after its time)."""
     settings = services.settings
     facts = await digest.gather(services.prometheus, period, now, settings.digest.top_workloads)
+    facts.expected = expected or {}
     comment = None
     if settings.digest.commentary and facts.total is not None:
         comment, reason = await services.enricher.comment(facts.model_dump_json(exclude_none=True), facts.names())
@@ -118,7 +121,8 @@ class Digester:
             return []
         CONTEXT.set({"group_key": f"digest:{period.key}"})
         late = now - period.due.timestamp() > self._settings.digest.late_after_minutes * 60
-        facts, message = await compose(self._services, period, now, late=late)
+        expected = await self._outbox.read(audit.expected_by_alert, now - EXPECTED_DAYS * 86400)
+        facts, message = await compose(self._services, period, now, late=late, expected=expected)
         if facts.context_error and now - period.due.timestamp() < WAIT_FOR_PROMETHEUS:
             log.warning("digest %s waits for Prometheus: %s", period.key, facts.context_error)
             return []

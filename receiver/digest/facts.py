@@ -95,6 +95,8 @@ class DigestFacts(BaseModel):
     verdict: Verdict = "normal"
     reasons: list[Reason] = Field(default_factory=list)
     context_error: str | None = None
+    expected: dict[str, int] = Field(default_factory=dict)
+    """Alert name -> pages marked expected with the chat's button over the last 30 days (what to tune first)."""
 
     def names(self) -> set[str]:
         """Every name supplied: the only ones a commentary may mention."""

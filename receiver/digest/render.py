@@ -103,6 +103,9 @@ def render_digest(
         alerts.append(w["alerts_more"].format(n=d.alerts_more))
     if not d.context_error:  # unread, "no alert fired" would be a claim we cannot make
         sections.append(Section(w["alerts"], tuple(alerts or [w["no_alerts"]])))
+    if d.expected:
+        sections.append(Section(w["expected"], tuple(w["expected_line"].format(name=name, count=count)
+                                                     for name, count in sorted(d.expected.items()))))  # fmt: skip
     if commentary:
         sections.append(Section(w["commentary"], (commentary,)))
     footer = []

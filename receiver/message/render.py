@@ -18,8 +18,9 @@ from receiver.message import catalogue
 from receiver.message import words as alert_words
 from receiver.settings import PublicUrls
 
-BUTTONS = ("s1h", "s24h", "ack")
-"""What a firing alert offers: silence it for 1 h or 24 h, acknowledge it (receiver/buttons.py acts on them)."""
+BUTTONS = ("s1h", "s24h", "ack", "expected")
+"""What a firing alert offers: silence it for 1 h or 24 h, acknowledge it, mark it expected (planned: the digest
+counts these per alert; receiver/buttons.py acts on them)."""
 
 
 @dataclass(frozen=True)

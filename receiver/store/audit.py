@@ -26,3 +26,15 @@ def latest(db: sqlite3.Connection, notification_id: int) -> dict[str, Outcome]:
         (notification_id,),
     )
     return {r[0]: Outcome(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}
+
+
+def expected_by_alert(db: sqlite3.Connection, since: float) -> dict[str, int]:
+    """Alert name -> pages marked expected (the chat's button) since `since`: what the digest reports back."""
+    rows = db.execute(
+        "SELECT COALESCE(json_extract(n.payload, '$.groupLabels.alertname'),"
+        " json_extract(n.payload, '$.commonLabels.alertname'), '?'), COUNT(*)"
+        " FROM actions a JOIN notifications n ON n.id = a.notification_id"
+        " WHERE a.kind = 'button' AND a.name = 'button:expected' AND a.state = 'done' AND a.at >= ? GROUP BY 1",
+        (since,),
+    )
+    return {str(name): int(count) for name, count in rows}

@@ -17,7 +17,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from receiver.app import create_app
+from receiver.digest.facts import DigestFacts
+from receiver.digest.render import render_digest
 from receiver.settings import Settings
+from receiver.store import audit as audit_table
+from receiver.store.outbox import Outbox
 from tests.receiver.conftest import until
 from tests.receiver.test_channels import channels_for, payload, settings_for
 from tests.support.alertmanager import running_alertmanager
@@ -71,8 +75,9 @@ async def test_a_tap_silences_the_group_once_and_says_who_until_when(
     cfg = settings(tmp_path, url, fake, alertmanager)
     client = await aiohttp_client(create_app(cfg))
     sent = await page(client, fake)
+    rows = [[b["text"] for b in row] for row in sent["reply_markup"]["inline_keyboard"]]
+    assert rows == [["Silence 1 h", "Silence 24 h"], ["Acknowledge", "Expected (planned)"]]  # two a row: a phone
     buttons = [b for row in sent["reply_markup"]["inline_keyboard"] for b in row]
-    assert [b["text"] for b in buttons] == ["Silence 1 h", "Silence 24 h", "Acknowledge"]
     data = buttons[0]["callback_data"]
     started = time.monotonic()
     fake.tap(CHAT, sent["message_id"], data)
@@ -146,3 +151,30 @@ async def test_a_restart_between_the_tap_and_its_answer_acts_once(
     await asyncio.sleep(0.5)
     assert len(silences(alertmanager)) == 1 and audit(cfg) == [("button:s1h", "done")]
     await again.close()
+
+
+async def test_pages_marked_expected_are_counted_by_alert_in_the_digest(
+    aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
+) -> None:
+    fake, url = bot
+    cfg = settings(tmp_path, url, fake, alertmanager)
+    client = await aiohttp_client(create_app(cfg))
+    sent = await page(client, fake)
+    data = sent["reply_markup"]["inline_keyboard"][1][1]["callback_data"]
+    fake.tap(CHAT, sent["message_id"], data)
+    await until(lambda: bool(fake.received["editMessageReplyMarkup"]), 10)
+    texts = [b["text"] for row in fake.received["editMessageReplyMarkup"][0]["reply_markup"]["inline_keyboard"]
+             for b in row]  # fmt: skip
+    assert texts == ["✅ Marked expected by @ann", "Silence 1 h", "Silence 24 h"] and silences(alertmanager) == []
+    await client.close()
+    outbox = Outbox(cfg.outbox_path, 3600)
+    await outbox.open()
+    try:
+        expected = await outbox.read(audit_table.expected_by_alert, time.time() - 30 * 86400)
+        assert await outbox.read(audit_table.expected_by_alert, time.time() + 1) == {}
+    finally:
+        await outbox.close()
+    assert expected == {"CostwardenCostSpike": 1}
+    d = DigestFacts(kind="day", first_day="2026-11-28", last_day="2026-11-28", timezone="UTC", expected=expected)
+    text = render_digest(d, language="en", grafana_url=None, window_ms=(0, 1)).plain()
+    assert "Marked expected (planned) from the chat, last 30 days\n• CostwardenCostSpike: 1×" in text

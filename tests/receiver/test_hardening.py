@@ -66,7 +66,7 @@ def hook(group: str, **changes: Any) -> dict[str, Any]:
 async def test_every_body_intake_takes_is_delivered(aiohttp_client: Client, tmp_path: Path) -> None:
     """A BOM, deep nesting in an extra field and a lone surrogate in a label were acknowledged and then retried
     forever by a worker that parsed differently; UTF-16 and nesting past the parser's depth are refused."""
-    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl")
+    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl", alertmanager_url="https://am.example.com")
     client = await aiohttp_client(create_app(settings))
     nested: Any = "leaf"
     for _ in range(300):  # deeper than pydantic's JSON parser goes, and than a model dump of kept extras could

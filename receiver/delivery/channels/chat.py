@@ -132,8 +132,8 @@ class TelegramChannel:
         bodies: list[Body] = [{"chat_id": self._cfg.chat_id, "text": part, "parse_mode": "HTML",
                                "link_preview_options": {"is_disabled": True}} for part in parts]  # fmt: skip
         if self._buttons and message.actions and message.id > 0:  # under the last part, where the reader ends
-            bodies[-1]["reply_markup"] = keyboard([[(label, f"cw:{action}:{message.id}")
-                                                    for label, action in message.actions]])  # fmt: skip
+            buttons = [(label, f"cw:{action}:{message.id}") for label, action in message.actions]
+            bodies[-1]["reply_markup"] = keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
         return bodies
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
