@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,21 +53,24 @@ class Tap:
     who: str
 
 
+DATA = re.compile(r"cw:([a-z0-9]{1,16}):([0-9]{1,18})", re.ASCII)
+
+
 def parse(update: dict[str, Any]) -> Tap | None:
     """A button tap of ours (`cw:<action>:<notification>`), or None for anything else."""
     query = update.get("callback_query")
     if not isinstance(query, dict):
         return None
-    parts = str(query.get("data", "")).split(":")
-    if len(parts) != 3 or parts[0] != "cw" or not parts[2].isdigit():
+    data = DATA.fullmatch(str(query.get("data", "")))
+    if data is None:
         return None
     message: dict[str, Any] = query["message"] if isinstance(query.get("message"), dict) else {}
     person: dict[str, Any] = query["from"] if isinstance(query.get("from"), dict) else {}
     name = person.get("username")
     who = f"@{name}" if name else str(person.get("first_name") or person.get("id", "?"))
-    return Tap(callback_id=str(query.get("id", "")), action=parts[1], note=int(parts[2]),
+    return Tap(callback_id=str(query.get("id", "")), action=data.group(1), note=int(data.group(2)),
                chat_id=str((message.get("chat") or {}).get("id", "")), message_id=message.get("message_id"),
-               user_id=int(person.get("id", 0) or 0), who=who[:64])  # fmt: skip
+               user_id=person["id"] if isinstance(person.get("id"), int) else 0, who=who[:64])  # fmt: skip
 
 
 class BotError(Exception):
@@ -84,6 +88,10 @@ class Buttons:
         self._session = session
         telegram = [c for c in settings.channels if isinstance(c, TelegramChannel)]
         self._chats = {str(c.chat_id) for c in telegram}
+        for c in telegram:
+            if not re.fullmatch(r"-?[0-9]+", str(c.chat_id)):  # taps carry the numeric id only
+                log.warning("channel %s: chat_id %s is a name; its buttons answer only with the numeric chat id "
+                            "(costwarden init finds it)", c.name, c.chat_id)  # fmt: skip
         self._bots = {(c.api_url.rstrip("/"), c.bot_token) for c in telegram}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -97,8 +105,12 @@ class Buttons:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a poller that died must not keep the rest of the receiver from stopping
+                log.exception("the Telegram buttons stopped with an error")
 
     async def _poll(self, api: str, token: str) -> None:
         offset = 0
@@ -107,8 +119,8 @@ class Buttons:
                 updates = await self._bot(api, token, "getUpdates", {
                     "offset": offset, "timeout": self._cfg.poll_timeout_seconds,
                     "allowed_updates": ["callback_query"]}, self._cfg.poll_timeout_seconds + 10)  # fmt: skip
-            except BotError as exc:
-                wait = CONFLICT_SECONDS if exc.status == 409 else RETRY_SECONDS
+            except BotError as exc:  # 409 is a webhook on the bot, or another getUpdates (costwarden init) for a moment
+                wait = CONFLICT_SECONDS if exc.status == 409 and "webhook" in str(exc) else RETRY_SECONDS
                 log.warning("Telegram getUpdates failed (%s); buttons answered again in %.0f s", exc, wait)
                 await asyncio.sleep(wait)
                 continue
@@ -119,16 +131,17 @@ class Buttons:
             for update in updates if isinstance(updates, list) else []:
                 if not isinstance(update, dict):
                     continue
-                offset = max(offset, int(update.get("update_id", 0)) + 1)
-                tap = parse(update)
-                if tap is None:
-                    continue
+                if isinstance(update.get("update_id"), int):
+                    offset = max(offset, update["update_id"] + 1)
                 try:
+                    tap = parse(update)
+                    if tap is None:
+                        continue
                     await self.handle(api, token, tap)
                 except (aiohttp.ClientError, TimeoutError, BotError, OutboxError, ValueError) as exc:
-                    log.warning("button %s on notification %d not answered: %r", tap.action, tap.note, exc)
+                    log.warning("a button tap was not answered: %r", exc)
                 except Exception:  # one bad tap must not end the buttons for good
-                    log.exception("button %s on notification %d failed", tap.action, tap.note)
+                    log.exception("a button tap failed")
 
     async def handle(self, api: str, token: str, tap: Tap) -> str:
         """Act on one tap and answer it; returns the answer shown to the person."""
@@ -160,8 +173,16 @@ class Buttons:
             return words["answer_refused"], None
         if note is None or tap.action not in (*BUTTONS, "u"):
             return words["answer_unknown"], None
-        done = await self._outbox.read(audit.latest, tap.note)
-        if (earlier := done.get(name)) is not None and earlier.state == "done":
+        steps = [r for r in await self._outbox.read(audit.history, tap.note, "button") if r.state == "done"]
+        last_undo = max((i for i, r in enumerate(steps) if r.action == "button:u"), default=-1)
+        silenced = [r for r in steps[last_undo + 1 :] if r.action.removeprefix("button:") in SILENCES]
+        if tap.action in SILENCES:
+            earlier = silenced[-1] if silenced else None  # a silence is on until Unsilence: one at a time
+        elif tap.action == "u":
+            earlier = None if silenced else (steps[last_undo] if last_undo >= 0 else None)
+        else:
+            earlier = next((r for r in steps if r.action == name), None)
+        if earlier is not None:
             return words["answer_again"].format(who=earlier.reason.partition(" ")[0]), None
         if tap.action != "u" and await self._outbox.read(notifications.resolved_after, group, tap.note):
             await self._audit(tap, group, Outcome(name, "button", "stale", reason=f"{tap.who} after the resolution"))
@@ -173,8 +194,7 @@ class Buttons:
                 until += timedelta(seconds=SILENCES[tap.action])
                 silence = await self._silence(note, tap, until)
             elif tap.action == "u":
-                made = [r for a in SILENCES if (r := done.get(f"button:{a}")) is not None and r.state == "done"]
-                for row in made:
+                for row in silenced:
                     await self._unsilence(row.output)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             await self._audit(tap, group, Outcome(name, "button", "failed", reason=f"{tap.who}: {exc}"[:300]))
@@ -204,13 +224,17 @@ class Buttons:
             text = await answer.text()
             if answer.status != 200:
                 raise ValueError(f"Alertmanager answered HTTP {answer.status}: {text[:200]}")
-            return str(json.loads(text)["silenceID"])
+            silence = json.loads(text).get("silenceID") if text.startswith("{") else None
+            if not silence:
+                raise ValueError(f"Alertmanager answered without a silence id: {text[:200]}")
+            return str(silence)
 
     async def _unsilence(self, silence: str) -> None:
         async with self._session.delete(f"{self._am}/api/v2/silence/{silence}",
                                         timeout=aiohttp.ClientTimeout(total=10)) as answer:  # fmt: skip
-            if answer.status not in (200, 404):  # 404: expired or deleted already
-                raise ValueError(f"Alertmanager answered HTTP {answer.status}: {(await answer.text())[:200]}")
+            text = await answer.text()
+            if answer.status != 200 and "not found" not in text:  # gone already (0.25 says so with a 500)
+                raise ValueError(f"Alertmanager answered HTTP {answer.status}: {text[:200]}")
 
     async def _audit(self, tap: Tap, group: str, row: Outcome) -> None:
         try:

@@ -163,7 +163,8 @@ class TelegramError(Exception):
 
 def telegram_chats(api_url: str, token: str) -> list[tuple[str, str]]:
     """(chat id, name) of the chats that wrote to the bot lately (getUpdates), newest first."""
-    url = f"{api_url.rstrip('/')}/bot{token}/getUpdates"
+    # allowed_updates named: the Bot API remembers the last call's, and the receiver's buttons ask for taps only.
+    url = f"{api_url.rstrip('/')}/bot{token}/getUpdates?allowed_updates=%5B%22message%22%2C%22channel_post%22%5D"
     try:
         with urllib.request.urlopen(url, timeout=15) as resp:  # noqa: S310 - the Bot API (or a test's fake)
             body = json.load(resp)

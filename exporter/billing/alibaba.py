@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from exporter.billing import Reading
 from exporter.billing.client import ApiError, KeyPairApi, fetch, json_object, number, retry_after
@@ -29,6 +30,8 @@ KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 KEY_KIND = "a read-only RAM user's AccessKey"
 HOSTS = {"bss": "business.aliyuncs.com", "swas": "swas.{region}.aliyuncs.com"}
 VERSIONS = {"bss": "2017-12-14", "swas": "2020-06-01"}
+BILLING_ZONE = ZoneInfo("Asia/Shanghai")
+"""Bills close at midnight Beijing time (UTC+8): the month is that calendar's."""
 CODES = {
     "SignatureDoesNotMatch": "unauthorized",
     "IncompleteSignature": "unauthorized",
@@ -105,7 +108,7 @@ def read(api: Api, cfg: ProviderApi, region: str, now: datetime) -> Reading:
     """Balance, this month's bill overview and, with `provider_api.server` naming a Simple Application Server
     instance, its traffic package."""
     balance = api.call("bss", "QueryAccountBalance", {})
-    overview = api.call("bss", "QueryBillOverview", {"BillingCycle": now.astimezone(UTC).strftime("%Y-%m")})
+    overview = api.call("bss", "QueryBillOverview", {"BillingCycle": now.astimezone(BILLING_ZONE).strftime("%Y-%m")})
     items = ((overview.get("Data") or {}).get("Items") or {}).get("Item") or []
     by_service: dict[str, float] = {}
     for item in items:
@@ -116,7 +119,8 @@ def read(api: Api, cfg: ProviderApi, region: str, now: datetime) -> Reading:
     if cfg.server:
         used, quota = _traffic(api, cfg.server, region)
     # AvailableAmount is money available (yuan); the Reading's balance is what the account owes.
-    return Reading(month_to_date=sum(by_service.values()), balance=-number(balance, "Data", "AvailableAmount"),
+    available = str((balance.get("Data") or {}).get("AvailableAmount", "")).replace(",", "")  # "1,234.56" is seen
+    return Reading(month_to_date=sum(by_service.values()), balance=-number({"a": available}, "a"),
                    transfer_used_bytes=used, transfer_quota_bytes=quota, by_service=by_service)  # fmt: skip
 
 

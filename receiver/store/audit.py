@@ -28,6 +28,16 @@ def latest(db: sqlite3.Connection, notification_id: int) -> dict[str, Outcome]:
     return {r[0]: Outcome(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows}
 
 
+def history(db: sqlite3.Connection, notification_id: int, kind: str) -> list[Outcome]:
+    """Every recorded step of one kind for a notification, oldest first."""
+    rows = db.execute(
+        "SELECT name, kind, state, argv, output, reason FROM actions WHERE notification_id = ? AND kind = ?"
+        " ORDER BY id",
+        (notification_id, kind),
+    )
+    return [Outcome(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in rows]
+
+
 def expected_by_alert(db: sqlite3.Connection, since: float) -> dict[str, int]:
     """Alert name -> pages marked expected (the chat's button) since `since`: what the digest reports back."""
     rows = db.execute(

@@ -178,3 +178,45 @@ async def test_pages_marked_expected_are_counted_by_alert_in_the_digest(
     d = DigestFacts(kind="day", first_day="2026-11-28", last_day="2026-11-28", timezone="UTC", expected=expected)
     text = render_digest(d, language="en", grafana_url=None, window_ms=(0, 1)).plain()
     assert "Marked expected (planned) from the chat, last 30 days\n• CostwardenCostSpike: 1×" in text
+
+
+async def test_silence_unsilence_and_silence_again_leave_no_silence_behind(
+    aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
+) -> None:
+    """An Unsilence used to leave the "done" of the silences standing: the next Silence answered "already done" and
+    silenced nothing, and a second Unsilence left a 24 h silence active."""
+    fake, url = bot
+    cfg = settings(tmp_path, url, fake, alertmanager)
+    client = await aiohttp_client(create_app(cfg))
+    sent = await page(client, fake)
+    note = sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"].rsplit(":", 1)[1]
+    for n, (action, active) in enumerate([("s1h", 1), ("u", 0), ("s24h", 1), ("u", 0), ("s1h", 1)], start=1):
+        fake.tap(CHAT, sent["message_id"], f"cw:{action}:{note}")
+        await until(lambda n=n: len(fake.received["answerCallbackQuery"]) == n, 10)
+        assert fake.received["answerCallbackQuery"][-1]["text"] == "Done.", action
+        assert len(silences(alertmanager)) == active, action
+    fake.tap(CHAT, sent["message_id"], f"cw:s24h:{note}")  # a silence is on: one at a time
+    await until(lambda: len(fake.received["answerCallbackQuery"]) == 6, 10)
+    assert fake.received["answerCallbackQuery"][-1]["text"] == "Already done by @ann."
+    assert len(silences(alertmanager)) == 1
+
+
+async def test_a_malformed_tap_is_ignored_and_a_silence_gone_already_still_unsilences(
+    aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
+) -> None:
+    """A callback whose number was not ASCII digits ended the poller for good; Alertmanager 0.25 answers a deleted
+    silence's DELETE with a 500 "not found", which made Unsilence fail on every tap."""
+    fake, url = bot
+    cfg = settings(tmp_path, url, fake, alertmanager)
+    client = await aiohttp_client(create_app(cfg))
+    sent = await page(client, fake)
+    note = sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"].rsplit(":", 1)[1]
+    fake.tap(CHAT, sent["message_id"], "cw:s1h:\u00b2")  # "²" passes str.isdigit()
+    fake.tap(CHAT, sent["message_id"], f"cw:s1h:{note}")
+    await until(lambda: len(silences(alertmanager)) == 1, 10)
+    (silence,) = silences(alertmanager)
+    request = urllib.request.Request(f"{alertmanager}/api/v2/silence/{silence['id']}", method="DELETE")  # noqa: S310
+    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback: someone expired it in the UI
+    fake.tap(CHAT, sent["message_id"], f"cw:u:{note}")
+    await until(lambda: len(fake.received["answerCallbackQuery"]) == 2, 10)
+    assert fake.received["answerCallbackQuery"][-1]["text"] == "Done."

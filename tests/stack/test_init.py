@@ -4,10 +4,12 @@ configs it writes taken as they are by `make run` and compose."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -222,3 +224,16 @@ def test_status_says_when_the_baselines_are_ready(history_hours: float, days: fl
     from stack.status import history_line
 
     assert says in history_line(history_hours * 3600, days)
+
+
+def test_the_chat_is_found_after_the_receivers_buttons_asked_for_taps_only(telegram: tuple[FakeChat, str]) -> None:
+    """The Bot API keeps a getUpdates call's allowed_updates for later calls that name none: once the receiver's
+    buttons had polled for taps, init's search for the chat found nothing."""
+    fake, url = telegram
+    fake.someone_writes(55501, "Ann")
+    narrowed = urllib.request.Request(f"{url}/bot{fake.telegram_token}/getUpdates", method="POST",  # noqa: S310
+                                      data=json.dumps({"allowed_updates": ["callback_query"]}).encode(),
+                                      headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(narrowed, timeout=5) as answer:  # noqa: S310 - loopback
+        assert json.load(answer)["result"] == []
+    assert [str(chat) for chat, _ in init.telegram_chats(url, fake.telegram_token)] == ["55501"]

@@ -96,6 +96,7 @@ class FakeChat:
     ids: Any = field(default_factory=lambda: itertools.count(100))
     _tapped: asyncio.Event = field(default_factory=asyncio.Event)
     _answered: set[str] = field(default_factory=set)
+    _allowed: list[str] = field(default_factory=list)
 
     async def _failure(self, service: str) -> str | None:
         self.attempts[service] += 1
@@ -146,8 +147,12 @@ class FakeChat:
         except ValueError:
             body = {}
         offset = int(body.get("offset") or request.query.get("offset") or 0)
+        named = body.get("allowed_updates") or json.loads(request.query.get("allowed_updates") or "null")
+        if named is not None:  # the Bot API keeps the last list for later calls that name none
+            self._allowed = list(named)
         deadline = time.monotonic() + min(float(body.get("timeout") or 0), 30.0)  # a long poll, as the Bot API does
-        while not (pending := [u for u in self.telegram_updates if u["update_id"] >= offset]):
+        while not (pending := [u for u in self.telegram_updates if u["update_id"] >= offset
+                               and (not self._allowed or set(u) & set(self._allowed))]):  # fmt: skip
             if time.monotonic() >= deadline:
                 break
             self._tapped.clear()

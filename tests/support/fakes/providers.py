@@ -408,7 +408,7 @@ class FakeAlibaba:
             return self._error(500, "InternalError", "The request processing has failed due to some unknown error.")
         if action == "QueryAccountBalance":
             return web.json_response({"Code": "200", "Message": "Successful!", "RequestId": "req-1", "Success": True,
-                                      "Data": {"AvailableAmount": "1234.56", "AvailableCashAmount": "1234.56",
+                                      "Data": {"AvailableAmount": "1,234.56", "AvailableCashAmount": "1,234.56",
                                                "CreditAmount": "0.00", "Currency": "CNY"}})  # fmt: skip
         if action == "QueryBillOverview":
             if not re.fullmatch(r"\d{4}-\d{2}", request.query.get("BillingCycle", "")):
