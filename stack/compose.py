@@ -289,9 +289,13 @@ def receiver_config(values: Mapping[str, str]) -> str:
             "language": values.get("REPORT_LANGUAGE") or "en",
         },
         "grafana_url": values.get("GRAFANA_URL") or "http://127.0.0.1:3000",
-        # The addresses Prometheus and Alertmanager are told they are reached at (--web.external-url): the links.
-        "prometheus_url": values.get("PROMETHEUS_URL") or "http://127.0.0.1:9090",
-        "alertmanager_url": values.get("ALERTMANAGER_URL") or "http://127.0.0.1:9093",
+        # The addresses .env says Prometheus and Alertmanager are reached at (also their --web.external-url): the
+        # links of messages. Unset, no graph or silence link is sent (a loopback default would be dead on a phone).
+        **{
+            key: values[name]
+            for key, name in (("prometheus_url", "PROMETHEUS_URL"), ("alertmanager_url", "ALERTMANAGER_URL"))
+            if values.get(name)
+        },
         "channels": channels,
         # The token reaches the receiver as COSTWARDEN_RECEIVER_ACTIONS_TOKEN; its presence turns actions on.
         **({"actions": {"url": f"http://{ADDRESSES['exporter']}"}} if values.get("COSTWARDEN_ACTIONS_TOKEN") else {}),

@@ -316,3 +316,12 @@ def test_tencent_lighthouse_billing_needs_its_key_pair_and_gets_its_region(tmp_p
     assert set(keys) <= set(compose.READS["exporter"]) and set(keys) <= compose.SECRET
     with pytest.raises(compose.EnvError, match=r"TENCENTCLOUD_SECRET_KEY=\(hidden\)"):
         compose.check({**env, **keys, "TENCENTCLOUD_SECRET_KEY": "short"})
+
+
+def test_message_links_follow_the_env_and_are_left_out_without_it() -> None:
+    plain = yaml.safe_load(compose.receiver_config(compose.check({})))
+    assert "prometheus_url" not in plain and "alertmanager_url" not in plain  # no loopback default: dead on a phone
+    env = {"PROMETHEUS_URL": "https://ops.example.com/prom", "ALERTMANAGER_URL": "https://ops.example.com/am"}
+    linked = yaml.safe_load(compose.receiver_config(compose.check(env)))
+    assert (linked["prometheus_url"], linked["alertmanager_url"]) == tuple(env.values())
+    assert linked["buttons"] == {"alertmanager_api": "http://alertmanager:9093"}  # the API inside the network
