@@ -7,24 +7,28 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from costwarden.logs import setup_logging
-from receiver import __version__
+from receiver import __version__, feedback
 from receiver.app import create_app
 from receiver.datadir import DataDirError
 from receiver.digest import schedule
 from receiver.digest.digester import compose
 from receiver.digest.schedule import Kind
+from receiver.facts.prometheus import Prometheus, PrometheusError
 from receiver.message.render import Message
 from receiver.metrics import Metrics
 from receiver.sendtest import send_now, send_test
 from receiver.services import open_services
 from receiver.settings import SECRET_FIELDS, Settings, SettingsError, load, without_userinfo
 from receiver.store.db import OutboxError
+from receiver.store.outbox import Outbox
 
 log = logging.getLogger("receiver")
 
@@ -39,6 +43,9 @@ COSTWARDEN_RECEIVER_BASIC_PASSWORD, or the same names with _FILE pointing at a f
 Digests: `digest --now` sends the digest of yesterday (`--period week`: of the last seven days) at once to the
 digest channels, as tomorrow morning's will look; `--dry-run` prints it instead. It does not count as the scheduled
 one, which `serve` still sends at `digest.daily.at` / `digest.weekly.at`.
+
+Feedback: `feedback export --out DIR [--days 30]` writes the pages marked Expected with the Telegram button as a
+backtest corpus (one scenario per page, from Prometheus); `python -m bench.detection --corpus DIR` replays the rules.
 
 Exit codes: 0 stopped cleanly (send-test, digest: every channel took the message), 1 send-test, digest: a channel
 failed, 2 invalid configuration or usage."""
@@ -72,6 +79,18 @@ async def digest_now(settings: Settings, kind: Kind, send: bool) -> tuple[Messag
     return message, results
 
 
+async def export_feedback(settings: Settings, out: Path, days: int) -> list[Path]:
+    """The pages marked expected as a backtest corpus, read from the outbox and Prometheus (receiver/feedback.py)."""
+    outbox = Outbox(settings.outbox_path, settings.intake.dedup_window_seconds)
+    await outbox.open()
+    try:
+        async with aiohttp.ClientSession() as session:
+            now = time.time()
+            return await feedback.export(outbox, Prometheus(session, settings.prometheus), out, now - days * 86400, now)
+    finally:
+        await outbox.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="costwarden-receiver",
@@ -81,10 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve", "send-test", "digest"],
+        "command", nargs="?", default="serve", choices=["serve", "send-test", "digest", "feedback"],
         help="serve (default); send-test: a sample message through every channel, printing the answers; "
-        "digest: a spend digest now (with --now or --dry-run)",
+        "digest: a spend digest now (with --now or --dry-run); feedback export: the pages marked expected, as "
+        "a backtest corpus",
     )  # fmt: skip
+    parser.add_argument("what", nargs="?", choices=["export"], help="feedback: export (see --out)")
+    parser.add_argument("--out", type=Path, help="feedback export: the corpus directory to write (one per page)")
+    parser.add_argument("--days", type=int, default=30, help="feedback export: pages marked expected this recently")
     parser.add_argument("--now", action="store_true", help="digest: send it now to the digest channels")
     parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="digest: print it, send nothing")
     parser.add_argument("--period", choices=["day", "week"], default="day",
@@ -104,6 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.config_check:
         print(json.dumps(describe(settings), indent=2, ensure_ascii=False))
+        return 0
+    if args.command == "feedback":
+        if args.what != "export" or args.out is None:
+            parser.error("feedback needs: export --out DIR")
+        try:
+            written = asyncio.run(export_feedback(settings, args.out, args.days))
+        except (OutboxError, PrometheusError) as exc:
+            print(f"costwarden-receiver: {exc}", file=sys.stderr)
+            return 1
+        for path in written:
+            print(path)
+        print(f"{len(written)} page(s) marked expected in {args.days} days written to {args.out}; replay them: "
+              f"python -m bench.detection --corpus {args.out}", file=sys.stderr)  # fmt: skip
         return 0
     if args.command == "digest":
         if not (args.now or args.dry_run):

@@ -1,7 +1,7 @@
 """Detection-quality benchmark: `python -m bench.detection [--corpus DIR] [--nab DIR | --no-nab] [--write-corpus DIR]`.
 
 Without --corpus it replays the built-in synthetic corpus (tests/support/detection/synth.py). With --corpus it
-backtests the rules on scenarios in the corpus format (tests/support/detection/corpus.py), e.g. your own exported
+backtests the rules on scenarios in the corpus format (costwarden/corpus.py), e.g. your own exported
 history. Then it scores the rules on the real-world series of the Numenta Anomaly Benchmark
 (tests/support/detection/nab.py) if the corpus is there (`../shared/corpora/nab` beside the checkout, or --nab DIR);
 without it, it says so and skips that table.
@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support.detection import corpus, engine, nab, score, synth
+from costwarden import corpus
+from tests.support.detection import engine, nab, score, synth
 from tests.support.detection.synth import monday_base
 
 

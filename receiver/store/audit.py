@@ -48,3 +48,13 @@ def expected_by_alert(db: sqlite3.Connection, since: float) -> dict[str, int]:
         (since,),
     )
     return {str(name): int(count) for name, count in rows}
+
+
+def expected_marks(db: sqlite3.Connection, since: float) -> list[tuple[int, str, str]]:
+    """(notification id, its webhook, who) of each page marked expected since `since`, oldest first."""
+    rows = db.execute(
+        "SELECT n.id, n.payload, a.reason FROM actions a JOIN notifications n ON n.id = a.notification_id"
+        " WHERE a.kind = 'button' AND a.name = 'button:expected' AND a.state = 'done' AND a.at >= ? ORDER BY a.id",
+        (since,),
+    )
+    return [(int(r[0]), str(r[1]), str(r[2]).partition(" ")[0]) for r in rows]

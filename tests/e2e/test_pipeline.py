@@ -28,9 +28,9 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from costwarden.corpus import Scenario, Series
 from stack import render
 from tests.support.detection import engine, synth
-from tests.support.detection.corpus import Scenario, Series
 from tests.support.fakes import serve_in_thread
 from tests.support.fakes.chat import FakeChat
 from tests.support.fakes.ollama import FakeOllama

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from costwarden.corpus import Series
 from tests.support.detection import engine, synth
-from tests.support.detection.corpus import Series
 from tests.support.detection.synth import monday_base
 
 ROOT = Path(__file__).parents[2]

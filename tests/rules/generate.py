@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.detection.corpus import Scenario
+from costwarden.corpus import Scenario
 from tests.support.detection.synth import DAY, build
 
 RULES = Path(__file__).parents[2] / "rules"

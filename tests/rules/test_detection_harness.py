@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from tests.support.detection import corpus, engine, score, synth
+from costwarden import corpus
+from tests.support.detection import engine, score, synth
 from tests.support.detection.synth import monday_base
 
 

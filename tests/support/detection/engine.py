@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.detection.corpus import Scenario
+from costwarden.corpus import Scenario
 from tests.support.net import free_port, wait_until_ok
 
 RULES = Path(__file__).parents[3] / "rules"

@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from costwarden.corpus import Scenario, Series
 from tests.support.detection import engine
-from tests.support.detection.corpus import Scenario, Series
 
 DEFAULT_CORPUS = Path(__file__).parents[4] / "shared" / "corpora" / "nab"
 STEP = 300.0

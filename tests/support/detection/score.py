@@ -6,7 +6,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from tests.support.detection.corpus import Scenario
+from costwarden.corpus import Scenario
 from tests.support.detection.engine import Firing
 
 PAGING = ("warning", "critical")

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from costwarden.corpus import Anomaly, Scenario, Series
 from exporter import config
 from exporter.pricing import GIB, unit_prices
-from tests.support.detection.corpus import Anomaly, Scenario, Series
 
 DAY = 1440
 HOUR = 60
