@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from costwarden import corpus
-from receiver.facts.prometheus import Prometheus, PrometheusError
+from receiver.facts.prometheus import Prometheus, PrometheusError, matchers
 from receiver.intake import parse_webhook
 from receiver.store import audit
 from receiver.store.outbox import Outbox
@@ -55,7 +55,7 @@ async def export(outbox: Outbox, prometheus: Prometheus, out: Path, since: float
 
 async def _series(prometheus: Prometheus, instance: str, start: float, end: float) -> list[corpus.Series]:
     """Every costwarden_* series of the host over [start, end] at one sample a minute, gaps as NaN."""
-    query = f'{{__name__=~"costwarden_.+", instance="{_escape(instance)}"}}'
+    query = '{__name__=~"costwarden_.+",' + matchers({"instance": instance})[1:]  # the host's value escaped as data
     found: dict[tuple[tuple[str, str], ...], dict[float, float]] = {}
     at = start
     while at < end:
@@ -71,7 +71,3 @@ async def _series(prometheus: Prometheus, instance: str, start: float, end: floa
         values = [points.get(t, math.nan) for t in grid]
         out.append(corpus.Series(metric, labels, "counter" if COUNTERS.match(metric) else "gauge", grid, values))
     return out
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')

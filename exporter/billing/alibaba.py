@@ -19,10 +19,9 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from exporter.billing import Reading
-from exporter.billing.client import ApiError, KeyPairApi, fetch, json_object, number, retry_after
+from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, json_object, number, retry_after
 from exporter.config import ProviderApi
 
 KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
@@ -30,8 +29,6 @@ KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 KEY_KIND = "a read-only RAM user's AccessKey"
 HOSTS = {"bss": "business.aliyuncs.com", "swas": "swas.{region}.aliyuncs.com"}
 VERSIONS = {"bss": "2017-12-14", "swas": "2020-06-01"}
-BILLING_ZONE = ZoneInfo("Asia/Shanghai")
-"""Bills close at midnight Beijing time (UTC+8): the month is that calendar's."""
 CODES = {
     "SignatureDoesNotMatch": "unauthorized",
     "IncompleteSignature": "unauthorized",
@@ -108,7 +105,7 @@ def read(api: Api, cfg: ProviderApi, region: str, now: datetime) -> Reading:
     """Balance, this month's bill overview and, with `provider_api.server` naming a Simple Application Server
     instance, its traffic package."""
     balance = api.call("bss", "QueryAccountBalance", {})
-    overview = api.call("bss", "QueryBillOverview", {"BillingCycle": now.astimezone(BILLING_ZONE).strftime("%Y-%m")})
+    overview = api.call("bss", "QueryBillOverview", {"BillingCycle": now.astimezone(BEIJING).strftime("%Y-%m")})
     items = ((overview.get("Data") or {}).get("Items") or {}).get("Item") or []
     by_service: dict[str, float] = {}
     for item in items:

@@ -12,6 +12,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from exporter.config import ProviderApi
 
@@ -61,6 +62,10 @@ class Client:
         shown = url.split("?")[0]
         request = urllib.request.Request(url, headers=self._headers)  # noqa: S310 - http(s) only, checked in config
         return json_object(fetch(request, self._timeout, f"{self.name}: {shown}"), f"{self.name}: {shown}")
+
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+"""Tencent Cloud and Alibaba Cloud close bills at midnight Beijing time (UTC+8): their month is that calendar's."""
 
 
 class KeyPairApi:

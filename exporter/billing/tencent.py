@@ -16,10 +16,9 @@ import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from exporter.billing import Reading
-from exporter.billing.client import ApiError, KeyPairApi, fetch, number
+from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, number
 from exporter.config import ProviderApi
 
 KEY_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
@@ -27,9 +26,6 @@ KEY_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
 KEY_KIND = "a read-only CAM sub-account key"
 BASE_URL = "https://{service}.tencentcloudapi.com"
 VERSIONS = {"billing": "2018-07-09", "lighthouse": "2020-03-24"}
-PAGE_LIMIT = 20
-BILLING_ZONE = ZoneInfo("Asia/Shanghai")
-"""Bills close at midnight Beijing time (UTC+8): the month is that calendar's."""
 CODES = {
     "AuthFailure.SignatureFailure": "unauthorized",
     "AuthFailure.SignatureExpire": "unauthorized",
@@ -103,7 +99,7 @@ def read(api: Api, cfg: ProviderApi, region: str, now: datetime) -> Reading:
     """Balance, this month's bill by product (when Tencent has it ready) and, with `provider_api.server` naming a
     Lighthouse instance, its traffic package."""
     balance = api.call("billing", "DescribeAccountBalance", {})
-    month = now.astimezone(BILLING_ZONE).strftime("%Y-%m")
+    month = now.astimezone(BEIJING).strftime("%Y-%m")
     summary = api.call("billing", "DescribeBillSummaryByProduct",
                        {"BeginTime": f"{month}-01 00:00:00", "EndTime": f"{month}-01 23:59:59"})  # fmt: skip
     month_to_date = None
