@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exporter import config
+from exporter.billing import alibaba
 from exporter.billing.poller import Poller, build
 from exporter.exposition import render_text
 from tests.exporter.test_scrape import get
@@ -393,3 +395,14 @@ def test_alibaba_errors_map_to_reasons_and_the_secret_is_never_shown(
     assert "notIt0000000" not in caplog.text and ALIBABA_SECRET not in caplog.text
     with pytest.raises(config.ConfigError, match="ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"):
         build(simple_application_server(url), {})
+
+
+def test_the_cn_providers_bill_by_the_beijing_month(alibaba_fake: tuple[FakeAlibaba, str]) -> None:
+    """At 01:00 on the 1st in Beijing it is still the last day of the month in UTC: the month asked for was the one
+    that had just closed, so month-to-date reported the whole previous bill for eight hours."""
+    server, url = alibaba_fake
+    table = simple_application_server(url)
+    api = alibaba.Api(ALIBABA_ID, ALIBABA_SECRET, table.provider_api)
+    alibaba.read(api, table.provider_api, table.region, datetime(2026, 11, 30, 17, 0, tzinfo=UTC))
+    alibaba.read(api, table.provider_api, table.region, datetime(2026, 11, 30, 15, 59, tzinfo=UTC))
+    assert server.cycles == ["2026-12", "2026-11"]

@@ -161,6 +161,15 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
     assert load(None).auth.bearer_token == "from-file"
 
 
+def test_an_empty_document_means_the_defaults(tmp_path: Path) -> None:
+    """`[]` or `''` loaded the defaults, as an empty file does; the shared YAML reader made them "expected a
+    mapping" errors for a while."""
+    for text in ("[]\n", "''\n", "# nothing yet\n"):
+        path = tmp_path / "receiver.yml"
+        path.write_text(text)
+        assert load(path) == load(None), text
+
+
 def test_the_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 20: the example turned on basic auth, which no shipped Alertmanager config sends (every webhook 401)."""
     monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN", "tok")

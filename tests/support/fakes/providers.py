@@ -358,6 +358,7 @@ class FakeAlibaba:
     fail: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     nonces: set[str] = field(default_factory=set)
+    cycles: list[str] = field(default_factory=list)
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> web.Response:
@@ -411,6 +412,7 @@ class FakeAlibaba:
                                       "Data": {"AvailableAmount": "1,234.56", "AvailableCashAmount": "1,234.56",
                                                "CreditAmount": "0.00", "Currency": "CNY"}})  # fmt: skip
         if action == "QueryBillOverview":
+            self.cycles.append(request.query.get("BillingCycle", ""))
             if not re.fullmatch(r"\d{4}-\d{2}", request.query.get("BillingCycle", "")):
                 return self._error(400, "MissingParameter", "BillingCycle")
             items = [{"ProductCode": "swas", "ProductName": "轻量应用服务器", "PretaxAmount": 24.0,
