@@ -11,6 +11,9 @@ COPY stack stack
 RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[aws]'
 
 FROM python:3.12.8-slim-bookworm
+# A CJK font, so the charts of a `language: zh` receiver carry their words (without one: numbers and units only).
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    fonts-wqy-microhei >/dev/null && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /var/lib/costwarden --create-home costwarden
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels

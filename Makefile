@@ -37,11 +37,13 @@ $(BENCH_STAMP): $(STAMP)
 # Debian's Prometheus tools are real peers in `make run` and the tests; the tests also check the compose file with
 # Debian's docker-compose (its `config` needs no engine). Installed when missing (needs root, as CI is).
 RUN_PACKAGES := prometheus:promtool prometheus-alertmanager:amtool prometheus-node-exporter:prometheus-node-exporter
-TEST_PACKAGES := $(RUN_PACKAGES) docker-compose:docker-compose systemd:systemd-analyze
+# A CJK font, so the tests draw a chart's Chinese words as well as the numbers-only picture made without one.
+TEST_PACKAGES := $(RUN_PACKAGES) docker-compose:docker-compose systemd:systemd-analyze \
+	fonts-wqy-microhei:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 # The slow tests also boot a Debian made by debootstrap under systemd-nspawn (costwarden install under a real systemd).
 SLOW_PACKAGES := $(TEST_PACKAGES) debootstrap:debootstrap systemd-container:systemd-nspawn
 define install_missing
-	@missing=""; for pair in $(1); do command -v $${pair#*:} >/dev/null || missing="$$missing $${pair%%:*}"; done; \
+	@missing=""; for pair in $(1); do command -v $${pair#*:} >/dev/null || [ -e $${pair#*:} ] || missing="$$missing $${pair%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install$$missing" >&2; exit 1; fi; \

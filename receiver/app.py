@@ -181,13 +181,15 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         if buttons is not None:
             buttons.start()
         check = asyncio.create_task(services.enricher.check())
+        warm = asyncio.create_task(services.charter.warm())  # matplotlib and the fonts, off the first alert's path
         depth, _ = await outbox.read(notifications.depth, time.time())
         if depth:
             log.info("resuming %d unfinished notification(s) from the outbox", depth)
         yield
-        check.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await check
+        for task in (check, warm):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if buttons is not None:
             await buttons.stop()
         await digester.stop()

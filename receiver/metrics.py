@@ -56,6 +56,15 @@ class Metrics:
             "costwarden_receiver_digests", "Digests queued, by period (day, week), verdict and whether sent late.",
             ["period", "verdict", "late"], registry=r,
         )  # fmt: skip
+        self.charts = Counter(
+            "costwarden_receiver_charts", "Charts made for alerts and digests, by result: drawn, no_data (the scope "
+            "has no cost series), failed (Prometheus or drawing), timeout (charts.timeout_seconds).", ["result"],
+            registry=r,
+        )  # fmt: skip
+        self.chart_seconds = Histogram(
+            "costwarden_receiver_chart_duration_seconds", "Time to draw one chart (PNG), in its worker thread.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r,
+        )  # fmt: skip
         self.heartbeats = Counter(
             "costwarden_receiver_heartbeats", "Watchdog repeats, by result: sent (2xx), failed, off (no URL).",
             ["result"], registry=r,

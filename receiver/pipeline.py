@@ -14,6 +14,7 @@ import time
 
 from costwarden.logs import CONTEXT
 from receiver.analysis import fallback
+from receiver.analysis.enrich import Outcome
 from receiver.analysis.schema import Analysis
 from receiver.delivery.deliverer import Deliverer, sends_for
 from receiver.dispatch import Dispatcher
@@ -57,6 +58,7 @@ class Worker:
         self._prometheus = services.prometheus
         self._channels = services.channels
         self._deliverer = deliverer
+        self._charter = services.charter
         self._metrics = services.metrics
         self._dispatcher = Dispatcher(
             "dispatch", self._due, lambda p: p.group_key, self._process, settings.processing.workers,
@@ -94,7 +96,8 @@ class Worker:
             await self._failed(pending, exc, attempts)
 
     async def _run(self, item: Work) -> None:
-        """Facts, then (for a page-first severity) the facts sent at once, then the analysis and its sends.
+        """Facts, then (for a page-first severity) the facts sent at once and the chart as soon as it is drawn, then
+        the analysis and its sends (with the chart, when there was no page).
 
         Each step is committed with the sends it queues, so a restart resumes after the last one.
         """
@@ -111,29 +114,43 @@ class Worker:
         names = self._settings.channels_for({**hook.commonLabels, "status": hook.status})
         severity = facts.alerts[0].severity if facts.alerts else ""
         page_first = hook.status == "firing" and severity in self._settings.processing.page_first
-        if page_first and item.state == Note.PENDING:
-            summary = fallback.summarise(facts, self._settings.ollama.language)
-            promise = "page" if self._settings.ollama.enabled else "disabled"  # no follow-up is promised when off
-            page = self._render(item, hook, facts, summary, "page", "fallback", promise)
-            queued = sends_for(item.group_key, page, self._channels, names)
-            await self._outbox.write(notifications.advance, item.id, Note.PAGED, queued, None, time.time())
-            self._deliverer.wake()
-            log.info("facts queued for %s ahead of the analysis", ", ".join(names))
-        outcome = await self._enricher.analyse(facts)
-        self._metrics.processed.labels(outcome.source).inc()
-        log.info("analysed (%s%s)", outcome.source, f": {outcome.reason}" if outcome.reason else "")
-        kind = "message"
-        if page_first:  # the page already carries the plain facts; only a model's analysis is worth a follow-up
-            kind = "followup"
-        message = self._render(item, hook, facts, outcome.analysis, kind, outcome.source, outcome.reason)
-        sends = []
-        if kind == "followup" and outcome.source == "fallback":
-            if outcome.reason != "disabled":  # the page promised an analysis: say in one line why none came
-                language = self._settings.ollama.language
-                note = no_analysis(item.id, item.group_key, message.title, outcome.reason or "", language)
-                sends = sends_for(item.group_key, note, self._channels, names)
-        else:
-            sends = sends_for(item.group_key, message, self._channels, names)
+        language = self._settings.ollama.language
+        promise = "page" if self._settings.ollama.enabled else "disabled"  # no follow-up is promised when off
+        page = self._render(item, hook, facts, fallback.summarise(facts, language), "page", "fallback", promise)
+        # The chart is drawn while the model thinks; it follows the message it belongs to, never holds it back.
+        charting = asyncio.create_task(self._charter.alert(page, hook, facts))
+        analysing: asyncio.Task[Outcome] | None = None
+        try:
+            if page_first and item.state == Note.PENDING:
+                queued = sends_for(item.group_key, page, self._channels, names)
+                await self._outbox.write(notifications.advance, item.id, Note.PAGED, queued, None, time.time())
+                self._deliverer.wake()
+                log.info("facts queued for %s ahead of the analysis", ", ".join(names))
+            analysing = asyncio.create_task(self._enricher.analyse(facts))
+            if page_first and (picture := await charting) is not None:  # after the page, before the analysis
+                charts = sends_for(item.group_key, picture, self._channels, names)
+                await self._outbox.write(notifications.advance, item.id, Note.PAGED, charts, None, time.time())
+                self._deliverer.wake()
+            outcome = await analysing
+            self._metrics.processed.labels(outcome.source).inc()
+            log.info("analysed (%s%s)", outcome.source, f": {outcome.reason}" if outcome.reason else "")
+            kind = "message"
+            if page_first:  # the page already carries the plain facts; only a model's analysis is worth a follow-up
+                kind = "followup"
+            message = self._render(item, hook, facts, outcome.analysis, kind, outcome.source, outcome.reason)
+            sends = []
+            if kind == "followup" and outcome.source == "fallback":
+                if outcome.reason != "disabled":  # the page promised an analysis: say in one line why none came
+                    note = no_analysis(item.id, item.group_key, message.title, outcome.reason or "", language)
+                    sends = sends_for(item.group_key, note, self._channels, names)
+            else:
+                sends = sends_for(item.group_key, message, self._channels, names)
+                if not page_first and (picture := await charting) is not None:  # after its message, in one step
+                    sends += sends_for(item.group_key, picture, self._channels, names)
+        finally:  # an error or a stop on the way: neither is left running
+            charting.cancel()
+            if analysing is not None:
+                analysing.cancel()
         processed = Processed(
             facts=facts.model_dump_json(),
             prompt=outcome.prompt,

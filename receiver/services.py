@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from receiver.analysis.enrich import Enricher
+from receiver.chart import Charter
 from receiver.delivery import channels
 from receiver.facts.prometheus import Prometheus
 from receiver.metrics import Metrics
@@ -28,6 +29,7 @@ class Services:
     prometheus: Prometheus
     enricher: Enricher
     channels: dict[str, channels.Channel]
+    charter: Charter
 
 
 @contextlib.asynccontextmanager
@@ -36,7 +38,11 @@ async def open_services(settings: Settings, metrics: Metrics, outbox: Outbox | N
     async with aiohttp.ClientSession() as session:
         enricher = Enricher(settings.ollama, outbox, metrics)
         sinks = channels.build(settings.channels, session, buttons=settings.buttons.alertmanager_api is not None)
+        prometheus = Prometheus(session, settings.prometheus)
+        language, cache = settings.ollama.language, settings.data_dir / "matplotlib"
+        charter = Charter(settings.charts, prometheus, metrics, language, cache)
         try:
-            yield Services(settings, metrics, session, Prometheus(session, settings.prometheus), enricher, sinks)
+            yield Services(settings, metrics, session, prometheus, enricher, sinks, charter)
         finally:
+            charter.close()
             await enricher.close()

@@ -155,6 +155,19 @@ class SlackChannel(_HttpChannel):
     type: Literal["slack"]
     name: str = "slack"
     webhook_url: str = Field(pattern=r"^https?://", description="secret: COSTWARDEN_RECEIVER_<NAME>_WEBHOOK_URL")
+    bot_token: str | None = Field(
+        default=None, description="secret: COSTWARDEN_RECEIVER_<NAME>_BOT_TOKEN (xoxb-…, scope files:write): charts "
+        "are uploaded as files; without it a chart is not sent (the message's links remain)",
+    )  # fmt: skip
+    channel_id: str | None = Field(default=None, pattern=r"^[A-Z0-9]+$", description="where charts are uploaded (C…)")
+    api_url: str = Field(default="https://slack.com/api", pattern=r"^https?://")
+
+    @model_validator(mode="after")
+    def _channel_for_files(self) -> SlackChannel:
+        if self.bot_token and not self.channel_id:
+            raise ValueError("bot_token is set but channel_id is not: name the channel charts are uploaded to (its "
+                             "id, C…, from the channel's details)")  # fmt: skip
+        return self
 
 
 class DiscordChannel(_HttpChannel):
@@ -273,6 +286,15 @@ class Delivery(_Model):
     max_age_hours: float = Field(default=48.0, gt=0, description="a send still failing after this long is parked")
 
 
+class Charts(_Model):
+    """A picture after every alert about money and every digest (receiver/chart): cost per hour against the usual."""
+
+    enabled: bool = True
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="a chart not drawn in time is left out; the message never waits for it"
+    )
+
+
 class Actions(_Model):
     """Diagnostics and remediation the exporter runs for an alert (docs/actions.md); off without `url`."""
 
@@ -386,6 +408,7 @@ class Settings(_Model):
         default=None, pattern=r"^https?://", description="where people open Alertmanager: silence links are made on it"
     )
     digest: Digest = Digest()
+    charts: Charts = Charts()
     actions: Actions = Actions()
     heartbeat: Heartbeat = Heartbeat()
     buttons: Buttons = Buttons()

@@ -17,6 +17,7 @@ import random
 import time
 
 from costwarden.logs import CONTEXT
+from receiver.chart import Picture
 from receiver.delivery.channels import Channel, Permanent, RetryLater
 from receiver.dispatch import Dispatcher
 from receiver.message.render import Message
@@ -30,11 +31,13 @@ from receiver.store.states import Send as SendState
 log = logging.getLogger("receiver.delivery")
 
 
-def sends_for(group_key: str, message: Message, channels: dict[str, Channel], names: list[str]) -> list[Send]:
-    """The message rendered once per channel into the parts the outbox queues (a retry sends the same words)."""
+def sends_for(group_key: str, message: Message | Picture, channels: dict[str, Channel], names: list[str]) -> list[Send]:
+    """The message (or its chart) rendered once per channel into the parts the outbox queues (a retry sends the same
+    words); a channel that cannot show a picture gets no part of a chart."""
     out = []
     for name in names:
-        parts = channels[name].render(message)
+        channel = channels[name]
+        parts = channel.picture(message) if isinstance(message, Picture) else channel.render(message)
         out += [
             Send(group_key, name, message.kind, i, len(parts), json.dumps(body, ensure_ascii=False))
             for i, body in enumerate(parts)
@@ -103,7 +106,7 @@ class Deliverer:
         await self._outbox.write(sends.mark, item.id, SendState.INFLIGHT, time.time())
         reply_to = (
             await self._outbox.read(sends.reply_of, item.notification_id, item.channel)
-            if item.kind == "followup"
+            if item.kind in ("followup", "chart")
             else None
         )
         try:

@@ -127,6 +127,9 @@ class Digester:
             log.warning("digest %s waits for Prometheus: %s", period.key, facts.context_error)
             return []
         queued = sends_for(message.group_key, message, self._services.channels, missing)
+        picture = await self._services.charter.digest(message, period, facts.currency)
+        if picture is not None:  # after the digest, in the same step: the day against the days it is compared with
+            queued += sends_for(message.group_key, picture, self._services.channels, missing)
         claimed = await self._outbox.write(
             digests.claim, period.key, facts.model_dump_json(), message.plain(), queued, time.time()
         )

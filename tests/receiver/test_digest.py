@@ -300,10 +300,10 @@ async def stack(tmp_path: Path, calm_url: str) -> AsyncIterator[tuple[Settings, 
         await outbox.close()
 
 
-def queued(cfg: Settings) -> list[tuple[str, str]]:
+def queued(cfg: Settings, kind: str = "digest") -> list[tuple[str, str]]:
     with sqlite3.connect(cfg.outbox_path) as db:
         return db.execute("SELECT n.dedup_key, s.channel FROM sends s JOIN notifications n ON n.id = s.notification_id"
-                          " ORDER BY s.id").fetchall()  # fmt: skip
+                          " WHERE s.kind = ? ORDER BY s.id", (kind,)).fetchall()  # fmt: skip
 
 
 async def test_restart_over_the_send_time_sends_once_marked_late(stack: tuple[Settings, Any]) -> None:
@@ -375,10 +375,13 @@ async def test_the_served_receiver_delivers_a_missed_digest(tmp_path: Path, calm
             await asyncio.sleep(0.1)
         metrics = await (await client.get("/metrics")).text()
     assert 'costwarden_receiver_digests_total{late="true",period="day",verdict="normal"} 1.0' in metrics
-    (line,) = (tmp_path / "sent.jsonl").read_text().splitlines()
-    sent = json.loads(line)
+    sent, chart = (json.loads(line) for line in (tmp_path / "sent.jsonl").read_text().splitlines())
     assert sent["kind"] == "digest" and sent["title"].startswith("Daily spend digest")
     assert "Sent late" in sent["text"]
+    # The day's chart after it: the day against the day before and the same day last week.
+    assert chart["kind"] == "chart" and chart["title"] == sent["title"]
+    assert chart["caption"].startswith("Cost per hour, ") and "against the day before" in chart["caption"]
+    assert Path(chart["file"]).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 # --- words ---------------------------------------------------------------------------------------------------------

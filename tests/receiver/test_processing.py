@@ -44,12 +44,13 @@ def make_settings(tmp_path: Path, ollama_url: str, prometheus_url: str | None = 
     )
 
 
-async def sent(path: Path, count: int, seconds: float = 15) -> list[dict[str, Any]]:
-    """The file channel's lines, once there are `count` of them."""
+async def sent(path: Path, count: int, seconds: float = 15, charts: bool = False) -> list[dict[str, Any]]:
+    """The file channel's lines (the charts' too if `charts`), once there are `count` of them."""
     for _ in range(int(seconds * 20)):
-        lines = path.read_text().splitlines() if path.exists() else []
+        lines = [json.loads(line) for line in (path.read_text().splitlines() if path.exists() else [])]
+        lines = [line for line in lines if charts or line.get("kind") != "chart"]
         if len(lines) >= count:
-            return [json.loads(line) for line in lines]
+            return lines
         await asyncio.sleep(0.05)
     raise AssertionError(f"{path} has {len(lines)} lines, expected {count}")
 

@@ -8,11 +8,13 @@ delivery engine retries the first with back-off and parks the second with its re
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Protocol
 
 import aiohttp
 
 from receiver import settings as s
+from receiver.chart import Picture
 from receiver.message.render import Message
 
 Body = dict[str, Any]
@@ -42,9 +44,31 @@ class Channel(Protocol):
 
     def render(self, message: Message) -> list[Body]: ...
 
+    def picture(self, picture: Picture) -> list[Body]:
+        """The chart's parts, or none where the channel cannot show a picture (its message's links remain)."""
+        ...
+
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         """Deliver one part; return what a follow-up may refer to (a message id), if anything."""
         ...
+
+
+def picture_body(picture: Picture) -> Body:
+    """What every channel stores of a chart: the PNG (base64) and the words to send beside it or instead of it."""
+    return {
+        "png": base64.b64encode(picture.png).decode(), "caption": picture.caption, "title": picture.title,
+        "failed": picture.failed, "links": [list(link) for link in picture.links],
+    }  # fmt: skip
+
+
+def png_of(body: Body) -> bytes:
+    return base64.b64decode(body["png"])
+
+
+def instead(body: Body, reason: str) -> str:
+    """What a channel sends when its picture cannot be: the caption, why not, and the links to look at instead."""
+    lines = [str(body["caption"]), str(body["failed"]).replace("{reason}", reason)]
+    return "\n".join(lines + [f"{label}: {url}" for label, url in body["links"]])
 
 
 def build(configured: list[s.Channel], session: aiohttp.ClientSession, buttons: bool = False) -> dict[str, Channel]:

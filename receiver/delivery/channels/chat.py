@@ -12,7 +12,8 @@ from collections.abc import Callable
 import aiohttp
 
 from receiver import settings as s
-from receiver.delivery.channels import Body, Permanent, mark
+from receiver.chart import Picture
+from receiver.delivery.channels import Body, Permanent, RetryLater, instead, mark, picture_body, png_of
 from receiver.delivery.channels.http import classify, post, retry_after
 from receiver.message.render import Message
 
@@ -98,6 +99,10 @@ def numbered(chunks: list[str], label: Callable[[int, int], str]) -> list[str]:
 
 TELEGRAM_LIMIT = 4096
 PART_LABEL_ROOM = 12
+TELEGRAM_CAPTION = 1024
+"""A photo's caption, in UTF-16 units after entity parsing (plain text here: no entities)."""
+TELEGRAM_PHOTO_BYTES = 10 * 1024 * 1024
+"""sendPhoto takes an uploaded photo of at most 10 MB (width + height at most 10,000, ratio at most 20)."""
 
 
 def telegram_html(line: Line) -> str:
@@ -136,9 +141,20 @@ class TelegramChannel:
             bodies[-1]["reply_markup"] = keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
         return bodies
 
+    def picture(self, picture: Picture) -> list[Body]:
+        caption = picture.caption
+        while utf16(caption) > TELEGRAM_CAPTION:
+            caption = caption[: len(caption) * 9 // 10]
+        return [{"chat_id": self._cfg.chat_id, **picture_body(picture), "caption": caption}]
+
     async def send(self, body: Body, reply_to: str | None) -> str | None:
+        reply: dict[str, object] | None = None
         if reply_to is not None:
-            body = {**body, "reply_parameters": {"message_id": int(reply_to), "allow_sending_without_reply": True}}
+            reply = {"message_id": int(reply_to), "allow_sending_without_reply": True}
+        if "png" in body:
+            return await self._photo(body, reply)
+        if reply is not None:
+            body = {**body, "reply_parameters": reply}
         try:
             return await self._send(body)
         except Permanent as exc:
@@ -148,10 +164,29 @@ class TelegramChannel:
         plain = html.unescape(re.sub(r"<[^>]+>", "", body["text"]))
         return await self._send({k: v for k, v in body.items() if k != "parse_mode"} | {"text": plain})
 
-    async def _send(self, body: Body) -> str | None:
+    async def _photo(self, body: Body, reply: dict[str, object] | None) -> str | None:
+        """sendPhoto as a reply to the alert's message; a photo refused for good (too big, bad dimensions) becomes
+        the caption and the links as text."""
+        png = png_of(body)
+        try:
+            if len(png) > TELEGRAM_PHOTO_BYTES:
+                raise Permanent(f"the chart is {len(png)} bytes, above sendPhoto's {TELEGRAM_PHOTO_BYTES}")
+            form = aiohttp.FormData()
+            form.add_field("chat_id", str(body["chat_id"]))
+            form.add_field("caption", body["caption"])
+            if reply is not None:
+                form.add_field("reply_parameters", json.dumps(reply))
+            form.add_field("photo", png, filename="chart.png", content_type="image/png")
+            return await self._send(form, "sendPhoto")
+        except Permanent as exc:
+            text = {"chat_id": body["chat_id"], "text": instead(body, exc.reason)}
+            return await self._send(text if reply is None else {**text, "reply_parameters": reply})
+
+    async def _send(self, body: Body | aiohttp.FormData, method: str = "sendMessage") -> str | None:
         token = self._cfg.bot_token
-        url = f"{self._cfg.api_url.rstrip('/')}/bot{token}/sendMessage"
-        status, _, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=token, json=body)
+        url = f"{self._cfg.api_url.rstrip('/')}/bot{token}/{method}"
+        payload = {"data": body} if isinstance(body, aiohttp.FormData) else {"json": body}
+        status, _, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=token, **payload)
         try:
             answer = json.loads(raw)
         except ValueError:
@@ -217,20 +252,74 @@ class SlackChannel:
             for header, group in zip(numbered([title] * len(groups), lambda i, n: f"({i}/{n}) "), groups, strict=True)
         ]
 
+    def picture(self, picture: Picture) -> list[Body]:
+        """An uploaded file when a bot token is configured (an incoming webhook cannot carry one); else nothing."""
+        if not self._cfg.bot_token:
+            return []
+        return [{**picture_body(picture), "title": picture.title[:SLACK_HEADER]}]
+
     async def send(self, body: Body, reply_to: str | None) -> str | None:
+        if "png" in body:
+            try:
+                await self._upload(body)
+            except Permanent as exc:  # the words instead of the picture, through the webhook
+                await self._post({"text": slack_escape(instead(body, exc.reason))})
+            return None
+        await self._post(body)
+        return None
+
+    async def _post(self, body: Body) -> None:
         url = self._cfg.webhook_url
         status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=url, json=body)
         text = raw[:200].decode("utf-8", "replace")
         if status == 200 and text == "ok":
-            return None
+            return
         classify(status if status != 200 else 502, text, retry_after(headers.get("Retry-After")))
-        return None
+
+    async def _upload(self, body: Body) -> None:
+        """Slack's upload in three steps (files.upload is retired): ask for an upload URL, post the bytes to it,
+        then complete the upload into the channel with the caption as its comment."""
+        png = png_of(body)
+        ticket = await self._api("files.getUploadURLExternal", data={"filename": "chart.png", "length": str(len(png))})
+        upload_url, file_id = str(ticket.get("upload_url", "")), str(ticket.get("file_id", ""))
+        if not upload_url.startswith(("http://", "https://")) or not file_id:
+            raise RetryLater("files.getUploadURLExternal gave no upload_url")
+        status, headers, raw = await post(self._session, upload_url, self._cfg.timeout_seconds, redact=upload_url,
+                                          data=png, headers={"Content-Type": "image/png"})  # fmt: skip
+        classify(status, f"upload: {raw[:100].decode('utf-8', 'replace')}", retry_after(headers.get("Retry-After")))
+        await self._api("files.completeUploadExternal", json={
+            "files": [{"id": file_id, "title": body["title"]}], "channel_id": self._cfg.channel_id,
+            "initial_comment": body["caption"]})  # fmt: skip
+
+    async def _api(self, method: str, **payload: object) -> dict[str, object]:
+        """A Web API call: HTTP 429 and `ratelimited` wait (Retry-After), `ok: false` for any other reason is for
+        a person to fix (invalid_auth, missing_scope files:write, not_in_channel, channel_not_found)."""
+        token = self._cfg.bot_token or ""
+        url = f"{self._cfg.api_url.rstrip('/')}/{method}"
+        status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=token,
+                                          headers={"Authorization": f"Bearer {token}"}, **payload)  # fmt: skip
+        after = retry_after(headers.get("Retry-After"))
+        classify(status, f"{method}: {raw[:200].decode('utf-8', 'replace')}", after)
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
+        if answer.get("ok") is True:
+            return answer
+        error = str(answer.get("error") or "no answer")
+        if error in ("ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"):
+            raise RetryLater(f"{method}: {error}", after)
+        raise Permanent(f"{method}: {error}")
 
 
 # --- Discord ----------------------------------------------------------------------------------------------------
 
 DISCORD_DESCRIPTION = 4096
 DISCORD_TOTAL = 6000
+DISCORD_FILE_BYTES = 10 * 1024 * 1024
+"""A webhook's files together, since January 2025 (a boosted server allows more; 413 code 40005 beyond)."""
 DISCORD_COLOURS = {"critical": 0xE01E5A, "warning": 0xF2A900, "info": 0x3B82F6, "resolved": 0x2EB67D}
 
 
@@ -271,10 +360,33 @@ class DiscordChannel:
             for t, chunk in zip(titles, chunks, strict=True)
         ]
 
+    def picture(self, picture: Picture) -> list[Body]:
+        return [{**picture_body(picture), "title": picture.title[:240], "caption": picture.caption[:4000]}]
+
     async def send(self, body: Body, reply_to: str | None) -> str | None:
+        if "png" not in body:
+            return await self._post(json=body)
+        png = png_of(body)
+        try:
+            if len(png) > DISCORD_FILE_BYTES:
+                raise Permanent(f"the chart is {len(png)} bytes, above a webhook's {DISCORD_FILE_BYTES}")
+            payload = {
+                "embeds": [{"title": body["title"], "description": discord_escape(body["caption"]),
+                            "image": {"url": "attachment://chart.png"}}],
+                "attachments": [{"id": 0, "filename": "chart.png"}], "allowed_mentions": {"parse": []},
+            }  # fmt: skip
+            form = aiohttp.FormData()
+            form.add_field("payload_json", json.dumps(payload), content_type="application/json")
+            form.add_field("files[0]", png, filename="chart.png", content_type="image/png")
+            return await self._post(data=form)
+        except Permanent as exc:  # the words instead of the picture
+            text = discord_escape(instead(body, exc.reason))[:2000]
+            return await self._post(json={"content": text, "allowed_mentions": {"parse": []}})
+
+    async def _post(self, **payload: object) -> str | None:
         url = self._cfg.webhook_url
         status, headers, raw = await post(
-            self._session, url, self._cfg.timeout_seconds, redact=url, params={"wait": "true"}, json=body
+            self._session, url, self._cfg.timeout_seconds, redact=url, params={"wait": "true"}, **payload
         )
         try:
             answer = json.loads(raw) if raw else {}

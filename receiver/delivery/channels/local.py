@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from receiver.delivery.channels import Body, Permanent, RetryLater, mark
+from receiver.chart import Picture
+from receiver.delivery.channels import Body, Permanent, RetryLater, mark, picture_body, png_of
 from receiver.message.render import Message
 
 
@@ -20,6 +23,10 @@ class ConsoleChannel:
 
     def render(self, message: Message) -> list[Body]:
         return [{"text": f"{mark(message)} {message.plain()}"}]
+
+    def picture(self, picture: Picture) -> list[Body]:
+        """A terminal shows no picture: the file channel keeps charts as PNG files."""
+        return []
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         rule = "─" * 60
@@ -44,17 +51,35 @@ class FileChannel:
             }
         ]  # fmt: skip
 
+    def picture(self, picture: Picture) -> list[Body]:
+        """The chart as a PNG file in `charts/` beside the JSON-lines file; the line names it."""
+        return [{"id": picture.id, "group_key": picture.group_key, "kind": "chart", "title": picture.title,
+                 "caption": picture.caption, "png": picture_body(picture)["png"]}]  # fmt: skip
+
     async def send(self, body: Body, reply_to: str | None) -> str | None:
+        if "png" in body:
+            png = png_of(body)
+            name = f"{body['id']}-{hashlib.sha256(png).hexdigest()[:12]}.png"  # a retry rewrites the same file
+            body = {k: v for k, v in body.items() if k != "png"} | {"file": str(self.path.parent / "charts" / name)}
+            await self._write(lambda: self._save(self.path.parent / "charts" / name, png))
         line = json.dumps(body, ensure_ascii=False)
+        await self._write(lambda: self._append(line))
+        return None
+
+    async def _write(self, write: Callable[[], None]) -> None:
         try:
-            await asyncio.to_thread(self._append, line)
+            await asyncio.to_thread(write)
         except FileNotFoundError as exc:
             raise RetryLater(f"cannot append to {self.path}: {exc.strerror}") from exc
         except OSError as exc:
             if exc.errno in (13, 30):  # EACCES, EROFS: a person has to change something
                 raise Permanent(f"cannot append to {self.path}: {exc.strerror}") from exc
             raise RetryLater(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
-        return None
+
+    @staticmethod
+    def _save(path: Path, png: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
 
     def _append(self, line: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

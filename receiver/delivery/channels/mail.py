@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import email.utils
 import html
 from email.message import EmailMessage
 
 import aiosmtplib
 
 from receiver import settings as s
-from receiver.delivery.channels import Body, Permanent, RetryLater, mark
+from receiver.chart import Picture
+from receiver.delivery.channels import Body, Permanent, RetryLater, instead, mark, picture_body, png_of
 from receiver.message.render import Message
 
 
@@ -39,12 +41,37 @@ class EmailChannel:
             {"subject": f"{mark(message)} {message.title}"[:200], "text": message.plain(), "html": as_html(message)}
         ]
 
+    def picture(self, picture: Picture) -> list[Body]:
+        return [{**picture_body(picture), "subject": f"📈 {picture.title}"[:200]}]
+
     async def send(self, body: Body, reply_to: str | None) -> str | None:
+        if "png" not in body:
+            return await self._send(self._message(body["subject"], body["text"], body["html"]))
+        cid = email.utils.make_msgid(domain="costwarden")
+        e = html.escape
+        page = (f"<!doctype html><html><body><p>{e(body['caption'])}</p><p><img src=\"cid:{cid[1:-1]}\" "
+                f"alt=\"{e(body['caption'], quote=True)}\" width=\"800\"></p></body></html>")  # fmt: skip
+        msg = self._message(body["subject"], body["caption"], page)
+        html_part = msg.get_body(("html",))
+        if not isinstance(html_part, EmailMessage):  # _message always makes one
+            raise Permanent("no HTML part to attach the chart to")
+        html_part.add_related(png_of(body), "image", "png", cid=cid, filename="chart.png")
+        try:
+            return await self._send(msg)
+        except Permanent as exc:  # too big for the server (552), say so in words instead
+            text = instead(body, exc.reason)
+            return await self._send(self._message(body["subject"], text, f"<pre>{e(text)}</pre>"))
+
+    def _message(self, subject: str, text: str, page: str) -> EmailMessage:
         cfg = self._cfg
         msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = cfg.sender, ", ".join(cfg.to), body["subject"]
-        msg.set_content(body["text"])
-        msg.add_alternative(body["html"], subtype="html")
+        msg["From"], msg["To"], msg["Subject"] = cfg.sender, ", ".join(cfg.to), subject
+        msg.set_content(text)
+        msg.add_alternative(page, subtype="html")
+        return msg
+
+    async def _send(self, msg: EmailMessage) -> str | None:
+        cfg = self._cfg
         try:
             await aiosmtplib.send(
                 msg, hostname=cfg.host, port=cfg.port, username=cfg.username, password=cfg.password,

@@ -24,12 +24,15 @@ import aiohttp
 import yarl
 
 from receiver import settings as s
-from receiver.delivery.channels import Body, Permanent, RetryLater
+from receiver.chart import Picture
+from receiver.delivery.channels import Body, Permanent, RetryLater, instead, picture_body, png_of
 from receiver.delivery.channels.chat import Line, lines, numbered, pack
 from receiver.delivery.channels.http import classify, post, retry_after
 from receiver.message.render import Message
 
 WECOM_TEXT_BYTES = 2048
+WECOM_IMAGE_BYTES = 2 * 1024 * 1024
+"""An `image` message: a JPG or PNG of at most 2 MB before base64."""
 DINGTALK_TEXT_BYTES = 18_000
 """DingTalk refuses a request above 20,000 bytes (460101); the rest of the body fits in the difference."""
 FEISHU_POST_BYTES = 18_000
@@ -91,7 +94,25 @@ class WeComChannel:
     def render(self, message: Message) -> list[Body]:
         return [{"msgtype": "text", "text": {"content": part}} for part in text_parts(message, WECOM_TEXT_BYTES)]
 
+    def picture(self, picture: Picture) -> list[Body]:
+        """An `image` message has no caption: the caption goes first as text, then the picture."""
+        caption = picture.caption.encode("utf-8")[:WECOM_TEXT_BYTES].decode("utf-8", "ignore")
+        return [{"msgtype": "text", "text": {"content": caption}}, picture_body(picture)]
+
     async def send(self, body: Body, reply_to: str | None) -> str | None:
+        if "png" not in body:
+            return await self._send(body)
+        png = png_of(body)
+        try:
+            if len(png) > WECOM_IMAGE_BYTES:
+                raise Permanent(f"the chart is {len(png)} bytes, above an image message's {WECOM_IMAGE_BYTES}")
+            image = {"base64": body["png"], "md5": hashlib.md5(png, usedforsecurity=False).hexdigest()}
+            return await self._send({"msgtype": "image", "image": image})
+        except Permanent as exc:
+            text = instead(body, exc.reason).encode("utf-8")[:WECOM_TEXT_BYTES].decode("utf-8", "ignore")
+            return await self._send({"msgtype": "text", "text": {"content": text}})
+
+    async def _send(self, body: Body) -> str | None:
         url = self._cfg.webhook_url
         status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=url, json=body)
         check_errcode("WeCom", status, headers, raw, {45009, -1})  # rate limit, system busy
@@ -109,6 +130,10 @@ class DingTalkChannel:
             {"msgtype": "text", "text": {"content": part}, "at": {"atMobiles": [], "atUserIds": [], "isAtAll": False}}
             for part in text_parts(message, DINGTALK_TEXT_BYTES)
         ]
+
+    def picture(self, picture: Picture) -> list[Body]:
+        """A custom robot cannot upload a picture (only link one by URL): the message's links stay."""
+        return []
 
     def _url(self) -> yarl.URL:
         url = self._cfg.webhook_url
@@ -158,6 +183,10 @@ class FeishuChannel:
             {"msg_type": "post", "content": {"post": {"zh_cn": {"title": t, "content": content}}}}
             for t, content in zip(titles, parts, strict=True)
         ]
+
+    def picture(self, picture: Picture) -> list[Body]:
+        """A custom bot sends an image only by an `image_key` that an app uploads: the message's links stay."""
+        return []
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         url = self._cfg.webhook_url

@@ -1,5 +1,7 @@
 """A generic JSON webhook: the message, its analysis and the original Alertmanager payload, optionally signed
-(HMAC-SHA256 of the exact body bytes in `X-Costwarden-Signature: sha256=<hex>`) so the receiving end can verify it."""
+(HMAC-SHA256 of the exact body bytes in `X-Costwarden-Signature: sha256=<hex>`) so the receiving end can verify it.
+A chart is its own signed post after its message: `{"version": "1", "chart": {"notification", "group_key", "title",
+"caption", "media_type": "image/png", "png_base64"}}`."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import json
 import aiohttp
 
 from receiver import settings as s
-from receiver.delivery.channels import Body
+from receiver.chart import Picture
+from receiver.delivery.channels import Body, picture_body
 from receiver.delivery.channels.http import classify, post, retry_after
 from receiver.message.render import Message
 
@@ -29,6 +32,12 @@ class WebhookChannel:
 
     def render(self, message: Message) -> list[Body]:
         return [{"version": "1", "message": message.to_json(), "text": message.plain()}]
+
+    def picture(self, picture: Picture) -> list[Body]:
+        fields = picture_body(picture)
+        return [{"version": "1", "chart": {
+            "notification": picture.id, "group_key": picture.group_key, "title": picture.title,
+            "caption": picture.caption, "media_type": "image/png", "png_base64": fields["png"]}}]  # fmt: skip
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()

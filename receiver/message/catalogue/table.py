@@ -49,3 +49,5 @@ class Words:
     """Units of duration (d, h, min)."""
     alerts: dict[str, tuple[str, str]]
     """(summary, description) per alert name; `:flat` is the variant for a resource a flat price pays for."""
+    chart: dict[str, str]
+    """The words inside a chart's picture and its caption (receiver/chart); none are drawn without a font for them."""

@@ -14,8 +14,18 @@
 - Feishu custom bot `POST /open-apis/bot/v2/hook/<token>`: 19001 wrong token, 19021 bad signature or timestamp, 9499
   "Bad Request" above 20 KB, HTTP 400 9499 "too many request" when rate-limited; `<at` in text is recorded.
 
+Pictures (charts), each with the service's documented limits:
+- Telegram `sendPhoto` (multipart/form-data): a photo of at most 10 MB whose width + height is at most 10,000 and
+  ratio at most 20 (else 400 PHOTO_INVALID_DIMENSIONS), a caption of at most 1,024 UTF-16 units (400 "message caption
+  is too long"), `reply_parameters` as a JSON string field.
+- Discord webhook with `payload_json` and `files[n]` parts: 10 MiB of files per request (413, code 40005).
+- Slack Web API `files.getUploadURLExternal` → POST the bytes to `upload_url` → `files.completeUploadExternal`, with
+  a Bearer bot token (`invalid_auth`), a channel the bot is in (`not_in_channel`, `channel_not_found`), HTTP 429
+  `ratelimited` with Retry-After.
+- WeCom `image` message: base64 and the md5 of the raw bytes, at most 2 MB, JPG or PNG (errcode 40009 otherwise).
+
 `fail[service]` is a list of failures to play before succeeding: "429", "500", "slow" (3 s), "html" (Telegram refuses
-the markup). Everything accepted is in `received[service]`, in arrival order.
+the markup), "413" (Discord refuses the upload). Everything accepted is in `received[service]`, in arrival order.
 """
 
 from __future__ import annotations
@@ -28,13 +38,14 @@ import hmac
 import itertools
 import json
 import re
+import struct
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
                  "tg-spoiler", "blockquote"}  # fmt: skip
@@ -73,10 +84,32 @@ def utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR; None if it is not a PNG."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+async def parts(request: web.Request) -> dict[str, tuple[bytes, str | None, str | None]]:
+    """A multipart/form-data body as {name: (bytes, filename, content type)}."""
+    out = {}
+    reader = await request.multipart()
+    async for part in reader:
+        if isinstance(part, BodyPartReader):
+            data = await part.read(decode=False)
+            out[str(part.name)] = (bytes(data), part.filename, part.headers.get("Content-Type"))
+    return out
+
+
 @dataclass
 class FakeChat:
     telegram_token: str = "123456:TEST-token"
     slack_path: str = "T000/B000/XXXX"
+    slack_bot_token: str = "xoxb-test-token"
+    slack_channels: tuple[str, ...] = ("C0CHARTS",)
+    """Channels the bot is a member of (files.completeUploadExternal into any other: not_in_channel)."""
     discord_path: str = "1234/discord-token"
     hook_secret: str = "hook-secret"
     wecom_key: str = "wecom-key"
@@ -97,6 +130,7 @@ class FakeChat:
     _tapped: asyncio.Event = field(default_factory=asyncio.Event)
     _answered: set[str] = field(default_factory=set)
     _allowed: list[str] = field(default_factory=list)
+    _uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     async def _failure(self, service: str) -> str | None:
         self.attempts[service] += 1
@@ -133,6 +167,94 @@ class FakeChat:
         self.received["telegram"].append({**body, "message_id": message_id})
         return web.json_response({"ok": True, "result": {"message_id": message_id, "chat": {"id": body["chat_id"]},
                                                          "date": 1795000000, "text": text}})  # fmt: skip
+
+    async def telegram_photo(self, request: web.Request) -> web.Response:
+        def error(status: int, description: str) -> web.Response:
+            return web.json_response({"ok": False, "error_code": status, "description": description}, status=status)
+
+        if request.match_info["token"] != self.telegram_token:
+            return error(401, "Unauthorized")
+        if not request.content_type.startswith("multipart/form-data"):
+            return error(400, "Bad Request: there is no photo in the request")
+        form = await parts(request)
+        failure = await self._failure("telegram")
+        if failure == "429":
+            return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests: retry after "
+                                      "1", "parameters": {"retry_after": 1}}, status=429)  # fmt: skip
+        if "photo" not in form or not form["photo"][1]:
+            return error(400, "Bad Request: there is no photo in the request")
+        photo = form["photo"][0]
+        if len(photo) > 10 * 1024 * 1024:
+            return error(400, "Bad Request: PHOTO_SAVE_FILE_INVALID")
+        size = png_size(photo)
+        if size is None:
+            return error(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        if sum(size) > 10_000 or max(size) / max(1, min(size)) > 20:
+            return error(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        caption = form.get("caption", (b"", None, None))[0].decode()
+        if utf16(caption) > 1024:
+            return error(400, "Bad Request: message caption is too long")
+        message_id = next(self.ids)
+        reply = json.loads(form["reply_parameters"][0]) if "reply_parameters" in form else None
+        self.received["telegram_photo"].append({"chat_id": form["chat_id"][0].decode(), "caption": caption,
+                                                "photo": photo, "size": size, "reply_parameters": reply,
+                                                "message_id": message_id})  # fmt: skip
+        photo_sizes = [{"width": size[0], "height": size[1]}]
+        return web.json_response({"ok": True, "result": {"message_id": message_id, "photo": photo_sizes}})
+
+    async def slack_api(self, request: web.Request) -> web.Response:
+        """files.getUploadURLExternal and files.completeUploadExternal (form or JSON, Bearer token)."""
+
+        def answer(**fields: Any) -> web.Response:
+            return web.json_response(fields)
+
+        if request.headers.get("Authorization") != f"Bearer {self.slack_bot_token}":
+            return answer(ok=False, error="invalid_auth")
+        if await self._failure("slack_api") == "429":
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+        method = request.match_info["method"]
+        body = dict(await request.post()) if request.content_type != "application/json" else await request.json()
+        if method == "files.getUploadURLExternal":
+            length = str(body.get("length", ""))
+            if not body.get("filename") or not length.isdigit():
+                return answer(ok=False, error="invalid_arguments")
+            file_id = f"F{next(self.ids)}"
+            self._uploads[file_id] = {"length": int(length), "filename": body["filename"], "data": None}
+            return answer(ok=True, upload_url=f"{request.url.origin()}/slack-upload/{file_id}", file_id=file_id)
+        if method == "files.completeUploadExternal":
+            files = body.get("files")
+            files = json.loads(files) if isinstance(files, str) else files
+            channel = body.get("channel_id")
+            if not files or any(f.get("id") not in self._uploads or self._uploads[f["id"]]["data"] is None
+                                for f in files):  # fmt: skip
+                return answer(ok=False, error="file_not_found")
+            if channel and not str(channel).startswith("C"):
+                return answer(ok=False, error="channel_not_found")
+            if channel not in self.slack_channels:
+                return answer(ok=False, error="not_in_channel")
+            for f in files:
+                upload = self._uploads.pop(f["id"])
+                self.received["slack_files"].append(
+                    {
+                        "channel_id": channel,
+                        "title": f.get("title"),
+                        "initial_comment": body.get("initial_comment"),
+                        "data": upload["data"],
+                        "filename": upload["filename"],
+                    }
+                )
+            return answer(ok=True, files=[{"id": f["id"], "title": f.get("title")} for f in files])
+        return answer(ok=False, error="unknown_method")
+
+    async def slack_upload(self, request: web.Request) -> web.Response:
+        upload = self._uploads.get(request.match_info["file_id"])
+        data = await request.read()
+        if upload is None:
+            return web.Response(status=404, text="not found")
+        if len(data) != upload["length"]:
+            return web.Response(status=400, text="length mismatch")
+        upload["data"] = data
+        return web.Response(text=f"OK - {len(data)}")
 
     async def telegram_updates_(self, request: web.Request) -> web.Response:
         """getUpdates: 401 for a token it does not know, 409 while a webhook is set, else the pending updates."""
@@ -232,7 +354,18 @@ class FakeChat:
     async def discord(self, request: web.Request) -> web.Response:
         if request.match_info["path"] != self.discord_path:
             return web.json_response({"message": "Unknown Webhook", "code": 10015}, status=404)
-        body = await request.json()
+        files: dict[str, tuple[bytes, str | None, str | None]] = {}
+        if request.content_type.startswith("multipart/form-data"):
+            form = await parts(request)
+            files = {k: v for k, v in form.items() if k.startswith("files[")}
+            body = json.loads(form["payload_json"][0]) if "payload_json" in form else {}
+            if sum(len(v[0]) for v in files.values()) > 10 * 1024 * 1024 or await self._failure("discord_file"):
+                return web.json_response({"message": "Request entity too large", "code": 40005}, status=413)
+            names = {a.get("filename") for a in body.get("attachments", [])}
+            if {v[1] for v in files.values()} != names:
+                return web.json_response({"message": "Invalid Form Body", "code": 50035}, status=400)
+        else:
+            body = await request.json()
         failure = await self._failure("discord")
         if failure == "429":
             return web.json_response({"message": "You are being rate limited.", "retry_after": 0.7, "global": False},
@@ -250,7 +383,8 @@ class FakeChat:
         if not ok:
             return web.json_response({"message": "Invalid Form Body", "code": 50035}, status=400)
         message_id = str(next(self.ids))
-        self.received["discord"].append({**body, "wait": request.query.get("wait")})
+        self.received["discord"].append({**body, "wait": request.query.get("wait"),
+                                         "files": {v[1]: v[0] for v in files.values()}})  # fmt: skip
         return web.json_response({"id": message_id, "channel_id": "1", "embeds": embeds})
 
     async def hook(self, request: web.Request) -> web.Response:
@@ -275,6 +409,18 @@ class FakeChat:
         body = await request.json()
         if await self._failure("wecom") == "429":
             return error(45009, "api freq out of limit")
+        if body.get("msgtype") == "image":
+            image = body.get("image", {})
+            try:
+                raw = base64.b64decode(image.get("base64", ""), validate=True)
+            except ValueError:
+                return error(40009, "invalid image size")
+            if not raw or len(raw) > 2 * 1024 * 1024 or (png_size(raw) is None and not raw.startswith(b"\xff\xd8")):
+                return error(40009, "invalid image size")
+            if hashlib.md5(raw, usedforsecurity=False).hexdigest() != image.get("md5"):
+                return error(40009, "invalid image md5")
+            self.received["wecom"].append({"msgtype": "image", "image": raw})
+            return web.json_response({"errcode": 0, "errmsg": "ok"})
         text = body.get("text", {})
         if body.get("msgtype") != "text" or not text.get("content"):
             return error(40008, "invalid message type")
@@ -343,6 +489,9 @@ class FakeChat:
         app.router.add_post("/robot/send", self.dingtalk)
         app.router.add_post("/open-apis/bot/v2/hook/{token}", self.feishu)
         app.router.add_post("/bot{token}/sendMessage", self.telegram)
+        app.router.add_post("/bot{token}/sendPhoto", self.telegram_photo)
+        app.router.add_post("/slack-api/{method}", self.slack_api)
+        app.router.add_post("/slack-upload/{file_id}", self.slack_upload)
         app.router.add_route("*", "/bot{token}/getUpdates", self.telegram_updates_)
         app.router.add_post("/bot{token}/{method:answerCallbackQuery|editMessageReplyMarkup}", self.telegram_call)
         app.router.add_post("/slack/{path:.+}", self.slack)
