@@ -16,7 +16,7 @@ help:
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest (all but the slow tests)"
 	@echo "make test-compose - docker compose up for real (engine, images, healthchecks, a demo alert), then down -v"
 	@echo "make test-slow - the minutes-long tests: the scenario corpus through promtool, the end-to-end pipeline"
-	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, delivery, diagnostics vs ps/find, detection (synthetic + NAB), rule evaluation cost, faults (kill -9, burst, idle connections, disk full), grounding (corpus precision/recall, end to end)"
+	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, delivery, charts (draw time, RSS, page latency on/off), diagnostics vs ps/find, detection (synthetic + NAB), rule evaluation cost, faults (kill -9, burst, idle connections, disk full), grounding (corpus precision/recall, end to end)"
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -113,6 +113,7 @@ bench: deps tools $(BENCH_STAMP)
 	$(PY) -m bench.prompt_size
 	$(PY) -m bench.delivery
 	$(PY) -m bench.buttons
+	$(PY) -m bench.charts
 	$(PY) -m bench.actions
 	$(PY) -m bench.detection
 	$(PY) -m bench.rule_cost

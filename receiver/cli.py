@@ -74,8 +74,11 @@ async def digest_now(settings: Settings, kind: Kind, send: bool) -> tuple[Messag
     now = datetime.now(UTC)
     period = schedule.ending_on(kind, now.astimezone(settings.digest.zone).date(), settings.digest)
     async with open_services(settings, Metrics(), None) as services:
-        _, message = await compose(services, period, now.timestamp(), late=False)
+        facts, message = await compose(services, period, now.timestamp(), late=False)
         results = await send_now(services, message, settings.digest_channels()) if send else []
+        picture = await services.charter.digest(message, period, facts.currency) if send else None
+        if picture is not None:
+            results += await send_now(services, picture, settings.digest_channels())
     return message, results
 
 

@@ -8,14 +8,16 @@ outbox: a restart, a crash or a failed delivery resumes from the last step store
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 
 from costwarden.logs import CONTEXT
 from receiver.analysis import fallback
-from receiver.analysis.enrich import Outcome
 from receiver.analysis.schema import Analysis
+from receiver.chart import Picture
 from receiver.delivery.deliverer import Deliverer, sends_for
 from receiver.dispatch import Dispatcher
 from receiver.facts.gather import gather
@@ -36,9 +38,39 @@ log = logging.getLogger("receiver.worker")
 MAX_BACKOFF_SECONDS = 300.0
 OUTBOX_RETRY_SECONDS = 5.0
 """A step that could not be written (disk full) is tried again after this long, not in a loop."""
+CALM_SECONDS = 0.3
+"""A chart is drawn once no page has been in the making for this long (drawing takes a core for 0.1 to 0.2 s, which
+a burst of pages should have), ..."""
+CALM_WAIT_SECONDS = 5.0
+"""... or after this long at most: a stream of pages does not starve the charts."""
 COALESCE_SECONDS = 0.02
 """After a wake-up by new arrivals, wait this long so a burst of webhooks is listed once, not once per webhook (a
 finished notification frees a worker at once)."""
+
+
+class Calm:
+    """Whether pages are being made: charts wait for a calm moment, so a picture never competes with a page (facts
+    read from Prometheus, then queued) for the CPU of a small VPS."""
+
+    def __init__(self) -> None:
+        self._making = 0
+        self._last = 0.0
+
+    @contextlib.contextmanager
+    def making(self) -> Iterator[None]:
+        self._making += 1
+        try:
+            yield
+        finally:
+            self._making -= 1
+            self._last = time.monotonic()
+
+    async def wait(self) -> None:
+        started = time.monotonic()
+        while time.monotonic() - started < CALM_WAIT_SECONDS and (
+            self._making or time.monotonic() - self._last < CALM_SECONDS
+        ):
+            await asyncio.sleep(0.05)
 
 
 class Worker:
@@ -59,6 +91,9 @@ class Worker:
         self._channels = services.channels
         self._deliverer = deliverer
         self._charter = services.charter
+        self._charts: set[asyncio.Task[None]] = set()
+        """Charts being drawn, to be queued after their messages."""
+        self._calm = Calm()
         self._metrics = services.metrics
         self._dispatcher = Dispatcher(
             "dispatch", self._due, lambda p: p.group_key, self._process, settings.processing.workers,
@@ -74,6 +109,9 @@ class Worker:
     async def stop(self) -> None:
         """Stop taking work; give in-flight work the grace period, then leave the rest in the outbox for next start."""
         left = await self._dispatcher.stop(self._settings.processing.shutdown_grace_seconds)
+        for task in list(self._charts):
+            task.cancel()
+        await asyncio.gather(*self._charts, return_exceptions=True)
         if left:
             log.warning("%d notification(s) left unfinished in the outbox; resumed at next start", left)
 
@@ -108,49 +146,50 @@ class Worker:
                               source="heartbeat", rendered=pinged)  # fmt: skip
             await self._outbox.write(notifications.advance, item.id, Note.ANALYSED, [], quiet, time.time())
             return
-        facts = await gather(hook, self._prometheus, time.time())
-        if self._actions is not None and hook.status == "firing":
-            facts = (await self._actions.diagnose(item.id, hook)).into(facts)
-        names = self._settings.channels_for({**hook.commonLabels, "status": hook.status})
-        severity = facts.alerts[0].severity if facts.alerts else ""
-        page_first = hook.status == "firing" and severity in self._settings.processing.page_first
-        language = self._settings.ollama.language
-        promise = "page" if self._settings.ollama.enabled else "disabled"  # no follow-up is promised when off
-        page = self._render(item, hook, facts, fallback.summarise(facts, language), "page", "fallback", promise)
-        # The chart is drawn while the model thinks; it follows the message it belongs to, never holds it back.
-        charting = asyncio.create_task(self._charter.alert(page, hook, facts))
-        analysing: asyncio.Task[Outcome] | None = None
-        try:
+        with self._calm.making():  # charts wait while a page is in the making
+            facts = await gather(hook, self._prometheus, time.time())
+            if self._actions is not None and hook.status == "firing":
+                facts = (await self._actions.diagnose(item.id, hook)).into(facts)
+            names = self._settings.channels_for({**hook.commonLabels, "status": hook.status})
+            severity = facts.alerts[0].severity if facts.alerts else ""
+            page_first = hook.status == "firing" and severity in self._settings.processing.page_first
+            language = self._settings.ollama.language
+            promise = "page" if self._settings.ollama.enabled else "disabled"  # no follow-up is promised when off
+            page = self._render(item, hook, facts, fallback.summarise(facts, language), "page", "fallback", promise)
             if page_first and item.state == Note.PENDING:
                 queued = sends_for(item.group_key, page, self._channels, names)
                 await self._outbox.write(notifications.advance, item.id, Note.PAGED, queued, None, time.time())
                 self._deliverer.wake()
                 log.info("facts queued for %s ahead of the analysis", ", ".join(names))
-            analysing = asyncio.create_task(self._enricher.analyse(facts))
-            if page_first and (picture := await charting) is not None:  # after the page, before the analysis
-                charts = sends_for(item.group_key, picture, self._channels, names)
-                await self._outbox.write(notifications.advance, item.id, Note.PAGED, charts, None, time.time())
-                self._deliverer.wake()
-            outcome = await analysing
-            self._metrics.processed.labels(outcome.source).inc()
-            log.info("analysed (%s%s)", outcome.source, f": {outcome.reason}" if outcome.reason else "")
-            kind = "message"
-            if page_first:  # the page already carries the plain facts; only a model's analysis is worth a follow-up
-                kind = "followup"
-            message = self._render(item, hook, facts, outcome.analysis, kind, outcome.source, outcome.reason)
-            sends = []
-            if kind == "followup" and outcome.source == "fallback":
-                if outcome.reason != "disabled":  # the page promised an analysis: say in one line why none came
-                    note = no_analysis(item.id, item.group_key, message.title, outcome.reason or "", language)
-                    sends = sends_for(item.group_key, note, self._channels, names)
-            else:
-                sends = sends_for(item.group_key, message, self._channels, names)
-                if not page_first and (picture := await charting) is not None:  # after its message, in one step
-                    sends += sends_for(item.group_key, picture, self._channels, names)
-        finally:  # an error or a stop on the way: neither is left running
-            charting.cancel()
-            if analysing is not None:
-                analysing.cancel()
+        # The chart is drawn while the model thinks and queued after the message it belongs to, by a task of its own:
+        # neither the page nor this worker waits for it.
+        charting = asyncio.create_task(self._chart(page, hook, facts))
+        detached = page_first and self._attach_when_drawn(charting, item, names)  # after the page, once drawn
+        try:
+            await self._analyse(item, hook, facts, names, page_first)
+            if not detached:  # after its message
+                detached = self._attach_when_drawn(charting, item, names)
+        finally:  # an error or a stop before the chart was handed over: it is not left running
+            if not detached:
+                charting.cancel()
+
+    async def _analyse(self, item: Work, hook: Webhook, facts: Facts, names: list[str], page_first: bool) -> None:
+        """The model's analysis (or the deterministic summary) and its sends: the message, or the page's follow-up."""
+        outcome = await self._enricher.analyse(facts)
+        self._metrics.processed.labels(outcome.source).inc()
+        log.info("analysed (%s%s)", outcome.source, f": {outcome.reason}" if outcome.reason else "")
+        kind = "message"
+        if page_first:  # the page already carries the plain facts; only a model's analysis is worth a follow-up
+            kind = "followup"
+        message = self._render(item, hook, facts, outcome.analysis, kind, outcome.source, outcome.reason)
+        sends = []
+        if kind == "followup" and outcome.source == "fallback":
+            if outcome.reason != "disabled":  # the page promised an analysis: say in one line why none came
+                language = self._settings.ollama.language
+                note = no_analysis(item.id, item.group_key, message.title, outcome.reason or "", language)
+                sends = sends_for(item.group_key, note, self._channels, names)
+        else:
+            sends = sends_for(item.group_key, message, self._channels, names)
         processed = Processed(
             facts=facts.model_dump_json(),
             prompt=outcome.prompt,
@@ -164,6 +203,30 @@ class Worker:
         )
         await self._outbox.write(notifications.advance, item.id, Note.ANALYSED, sends, processed, time.time())
         self._deliverer.wake()
+
+    async def _chart(self, page: Message, hook: Webhook, facts: Facts) -> Picture | None:
+        await self._calm.wait()
+        return await self._charter.alert(page, hook, facts)
+
+    def _attach_when_drawn(self, charting: asyncio.Task[Picture | None], item: Work, names: list[str]) -> bool:
+        """Queue the chart's sends once it is drawn, after whatever was queued before (a crash before then loses
+        only the picture: a chart is an extra). Tracked, so a stop cancels it."""
+
+        async def attach() -> None:
+            picture = await charting
+            if picture is None:
+                return
+            queued = sends_for(item.group_key, picture, self._channels, names)
+            try:
+                await self._outbox.write(notifications.attach, item.id, queued, time.time())
+            except OutboxError:  # logged by the outbox; the message went, the picture cannot
+                return
+            self._deliverer.wake()
+
+        task = asyncio.create_task(attach(), name=f"chart-{item.id}")
+        self._charts.add(task)
+        task.add_done_callback(self._charts.discard)
+        return True
 
     async def _failed(self, pending: Pending, exc: Exception, attempts: int) -> None:
         error = f"{type(exc).__name__}: {exc}"[:500]

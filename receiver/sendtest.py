@@ -1,6 +1,7 @@
 """`costwarden-receiver send-test`: one sample message through every configured channel, straight to the service
-(no outbox), printing what each answered, so a bad token shows up now rather than during the first incident.
-`digest --now` sends its digest the same way."""
+(no outbox), printing what each answered, so a bad token shows up now rather than during the first incident; then a
+sample chart through every channel that shows pictures. `digest --now` sends its digest (and its chart) the same
+way."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from datetime import UTC, datetime
 
 from receiver.analysis import fallback
+from receiver.chart import Picture
 from receiver.delivery.channels import Permanent, RetryLater
 from receiver.facts.model import Facts, alert_facts
 from receiver.intake import Webhook
@@ -38,16 +40,25 @@ async def send_test(settings: Settings) -> list[tuple[str, bool, str]]:
     message = render(0, hook, facts, summary, kind="message", language=settings.ollama.language,
                      model=settings.ollama.model, source="fallback", reason="disabled", urls=PublicUrls())  # fmt: skip
     async with open_services(settings, Metrics(), None) as services:
-        return await send_now(services, message, [c.name for c in settings.channels])
+        names = [c.name for c in settings.channels]
+        results = await send_now(services, message, names)
+        picture = await services.charter.sample(message)
+        return results + (await send_now(services, picture, names) if picture else [])
 
 
-async def send_now(services: Services, message: Message, names: list[str]) -> list[tuple[str, bool, str]]:
-    """(channel, ok, what it answered) for each of `names`, sent at once, no retries: a person is watching."""
+async def send_now(services: Services, message: Message | Picture, names: list[str]) -> list[tuple[str, bool, str]]:
+    """(channel, ok, what it answered) for each of `names`, sent at once, no retries: a person is watching. A chart
+    is reported as `<channel> chart`, and only where the channel shows pictures."""
     results = []
     for name in names:
         channel = services.channels[name]
+        bodies = channel.picture(message) if isinstance(message, Picture) else channel.render(message)
+        if isinstance(message, Picture):
+            if not bodies:
+                continue
+            name = f"{name} chart"
         try:
-            replies = [await channel.send(json.loads(json.dumps(body)), None) for body in channel.render(message)]
+            replies = [await channel.send(json.loads(json.dumps(body)), None) for body in bodies]
         except Permanent as exc:
             results.append((name, False, f"refused: {exc.reason} (fix the configuration)"))
         except RetryLater as exc:

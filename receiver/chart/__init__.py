@@ -92,6 +92,21 @@ class Charter:
 
         return await self._bounded(make(), message.group_key)
 
+    async def sample(self, message: Message) -> Picture | None:
+        """What an alert's picture looks like, from made-up numbers (send-test: each channel's picture path, the bot
+        token's scope and the service's limits checked before the first incident)."""
+        if not self._cfg.enabled:
+            return None
+
+        async def make() -> Picture | None:
+            data = plots.sample(time.time())
+            font = draw.font_for(self._language)
+            facts = Facts(status="firing", alerts=[], alerts_total=0, money_at_stake_per_day=plots.SAMPLE_AT_STAKE)
+            png = await self._draw(plots.alert_plot(data, facts, self._words, font is not None), font)
+            return self._picture(message, png, self._words["sample"])
+
+        return await self._bounded(make(), message.group_key)
+
     async def digest(self, message: Message, period: Period, currency: str) -> Picture | None:
         if not self._cfg.enabled:
             return None

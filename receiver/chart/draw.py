@@ -10,6 +10,7 @@ empty boxes a missing glyph becomes.
 from __future__ import annotations
 
 import functools
+import gc
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from receiver.facts.model import sig
 
+DAY = 86400.0
 WIDTH, HEIGHT, DPI = 8.0, 4.0, 100
 """800 x 400 pixels: sharp on a phone, a few tens of KB, far inside every channel's limits."""
 STYLES: dict[str, dict[str, Any]] = {
@@ -112,14 +114,17 @@ def png(plot: Plot, font: str | None) -> bytes:
 
     words = font is not None
     family = [font] if font else ["DejaVu Sans"]
-    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)  # fixed margins: a layout engine would draw everything twice
+    fig.subplots_adjust(left=0.09, right=0.97, top=0.95, bottom=0.2 if words else 0.1)
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    if not plot.relative:
+        ax.xaxis_date(UTC)  # x in days since 1970 (matplotlib's date numbers): no datetime objects to convert
     for s in plot.series:
         finite = np.isfinite(s.values)
         if not finite.any():
             continue
-        x = s.times / 3600 if plot.relative else np.array([_utc(t) for t in s.times])
+        x = s.times / (3600 if plot.relative else DAY)
         ax.plot(x, np.where(finite, s.values, np.nan), label=s.label if words else "_", **STYLES.get(s.key, {}))
         if not words:  # no legend can be read: each line says its last value at its end
             last = int(np.flatnonzero(finite)[-1])
@@ -128,8 +133,8 @@ def png(plot: Plot, font: str | None) -> bytes:
                         .get("color", "black"))  # fmt: skip
     if plot.marker is not None and not plot.relative:
         at = _utc(plot.marker)
-        ax.axvline(float(mdates.date2num(at)), color="#ff7f0e", linewidth=1.0)  # type: ignore[no-untyped-call]
-        ax.annotate(f"{plot.marker_label} {at:%H:%M}" if words else f"{at:%H:%M}", (at, 1.0),
+        ax.axvline(plot.marker / DAY, color="#ff7f0e", linewidth=1.0)
+        ax.annotate(f"{plot.marker_label} {at:%H:%M}" if words else f"{at:%H:%M}", (plot.marker / DAY, 1.0),
                     xycoords=("data", "axes fraction"), xytext=(-3, -12), textcoords="offset points", ha="right",
                     fontsize=8, color="#ff7f0e", fontfamily=family)  # fmt: skip
     if plot.note:
@@ -146,13 +151,16 @@ def png(plot: Plot, font: str | None) -> bytes:
         formatter = mdates.DateFormatter("%H:%M" if span <= 2 * 86400 else "%m-%d", tz=UTC)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(formatter)
     if words and any(s.label for s in plot.series):
-        fig.legend(loc="outside lower center", ncols=len(plot.series), frameon=False,
-                   prop={"family": family, "size": 9})  # fmt: skip
+        fig.legend(loc="lower center", ncols=len(plot.series), frameon=False, prop={"family": family, "size": 9})
     for label in ax.get_xticklabels() + ax.get_yticklabels():
         label.set_fontfamily(family)
     out = io.BytesIO()
-    fig.savefig(out, format="png")
+    fig.savefig(out, format="png", pil_kwargs={"compress_level": 3})  # a little bigger, twice as fast as level 6
     plot.texts[:] = [text for t in fig.findobj(Text) if isinstance(t, Text) and (text := t.get_text())]
+    del fig, canvas, ax
+    # A figure is some 0.8 MB of reference cycles that only a full collection frees; without one here the receiver
+    # would grow by a figure per chart until the next (measured: +36 MiB over 25 charts). About 30 ms, once a chart.
+    gc.collect()
     return out.getvalue()
 
 

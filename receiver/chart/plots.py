@@ -88,6 +88,18 @@ async def _nothing() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     return np.empty(0), np.empty(0)
 
 
+SAMPLE_AT_STAKE = 0.96
+
+
+def sample(now: float) -> AlertData:
+    """Made-up numbers shaped like an alert's: a day's usual ups and downs, then an hour at five times the usual."""
+    t = np.arange(now - 86400, now, 300.0)
+    usual = 0.01 + 0.002 * np.sin(t / 3600)
+    actual = np.where(t >= now - 3600, 0.05, usual)
+    return AlertData(scope="sample", began=now - 3600, actual=(t, actual), expected=(t, np.full_like(t, 0.01)),
+                     peak=(t, np.full_like(t, 0.013)))  # fmt: skip
+
+
 def alert_plot(data: AlertData, facts: Facts, words: dict[str, str], drawn: bool) -> Plot:
     """`drawn`: a font can draw the language's words; without one, units and numbers only."""
     cur = facts.currency or "USD"

@@ -186,3 +186,9 @@ def resolved_after(db: sqlite3.Connection, group_key: str, notification_id: int)
         (group_key, notification_id),
     ).fetchone()
     return row is not None
+
+
+def attach(db: sqlite3.Connection, notification_id: int, queued: list[sends.Send], now: float) -> None:
+    """Queue more sends for a notification in whatever state it is (a chart drawn after its message was queued)."""
+    with transaction(db):
+        sends.add(db, notification_id, queued, now)

@@ -4,6 +4,7 @@ against local fakes enforcing each service's limits — and, when a picture is r
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import numpy as np
 import pytest
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
@@ -33,6 +33,7 @@ from receiver.message.render import Message
 from receiver.metrics import Metrics
 from tests.receiver.conftest import dead_url, until
 from tests.receiver.test_channels import Client, Smtp, channels_for, fake_chat, payload, settings_for
+from tests.support.fakes import serve_in_thread
 from tests.support.fakes.chat import FakeChat, png_size
 from tests.support.fakes.ollama import FakeOllama
 from tests.support.net import free_port
@@ -55,13 +56,6 @@ def blank_png(width: int, height: int) -> bytes:
     return PNG_MAGIC + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def alert_data(now: float) -> plots.AlertData:
-    t = np.arange(now - 86400, now, 300.0)
-    actual = np.where(t >= now - 3600, 0.05, 0.01 + 0.002 * np.sin(t / 3600))
-    return plots.AlertData(scope="vps1/miner/network_egress", began=now - 3600, actual=(t, actual),
-                           expected=(t, np.full_like(t, 0.01)), peak=(t, np.full_like(t, 0.013)))  # fmt: skip
-
-
 def facts(resource: str = "network_egress", money: float | None = 0.96) -> Facts:
     alert = AlertFact(name="CostwardenCostSpike", severity="critical", status="firing", instance="vps1",
                       cgroup="miner", resource=resource, summary=None, description=None, started="")  # fmt: skip
@@ -72,7 +66,7 @@ def facts(resource: str = "network_egress", money: float | None = 0.96) -> Facts
 
 
 def test_an_alert_chart_shows_the_cost_against_the_usual_start_and_money() -> None:
-    data = alert_data(time.time())
+    data = plots.sample(time.time())
     plot = plots.alert_plot(data, facts(), catalogue.of("en").chart, drawn=True)
     png = draw.png(plot, draw.font_for("en"))
     assert png.startswith(PNG_MAGIC) and png_size(png) == (800, 400)
@@ -83,14 +77,14 @@ def test_an_alert_chart_shows_the_cost_against_the_usual_start_and_money() -> No
 
 
 def test_a_flat_priced_resource_says_capacity_not_money() -> None:
-    plot = plots.alert_plot(alert_data(time.time()), facts("cpu"), catalogue.of("en").chart, drawn=True)
+    plot = plots.alert_plot(plots.sample(time.time()), facts("cpu"), catalogue.of("en").chart, drawn=True)
     draw.png(plot, "DejaVu Sans")
     assert "plan capacity beyond usual: worth about 0.96 EUR per day" in plot.texts
     assert not any("at stake" in t for t in plot.texts)
 
 
 def test_without_a_font_for_the_language_the_picture_holds_numbers_times_and_units_only() -> None:
-    data = alert_data(time.time())
+    data = plots.sample(time.time())
     plot = plots.alert_plot(data, facts(), catalogue.of("zh").chart, drawn=False)
     draw.png(plot, None)
     assert plot.texts, "the picture says something"
@@ -104,7 +98,7 @@ def test_without_a_font_for_the_language_the_picture_holds_numbers_times_and_uni
 def test_chinese_words_are_drawn_in_an_installed_cjk_font() -> None:
     font = draw.font_for("zh")
     assert font == "WenQuanYi Micro Hei"  # fonts-wqy-microhei, which make test-tools installs
-    plot = plots.alert_plot(alert_data(time.time()), facts(), catalogue.of("zh").chart, drawn=True)
+    plot = plots.alert_plot(plots.sample(time.time()), facts(), catalogue.of("zh").chart, drawn=True)
     assert draw.png(plot, font).startswith(PNG_MAGIC)
     assert {"每小时费用", "预期", "平常峰值", "EUR / 小时", "涉及金额：约每天 0.96 EUR"} <= set(plot.texts)
 
@@ -317,6 +311,23 @@ async def test_an_email_too_big_for_the_server_is_sent_as_words(tmp_path: Path) 
     assert "The chart could not be attached (SMTP 552" in said.get_body(("plain",)).get_content()
 
 
+def test_send_test_sends_a_sample_chart_where_a_channel_shows_pictures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from receiver.cli import main
+
+    fake = FakeChat()
+    with serve_in_thread(fake.app()) as url:
+        channels = channels_for(url, fake, "telegram", "slack", "dingtalk")
+        config = tmp_path / "receiver.yml"
+        config.write_text(json.dumps({"channels": channels, "data_dir": str(tmp_path / "data")}))
+        assert main(["send-test", "--config", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["telegram", "slack", "dingtalk", "telegram chart"]
+    (photo,) = fake.received["telegram_photo"]
+    assert photo["caption"].startswith("A sample chart") and photo["photo"].startswith(PNG_MAGIC)
+
+
 def test_channels_that_cannot_show_a_picture_send_no_part_of_it() -> None:
     p = picture(blank_png(8, 4))
     assert chat.SlackChannel(s.SlackChannel(type="slack", webhook_url="https://h/x"), None).picture(p) == []  # type: ignore[arg-type]
@@ -338,3 +349,16 @@ def test_a_telegram_caption_is_cut_to_its_limit() -> None:
     long = Picture(1, "g", b"", "费" * 3000, "t", "{reason}")
     (body,) = tg.picture(long)
     assert 900 < len(body["caption"].encode("utf-16-le")) // 2 <= 1024
+
+
+async def test_a_chart_waits_while_a_page_is_in_the_making() -> None:
+    from receiver.pipeline import CALM_SECONDS, Calm
+
+    calm = Calm()
+    with calm.making():
+        waiting = asyncio.create_task(calm.wait())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # a page is being made: the chart waits
+    made = time.monotonic()
+    await waiting
+    assert time.monotonic() - made >= CALM_SECONDS - 0.06  # and a moment after, in case the next page follows

@@ -444,15 +444,17 @@ def test_digest_dry_run_prints_and_now_sends(tmp_path: Path, hit_url: str) -> No
     config = tmp_path / "receiver.yml"
     config.write_text(json.dumps({
         "prometheus": {"url": hit_url}, "ollama": {"enabled": False, "language": "zh"},
-        "channels": [{"type": "file", "path": str(tmp_path / "sent.jsonl")}],
+        "channels": [{"type": "file", "path": str(tmp_path / "sent.jsonl")}], "data_dir": str(tmp_path / "data"),
     }))  # fmt: skip
     cli = [sys.executable, "-m", "receiver", "digest", "--config", str(config)]
     dry = subprocess.run([*cli, "--dry-run", "--period", "week"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.startswith("每周支出摘要") and "结论" in dry.stdout and not (tmp_path / "sent.jsonl").exists()
     now = subprocess.run([*cli, "--now"], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert now.returncode == 0 and now.stdout.strip() == "file: sent", now.stdout + now.stderr
-    (line,) = (tmp_path / "sent.jsonl").read_text().splitlines()
-    assert json.loads(line)["title"].startswith("每日支出摘要")
+    assert now.returncode == 0, now.stderr
+    assert now.stdout.splitlines() == ["file: sent", "file chart: sent"], now.stdout + now.stderr
+    digest, chart = (json.loads(line) for line in (tmp_path / "sent.jsonl").read_text().splitlines())
+    assert digest["title"].startswith("每日支出摘要")
+    assert chart["kind"] == "chart" and chart["caption"].startswith("每小时费用")
     usage = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert usage.returncode == 2 and "--now" in usage.stderr
