@@ -9,7 +9,9 @@ from typing import Any
 
 FINAL = ("ok", "dry_run", "executed", "failed", "timeout", "refused")
 """The states the exporter answers: a diagnostic that ran (`ok`), a remediation's outcome, or why it did not run."""
-RUN_REQUEST_SHAPE = 'expected {"action": name, "labels": {str: str}, "severity": str, "dry_run": bool}'
+RUN_REQUEST_SHAPE = (
+    'expected {"action": name, "labels": {str: str}, "severity": str, "dry_run": bool, "confirmed_by": str}'
+)
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,8 @@ class RunRequest:
     labels: dict[str, str]
     severity: str = ""
     dry_run: bool = False
+    confirmed_by: str = ""
+    """Who confirmed this run from a chat button: a remediation with `button: true` then runs even if not enabled."""
 
     @classmethod
     def parse(cls, body: Any) -> RunRequest:
@@ -25,15 +29,18 @@ class RunRequest:
         try:
             name, labels = body["action"], body.get("labels", {})
             severity, dry_run = body.get("severity", ""), body.get("dry_run", False)
+            confirmed_by = body.get("confirmed_by", "")
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(RUN_REQUEST_SHAPE) from exc
         if not (isinstance(name, str) and isinstance(labels, dict) and isinstance(severity, str)
-                and isinstance(dry_run, bool) and all(isinstance(v, str) for v in labels.values())):  # fmt: skip
+                and isinstance(dry_run, bool) and isinstance(confirmed_by, str)
+                and all(isinstance(v, str) for v in labels.values())):  # fmt: skip
             raise ValueError(RUN_REQUEST_SHAPE)
-        return cls(name, labels, severity, dry_run)
+        return cls(name, labels, severity, dry_run, confirmed_by[:100])
 
     def to_json(self) -> dict[str, object]:
-        return {"action": self.action, "labels": self.labels, "severity": self.severity, "dry_run": self.dry_run}
+        return {"action": self.action, "labels": self.labels, "severity": self.severity, "dry_run": self.dry_run,
+                "confirmed_by": self.confirmed_by}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         heartbeat = Heartbeat(settings.heartbeat, services.session, metrics)
         app[WORKER] = worker = Worker(services, outbox, deliverer, actions, heartbeat)
         digester = Digester(services, outbox, deliverer)
-        buttons = Buttons(settings, outbox, services.session) if settings.buttons.alertmanager_api else None
+        buttons = Buttons(settings, outbox, services.session, actions) if settings.buttons.alertmanager_api else None
         await deliverer.start()
         worker.start()
         digester.start()

@@ -1,4 +1,5 @@
-"""Buttons under a firing alert on Telegram: silence it for 1 h or 24 h, acknowledge it, undo the silence — from a
+"""Buttons under a firing alert on Telegram: silence it for 1 h or 24 h, acknowledge it, mark it expected, undo the
+silence, and run a remediation actions.yml lets a person run (`button: true`) after a confirmation tap — from a
 phone, without opening a port.
 
 The receiver long-polls the Bot API's `getUpdates` for button taps (callback queries), so no public URL is needed.
@@ -7,6 +8,11 @@ users); everything — refused, stale, done — is written to the outbox's audit
 Alertmanager's API v2 with the alert group's labels as matchers and the tapping user as `createdBy`. The same button
 tapped twice acts once (the audit says it was done, and by whom); a button of an alert that has resolved since says
 so instead of acting. The message's buttons are then replaced by a line saying who did what, until when.
+
+*Run <action>* (`r<n>`: the n-th remediation of the alert's facts) asks first: its buttons become *Confirm* (`c<n>`)
+and *Cancel* (`x`). A confirmed run goes to the exporter with the tapping person as `confirmed_by`; the exporter
+alone decides whether it may run (its label patterns and `min_severity` hold). It is started once: a run recorded as
+started or done for the notification is never started again, even after a restart between the tap and its answer.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ import aiohttp
 
 from costwarden.actions import Outcome
 from receiver.delivery.channels.chat import keyboard
+from receiver.facts.host import ExporterActions
+from receiver.facts.model import Facts
 from receiver.intake import parse_webhook
 from receiver.message import catalogue
-from receiver.message.render import BUTTONS
+from receiver.message.render import BUTTONS, offered
 from receiver.settings import Settings, TelegramChannel
 from receiver.store import audit, notifications
 from receiver.store.db import OutboxError
@@ -54,6 +62,8 @@ class Tap:
 
 
 DATA = re.compile(r"cw:([a-z0-9]{1,16}):([0-9]{1,18})", re.ASCII)
+RUN = re.compile(r"([rc])([0-9]{1,2})", re.ASCII)
+"""*Run* the n-th remediation of the facts (it asks first), or *Confirm* it."""
 
 
 def parse(update: dict[str, Any]) -> Tap | None:
@@ -80,8 +90,12 @@ class BotError(Exception):
 
 
 class Buttons:
-    def __init__(self, settings: Settings, outbox: Outbox, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, settings: Settings, outbox: Outbox, session: aiohttp.ClientSession,
+        actions: ExporterActions | None = None,
+    ) -> None:  # fmt: skip
         self._cfg = settings.buttons
+        self._actions = actions
         self._am = (settings.buttons.alertmanager_api or "").rstrip("/")
         self._language = settings.ollama.language
         self._outbox = outbox
@@ -171,6 +185,8 @@ class Buttons:
                 Outcome(name, "button", "refused", reason=f"chat {tap.chat_id}, user {tap.user_id} not allowed"),
             )
             return words["answer_refused"], None
+        if note is not None and (tap.action == "x" or RUN.fullmatch(tap.action)):
+            return await self._run(tap, note, group, words)
         if note is None or tap.action not in (*BUTTONS, "u"):
             return words["answer_unknown"], None
         steps = [r for r in await self._outbox.read(audit.history, tap.note, "button") if r.state == "done"]
@@ -209,6 +225,50 @@ class Buttons:
             return words["answer_done"], [status, [(words["button_unsilence"], f"cw:u:{tap.note}")]]
         offered = [a for a in BUTTONS if a in SILENCES] if tap.action in ("ack", "expected") else list(BUTTONS)
         return words["answer_done"], [status, [(words[f"button_{a}"], f"cw:{a}:{tap.note}") for a in offered]]
+
+    async def _run(
+        self, tap: Tap, note: notifications.Work, group: str, words: dict[str, str]
+    ) -> tuple[str, list[list[tuple[str, str]]] | None]:
+        """*Run <action>* (ask), *Confirm* (run it, once) or *Cancel* (the buttons as they were)."""
+        stored = await self._outbox.read(notifications.facts_of, tap.note)
+        facts = Facts.model_validate_json(stored) if stored else None
+        if facts is None:
+            return words["answer_unknown"], None
+        if tap.action == "x":
+            return words["button_cancel"], self._rows(facts, tap.note)
+        matched = RUN.fullmatch(tap.action)
+        step, index = matched.groups() if matched else ("", "99")
+        action = facts.actions[int(index)] if int(index) < len(facts.actions) else None
+        if action is None or not action.button:
+            return words["answer_unknown"], None
+        if self._actions is None:
+            return words["answer_no_actions"], None
+        confirm = f"button:c{index}"
+        earlier = [r for r in await self._outbox.read(audit.history, tap.note, "button")
+                   if r.action == confirm and r.state in ("started", "done")]  # fmt: skip
+        if earlier:
+            return words["answer_again"].format(who=earlier[0].reason.partition(" ")[0]), None
+        if await self._outbox.read(notifications.resolved_after, group, tap.note):
+            await self._audit(tap, group, Outcome(f"button:{tap.action}", "button", "stale",
+                                                  reason=f"{tap.who} after the resolution"))  # fmt: skip
+            return words["answer_resolved"], []
+        if step == "r":
+            return words["answer_confirm"].format(name=action.name), [[
+                (words["button_confirm"].format(name=action.name), f"cw:c{index}:{tap.note}"),
+                (words["button_cancel"], f"cw:x:{tap.note}")]]  # fmt: skip
+        who = f"{tap.who} (telegram {tap.user_id})"
+        await self._audit(tap, group, Outcome(confirm, "button", "started", reason=who))  # before: never twice
+        outcome = await self._actions.run_confirmed(tap.note, parse_webhook(note.payload), action.name, who)
+        await self._audit(tap, group, Outcome(confirm, "button", "done", output=outcome.state, reason=who))
+        result = catalogue.of(self._language).action_states.get(outcome.state, "{reason}").format(
+            command=" ".join(outcome.argv), reason=outcome.reason or outcome.state)  # fmt: skip
+        line = words["done_run"].format(name=action.name, who=tap.who, state=result)[:120]
+        return words["answer_done"], [[(line, f"cw:noop:{tap.note}")], *self._rows(facts, tap.note, ran=f"r{index}")]
+
+    def _rows(self, facts: Facts, note: int, ran: str = "") -> list[list[tuple[str, str]]]:
+        """The alert's buttons as the message first showed them (two a row), less a run already done."""
+        buttons = [(label, f"cw:{a}:{note}") for label, a in offered(facts, self._language) if a != ran]
+        return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
     async def _silence(self, note: notifications.Work, tap: Tap, until: datetime) -> str:
         hook = parse_webhook(note.payload)

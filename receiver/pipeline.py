@@ -158,7 +158,8 @@ class Worker:
             page = self._render(item, hook, facts, fallback.summarise(facts, language), "page", "fallback", promise)
             if page_first and item.state == Note.PENDING:
                 queued = sends_for(item.group_key, page, self._channels, names)
-                await self._outbox.write(notifications.advance, item.id, Note.PAGED, queued, None, time.time())
+                await self._outbox.write(notifications.advance, item.id, Note.PAGED, queued, None, time.time(),
+                                         facts.model_dump_json())  # fmt: skip
                 self._deliverer.wake()
                 log.info("facts queued for %s ahead of the analysis", ", ".join(names))
         # The chart is drawn while the model thinks and queued after the message it belongs to, by a task of its own:

@@ -84,26 +84,31 @@ class ActionService:
         return {
             "diagnostics": [{"name": d.name, "kind": d.kind} for d in diagnostics],
             "remediation": [
-                {"name": r.name, "command": list(r.command), "enabled": r.enabled, "min_severity": r.min_severity,
+                {"name": r.name, "command": list(r.command), "enabled": r.enabled, "button": r.button,
+                 "min_severity": r.min_severity,
                  "params": {p.label: p.pattern for p in r.params}}
                 for r in remediation
             ],
             "alerts": [asdict(rule) for rule in self._actions.alerts] if labels is None else [],
         }  # fmt: skip
 
-    def run(self, name: str, labels: dict[str, str], severity: str, dry_run: bool) -> Outcome | None:
-        """None when there is no such action."""
+    def run(
+        self, name: str, labels: dict[str, str], severity: str, dry_run: bool, confirmed_by: str = ""
+    ) -> Outcome | None:
+        """None when there is no such action. `confirmed_by`: the person who confirmed a run from a chat button."""
         action = self._actions.find(name)
         if action is None:
             return None
         if isinstance(action, Diagnostic):
             outcome = self._diagnose(action)
         else:
-            outcome = self._remedy(action, labels, severity, dry_run)
+            outcome = self._remedy(action, labels, severity, dry_run, confirmed_by)
         log.info(
-            "action %s (%s): %s%s%s", outcome.action, outcome.kind, outcome.state,
+            "action %s (%s): %s%s%s%s", outcome.action, outcome.kind, outcome.state,
             f" {list(outcome.argv)}" if outcome.argv else "", f": {outcome.reason}" if outcome.reason else "",
-            extra={"action": outcome.action, "state": outcome.state, "alertname": labels.get("alertname", "")},
+            f", confirmed by {confirmed_by}" if confirmed_by else "",
+            extra={"action": outcome.action, "state": outcome.state, "alertname": labels.get("alertname", ""),
+                   "confirmed_by": confirmed_by},
         )  # fmt: skip
         return outcome
 
@@ -115,13 +120,16 @@ class ActionService:
             return Outcome(action.name, "diagnostic", "failed", reason=repr(exc)[:300])
         return Outcome(action.name, "diagnostic", "ok", output="\n".join(lines) or "(nothing to show)")
 
-    def _remedy(self, action: Remediation, labels: dict[str, str], severity: str, dry_run: bool) -> Outcome:
+    def _remedy(
+        self, action: Remediation, labels: dict[str, str], severity: str, dry_run: bool, confirmed_by: str
+    ) -> Outcome:
         argv = argv_for(action, labels)
         if isinstance(argv, str):
             return Outcome(action.name, "remediation", "refused", reason=argv)
         why_not = None
-        if not action.enabled:
-            why_not = "not enabled in actions.yml (enabled: false)"
+        if not action.enabled and not (action.button and confirmed_by):
+            why_not = "not enabled in actions.yml (enabled: false)" + (
+                "; a person may run it from its button" if action.button else "")  # fmt: skip
         elif severity not in SEVERITIES or SEVERITIES.index(severity) < SEVERITIES.index(action.min_severity):
             why_not = f"severity {severity or 'none'} is below min_severity {action.min_severity}"
         elif dry_run:

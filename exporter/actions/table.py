@@ -43,6 +43,9 @@ class Remediation:
     params: tuple[Param, ...] = ()
     enabled: bool = False
     """False: dry-run only — the message says exactly what would run."""
+    button: bool = False
+    """True: a person may run it from a Telegram button after a confirmation tap, even with `enabled: false` (the
+    patterns and `min_severity` still hold); the receiver says who in the request, the exporter logs it."""
     min_severity: str = _spec("critical", pattern="|".join(SEVERITIES))
     timeout_seconds: float = _spec(30.0, gt=0, le=300)
 

@@ -73,14 +73,30 @@ class ExporterActions:
             lines = [clean(line, 160) for line in row.output.splitlines() if line.strip()][:LINES]
             found.diagnostics.append(DiagnosticFact(name=clean(row.action), state=row.state, lines=lines,
                                                     reason=clean(row.reason, 200) or None))  # fmt: skip
+        buttons = {str(entry.get("name")) for entry in plan.get("remediation", []) if entry.get("button") is True}
         for name in names(plan, "remediation"):
             row = await self._step(notification_id, hook.group, name, "remediation", labels, severity,
                                    done)  # fmt: skip
             found.actions.append(ActionFact(
                 name=clean(row.action), state=row.state, command=clean(" ".join(row.argv), 200),
                 reason=clean(row.reason, 200) or None, output=clean(row.output, 300) or None,
+                button=name in buttons,
             ))  # fmt: skip
         return found
+
+    async def run_confirmed(self, note: int, hook: Webhook, name: str, who: str) -> Outcome:
+        """Run a remediation a person confirmed from its button, for real unless actions.yml forbids it (the
+        exporter decides: its patterns and min_severity hold, and only a `button: true` action runs when not
+        enabled); audited like any step."""
+        labels = {**hook.commonLabels, **hook.alerts[0].labels}
+        await self._audit(note, hook.group, Outcome(name, "remediation", "considered", reason=f"confirmed by {who}"))
+        try:
+            request = RunRequest(name, labels, labels.get("severity", ""), confirmed_by=who)
+            row = Outcome.parse(await self._post("/actions/run", request.to_json()), name, "remediation")
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            row = Outcome(name, "remediation", "failed", reason=f"the exporter did not answer: {exc}")
+        await self._audit(note, hook.group, row)
+        return row
 
     async def _step(
         self, note: int, group: str, name: str, kind: str, labels: dict[str, str], severity: str,

@@ -126,6 +126,8 @@ class ActionFact(BaseModel):
     command: str
     reason: str | None = None
     output: str | None = None
+    button: bool = False
+    """actions.yml lets a person run it from a Telegram button, after a confirmation tap."""
 
 
 class Facts(BaseModel):

@@ -108,6 +108,17 @@ def links(hook: Webhook, urls: PublicUrls, words: dict[str, str]) -> tuple[tuple
     return tuple(out)
 
 
+def offered(facts: Facts, language: str) -> tuple[tuple[str, str], ...]:
+    """The buttons under a firing alert: silence, acknowledge, expected, and *Run <action>* for each remediation
+    actions.yml lets a person run (`button: true`) that did not already run by itself (`r<its index in facts>`)."""
+    if facts.status != "firing":
+        return ()
+    words = catalogue.of(language).labels
+    runs = [(words["button_run"].format(name=a.name), f"r{i}") for i, a in enumerate(facts.actions)
+            if a.button and a.state == "dry_run"]  # fmt: skip
+    return tuple((words[f"button_{a}"], a) for a in BUTTONS) + tuple(runs)
+
+
 def host_sections(facts: Facts, language: str) -> list[Section]:
     """What the exporter's diagnostics saw and what became of each remediation: facts, shown whoever wrote the
     analysis (and so also in the page sent before it)."""
@@ -157,8 +168,7 @@ def render(
     base = {"data": data, "id": note_id, "group_key": clean(hook.groupKey, 300), "status": facts.status,
             "severity": severity, "kind": kind, "title": title, "source": source,
             "links": links(hook, urls, words),
-            "actions": tuple((words[f"button_{a}"], a) for a in BUTTONS) if facts.status == "firing" and kind in (
-                "message", "page") else ()}  # fmt: skip
+            "actions": offered(facts, language) if kind in ("message", "page") else ()}  # fmt: skip
     if analysis is None:
         alert = hook.alerts[0]
         lasted = (alert.endsAt - alert.startsAt).total_seconds() if alert.endsAt > alert.startsAt else None

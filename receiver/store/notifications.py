@@ -122,9 +122,13 @@ def advance(
     queued: list[sends.Send],
     p: Processed | None,
     now: float,
+    facts: str | None = None,
 ) -> None:
-    """Move a notification to `state`, storing its analysis (if given) and queueing its sends, atomically."""
+    """Move a notification to `state`, storing its analysis (if given; else its `facts`, if given: a page's, which
+    its buttons read) and queueing its sends, atomically."""
     with transaction(db):
+        if facts is not None:
+            db.execute("UPDATE notifications SET facts = ? WHERE id = ?", (facts, notification_id))
         if p is not None:
             db.execute(
                 "UPDATE notifications SET facts = ?, prompt = ?, raw_answer = ?, grounding = ?,"
@@ -186,6 +190,12 @@ def resolved_after(db: sqlite3.Connection, group_key: str, notification_id: int)
         (group_key, notification_id),
     ).fetchone()
     return row is not None
+
+
+def facts_of(db: sqlite3.Connection, notification_id: int) -> str | None:
+    """The facts stored with a notification (at its page, or its analysis), as JSON; None before either."""
+    row = db.execute("SELECT facts FROM notifications WHERE id = ?", (notification_id,)).fetchone()
+    return None if row is None or not row[0] else str(row[0])
 
 
 def attach(db: sqlite3.Connection, notification_id: int, queued: list[sends.Send], now: float) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from costwarden.actions import RunRequest
 from exporter.actions import diagnostics as dg
 from exporter.actions.service import ActionService, argv_for
 from exporter.actions.table import Actions, Diagnostic, Param, Remediation, load
@@ -149,6 +150,33 @@ def test_dry_run_unless_enabled_severe_enough_and_asked_for() -> None:
     ran = service.run("stop_now", labels, "critical", dry_run=False)
     assert ran is not None and (ran.state, ran.exit_code, ran.output) == ("executed", 0, "docker stop miner")
     assert service.run("rm_everything", labels, "critical", dry_run=False) is None
+
+
+def test_a_person_may_run_only_what_has_a_button_and_only_within_its_rules() -> None:
+    service = ActionService(Actions(remediation=(stop(enabled=False), stop(name="pause", enabled=False, button=True))),
+                            host())  # fmt: skip
+    labels = {"cgroup": "miner", "alertname": "CostwardenCostSpike"}
+    unasked = service.run("pause", labels, "critical", dry_run=False)  # no one confirmed it: still a dry run
+    assert unasked is not None and unasked.state == "dry_run"
+    assert "a person may run it from its button" in unasked.reason
+    no_button = service.run("stop_container", labels, "critical", dry_run=False, confirmed_by="@ann")
+    assert no_button is not None and no_button.state == "dry_run" and "not enabled" in no_button.reason
+    mild = service.run("pause", labels, "warning", dry_run=False, confirmed_by="@ann")
+    assert mild is not None and mild.state == "dry_run" and "below min_severity" in mild.reason
+    hostile = service.run("pause", {"cgroup": "x; reboot"}, "critical", dry_run=False, confirmed_by="@ann")
+    assert hostile is not None and hostile.state == "refused"
+    ran = service.run("pause", labels, "critical", dry_run=False, confirmed_by="@ann")
+    assert ran is not None and (ran.state, ran.output) == ("executed", "docker stop miner")
+    assert service.catalog()["remediation"][1]["button"] is True
+
+
+def test_a_run_request_names_who_confirmed_it_as_text() -> None:
+    body = {"action": "pause", "labels": {"cgroup": "miner"}, "severity": "critical", "dry_run": False}
+    assert RunRequest.parse({**body, "confirmed_by": "@ann"}).confirmed_by == "@ann"
+    assert RunRequest.parse(body).confirmed_by == ""
+    with pytest.raises(ValueError, match="confirmed_by"):
+        RunRequest.parse({**body, "confirmed_by": 42})
+    assert RunRequest.parse(RunRequest("pause", {}, confirmed_by="@bo").to_json()).confirmed_by == "@bo"
 
 
 def test_no_shell_ever_sees_a_value() -> None:

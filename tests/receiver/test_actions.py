@@ -48,7 +48,7 @@ alerts: [{{alert: CostwardenCostSpike, diagnostics: [recent_containers], remedia
 
 
 @contextmanager
-def exporter(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def exporter(tmp_path: Path, table: str = ACTIONS_YML) -> Iterator[tuple[str, Path]]:
     """The real exporter with an actions table, a Docker root holding one container started ten minutes ago."""
     docker = tmp_path / "docker"
     shutil.copytree(FIXTURES / "docker", docker)
@@ -57,7 +57,7 @@ def exporter(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (docker / "containers" / ("f" * 64) / "config.v2.json").write_text(json.dumps(
         {"ID": "f" * 64, "Name": "/miner", "Config": {"Image": "xmrig/xmrig:6"},
          "State": {"Running": True, "StartedAt": started}}))  # fmt: skip
-    (tmp_path / "actions.yml").write_text(ACTIONS_YML)
+    (tmp_path / "actions.yml").write_text(table)
     port = free_port()
     log = tmp_path / "exporter.log"
     cmd = [sys.executable, "-m", "exporter", f"--web.listen-address=127.0.0.1:{port}",

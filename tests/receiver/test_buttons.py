@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from receiver import settings as s
 from receiver.app import create_app
 from receiver.digest.facts import DigestFacts
 from receiver.digest.render import render_digest
@@ -220,3 +221,55 @@ async def test_a_malformed_tap_is_ignored_and_a_silence_gone_already_still_unsil
     fake.tap(CHAT, sent["message_id"], f"cw:u:{note}")
     await until(lambda: len(fake.received["answerCallbackQuery"]) == 2, 10)
     assert fake.received["answerCallbackQuery"][-1]["text"] == "Done."
+
+
+async def test_run_asks_first_then_runs_on_the_host_once_and_says_who(
+    aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
+) -> None:
+    """pause_service is a dry run by itself (enabled: false) but has a button: a person may run it after confirming."""
+    from tests.receiver.test_actions import ACTIONS_YML, TOKEN, exporter
+
+    fake, url = bot
+    table = ACTIONS_YML.replace("- {name: pause_service, command", "- {name: pause_service, button: true, command")
+    with exporter(tmp_path, table) as (exporter_url, log):
+        cfg = settings(tmp_path, url, fake, alertmanager).model_copy(
+            update={"actions": s.Actions(url=exporter_url, token=TOKEN), "auth": s.Auth(bearer_token="intake-token")}
+        )
+        client = await aiohttp_client(create_app(cfg))
+        headers = {"Authorization": "Bearer intake-token"}
+        assert (await client.post("/alerts", json=payload("firing"), headers=headers)).status == 200
+        await until(lambda: bool(fake.received["telegram"]), 30)
+        sent = fake.received["telegram"][0]
+        offered = {b["text"]: b["callback_data"] for row in sent["reply_markup"]["inline_keyboard"] for b in row}
+        assert "▶ Run pause_service" in offered  # stop_container ran by itself (enabled): nothing to offer for it
+        assert not any("stop_container" in label for label in offered)
+        fake.tap(CHAT, sent["message_id"], offered["▶ Run pause_service"])
+        await until(lambda: len(fake.received["editMessageReplyMarkup"]) == 1)
+        asked = fake.received["editMessageReplyMarkup"][0]["reply_markup"]["inline_keyboard"]
+        assert [b["text"] for b in asked[0]] == ["✔ Confirm: run pause_service", "Cancel"]
+        assert "confirmed by" not in log.read_text()  # asking runs nothing
+        fake.tap(CHAT, sent["message_id"], asked[0][1]["callback_data"])  # Cancel: the buttons as they were
+        await until(lambda: len(fake.received["editMessageReplyMarkup"]) == 2)
+        assert fake.received["editMessageReplyMarkup"][1]["reply_markup"] == sent["reply_markup"]
+        fake.tap(CHAT, sent["message_id"], offered["▶ Run pause_service"])
+        await until(lambda: len(fake.received["editMessageReplyMarkup"]) == 3)
+        fake.tap(CHAT, sent["message_id"], asked[0][0]["callback_data"])
+        await until(lambda: len(fake.received["editMessageReplyMarkup"]) == 4, 30)
+        done = fake.received["editMessageReplyMarkup"][3]["reply_markup"]["inline_keyboard"]
+        assert done[0][0]["text"] == "▶ pause_service run by @ann: ran: echo systemctl stop miner"
+        assert "▶ Run pause_service" not in [b["text"] for row in done for b in row]
+        fake.tap(CHAT, sent["message_id"], asked[0][0]["callback_data"], user_id=43, username="bo")  # a second time
+        await until(lambda: len(fake.received["answerCallbackQuery"]) == 5)
+        assert fake.received["answerCallbackQuery"][4]["text"] == "Already done by @ann."
+        await asyncio.sleep(0.3)
+        exporter_log = log.read_text()
+    assert exporter_log.count("confirmed by @ann (telegram 42)") == 1  # ran once, and the exporter knows by whom
+    with sqlite3.connect(cfg.outbox_path) as db:
+        rows = db.execute("SELECT name, kind, state FROM actions WHERE name IN ('pause_service', 'button:c1')"
+                          " ORDER BY id").fetchall()  # fmt: skip
+    assert rows[-4:] == [
+        ("button:c1", "button", "started"),
+        ("pause_service", "remediation", "considered"),
+        ("pause_service", "remediation", "executed"),
+        ("button:c1", "button", "done"),
+    ]
