@@ -181,15 +181,20 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         if buttons is not None:
             buttons.start()
         check = asyncio.create_task(services.enricher.check())
-        warm = asyncio.create_task(services.charter.warm())  # matplotlib and the fonts, off the first alert's path
+        # matplotlib and the fonts, off the first alert's path
+        warm = asyncio.create_task(services.charter.warm(), name="chart warm-up")
         depth, _ = await outbox.read(notifications.depth, time.time())
         if depth:
             log.info("resuming %d unfinished notification(s) from the outbox", depth)
         yield
         for task in (check, warm):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a failed warm-up (no matplotlib fonts?) must not keep the rest from stopping
+                log.exception("%s failed", task.get_name())
         if buttons is not None:
             await buttons.stop()
         await digester.stop()

@@ -91,8 +91,8 @@ class Worker:
         self._channels = services.channels
         self._deliverer = deliverer
         self._charter = services.charter
-        self._charts: set[asyncio.Task[None]] = set()
-        """Charts being drawn, to be queued after their messages."""
+        self._charts: dict[str, asyncio.Task[None]] = {}
+        """Per alert group, the chart being drawn, to be queued after its message."""
         self._calm = Calm()
         self._metrics = services.metrics
         self._dispatcher = Dispatcher(
@@ -109,9 +109,9 @@ class Worker:
     async def stop(self) -> None:
         """Stop taking work; give in-flight work the grace period, then leave the rest in the outbox for next start."""
         left = await self._dispatcher.stop(self._settings.processing.shutdown_grace_seconds)
-        for task in list(self._charts):
+        for task in list(self._charts.values()):
             task.cancel()
-        await asyncio.gather(*self._charts, return_exceptions=True)
+        await asyncio.gather(*self._charts.values(), return_exceptions=True)
         if left:
             log.warning("%d notification(s) left unfinished in the outbox; resumed at next start", left)
 
@@ -146,6 +146,10 @@ class Worker:
                               source="heartbeat", rendered=pinged)  # fmt: skip
             await self._outbox.write(notifications.advance, item.id, Note.ANALYSED, [], quiet, time.time())
             return
+        # A chart of this group's previous notification not queued yet is dropped: it would arrive after this one's
+        # message (a firing's picture after its resolution).
+        if (earlier := self._charts.pop(item.group_key, None)) is not None:
+            earlier.cancel()
         with self._calm.making():  # charts wait while a page is in the making
             facts = await gather(hook, self._prometheus, time.time())
             if self._actions is not None and hook.status == "firing":
@@ -214,19 +218,24 @@ class Worker:
         only the picture: a chart is an extra). Tracked, so a stop cancels it."""
 
         async def attach() -> None:
-            picture = await charting
-            if picture is None:
-                return
-            queued = sends_for(item.group_key, picture, self._channels, names)
             try:
+                picture = await charting
+                if picture is None:
+                    return
+                queued = sends_for(item.group_key, picture, self._channels, names)
                 await self._outbox.write(notifications.attach, item.id, queued, time.time())
             except OutboxError:  # logged by the outbox; the message went, the picture cannot
                 return
+            except Exception:  # a chart's failure is logged, never the notification's
+                log.exception("the chart of notification %d was not queued", item.id)
+                return
+            finally:
+                if self._charts.get(item.group_key) is task:
+                    del self._charts[item.group_key]
             self._deliverer.wake()
 
         task = asyncio.create_task(attach(), name=f"chart-{item.id}")
-        self._charts.add(task)
-        task.add_done_callback(self._charts.discard)
+        self._charts[item.group_key] = task
         return True
 
     async def _failed(self, pending: Pending, exc: Exception, attempts: int) -> None:

@@ -86,7 +86,7 @@ class Charter:
             data = await plots.alert_data(hook, self._prometheus, time.time())
             if data is None:
                 return None
-            font = draw.font_for(self._language)
+            font = await self._font()
             png = await self._draw(plots.alert_plot(data, facts, self._words, font is not None), font)
             return self._picture(message, png, plots.caption(data, self._words))
 
@@ -100,7 +100,7 @@ class Charter:
 
         async def make() -> Picture | None:
             data = plots.sample(time.time())
-            font = draw.font_for(self._language)
+            font = await self._font()
             facts = Facts(status="firing", alerts=[], alerts_total=0, money_at_stake_per_day=plots.SAMPLE_AT_STAKE)
             png = await self._draw(plots.alert_plot(data, facts, self._words, font is not None), font)
             return self._picture(message, png, self._words["sample"])
@@ -115,7 +115,7 @@ class Charter:
             data = await plots.period_data(self._prometheus, period)
             if data is None:
                 return None
-            font = draw.font_for(self._language)
+            font = await self._font()
             png = await self._draw(plots.period_plot(data, currency, self._words, font is not None), font)
             return self._picture(message, png, plots.period_caption(period, self._words))
 
@@ -124,6 +124,11 @@ class Charter:
     def _picture(self, message: Message, png: bytes, caption: str) -> Picture:
         return Picture(message.id, message.group_key, png, caption, message.title, self._words["failed"],
                        message.links)  # fmt: skip
+
+    async def _font(self) -> str | None:
+        """In the drawing thread: the first lookup indexes the fonts (seconds, cold), which the event loop must not
+        wait for; one thread, so no two lookups race."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, draw.font_for, self._language)
 
     async def _draw(self, plot: draw.Plot, font: str | None) -> bytes:
         started = time.perf_counter()

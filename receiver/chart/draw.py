@@ -34,8 +34,11 @@ STYLES: dict[str, dict[str, Any]] = {
     "this_week": {"color": "#d62728", "linewidth": 2.0, "linestyle": "-"},
     "previous_week": {"color": "#1f77b4", "linewidth": 1.5, "linestyle": "--"},
 }
-CJK_FAMILIES = ("Noto Sans CJK", "Noto Sans SC", "Source Han Sans", "WenQuanYi", "Droid Sans Fallback",
-                "AR PL", "Sarasa", "Microsoft YaHei", "SimHei", "PingFang", "Hiragino Sans GB")  # fmt: skip
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi",
+                "Sarasa Gothic SC", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Noto Sans CJK",
+                "Source Han Sans", "Droid Sans Fallback", "AR PL")  # fmt: skip
+"""Fonts known to draw Chinese, simplified-Chinese faces first: a CJK collection's Japanese face (Noto Sans CJK JP)
+draws some characters in Japanese shapes."""
 PROBE = {"zh": "费用"}
 """Characters a font must have to draw a language's words (English: DejaVu Sans, always there)."""
 
@@ -87,7 +90,7 @@ def _fonts() -> dict[str, str]:
             except (OSError, RuntimeError, ValueError):
                 continue
     found = {"en": "DejaVu Sans"}
-    entries = sorted(manager.ttflist, key=lambda e: (not e.name.startswith(CJK_FAMILIES), e.name))
+    entries = sorted(manager.ttflist, key=lambda e: (preference(e.name), e.name))
     for language, probe in PROBE.items():
         for entry in (e for e in entries if language not in found and "last resort" not in e.name.lower()):
             try:
@@ -97,6 +100,11 @@ def _fonts() -> dict[str, str]:
             if all(ord(ch) in charmap for ch in probe):
                 found[language] = entry.name
     return found
+
+
+def preference(name: str) -> int:
+    """A font's rank for Chinese words: its place in CJK_FAMILIES, any other font last."""
+    return next((i for i, family in enumerate(CJK_FAMILIES) if name.startswith(family)), len(CJK_FAMILIES))
 
 
 def warm() -> dict[str, str]:

@@ -50,6 +50,11 @@ MAX_RETRY_AFTER = 3600.0
 `delivery.retry_max_seconds`) is what the queue reads as the wall clock stepped back."""
 
 
+CHART_ATTEMPTS = 3
+"""A chart failing this often (the service down, rate-limited) is set aside: the messages queued behind it in its
+channel and group go on instead of waiting up to `delivery.max_age_hours` for a picture."""
+
+
 def horizon(cfg: Delivery) -> float:
     return max(cfg.retry_max_seconds, MAX_RETRY_AFTER)
 
@@ -134,6 +139,9 @@ class Deliverer:
         return now - born
 
     async def _retry(self, item: Queued, reason: str, after: float | None) -> None:
+        if item.kind == "chart" and (tried := await self._outbox.read(sends.attempts, item.id)) >= CHART_ATTEMPTS:
+            await self._park(item, f"a chart, set aside after {tried} attempts: {reason}")
+            return
         if self._age(item) > self._cfg.max_age_hours * 3600:
             await self._park(item, f"still failing after {self._cfg.max_age_hours:g} h: {reason}")
             return

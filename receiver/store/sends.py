@@ -106,6 +106,12 @@ def mark(
                 finish(db, int(row[0]), now)
 
 
+def attempts(db: sqlite3.Connection, send_id: int) -> int:
+    """How often a send was tried (each try is counted when it is marked in flight)."""
+    row = db.execute("SELECT attempts FROM sends WHERE id = ?", (send_id,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
 def stats(db: sqlite3.Connection, now: float) -> tuple[int, float | None, int]:
     """(sends waiting, age of the oldest, sends parked) for the delivery gauges."""
     waiting, oldest = db.execute(

@@ -289,7 +289,7 @@ class SlackChannel:
         classify(status, f"upload: {raw[:100].decode('utf-8', 'replace')}", retry_after(headers.get("Retry-After")))
         await self._api("files.completeUploadExternal", json={
             "files": [{"id": file_id, "title": body["title"]}], "channel_id": self._cfg.channel_id,
-            "initial_comment": body["caption"]})  # fmt: skip
+            "initial_comment": slack_escape(body["caption"])})  # fmt: skip
 
     async def _api(self, method: str, **payload: object) -> dict[str, object]:
         """A Web API call: HTTP 429 and `ratelimited` wait (Retry-After), `ok: false` for any other reason is for
@@ -361,7 +361,7 @@ class DiscordChannel:
         ]
 
     def picture(self, picture: Picture) -> list[Body]:
-        return [{**picture_body(picture), "title": picture.title[:240], "caption": picture.caption[:4000]}]
+        return [{**picture_body(picture), "title": picture.title[:240]}]
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         if "png" not in body:
@@ -370,9 +370,9 @@ class DiscordChannel:
         try:
             if len(png) > DISCORD_FILE_BYTES:
                 raise Permanent(f"the chart is {len(png)} bytes, above a webhook's {DISCORD_FILE_BYTES}")
+            caption = discord_escape(body["caption"])[:DISCORD_DESCRIPTION]
             payload = {
-                "embeds": [{"title": body["title"], "description": discord_escape(body["caption"]),
-                            "image": {"url": "attachment://chart.png"}}],
+                "embeds": [{"title": body["title"], "description": caption, "image": {"url": "attachment://chart.png"}}],
                 "attachments": [{"id": 0, "filename": "chart.png"}], "allowed_mentions": {"parse": []},
             }  # fmt: skip
             form = aiohttp.FormData()

@@ -177,7 +177,9 @@ class FakeChat:
         if not request.content_type.startswith("multipart/form-data"):
             return error(400, "Bad Request: there is no photo in the request")
         form = await parts(request)
-        failure = await self._failure("telegram")
+        failure = await self._failure("telegram_photo")
+        if failure == "500":
+            return error(500, "Internal Server Error")
         if failure == "429":
             return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests: retry after "
                                       "1", "parameters": {"retry_after": 1}}, status=429)  # fmt: skip
@@ -228,7 +230,7 @@ class FakeChat:
             if not files or any(f.get("id") not in self._uploads or self._uploads[f["id"]]["data"] is None
                                 for f in files):  # fmt: skip
                 return answer(ok=False, error="file_not_found")
-            if channel and not str(channel).startswith("C"):
+            if channel and not str(channel).startswith(("C", "G")):  # a public or a private channel's id
                 return answer(ok=False, error="channel_not_found")
             if channel not in self.slack_channels:
                 return answer(ok=False, error="not_in_channel")
