@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from costwarden.logs import CONTEXT
 from receiver import datadir
+from receiver.act import LinkActions
 from receiver.buttons import Buttons
 from receiver.delivery.deliverer import Deliverer
 from receiver.digest.digester import Digester
@@ -38,6 +39,7 @@ OUTBOX = web.AppKey("OUTBOX", Outbox)
 
 METRICS = web.AppKey("METRICS", Metrics)
 WORKER = web.AppKey("WORKER", Worker)
+LINKS = web.AppKey("LINKS", LinkActions)
 
 
 class IntakeBudget:
@@ -146,6 +148,14 @@ async def ready(request: web.Request) -> web.Response:
     return web.Response(text=f"outbox not writable: {problem}\n", status=503)
 
 
+async def act(request: web.Request) -> web.Response:
+    """A signed link to an alert's action (receiver/act.py); 404 unless receiver_url is set."""
+    links = request.app.get(LINKS)
+    if links is None:
+        return web.json_response({"error": "not_found", "detail": "signed links are off (receiver_url)"}, status=404)
+    return await links.handle(request)
+
+
 async def metrics_page(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     outbox = request.app[OUTBOX]
@@ -180,6 +190,8 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         digester.start()
         if buttons is not None:
             buttons.start()
+            if services.urls.actions is not None:
+                app[LINKS] = LinkActions(services.urls.actions, buttons, outbox, settings.ollama.language)
         check = asyncio.create_task(services.enricher.check())
         # matplotlib and the fonts, off the first alert's path
         warm = asyncio.create_task(services.charter.warm(), name="chart warm-up")
@@ -219,4 +231,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_get("/metrics", metrics_page)
+    app.router.add_route("GET", "/act/{note}/{action}", act)
+    app.router.add_route("POST", "/act/{note}/{action}", act)
     return app

@@ -59,6 +59,12 @@ class Tap:
     message_id: int | None
     user_id: int
     who: str
+    via: str = ""
+    """Where the tap came from, for the audit and the silence's createdBy: `telegram <user id>` unless said."""
+
+    @property
+    def by(self) -> str:
+        return f"{self.who} ({self.via or f'telegram {self.user_id}'})"
 
 
 DATA = re.compile(r"cw:([a-z0-9]{1,16}):([0-9]{1,18})", re.ASCII)
@@ -169,12 +175,23 @@ class Buttons:
                 "chat_id": tap.chat_id, "message_id": tap.message_id, "reply_markup": keyboard(rows)})  # fmt: skip
         return answer
 
-    async def _act(self, tap: Tap, words: dict[str, str]) -> tuple[str, list[list[tuple[str, str]]] | None]:
-        """The answer, and the buttons the message shows afterwards (None: leave them)."""
+    async def from_link(self, note: int, action: str) -> str:
+        """A signed link's confirmed action (receiver/links: the signature is its permission); the answer to show."""
+        tap = Tap("", action, note, "", None, 0, "a signed link", via="receiver_url")
+        answer, _ = await self._act(tap, catalogue.of(self._language).labels, trusted=True)
+        return answer
+
+    async def _act(
+        self, tap: Tap, words: dict[str, str], trusted: bool = False
+    ) -> tuple[str, list[list[tuple[str, str]]] | None]:
+        """The answer, and the buttons the message shows afterwards (None: leave them). `trusted`: a signed link,
+        not a chat to check against the allow list."""
         name = f"button:{tap.action}"
         note = await self._outbox.read(notifications.find, tap.note)
         group = note.group_key if note is not None else ""
-        allowed = tap.chat_id in self._chats and (not self._cfg.allowed_users or tap.user_id in self._cfg.allowed_users)
+        allowed = trusted or (
+            tap.chat_id in self._chats and (not self._cfg.allowed_users or tap.user_id in self._cfg.allowed_users)
+        )
         if tap.action == "noop":
             return "", None
         if not allowed:
@@ -199,7 +216,7 @@ class Buttons:
         else:
             earlier = next((r for r in steps if r.action == name), None)
         if earlier is not None:
-            return words["answer_again"].format(who=earlier.reason.partition(" ")[0]), None
+            return words["answer_again"].format(who=earlier.reason.partition(" (")[0]), None
         if tap.action != "u" and await self._outbox.read(notifications.resolved_after, group, tap.note):
             await self._audit(tap, group, Outcome(name, "button", "stale", reason=f"{tap.who} after the resolution"))
             return words["answer_resolved"], []
@@ -216,7 +233,7 @@ class Buttons:
             await self._audit(tap, group, Outcome(name, "button", "failed", reason=f"{tap.who}: {exc}"[:300]))
             return words["answer_failed"].format(error=str(exc)[:120]), None
         await self._audit(tap, group, Outcome(name, "button", "done", output=silence,
-                                              reason=f"{tap.who} (telegram {tap.user_id})"))  # fmt: skip
+                                              reason=tap.by))  # fmt: skip
         line = words[f"done_{'unsilence' if tap.action == 'u' else tap.action}"].format(
             who=tap.who, until=until.strftime("%Y-%m-%d %H:%M")
         )
@@ -247,7 +264,7 @@ class Buttons:
         earlier = [r for r in await self._outbox.read(audit.history, tap.note, "button")
                    if r.action == confirm and r.state in ("started", "done")]  # fmt: skip
         if earlier:
-            return words["answer_again"].format(who=earlier[0].reason.partition(" ")[0]), None
+            return words["answer_again"].format(who=earlier[0].reason.partition(" (")[0]), None
         if await self._outbox.read(notifications.resolved_after, group, tap.note):
             await self._audit(tap, group, Outcome(f"button:{tap.action}", "button", "stale",
                                                   reason=f"{tap.who} after the resolution"))  # fmt: skip
@@ -256,7 +273,7 @@ class Buttons:
             return words["answer_confirm"].format(name=action.name), [[
                 (words["button_confirm"].format(name=action.name), f"cw:c{index}:{tap.note}"),
                 (words["button_cancel"], f"cw:x:{tap.note}")]]  # fmt: skip
-        who = f"{tap.who} (telegram {tap.user_id})"
+        who = tap.by
         await self._audit(tap, group, Outcome(confirm, "button", "started", reason=who))  # before: never twice
         outcome = await self._actions.run_confirmed(tap.note, parse_webhook(note.payload), action.name, who)
         await self._audit(tap, group, Outcome(confirm, "button", "done", output=outcome.state, reason=who))
@@ -276,8 +293,8 @@ class Buttons:
         body = {
             "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in sorted(labels.items())],
             "startsAt": datetime.now(UTC).isoformat(), "endsAt": until.isoformat(),
-            "createdBy": f"{tap.who} (telegram {tap.user_id})",
-            "comment": f"from Telegram, costwarden notification {tap.note}",
+            "createdBy": tap.by,
+            "comment": f"from {'a signed link' if tap.via else 'Telegram'}, costwarden notification {tap.note}",
         }  # fmt: skip
         async with self._session.post(f"{self._am}/api/v2/silences", json=body,
                                       timeout=aiohttp.ClientTimeout(total=10)) as answer:  # fmt: skip

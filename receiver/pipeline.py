@@ -91,6 +91,7 @@ class Worker:
         self._channels = services.channels
         self._deliverer = deliverer
         self._charter = services.charter
+        self._urls = services.urls
         self._charts: dict[str, asyncio.Task[None]] = {}
         """Per alert group, the chart being drawn, to be queued after its message."""
         self._calm = Calm()
@@ -265,7 +266,7 @@ class Worker:
     ) -> Message:  # fmt: skip
         return render(
             item.id, hook, facts, analysis, kind=kind, language=self._settings.ollama.language,
-            model=self._settings.ollama.model, source=source, reason=reason, urls=self._settings.public_urls(),
+            model=self._settings.ollama.model, source=source, reason=reason, urls=self._urls,
         )  # fmt: skip
 
     @staticmethod

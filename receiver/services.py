@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 
+from receiver import links
 from receiver.analysis.enrich import Enricher
 from receiver.chart import Charter
 from receiver.delivery import channels
 from receiver.facts.prometheus import Prometheus
 from receiver.metrics import Metrics
-from receiver.settings import Settings
+from receiver.settings import PublicUrls, Settings
 from receiver.store.outbox import Outbox
 
 
@@ -30,6 +31,8 @@ class Services:
     enricher: Enricher
     channels: dict[str, channels.Channel]
     charter: Charter
+    urls: PublicUrls
+    """The addresses messages link to, with the signer of action links when receiver_url is set."""
 
 
 @contextlib.asynccontextmanager
@@ -41,8 +44,11 @@ async def open_services(settings: Settings, metrics: Metrics, outbox: Outbox | N
         prometheus = Prometheus(session, settings.prometheus)
         language, cache = settings.ollama.language, settings.data_dir / "matplotlib"
         charter = Charter(settings.charts, prometheus, metrics, language, cache)
+        urls = settings.public_urls()
+        if settings.receiver_url:
+            urls = replace(urls, actions=links.Signer(settings.receiver_url, links.key(settings.data_dir)))
         try:
-            yield Services(settings, metrics, session, prometheus, enricher, sinks, charter)
+            yield Services(settings, metrics, session, prometheus, enricher, sinks, charter, urls)
         finally:
             charter.close()
             await enricher.close()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from costwarden import yamlfile
 from costwarden.secrets import SecretFileError, env_or_file
 from receiver.intake import first_problem
+from receiver.links import Signer
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class PublicUrls:
     grafana: str | None = None
     prometheus: str | None = None
     alertmanager: str | None = None
+    actions: Signer | None = None
+    """Makes the signed links to an alert's actions (receiver_url set), for the channels without buttons."""
 
 
 class SettingsError(Exception):
@@ -407,11 +410,23 @@ class Settings(_Model):
     alertmanager_url: str | None = Field(
         default=None, pattern=r"^https?://", description="where people open Alertmanager: silence links are made on it"
     )
+    receiver_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="where people reach this receiver (a proxy, a VPN): "
+        "messages without buttons (Slack, Discord, email, robots) get signed links to the alert's actions",
+    )  # fmt: skip
     digest: Digest = Digest()
     charts: Charts = Charts()
     actions: Actions = Actions()
     heartbeat: Heartbeat = Heartbeat()
     buttons: Buttons = Buttons()
+
+    @model_validator(mode="after")
+    def _links_need_alertmanager(self) -> Settings:
+        if self.receiver_url and not self.buttons.alertmanager_api:
+            raise ValueError("receiver_url is set but buttons.alertmanager_api is not: the signed links act through "
+                             "Alertmanager's API, as the Telegram buttons do; set both (make run, compose and the "
+                             "install set buttons.alertmanager_api)")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _actions_need_auth(self) -> Settings:

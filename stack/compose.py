@@ -173,7 +173,7 @@ VARIABLES: dict[str, Check] = {
     "TELEGRAM_CHAT_ID": _chat_id, "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN": _bot_token,
     "REPORT_LANGUAGE": _language, "DIGEST_DAILY_AT": _clock, "DIGEST_TIMEZONE": _zone,
     "OLLAMA_HOST": http_url, "OLLAMA_MODEL": _model, "GRAFANA_URL": http_url,
-    "PROMETHEUS_URL": http_url, "ALERTMANAGER_URL": http_url,
+    "PROMETHEUS_URL": http_url, "ALERTMANAGER_URL": http_url, "RECEIVER_URL": http_url,
     "COSTWARDEN_RECEIVER_WECOM_WEBHOOK_URL": http_url,
     "COSTWARDEN_RECEIVER_DINGTALK_WEBHOOK_URL": http_url, "COSTWARDEN_RECEIVER_DINGTALK_SECRET": _robot_secret,
     "COSTWARDEN_RECEIVER_FEISHU_WEBHOOK_URL": http_url, "COSTWARDEN_RECEIVER_FEISHU_SECRET": _robot_secret,
@@ -194,7 +194,7 @@ READS = {
                  "COSTWARDEN_PROVIDER_REGION", "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"),
     "receiver": ("TELEGRAM_CHAT_ID", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "REPORT_LANGUAGE", "DIGEST_DAILY_AT",
                  "DIGEST_TIMEZONE", "COSTWARDEN_BILLING_TIMEZONE", "OLLAMA_HOST", "OLLAMA_MODEL", "GRAFANA_URL",
-                 "PROMETHEUS_URL", "ALERTMANAGER_URL",
+                 "PROMETHEUS_URL", "ALERTMANAGER_URL", "RECEIVER_URL",
                  "COSTWARDEN_ACTIONS_TOKEN", "COSTWARDEN_RECEIVER_HEARTBEAT_URL",
                  *(v for v in VARIABLES if v.startswith(tuple(f"COSTWARDEN_RECEIVER_{r.upper()}_" for r in ROBOTS)))),
 }  # fmt: skip
@@ -293,7 +293,11 @@ def receiver_config(values: Mapping[str, str]) -> str:
         # links of messages. Unset, no graph or silence link is sent (a loopback default would be dead on a phone).
         **{
             key: values[name]
-            for key, name in (("prometheus_url", "PROMETHEUS_URL"), ("alertmanager_url", "ALERTMANAGER_URL"))
+            for key, name in (
+                ("prometheus_url", "PROMETHEUS_URL"),
+                ("alertmanager_url", "ALERTMANAGER_URL"),
+                ("receiver_url", "RECEIVER_URL"),
+            )  # signed action links in Slack, email, robots
             if values.get(name)
         },
         "channels": channels,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 
@@ -51,6 +52,8 @@ class Message:
     """The analysis, the facts and the Alertmanager payload, for machine channels (webhook)."""
     actions: tuple[tuple[str, str], ...] = ()
     """(label, action) a person can take from the message: the buttons of channels that have them (receiver/buttons)."""
+    act_links: tuple[tuple[str, str], ...] = ()
+    """(label, signed URL) to the same actions, for channels without buttons (receiver/links; receiver_url set)."""
 
     def plain(self) -> str:
         lines = [self.title]
@@ -61,7 +64,7 @@ class Message:
             lines += [f"{i}. {line}" if section.numbered else f"• {line}" for i, line in enumerate(section.lines, 1)]
         if self.footer:
             lines += ["", self.footer]
-        lines += [f"{label}: {url}" for label, url in self.links]
+        lines += [f"{label}: {url}" for label, url in self.links + self.act_links]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
@@ -119,6 +122,15 @@ def offered(facts: Facts, language: str) -> tuple[tuple[str, str], ...]:
     return tuple((words[f"button_{a}"], a) for a in BUTTONS) + tuple(runs)
 
 
+def act_links(note_id: int, facts: Facts, urls: PublicUrls, language: str) -> tuple[tuple[str, str], ...]:
+    """Signed links to a firing alert's silence / acknowledge / expected (not to a remediation: that stays on Telegram,
+    where the person is known), when people can reach the receiver."""
+    if urls.actions is None or facts.status != "firing" or note_id <= 0:
+        return ()
+    now = time.time()
+    return tuple((label, urls.actions.url(note_id, a, now)) for label, a in offered(facts, language) if a in BUTTONS)
+
+
 def host_sections(facts: Facts, language: str) -> list[Section]:
     """What the exporter's diagnostics saw and what became of each remediation: facts, shown whoever wrote the
     analysis (and so also in the page sent before it)."""
@@ -168,7 +180,8 @@ def render(
     base = {"data": data, "id": note_id, "group_key": clean(hook.groupKey, 300), "status": facts.status,
             "severity": severity, "kind": kind, "title": title, "source": source,
             "links": links(hook, urls, words),
-            "actions": offered(facts, language) if kind in ("message", "page") else ()}  # fmt: skip
+            "actions": offered(facts, language) if kind in ("message", "page") else (),
+            "act_links": act_links(note_id, facts, urls, language) if kind in ("message", "page") else ()}  # fmt: skip
     if analysis is None:
         alert = hook.alerts[0]
         lasted = (alert.endsAt - alert.startsAt).total_seconds() if alert.endsAt > alert.startsAt else None

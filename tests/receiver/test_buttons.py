@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -273,3 +275,48 @@ async def test_run_asks_first_then_runs_on_the_host_once_and_says_who(
         ("pause_service", "remediation", "executed"),
         ("button:c1", "button", "done"),
     ]
+
+
+async def test_signed_links_act_once_only_when_confirmed_and_only_as_signed(
+    aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
+) -> None:
+    """Slack (no buttons) gets signed links; opening one acts on nothing, its Confirm acts once; a changed or expired
+    link does nothing."""
+    from receiver import links
+
+    fake, url = bot
+    cfg = settings_for(tmp_path, channels_for(url, fake, "telegram", "slack"), processing={"page_first": []},
+                       buttons={"alertmanager_api": alertmanager, "poll_timeout_seconds": 1},
+                       receiver_url="https://cw.example.com")  # fmt: skip
+    client = await aiohttp_client(create_app(cfg))
+    await client.post("/alerts", json=payload("firing"))
+    await until(lambda: bool(fake.received["slack"]) and bool(fake.received["telegram"]))
+    assert "/act/" not in fake.received["telegram"][0]["text"]  # Telegram has the buttons themselves
+    context = fake.received["slack"][0]["blocks"][-1]["elements"][0]["text"]
+    pairs = re.findall(r"<(https://cw\.example\.com/act/[^|>]+)\|([^>]+)>", context)
+    found = {label: url for url, label in pairs}
+    assert set(found) == {"Silence 1 h", "Silence 24 h", "Acknowledge", "Expected (planned)"}
+    link = urllib.parse.urlsplit(found["Silence 1 h"].replace("&amp;", "&"))
+    path = f"{link.path}?{link.query}"
+    opened = await client.get(path)
+    assert opened.status == 200 and "Silence 1 h: CostwardenCostSpike · vps1?" in await opened.text()
+    assert silences(alertmanager) == []  # opening it (a link preview, a mail scanner) does nothing
+    other = (await client.post(path.replace("/s1h?", "/s24h?"))).status  # the signature of another action
+    expired = links.Signer("https://cw.example.com", links.key(cfg.data_dir)).url(1, "s1h", time.time() - 8 * 86400)
+    late = urllib.parse.urlsplit(expired)
+    assert (other, (await client.post(f"{late.path}?{late.query}")).status) == (403, 403)
+    assert (await client.post(path.replace("sig=", "sig=0"))).status == 403
+    assert silences(alertmanager) == []
+    done = await client.post(path)
+    assert done.status == 200 and "Done." in await done.text()
+    (silence,) = silences(alertmanager)
+    assert silence["createdBy"] == "a signed link (receiver_url)"
+    again = await client.post(path)
+    assert "Already done by a signed link." in await again.text()
+    assert len(silences(alertmanager)) == 1
+    assert [row for row in audit(cfg) if row[0] == "button:s1h"] == [("button:s1h", "done")]
+
+
+def test_signed_links_need_alertmanager_to_act_through() -> None:
+    with pytest.raises(ValueError, match=r"receiver_url is set but buttons\.alertmanager_api is not"):
+        Settings.model_validate({"receiver_url": "https://cw.example.com"})

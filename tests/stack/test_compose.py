@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from exporter import config as pricing
+from receiver.settings import Settings
 from receiver.settings import load as load_receiver
 from stack import compose
 
@@ -321,7 +322,10 @@ def test_tencent_lighthouse_billing_needs_its_key_pair_and_gets_its_region(tmp_p
 def test_message_links_follow_the_env_and_are_left_out_without_it() -> None:
     plain = yaml.safe_load(compose.receiver_config(compose.check({})))
     assert "prometheus_url" not in plain and "alertmanager_url" not in plain  # no loopback default: dead on a phone
-    env = {"PROMETHEUS_URL": "https://ops.example.com/prom", "ALERTMANAGER_URL": "https://ops.example.com/am"}
+    assert "receiver_url" not in plain
+    env = {"PROMETHEUS_URL": "https://ops.example.com/prom", "ALERTMANAGER_URL": "https://ops.example.com/am",
+           "RECEIVER_URL": "https://ops.example.com/cw"}  # fmt: skip
     linked = yaml.safe_load(compose.receiver_config(compose.check(env)))
-    assert (linked["prometheus_url"], linked["alertmanager_url"]) == tuple(env.values())
+    assert (linked["prometheus_url"], linked["alertmanager_url"], linked["receiver_url"]) == tuple(env.values())
+    Settings.model_validate(linked)  # receiver_url with the buttons' Alertmanager API: a config the receiver takes
     assert linked["buttons"] == {"alertmanager_api": "http://alertmanager:9093"}  # the API inside the network

@@ -21,7 +21,8 @@ Line = tuple[str, str, str]
 """(kind, text, url): kind is title, headline, gap, heading, item, footer or link."""
 
 
-def lines(message: Message) -> list[Line]:
+def lines(message: Message, act: bool = True) -> list[Line]:
+    """`act`: with the signed links to the alert's actions (a channel with buttons shows those instead)."""
     out: list[Line] = [("title", f"{mark(message)} {message.title}", "")]
     if message.headline:
         out.append(("headline", message.headline, ""))
@@ -33,7 +34,7 @@ def lines(message: Message) -> list[Line]:
             out.append(("item", f"{i}. {text}" if section.numbered else f"• {text}", ""))
     if message.footer:
         out += [("gap", "", "")] + [("footer", text, "") for text in message.footer.split("\n")]
-    out += [("link", label, url) for label, url in message.links]
+    out += [("link", label, url) for label, url in message.links + (message.act_links if act else ())]
     return out
 
 
@@ -132,7 +133,7 @@ class TelegramChannel:
         self._buttons = buttons
 
     def render(self, message: Message) -> list[Body]:
-        chunks = pack(lines(message), telegram_html, TELEGRAM_LIMIT - PART_LABEL_ROOM, utf16)
+        chunks = pack(lines(message, act=not self._buttons), telegram_html, TELEGRAM_LIMIT - PART_LABEL_ROOM, utf16)
         parts = numbered(chunks, lambda i, n: f"({i}/{n}) ")
         bodies: list[Body] = [{"chat_id": self._cfg.chat_id, "text": part, "parse_mode": "HTML",
                                "link_preview_options": {"is_disabled": True}} for part in parts]  # fmt: skip

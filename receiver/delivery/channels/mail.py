@@ -26,8 +26,9 @@ def as_html(message: Message) -> str:
         out.append(f"<{tag}>" + "".join(f"<li>{e(line)}</li>" for line in section.lines) + f"</{tag}>")
     if message.footer:
         out.append("<p><em>" + "<br>".join(e(x) for x in message.footer.split("\n")) + "</em></p>")
-    if message.links:
-        out.append("<p>" + " · ".join(f'<a href="{e(u, quote=True)}">{e(label)}</a>' for label, u in message.links))
+    for row in (message.links, message.act_links):
+        if row:
+            out.append("<p>" + " · ".join(f'<a href="{e(u, quote=True)}">{e(label)}</a>' for label, u in row))
     return "<!doctype html><html><body>" + "\n".join(out) + "</body></html>"
 
 
