@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -468,3 +469,34 @@ async def test_the_watchdog_pings_the_heartbeat_and_sends_no_message(aiohttp_cli
         rows = db.execute("SELECT state, source, rendered FROM notifications").fetchall()
     assert [(state, source) for state, source, _ in rows] == [("done", "heartbeat")] * 2
     assert "HTTP 200" in rows[0][2] and "HTTP 500" in rows[1][2] and "k3y" not in "".join(r[2] for r in rows)
+
+
+async def test_the_watchdog_reaches_the_heartbeat_through_the_real_alertmanager_and_stops_with_it(
+    aiohttp_client: Client, tmp_path: Path
+) -> None:
+    """The shipped route: Alertmanager sends the always-firing watchdog to the receiver (after its 10 s group_wait),
+    which pings the heartbeat; once Alertmanager is gone, nothing pings — what the heartbeat service notices."""
+    from tests.support.alertmanager import running_alertmanager
+
+    pings: list[float] = []
+
+    async def ping(request: web.Request) -> web.Response:
+        pings.append(time.monotonic())
+        return web.Response(text="OK")
+
+    heartbeat = web.Application()
+    heartbeat.router.add_get("/ping/{key}", ping)
+    async with served(heartbeat) as url:
+        settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl", heartbeat={"url": f"{url}/ping/k3y"})
+        client = await aiohttp_client(create_app(settings))
+        (tmp_path / "am").mkdir()
+        with running_alertmanager(tmp_path / "am", str(client.make_url("/alerts"))) as am:
+            alert = [{"labels": {"alertname": "CostwardenWatchdog", "severity": "none"},
+                      "annotations": {"summary": "always firing"}}]  # fmt: skip
+            async with aiohttp.ClientSession() as session, session.post(f"{am}/api/v2/alerts", json=alert) as sent:
+                assert sent.status == 200
+            await until(lambda: len(pings) == 1, 30)
+        stopped = time.monotonic()
+        await asyncio.sleep(2)
+    assert [t for t in pings if t > stopped] == []
+    assert not (tmp_path / "sent.jsonl").exists()  # a ping, never a message
