@@ -6,6 +6,7 @@ A link that is not signed here, was changed, or has expired gets 403 and does no
 from __future__ import annotations
 
 import html
+import re
 import time
 
 from aiohttp import web
@@ -17,6 +18,8 @@ from receiver.message import catalogue
 from receiver.message.render import BUTTONS
 from receiver.store import notifications
 from receiver.store.outbox import Outbox
+
+NOTE = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
 
 
 def page(title: str, paragraphs: list[str], form: str = "", status: int = 200) -> web.Response:
@@ -44,7 +47,7 @@ class LinkActions:
         words = self._words
         note, action = request.match_info["note"], request.match_info["action"]
         query = request.query
-        if not (note.isdigit() and action in BUTTONS and self._signer.valid(
+        if not (NOTE.fullmatch(note) and action in BUTTONS and self._signer.valid(
                 int(note), action, query.get("exp", ""), query.get("sig", ""), time.time())):  # fmt: skip
             return page(words["link_invalid"], [words["link_invalid"]], status=403)
         if request.method == "POST":

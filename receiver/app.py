@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from costwarden.logs import CONTEXT
@@ -213,6 +214,14 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
         await worker.stop()
         await deliverer.stop(settings.processing.shutdown_grace_seconds)
     await outbox.close()
+
+
+class AccessLog(AbstractAccessLogger):
+    """One line per request with the path and never its query: a signed link's signature is a credential."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info('%s "%s %s" %d %.1f ms', request.remote, request.method, request.path, response.status,
+                         time * 1000)  # fmt: skip
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -44,6 +44,8 @@ from receiver.store.outbox import Outbox
 log = logging.getLogger("receiver.buttons")
 
 SILENCES = {"s1h": 3600.0, "s24h": 86400.0}
+ASKED_SECONDS = 600.0
+"""A confirmation counts only after *Run* was tapped (and answered with the Confirm button) this recently."""
 RETRY_SECONDS = 5.0
 """After a failed poll (the Bot API down, a bad answer), wait this long before the next, not in a loop."""
 CONFLICT_SECONDS = 300.0
@@ -68,7 +70,7 @@ class Tap:
 
 
 DATA = re.compile(r"cw:([a-z0-9]{1,16}):([0-9]{1,18})", re.ASCII)
-RUN = re.compile(r"([rc])([0-9]{1,2})", re.ASCII)
+RUN = re.compile(r"([rc])(0|[1-9][0-9]?)", re.ASCII)
 """*Run* the n-th remediation of the facts (it asks first), or *Confirm* it."""
 
 
@@ -83,7 +85,8 @@ def parse(update: dict[str, Any]) -> Tap | None:
     message: dict[str, Any] = query["message"] if isinstance(query.get("message"), dict) else {}
     person: dict[str, Any] = query["from"] if isinstance(query.get("from"), dict) else {}
     name = person.get("username")
-    who = f"@{name}" if name else str(person.get("first_name") or person.get("id", "?"))
+    # A first name is free text: without "@" and brackets it cannot pass for another person's "@name (telegram id)".
+    who = f"@{name}" if name else re.sub(r"[@()]", "", str(person.get("first_name") or person.get("id", "?"))) or "?"
     return Tap(callback_id=str(query.get("id", "")), action=data.group(1), note=int(data.group(2)),
                chat_id=str((message.get("chat") or {}).get("id", "")), message_id=message.get("message_id"),
                user_id=person["id"] if isinstance(person.get("id"), int) else 0, who=who[:64])  # fmt: skip
@@ -113,6 +116,8 @@ class Buttons:
                 log.warning("channel %s: chat_id %s is a name; its buttons answer only with the numeric chat id "
                             "(costwarden init finds it)", c.name, c.chat_id)  # fmt: skip
         self._bots = {(c.api_url.rstrip("/"), c.bot_token) for c in telegram}
+        self._acting = asyncio.Lock()
+        """One action at a time (taps of several bots, signed links arriving together): each sees the last one done."""
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -166,7 +171,8 @@ class Buttons:
     async def handle(self, api: str, token: str, tap: Tap) -> str:
         """Act on one tap and answer it; returns the answer shown to the person."""
         words = catalogue.of(self._language).labels
-        answer, rows = await self._act(tap, words)
+        async with self._acting:
+            answer, rows = await self._act(tap, words)
         with contextlib.suppress(BotError):  # a tap answered late (a restart) is "query is too old": nothing lost
             await self._bot(api, token, "answerCallbackQuery", {"callback_query_id": tap.callback_id,
                                                                 "text": answer[:200]})  # fmt: skip
@@ -178,7 +184,8 @@ class Buttons:
     async def from_link(self, note: int, action: str) -> str:
         """A signed link's confirmed action (receiver/links: the signature is its permission); the answer to show."""
         tap = Tap("", action, note, "", None, 0, "a signed link", via="receiver_url")
-        answer, _ = await self._act(tap, catalogue.of(self._language).labels, trusted=True)
+        async with self._acting:
+            answer, _ = await self._act(tap, catalogue.of(self._language).labels, trusted=True)
         return answer
 
     async def _act(
@@ -256,13 +263,15 @@ class Buttons:
         matched = RUN.fullmatch(tap.action)
         step, index = matched.groups() if matched else ("", "99")
         action = facts.actions[int(index)] if int(index) < len(facts.actions) else None
-        if action is None or not action.button:
+        if action is None or not action.button or action.state != "dry_run":  # only what the message offered
             return words["answer_unknown"], None
         if self._actions is None:
             return words["answer_no_actions"], None
-        confirm = f"button:c{index}"
-        earlier = [r for r in await self._outbox.read(audit.history, tap.note, "button")
-                   if r.action == confirm and r.state in ("started", "done")]  # fmt: skip
+        if not self._cfg.allowed_users:  # a host command: never "anyone in the chat"
+            return words["answer_run_users"], None
+        confirm, asked = f"button:c{index}", f"button:r{index}"
+        history = await self._outbox.read(audit.history, tap.note, "button")
+        earlier = [r for r in history if r.action == confirm and r.state in ("started", "done")]
         if earlier:
             return words["answer_again"].format(who=earlier[0].reason.partition(" (")[0]), None
         if await self._outbox.read(notifications.resolved_after, group, tap.note):
@@ -270,10 +279,16 @@ class Buttons:
                                                   reason=f"{tap.who} after the resolution"))  # fmt: skip
             return words["answer_resolved"], []
         if step == "r":
+            await self._audit(tap, group, Outcome(asked, "button", "asked", reason=tap.by, output=str(time.time())))
             return words["answer_confirm"].format(name=action.name), [[
                 (words["button_confirm"].format(name=action.name), f"cw:c{index}:{tap.note}"),
                 (words["button_cancel"], f"cw:x:{tap.note}")]]  # fmt: skip
         who = tap.by
+        recent = [r for r in history if r.action == asked and r.state == "asked" and r.reason == who
+                  and time.time() - float(r.output or 0) < ASKED_SECONDS]  # fmt: skip
+        if not recent:  # a confirmation nobody was asked for (forged callback data): nothing runs
+            await self._audit(tap, group, Outcome(confirm, "button", "refused", reason=f"{who}: not asked first"))
+            return words["answer_unknown"], None
         await self._audit(tap, group, Outcome(confirm, "button", "started", reason=who))  # before: never twice
         outcome = await self._actions.run_confirmed(tap.note, parse_webhook(note.payload), action.name, who)
         await self._audit(tap, group, Outcome(confirm, "button", "done", output=outcome.state, reason=who))
@@ -284,7 +299,8 @@ class Buttons:
 
     def _rows(self, facts: Facts, note: int, ran: str = "") -> list[list[tuple[str, str]]]:
         """The alert's buttons as the message first showed them (two a row), less a run already done."""
-        buttons = [(label, f"cw:{a}:{note}") for label, a in offered(facts, self._language) if a != ran]
+        runs = bool(self._cfg.allowed_users)
+        buttons = [(label, f"cw:{a}:{note}") for label, a in offered(facts, self._language, runs) if a != ran]
         return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
     async def _silence(self, note: notifications.Work, tap: Tap, until: datetime) -> str:

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from costwarden.logs import setup_logging
 from receiver import __version__, feedback
-from receiver.app import create_app
+from receiver.app import AccessLog, create_app
 from receiver.datadir import DataDirError
 from receiver.digest import schedule
 from receiver.digest.digester import compose
@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         ", ".join(c.name for c in settings.channels),
     )  # fmt: skip
     try:
-        web.run_app(create_app(settings), host=settings.listen.host, port=settings.listen.port, print=None)
+        web.run_app(create_app(settings), host=settings.listen.host, port=settings.listen.port, print=None,
+                    access_log_class=AccessLog)  # fmt: skip
     except (OutboxError, DataDirError) as exc:
         print(f"costwarden-receiver: {exc}", file=sys.stderr)
         return 2

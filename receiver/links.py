@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from pathlib import Path
 LIFETIME = 7 * 86400.0
 """A link acts for a week: long enough for any incident, short enough that an old mail is not a key for ever."""
 KEY_FILE = "links.key"
+EXPIRES = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
+SIGNATURE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,9 @@ class Signer:
         return f"{self.base.rstrip('/')}/act/{note}/{action}?exp={expires}&sig={self._sign(note, action, expires)}"
 
     def valid(self, note: int, action: str, expires: str, sig: str, now: float) -> bool:
-        """Whether the link was made here for this notification and action, and has not expired."""
-        if not expires.isdigit() or int(expires) < now:
+        """Whether the link was made here for this notification and action, and has not expired. Only the exact form
+        it was made in (ASCII digits, 64 lowercase hex characters): anything else is not a link of ours."""
+        if not (EXPIRES.fullmatch(expires) and SIGNATURE.fullmatch(sig)) or int(expires) < now:
             return False
         return hmac.compare_digest(sig, self._sign(note, action, int(expires)))
 
@@ -42,15 +46,33 @@ class Signer:
         return hmac.new(self.key, f"{note}:{action}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
+KEY_BYTES = 32
+
+
 def key(data_dir: Path) -> bytes:
-    """The data directory's link key, made on first use (32 random bytes, readable by the receiver alone)."""
+    """The data directory's link key (32 random bytes, readable by the receiver alone), made on first use.
+
+    Made whole or not at all — written to a temporary file, synced, then linked into place — so a crash or a second
+    process never leaves an empty key (an empty key is one anyone can sign with). A key file of any other length is
+    replaced by a new one; links made with the old one stop working, which is the safe direction."""
     path = data_dir / KEY_FILE
-    if not path.exists():
+    for _ in range(50):
+        if path.exists() and len(found := path.read_bytes()) == KEY_BYTES:
+            return found
         data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # made a moment ago by another process on the same directory (send-test)
-            return path.read_bytes()
+        temporary = data_dir / f".{KEY_FILE}.{secrets.token_hex(8)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
-            out.write(secrets.token_bytes(32))
-    return path.read_bytes()
+            out.write(secrets.token_bytes(KEY_BYTES))
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            if path.exists():  # damaged (short): replaced
+                temporary.replace(path)
+            else:
+                os.link(temporary, path)  # fails if another process made one meanwhile: that one is read next
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    raise RuntimeError(f"{path}: cannot make a {KEY_BYTES}-byte key")

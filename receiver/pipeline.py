@@ -267,6 +267,7 @@ class Worker:
         return render(
             item.id, hook, facts, analysis, kind=kind, language=self._settings.ollama.language,
             model=self._settings.ollama.model, source=source, reason=reason, urls=self._urls,
+            runs=bool(self._settings.buttons.allowed_users),
         )  # fmt: skip
 
     @staticmethod

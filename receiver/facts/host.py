@@ -1,10 +1,12 @@
 """Ask the exporter to run the diagnostics and remediation its actions.yml names for an alert, and keep an audit.
 
 The receiver has no host access; the exporter does the work behind its authenticated /actions endpoint and decides
-what may run (the receiver cannot make a disabled action run). Every step is stored in the outbox's `actions` table
-and logged: considered, then its outcome (ok, dry_run, executed, failed, timeout, refused). A remediation that was
-started for a notification is never started again for it, even if the notification is processed again after a
-restart: the stored outcome is reused, or, if the process died while it ran, reported as unknown.
+what may run: the receiver can make a disabled action run only if actions.yml gives it `button: true`, by saying who
+confirmed it (the exporter trusts the holder of the actions token to say so truthfully: keep that token secret).
+Every step is stored in the outbox's `actions` table and logged: considered, then its outcome (ok, dry_run, executed,
+failed, timeout, refused). A remediation that was started for a notification is never started again for it, even if
+the notification is processed again after a restart: the stored outcome is reused, or, if the process died while it
+ran, reported as unknown.
 
 Nothing here can stop the notification: an exporter that is down, slow or refusing only adds a line saying so.
 """

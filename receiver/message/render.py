@@ -64,11 +64,13 @@ class Message:
             lines += [f"{i}. {line}" if section.numbered else f"• {line}" for i, line in enumerate(section.lines, 1)]
         if self.footer:
             lines += ["", self.footer]
-        lines += [f"{label}: {url}" for label, url in self.links + self.act_links]
+        lines += [f"{label}: {url}" for label, url in self.links]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        """Without the signed action links: they are credentials, for the people a message reaches, not for logs,
+        files or the machines behind a webhook."""
+        return {k: v for k, v in asdict(self).items() if k != "act_links"}
 
 
 def opens_elsewhere(url: str) -> bool:
@@ -111,15 +113,16 @@ def links(hook: Webhook, urls: PublicUrls, words: dict[str, str]) -> tuple[tuple
     return tuple(out)
 
 
-def offered(facts: Facts, language: str) -> tuple[tuple[str, str], ...]:
-    """The buttons under a firing alert: silence, acknowledge, expected, and *Run <action>* for each remediation
-    actions.yml lets a person run (`button: true`) that did not already run by itself (`r<its index in facts>`)."""
+def offered(facts: Facts, language: str, runs: bool = False) -> tuple[tuple[str, str], ...]:
+    """The buttons under a firing alert: silence, acknowledge, expected, and (`runs`: buttons.allowed_users is set)
+    *Run <action>* for each remediation actions.yml lets a person run (`button: true`) that did not already run by
+    itself (`r<its index in facts>`)."""
     if facts.status != "firing":
         return ()
     words = catalogue.of(language).labels
-    runs = [(words["button_run"].format(name=a.name), f"r{i}") for i, a in enumerate(facts.actions)
-            if a.button and a.state == "dry_run"]  # fmt: skip
-    return tuple((words[f"button_{a}"], a) for a in BUTTONS) + tuple(runs)
+    run_buttons = [(words["button_run"].format(name=a.name), f"r{i}") for i, a in enumerate(facts.actions)
+                   if runs and a.button and a.state == "dry_run"]  # fmt: skip
+    return tuple((words[f"button_{a}"], a) for a in BUTTONS) + tuple(run_buttons)
 
 
 def act_links(note_id: int, facts: Facts, urls: PublicUrls, language: str) -> tuple[tuple[str, str], ...]:
@@ -162,8 +165,10 @@ def render(
     source: str,
     reason: str | None,
     urls: PublicUrls,
+    runs: bool = False,
 ) -> Message:
-    """The message for a notification. `analysis` is None for a resolution, which needs none."""
+    """The message for a notification. `analysis` is None for a resolution, which needs none. `runs`: *Run <action>*
+    buttons may be offered (buttons.allowed_users is set)."""
     words = catalogue.of(language).labels
     first = facts.alerts[0]
     severity = first.severity or "alert"
@@ -180,7 +185,7 @@ def render(
     base = {"data": data, "id": note_id, "group_key": clean(hook.groupKey, 300), "status": facts.status,
             "severity": severity, "kind": kind, "title": title, "source": source,
             "links": links(hook, urls, words),
-            "actions": offered(facts, language) if kind in ("message", "page") else (),
+            "actions": offered(facts, language, runs) if kind in ("message", "page") else (),
             "act_links": act_links(note_id, facts, urls, language) if kind in ("message", "page") else ()}  # fmt: skip
     if analysis is None:
         alert = hook.alerts[0]

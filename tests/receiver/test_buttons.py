@@ -234,7 +234,7 @@ async def test_run_asks_first_then_runs_on_the_host_once_and_says_who(
     fake, url = bot
     table = ACTIONS_YML.replace("- {name: pause_service, command", "- {name: pause_service, button: true, command")
     with exporter(tmp_path, table) as (exporter_url, log):
-        cfg = settings(tmp_path, url, fake, alertmanager).model_copy(
+        cfg = settings(tmp_path, url, fake, alertmanager, allowed_users=[42]).model_copy(
             update={"actions": s.Actions(url=exporter_url, token=TOKEN), "auth": s.Auth(bearer_token="intake-token")}
         )
         client = await aiohttp_client(create_app(cfg))
@@ -245,6 +245,13 @@ async def test_run_asks_first_then_runs_on_the_host_once_and_says_who(
         offered = {b["text"]: b["callback_data"] for row in sent["reply_markup"]["inline_keyboard"] for b in row}
         assert "▶ Run pause_service" in offered  # stop_container ran by itself (enabled): nothing to offer for it
         assert not any("stop_container" in label for label in offered)
+        # Forged callback data (a confirmation nobody was asked for, an index written another way) runs nothing.
+        note = offered["▶ Run pause_service"].rsplit(":", 1)[1]
+        for forged in (f"cw:c1:{note}", f"cw:c01:{note}", f"cw:c0:{note}"):
+            fake.tap(CHAT, sent["message_id"], forged)
+        await until(lambda: len(fake.received["answerCallbackQuery"]) == 3)
+        assert {a["text"] for a in fake.received["answerCallbackQuery"]} == {"This alert is no longer known here."}
+        assert "confirmed by" not in log.read_text() and not fake.received["editMessageReplyMarkup"]
         fake.tap(CHAT, sent["message_id"], offered["▶ Run pause_service"])
         await until(lambda: len(fake.received["editMessageReplyMarkup"]) == 1)
         asked = fake.received["editMessageReplyMarkup"][0]["reply_markup"]["inline_keyboard"]
@@ -260,9 +267,9 @@ async def test_run_asks_first_then_runs_on_the_host_once_and_says_who(
         done = fake.received["editMessageReplyMarkup"][3]["reply_markup"]["inline_keyboard"]
         assert done[0][0]["text"] == "▶ pause_service run by @ann: ran: echo systemctl stop miner"
         assert "▶ Run pause_service" not in [b["text"] for row in done for b in row]
-        fake.tap(CHAT, sent["message_id"], asked[0][0]["callback_data"], user_id=43, username="bo")  # a second time
-        await until(lambda: len(fake.received["answerCallbackQuery"]) == 5)
-        assert fake.received["answerCallbackQuery"][4]["text"] == "Already done by @ann."
+        fake.tap(CHAT, sent["message_id"], asked[0][0]["callback_data"])  # a second time
+        await until(lambda: len(fake.received["answerCallbackQuery"]) == 8)
+        assert fake.received["answerCallbackQuery"][7]["text"] == "Already done by @ann."
         await asyncio.sleep(0.3)
         exporter_log = log.read_text()
     assert exporter_log.count("confirmed by @ann (telegram 42)") == 1  # ran once, and the exporter knows by whom
@@ -320,3 +327,80 @@ async def test_signed_links_act_once_only_when_confirmed_and_only_as_signed(
 def test_signed_links_need_alertmanager_to_act_through() -> None:
     with pytest.raises(ValueError, match=r"receiver_url is set but buttons\.alertmanager_api is not"):
         Settings.model_validate({"receiver_url": "https://cw.example.com"})
+
+
+async def test_no_run_button_unless_allowed_users_names_who_may(
+    aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
+) -> None:
+    """A host command from a chat: never "anyone in the chat", even for an action with button: true."""
+    from tests.receiver.test_actions import ACTIONS_YML, TOKEN, exporter
+
+    fake, url = bot
+    table = ACTIONS_YML.replace("- {name: pause_service, command", "- {name: pause_service, button: true, command")
+    with exporter(tmp_path, table) as (exporter_url, _):
+        cfg = settings(tmp_path, url, fake, alertmanager).model_copy(
+            update={"actions": s.Actions(url=exporter_url, token=TOKEN), "auth": s.Auth(bearer_token="intake-token")}
+        )
+        client = await aiohttp_client(create_app(cfg))
+        headers = {"Authorization": "Bearer intake-token"}
+        assert (await client.post("/alerts", json=payload("firing"), headers=headers)).status == 200
+        await until(lambda: bool(fake.received["telegram"]), 30)
+        sent = fake.received["telegram"][0]
+        labels = [b["text"] for row in sent["reply_markup"]["inline_keyboard"] for b in row]
+        assert labels == ["Silence 1 h", "Silence 24 h", "Acknowledge", "Expected (planned)"]
+        note = sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"].rsplit(":", 1)[1]
+        fake.tap(CHAT, sent["message_id"], f"cw:r1:{note}")
+        await until(lambda: bool(fake.received["answerCallbackQuery"]))
+    assert fake.received["answerCallbackQuery"][0]["text"].startswith("Running actions from the chat needs buttons.")
+
+
+def test_a_link_key_is_whole_or_made_again(tmp_path: Path) -> None:
+    """An empty key (a crash mid-write by an older version, a damaged disk) is one anyone could sign with."""
+    from receiver import links
+
+    (tmp_path / links.KEY_FILE).write_bytes(b"")
+    made = links.key(tmp_path)
+    assert len(made) == links.KEY_BYTES and links.key(tmp_path) == made
+    assert (tmp_path / links.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [links.KEY_FILE]  # no temporary file left
+    forged = links.Signer("https://cw.example.com", b"").url(1, "s24h", time.time())
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(forged).query)
+    signer = links.Signer("https://cw.example.com", made)
+    assert not signer.valid(1, "s24h", query["exp"][0], query["sig"][0], time.time())
+
+
+async def test_signed_links_refuse_odd_forms_and_act_once_when_posted_together(
+    aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
+) -> None:
+    from receiver import links
+
+    fake, url = bot
+    cfg = settings_for(tmp_path, channels_for(url, fake, "slack"), processing={"page_first": []},
+                       buttons={"alertmanager_api": alertmanager, "poll_timeout_seconds": 1},
+                       receiver_url="https://cw.example.com")  # fmt: skip
+    client = await aiohttp_client(create_app(cfg))
+    await client.post("/alerts", json=payload("firing"))
+    await until(lambda: bool(fake.received["slack"]))
+    link = urllib.parse.urlsplit(
+        links.Signer("https://cw.example.com", links.key(cfg.data_dir)).url(1, "s1h", time.time())
+    )
+    exp, sig = (urllib.parse.parse_qs(link.query)[k][0] for k in ("exp", "sig"))
+    odd = [f"/act/1/s1h?exp={exp}&sig=%C3%A9{sig[2:]}", f"/act/01/s1h?exp={exp}&sig={sig}",
+           f"/act/1/s1h?exp=0{exp}&sig={sig}", f"/act/1/s1h?exp={'9' * 5000}&sig={sig}",
+           f"/act/%C2%B2/s1h?exp={exp}&sig={sig}", f"/act/1/s1h?exp={exp}&sig={sig.upper()}"]  # fmt: skip
+    assert [(await client.post(path)).status for path in odd] == [403] * len(odd)
+    answers = await asyncio.gather(*(client.post(f"{link.path}?{link.query}") for _ in range(3)))
+    assert [a.status for a in answers] == [200] * 3
+    assert len(silences(alertmanager)) == 1  # three at once: one silence, two "already done"
+    texts = [await a.text() for a in answers]
+    assert sum("Already done by a signed link." in t for t in texts) == 2
+
+
+def test_a_first_name_cannot_pass_for_another_person() -> None:
+    from receiver.buttons import parse
+
+    person = {"id": 666, "first_name": "@ann (telegram 42)"}
+    message = {"message_id": 3, "chat": {"id": CHAT}}
+    update = {"update_id": 1, "callback_query": {"id": "c", "data": "cw:ack:7", "from": person, "message": message}}
+    tap = parse(update)
+    assert tap is not None and tap.by == "ann telegram 42 (telegram 666)"

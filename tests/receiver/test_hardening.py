@@ -500,3 +500,21 @@ async def test_the_watchdog_reaches_the_heartbeat_through_the_real_alertmanager_
         await asyncio.sleep(2)
     assert [t for t in pings if t > stopped] == []
     assert not (tmp_path / "sent.jsonl").exists()  # a ping, never a message
+
+
+def test_the_access_log_never_holds_a_query(tmp_path: Path) -> None:
+    """A signed link's signature is a credential: the receiver's access log names the path only."""
+    import urllib.error
+    import urllib.request
+
+    log = tmp_path / "receiver.log"
+    (tmp_path / "data").mkdir()
+    with receiver_process(tmp_path / "data", log=log) as (url, _):
+        with contextlib.suppress(urllib.error.HTTPError):  # links are off here: 404, logged all the same
+            urllib.request.urlopen(f"{url}/act/1/s1h?exp=1&sig=5ec12e7", timeout=5)  # noqa: S310 - loopback
+        deadline = time.monotonic() + 5
+        while "/act/1/s1h" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    text = log.read_text()
+    messages = [json.loads(line)["msg"] for line in text.splitlines() if line.startswith("{")]
+    assert any('"GET /act/1/s1h" 404' in m for m in messages) and "5ec12e7" not in text

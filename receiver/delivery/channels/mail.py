@@ -39,7 +39,11 @@ class EmailChannel:
 
     def render(self, message: Message) -> list[Body]:
         return [
-            {"subject": f"{mark(message)} {message.title}"[:200], "text": message.plain(), "html": as_html(message)}
+            {
+                "subject": f"{mark(message)} {message.title}"[:200],
+                "html": as_html(message),
+                "text": "\n".join([message.plain(), *(f"{label}: {url}" for label, url in message.act_links)]),
+            }
         ]
 
     def picture(self, picture: Picture) -> list[Body]:
