@@ -51,7 +51,9 @@ class LinkActions:
                 int(note), action, query.get("exp", ""), query.get("sig", ""), time.time())):  # fmt: skip
             return page(words["link_invalid"], [words["link_invalid"]], status=403)
         if request.method == "POST":
-            return page(words["link_done"], [await self._buttons.from_link(int(note), action)])
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+            remote = re.sub(r"[^0-9A-Za-z.:\[\]-]", "", forwarded or request.remote or "?")[:64]
+            return page(words["link_done"], [await self._buttons.from_link(int(note), action, remote)])
         found = await self._outbox.read(notifications.find, int(note))
         if found is None:
             return page(words["answer_unknown"], [words["answer_unknown"]], status=404)

@@ -181,9 +181,10 @@ class Buttons:
                 "chat_id": tap.chat_id, "message_id": tap.message_id, "reply_markup": keyboard(rows)})  # fmt: skip
         return answer
 
-    async def from_link(self, note: int, action: str) -> str:
-        """A signed link's confirmed action (receiver/links: the signature is its permission); the answer to show."""
-        tap = Tap("", action, note, "", None, 0, "a signed link", via="receiver_url")
+    async def from_link(self, note: int, action: str, remote: str) -> str:
+        """A signed link's confirmed action (receiver/links: the signature is its permission); the answer to show.
+        `remote`: the address it came from, for the audit (a proxy's, unless it says whom it forwards)."""
+        tap = Tap("", action, note, "", None, 0, "a signed link", via=f"receiver_url, from {remote}")
         async with self._acting:
             answer, _ = await self._act(tap, catalogue.of(self._language).labels, trusted=True)
         return answer
@@ -310,7 +311,7 @@ class Buttons:
             "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in sorted(labels.items())],
             "startsAt": datetime.now(UTC).isoformat(), "endsAt": until.isoformat(),
             "createdBy": tap.by,
-            "comment": f"from {'a signed link' if tap.via else 'Telegram'}, costwarden notification {tap.note}",
+            "comment": f"from {'Telegram' if tap.user_id else 'a signed link'}, costwarden notification {tap.note}",
         }  # fmt: skip
         async with self._session.post(f"{self._am}/api/v2/silences", json=body,
                                       timeout=aiohttp.ClientTimeout(total=10)) as answer:  # fmt: skip

@@ -317,7 +317,7 @@ async def test_signed_links_act_once_only_when_confirmed_and_only_as_signed(
     done = await client.post(path)
     assert done.status == 200 and "Done." in await done.text()
     (silence,) = silences(alertmanager)
-    assert silence["createdBy"] == "a signed link (receiver_url)"
+    assert silence["createdBy"] == "a signed link (receiver_url, from 127.0.0.1)"
     again = await client.post(path)
     assert "Already done by a signed link." in await again.text()
     assert len(silences(alertmanager)) == 1
