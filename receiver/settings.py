@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from costwarden import yamlfile
 from costwarden.secrets import SecretFileError, env_or_file
-from receiver.intake import first_problem
 from receiver.links import Signer
+from receiver.message import catalogue
 
 
 @dataclass(frozen=True)
@@ -531,7 +531,22 @@ def load(path: Path | None) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        raise SettingsError(f"{source}: field {_explain(exc, raw)}") from exc
+        language = _language(raw)
+        words = catalogue.of(language).config_errors
+        where, reason = _explain(exc, raw, language)
+        raise SettingsError(words["field"].format(source=source, where=where, reason=reason)) from exc
+
+
+def _language(raw: dict[str, typing.Any]) -> str:
+    """The language of the file's own messages (ollama.language), else $COSTWARDEN_LANGUAGE, else the locale's."""
+    ollama = raw.get("ollama")
+    chosen = ollama.get("language") if isinstance(ollama, dict) else None
+    if chosen not in catalogue.LANGUAGES:
+        chosen = os.environ.get("COSTWARDEN_LANGUAGE", "").strip()
+    if chosen not in catalogue.LANGUAGES:
+        locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+        chosen = "zh" if locale.lower().startswith("zh") else "en"
+    return str(chosen)
 
 
 def _field_names() -> set[str]:
@@ -549,20 +564,27 @@ def _field_names() -> set[str]:
     return names
 
 
-def _explain(exc: ValidationError, raw: object) -> str:
-    """The first problem in words a person can act on: a misspelt field gets its likely name, a missing secret the
-    variable that supplies it (instead of the library's "Extra inputs are not permitted", "Field required")."""
+def _explain(exc: ValidationError, raw: object, language: str) -> tuple[str, str]:
+    """(dotted field, the first problem in words a person can act on): a misspelt field gets its likely name, a
+    missing secret the variable that supplies it (instead of the library's "Extra inputs are not permitted", "Field
+    required"); the library's other reasons in the file's language where the catalogue has them."""
+    words = catalogue.of(language).config_errors
     first = exc.errors()[0]
     loc = [str(p) for p in first["loc"]]
     where = ".".join(loc) or "(top level)"
     if first["type"] == "extra_forbidden" and loc:
         close = difflib.get_close_matches(loc[-1], sorted(_field_names()), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else " (docs/configuration.md lists every field)"
-        return f"{where}: unknown field{hint}"
+        hint = words["did_you_mean"].format(name=close[0]) if close else words["see_docs"]
+        return where, words["unknown"].format(hint=hint)
     if first["type"] == "missing" and loc and loc[-1] in SECRET_FIELDS and loc[0] == "channels" and len(loc) > 1:
         channels = raw.get("channels") if isinstance(raw, dict) else None
         channel = channels[int(loc[1])] if isinstance(channels, list) and loc[1].isdigit() else {}
         name = str(channel.get("name") or channel.get("type") or "") if isinstance(channel, dict) else ""
         variable = f"COSTWARDEN_RECEIVER_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_{loc[-1].upper()}"
-        return f"{where}: required: set {variable} (or {variable}_FILE, a file holding it) in the environment"
-    return first_problem(exc)
+        return where, words["secret"].format(variable=variable)
+    template = words.get(first["type"]) if language != "en" else None  # English: the library's own words
+    try:
+        reason = template.format(**first.get("ctx", {})) if template else first["msg"]
+    except (KeyError, IndexError):  # a context the template does not expect: the library's own words
+        reason = first["msg"]
+    return where, reason

@@ -134,6 +134,9 @@ async def test_503_when_the_outbox_cannot_write(aiohttp_client: Client, settings
 
 
 def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("COSTWARDEN_LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     path = tmp_path / "receiver.yml"
     path.write_text("listen: {port: 99999}\n")
     with pytest.raises(SettingsError, match=r"receiver\.yml: field listen\.port: Input should be less than 65536"):
@@ -159,6 +162,37 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
     secret.write_text("from-file\n")
     monkeypatch.setenv("COSTWARDEN_RECEIVER_BEARER_TOKEN_FILE", str(secret))
     assert load(None).auth.bearer_token == "from-file"
+
+
+def test_a_chinese_receiver_yml_is_told_its_problems_in_chinese(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: a user who chose `language: zh` (or a Chinese locale) reads the start-up errors in Chinese; the file,
+    the field and the variable to set stay as they are written."""
+    for name in ("COSTWARDEN_LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    path = tmp_path / "receiver.yml"
+    cases = {
+        "ollama: {language: zh}\nlisten: {port: 99999}\n": "receiver.yml：字段 listen.port：应小于 65536",
+        "ollama: {language: zh}\nlisen: {}\n": "receiver.yml：字段 lisen：未知字段；是不是想写 listen？",
+        "ollama: {language: zh}\nprocessing: {workers: many}\n": "receiver.yml：字段 processing.workers：应为整数",
+        "ollama: {language: zh}\nchannels:\n  - {type: telegram, name: ops-bot, chat_id: 1}\n":
+            "字段 channels.0.telegram.bot_token：必填：在环境变量里设置 COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN（或 "
+            "COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN_FILE",
+    }  # fmt: skip
+    monkeypatch.delenv("COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN", raising=False)
+    for text, said in cases.items():
+        path.write_text(text)
+        with pytest.raises(SettingsError, match=re.escape(said)):
+            load(path)
+    path.write_text("listen: {port: 99999}\n")  # no language in the file: the locale's
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    with pytest.raises(SettingsError, match=re.escape("字段 listen.port：应小于 65536")):
+        load(path)
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", "en")  # the variable make run reads wins over the locale
+    with pytest.raises(SettingsError, match=re.escape("field listen.port: Input should be less than 65536")):
+        load(path)
 
 
 def test_an_empty_document_means_the_defaults(tmp_path: Path) -> None:

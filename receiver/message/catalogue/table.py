@@ -51,3 +51,5 @@ class Words:
     """(summary, description) per alert name; `:flat` is the variant for a resource a flat price pays for."""
     chart: dict[str, str]
     """The words inside a chart's picture and its caption (receiver/chart); none are drawn without a font for them."""
+    config_errors: dict[str, str]
+    """receiver.yml's problems as `costwarden-receiver` says them at start-up, in the file's own language."""
