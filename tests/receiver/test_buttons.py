@@ -5,6 +5,7 @@ tap after the resolution says so; the silence can be undone; a restart between a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sqlite3
@@ -225,18 +226,28 @@ async def test_a_malformed_tap_is_ignored_and_a_silence_gone_already_still_unsil
     assert fake.received["answerCallbackQuery"][-1]["text"] == "Done."
 
 
+@contextlib.contextmanager
+def with_run_button(
+    tmp_path: Path, url: str, fake: FakeChat, am: str, **buttons: Any
+) -> Iterator[tuple[Settings, Path]]:
+    """The real exporter whose pause_service has `button: true` (a dry run by itself: enabled: false), and the
+    receiver's settings asking it, with intake auth on (actions need it)."""
+    from tests.receiver.test_actions import ACTIONS_YML, TOKEN, exporter
+
+    table = ACTIONS_YML.replace("- {name: pause_service, command", "- {name: pause_service, button: true, command")
+    with exporter(tmp_path, table) as (exporter_url, log):
+        cfg = settings(tmp_path, url, fake, am, **buttons).model_copy(
+            update={"actions": s.Actions(url=exporter_url, token=TOKEN), "auth": s.Auth(bearer_token="intake-token")}
+        )
+        yield cfg, log
+
+
 async def test_run_asks_first_then_runs_on_the_host_once_and_says_who(
     aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
 ) -> None:
     """pause_service is a dry run by itself (enabled: false) but has a button: a person may run it after confirming."""
-    from tests.receiver.test_actions import ACTIONS_YML, TOKEN, exporter
-
     fake, url = bot
-    table = ACTIONS_YML.replace("- {name: pause_service, command", "- {name: pause_service, button: true, command")
-    with exporter(tmp_path, table) as (exporter_url, log):
-        cfg = settings(tmp_path, url, fake, alertmanager, allowed_users=[42]).model_copy(
-            update={"actions": s.Actions(url=exporter_url, token=TOKEN), "auth": s.Auth(bearer_token="intake-token")}
-        )
+    with with_run_button(tmp_path, url, fake, alertmanager, allowed_users=[42]) as (cfg, log):
         client = await aiohttp_client(create_app(cfg))
         headers = {"Authorization": "Bearer intake-token"}
         assert (await client.post("/alerts", json=payload("firing"), headers=headers)).status == 200
@@ -333,14 +344,8 @@ async def test_no_run_button_unless_allowed_users_names_who_may(
     aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
 ) -> None:
     """A host command from a chat: never "anyone in the chat", even for an action with button: true."""
-    from tests.receiver.test_actions import ACTIONS_YML, TOKEN, exporter
-
     fake, url = bot
-    table = ACTIONS_YML.replace("- {name: pause_service, command", "- {name: pause_service, button: true, command")
-    with exporter(tmp_path, table) as (exporter_url, _):
-        cfg = settings(tmp_path, url, fake, alertmanager).model_copy(
-            update={"actions": s.Actions(url=exporter_url, token=TOKEN), "auth": s.Auth(bearer_token="intake-token")}
-        )
+    with with_run_button(tmp_path, url, fake, alertmanager) as (cfg, _):
         client = await aiohttp_client(create_app(cfg))
         headers = {"Authorization": "Bearer intake-token"}
         assert (await client.post("/alerts", json=payload("firing"), headers=headers)).status == 200
