@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 
 from costwarden.actions import Outcome
-from receiver.delivery.channels.chat import keyboard
+from receiver.delivery.channels.chat import keyboard, two_a_row
 from receiver.facts.host import ExporterActions
 from receiver.facts.model import Facts
 from receiver.intake import parse_webhook
@@ -262,7 +262,9 @@ class Buttons:
         if tap.action == "x":
             return words["button_cancel"], self._rows(facts, tap.note)
         matched = RUN.fullmatch(tap.action)
-        step, index = matched.groups() if matched else ("", "99")
+        if matched is None:
+            return words["answer_unknown"], None
+        step, index = matched.groups()
         action = facts.actions[int(index)] if int(index) < len(facts.actions) else None
         if action is None or not action.button or action.state != "dry_run":  # only what the message offered
             return words["answer_unknown"], None
@@ -301,8 +303,7 @@ class Buttons:
     def _rows(self, facts: Facts, note: int, ran: str = "") -> list[list[tuple[str, str]]]:
         """The alert's buttons as the message first showed them (two a row), less a run already done."""
         runs = bool(self._cfg.allowed_users)
-        buttons = [(label, f"cw:{a}:{note}") for label, a in offered(facts, self._language, runs) if a != ran]
-        return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        return two_a_row([(label, f"cw:{a}:{note}") for label, a in offered(facts, self._language, runs) if a != ran])
 
     async def _silence(self, note: notifications.Work, tap: Tap, until: datetime) -> str:
         hook = parse_webhook(note.payload)

@@ -170,14 +170,16 @@ class Worker:
         # The chart is drawn while the model thinks and queued after the message it belongs to, by a task of its own:
         # neither the page nor this worker waits for it.
         charting = asyncio.create_task(self._chart(page, hook, facts))
-        detached = page_first and self._attach_when_drawn(charting, item, names)  # after the page, once drawn
+        if page_first:  # after the page, once drawn
+            self._attach_when_drawn(charting, item, names)
         try:
             await self._analyse(item, hook, facts, names, page_first)
-            if not detached:  # after its message
-                detached = self._attach_when_drawn(charting, item, names)
-        finally:  # an error or a stop before the chart was handed over: it is not left running
-            if not detached:
+        except BaseException:  # an error or a stop before the chart was handed over: it is not left running
+            if not page_first:
                 charting.cancel()
+            raise
+        if not page_first:  # after its message
+            self._attach_when_drawn(charting, item, names)
 
     async def _analyse(self, item: Work, hook: Webhook, facts: Facts, names: list[str], page_first: bool) -> None:
         """The model's analysis (or the deterministic summary) and its sends: the message, or the page's follow-up."""
@@ -214,7 +216,7 @@ class Worker:
         await self._calm.wait()
         return await self._charter.alert(page, hook, facts)
 
-    def _attach_when_drawn(self, charting: asyncio.Task[Picture | None], item: Work, names: list[str]) -> bool:
+    def _attach_when_drawn(self, charting: asyncio.Task[Picture | None], item: Work, names: list[str]) -> None:
         """Queue the chart's sends once it is drawn, after whatever was queued before (a crash before then loses
         only the picture: a chart is an extra). Tracked, so a stop cancels it."""
 
@@ -237,7 +239,6 @@ class Worker:
 
         task = asyncio.create_task(attach(), name=f"chart-{item.id}")
         self._charts[item.group_key] = task
-        return True
 
     async def _failed(self, pending: Pending, exc: Exception, attempts: int) -> None:
         error = f"{type(exc).__name__}: {exc}"[:500]

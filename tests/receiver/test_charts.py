@@ -228,6 +228,19 @@ def inline(mail_: Email) -> None:
     assert any(p.get_content_type() == "multipart/related" for p in mail_.walk())
 
 
+def slack_bot(
+    cfg: dict[str, Any],
+    fake: FakeChat,
+    url: str,
+    session: aiohttp.ClientSession,
+    channel_id: str = "C0CHARTS",
+    token: str = "",
+) -> chat.SlackChannel:
+    """A Slack channel with a bot token for file uploads, against the fake's Web API."""
+    return chat.SlackChannel(s.SlackChannel(**cfg, bot_token=token or fake.slack_bot_token, channel_id=channel_id,
+                                            api_url=f"{url}/slack-api"), session)  # fmt: skip
+
+
 def picture(png: bytes) -> Picture:
     return Picture(7, "g", png, "Cost per hour of vps1/miner/cpu: …", "CRITICAL · CostwardenCostSpike on vps1",
                    catalogue.of("en").chart["failed"], (("Dashboard", "https://grafana.example.com/d/x"),))  # fmt: skip
@@ -254,8 +267,7 @@ async def test_a_refused_picture_becomes_its_words_on_every_channel(fake_chat: t
         (said,) = fake.received["discord"]
         assert "Request entity too large" in said["content"] and not said["files"]
         # Slack: the bot is not in the channel: the words through the incoming webhook.
-        sl = chat.SlackChannel(s.SlackChannel(**cfgs["slack"], bot_token=fake.slack_bot_token, channel_id="C0OTHER",
-                                              api_url=f"{url}/slack-api"), session)  # fmt: skip
+        sl = slack_bot(cfgs["slack"], fake, url, session, channel_id="C0OTHER")
         (body,) = sl.picture(picture(blank_png(800, 400)))
         await sl.send(body, None)
         (said,) = fake.received["slack"]
@@ -273,8 +285,7 @@ async def test_slack_uploads_wait_out_a_rate_limit_and_refuse_a_wrong_token(fake
     fake, url = fake_chat
     (cfg,) = channels_for(url, fake, "slack")
     async with aiohttp.ClientSession() as session:
-        sl = chat.SlackChannel(s.SlackChannel(**cfg, bot_token=fake.slack_bot_token, channel_id="C0CHARTS",
-                                              api_url=f"{url}/slack-api"), session)  # fmt: skip
+        sl = slack_bot(cfg, fake, url, session)
         (body,) = sl.picture(picture(blank_png(800, 400)))
         fake.fail["slack_api"] = ["429"]
         with pytest.raises(RetryLater) as waited:
@@ -282,8 +293,7 @@ async def test_slack_uploads_wait_out_a_rate_limit_and_refuse_a_wrong_token(fake
         assert waited.value.after == 1.0
         await sl.send(body, None)
         assert len(fake.received["slack_files"]) == 1
-        wrong = chat.SlackChannel(s.SlackChannel(**cfg, bot_token="xoxb-wrong", channel_id="C0CHARTS",
-                                                 api_url=f"{url}/slack-api"), session)  # fmt: skip
+        wrong = slack_bot(cfg, fake, url, session, token="xoxb-wrong")
         await wrong.send(body, None)  # invalid_auth is for a person to fix: the words go through the webhook
         assert "files.getUploadURLExternal: invalid_auth" in fake.received["slack"][0]["text"]
 
@@ -374,8 +384,7 @@ async def test_a_hostile_label_in_a_caption_stays_text_on_slack(fake_chat: tuple
     fake, url = fake_chat
     (cfg,) = channels_for(url, fake, "slack")
     async with aiohttp.ClientSession() as session:
-        sl = chat.SlackChannel(s.SlackChannel(**cfg, bot_token=fake.slack_bot_token, channel_id="C0CHARTS",
-                                              api_url=f"{url}/slack-api"), session)  # fmt: skip
+        sl = slack_bot(cfg, fake, url, session)
         hostile = Picture(7, "g", blank_png(800, 400), "Cost per hour of vps1/<!channel>/<https://evil.example|Grafana>",
                           "t", "{reason}")  # fmt: skip
         (body,) = sl.picture(hostile)

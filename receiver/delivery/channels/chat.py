@@ -14,7 +14,7 @@ import aiohttp
 from receiver import settings as s
 from receiver.chart import Picture
 from receiver.delivery.channels import Body, Permanent, RetryLater, instead, mark, picture_body, png_of
-from receiver.delivery.channels.http import classify, post, retry_after
+from receiver.delivery.channels.http import classify, json_answer, post, retry_after
 from receiver.message.render import Message
 
 Line = tuple[str, str, str]
@@ -120,6 +120,11 @@ def telegram_html(line: Line) -> str:
     return t
 
 
+def two_a_row(buttons: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Buttons laid out two a row: readable on a phone."""
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
 def keyboard(rows: list[list[tuple[str, str]]]) -> dict[str, object]:
     """An inline keyboard of (label, callback data) rows; the data is at most 64 bytes, as the Bot API allows."""
     return {"inline_keyboard": [[{"text": label, "callback_data": data[:64]} for label, data in row] for row in rows]}
@@ -139,14 +144,12 @@ class TelegramChannel:
                                "link_preview_options": {"is_disabled": True}} for part in parts]  # fmt: skip
         if self._buttons and message.actions and message.id > 0:  # under the last part, where the reader ends
             buttons = [(label, f"cw:{action}:{message.id}") for label, action in message.actions]
-            bodies[-1]["reply_markup"] = keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+            bodies[-1]["reply_markup"] = keyboard(two_a_row(buttons))
         return bodies
 
     def picture(self, picture: Picture) -> list[Body]:
-        caption = picture.caption
-        while utf16(caption) > TELEGRAM_CAPTION:
-            caption = caption[: len(caption) * 9 // 10]
-        return [{"chat_id": self._cfg.chat_id, **picture_body(picture), "caption": caption}]
+        fitting = _cut(("item", picture.caption, ""), lambda line: line[1], TELEGRAM_CAPTION, utf16)
+        return [{"chat_id": self._cfg.chat_id, **picture_body(picture), "caption": fitting[0] if fitting else ""}]
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         reply: dict[str, object] | None = None
@@ -188,10 +191,7 @@ class TelegramChannel:
         url = f"{self._cfg.api_url.rstrip('/')}/bot{token}/{method}"
         payload = {"data": body} if isinstance(body, aiohttp.FormData) else {"json": body}
         status, _, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=token, **payload)
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            answer = {}
+        answer = json_answer(raw)
         if status == 200 and answer.get("ok"):
             return str(answer["result"]["message_id"])
         description = str(answer.get("description") or raw[:200].decode("utf-8", "replace"))
@@ -301,12 +301,7 @@ class SlackChannel:
                                           headers={"Authorization": f"Bearer {token}"}, **payload)  # fmt: skip
         after = retry_after(headers.get("Retry-After"))
         classify(status, f"{method}: {raw[:200].decode('utf-8', 'replace')}", after)
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            answer = {}
-        if not isinstance(answer, dict):
-            answer = {}
+        answer = json_answer(raw)
         if answer.get("ok") is True:
             return answer
         error = str(answer.get("error") or "no answer")
@@ -389,13 +384,10 @@ class DiscordChannel:
         status, headers, raw = await post(
             self._session, url, self._cfg.timeout_seconds, redact=url, params={"wait": "true"}, **payload
         )
-        try:
-            answer = json.loads(raw) if raw else {}
-        except ValueError:
-            answer = {}
+        answer = json_answer(raw)
         if status in (200, 204):
             return str(answer.get("id")) if answer.get("id") else None
-        after = answer.get("retry_after") if isinstance(answer, dict) else None
-        reason = str(answer.get("message") if isinstance(answer, dict) and answer.get("message") else raw[:200])
+        after = answer.get("retry_after")
+        reason = str(answer.get("message") or raw[:200])
         classify(status, reason, float(after) if after is not None else retry_after(headers.get("Retry-After")))
         return None

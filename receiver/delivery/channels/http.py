@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from typing import Any
 
@@ -35,6 +36,15 @@ async def post(
     except aiohttp.ClientError as exc:
         reason = str(exc).replace(redact, "<secret>") if redact else str(exc)
         raise RetryLater(f"unreachable: {reason}") from exc
+
+
+def json_answer(raw: bytes) -> dict[str, Any]:
+    """A service's JSON answer as a mapping; {} for an empty body, text that is not JSON, or JSON that is no object."""
+    try:
+        answer = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def classify(status: int, reason: str, after: float | None = None) -> None:

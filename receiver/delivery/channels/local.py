@@ -59,9 +59,9 @@ class FileChannel:
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         if "png" in body:
             png = png_of(body)
-            name = f"{body['id']}-{hashlib.sha256(png).hexdigest()[:12]}.png"  # a retry rewrites the same file
-            body = {k: v for k, v in body.items() if k != "png"} | {"file": str(self.path.parent / "charts" / name)}
-            await self._write(lambda: self._save(self.path.parent / "charts" / name, png))
+            chart = self.path.parent / "charts" / f"{body['id']}-{hashlib.sha256(png).hexdigest()[:12]}.png"
+            body = {k: v for k, v in body.items() if k != "png"} | {"file": str(chart)}  # a retry: the same file
+            await self._write(lambda: self._save(chart, png))
         line = json.dumps(body, ensure_ascii=False)
         await self._write(lambda: self._append(line))
         return None

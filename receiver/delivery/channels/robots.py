@@ -18,7 +18,6 @@ import hmac
 import json
 import time
 import urllib.parse
-from typing import Any
 
 import aiohttp
 import yarl
@@ -27,7 +26,7 @@ from receiver import settings as s
 from receiver.chart import Picture
 from receiver.delivery.channels import Body, Permanent, RetryLater, instead, picture_body, png_of
 from receiver.delivery.channels.chat import Line, lines, numbered, pack
-from receiver.delivery.channels.http import classify, post, retry_after
+from receiver.delivery.channels.http import classify, json_answer, post, retry_after
 from receiver.message.render import Message
 
 WECOM_TEXT_BYTES = 2048
@@ -54,14 +53,6 @@ def text_parts(message: Message, limit: int) -> list[str]:
     return numbered(chunks, lambda i, n: f"({i}/{n}) ")
 
 
-def _answer(raw: bytes) -> dict[str, Any]:
-    try:
-        answer = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
-
-
 def _sign(secret: str, timestamp: str, *, as_key: bool = False) -> str:
     """DingTalk signs `timestamp\\nsecret` with the secret as key; Feishu (`as_key`) uses that string as the key of
     an empty message. Both then base64 the digest."""
@@ -74,7 +65,7 @@ def check_errcode(service: str, status: int, headers: dict[str, str], raw: bytes
     """WeCom and DingTalk answer `{"errcode": 0, "errmsg": "ok"}`, HTTP 200 even when they refuse: sort the code into
     sent, retry later (rate limits, busy; after the server's `wait` when it gives one) or parked."""
     classify(status, raw[:200].decode("utf-8", "replace"), retry_after(headers.get("Retry-After")))
-    answer = _answer(raw)
+    answer = json_answer(raw)
     code = answer.get("errcode", -2)
     if code == 0:
         return
@@ -194,7 +185,7 @@ class FeishuChannel:
             timestamp = str(int(time.time()))
             body = {**body, "timestamp": timestamp, "sign": _sign(self._cfg.secret, timestamp, as_key=True)}
         status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=url, json=body)
-        answer = _answer(raw)
+        answer = json_answer(raw)
         code = answer.get("code", answer.get("StatusCode", -2))
         message = str(answer.get("msg", answer.get("StatusMessage", raw[:200])))[:200]
         reason = f"Feishu code {code}: {message}"
