@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from costwarden.catalogue import say
+
 
 class SecretFileError(Exception):
     """`<NAME>_FILE` names a file that cannot be read; the message says which variable and why."""
@@ -20,7 +22,8 @@ def env_or_file(name: str, env: Mapping[str, str]) -> str | None:
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise SecretFileError(f"{name}_FILE={path}: cannot read: {exc.strerror or exc}") from exc
+            said = say("file_errors", "cannot_read", path=f"{name}_FILE={path}", reason=exc.strerror or exc)
+            raise SecretFileError(said) from exc
         except UnicodeDecodeError as exc:
-            raise SecretFileError(f"{name}_FILE={path}: not UTF-8 text (byte {exc.start})") from exc
+            raise SecretFileError(say("file_errors", "not_utf8", path=f"{name}_FILE={path}", byte=exc.start)) from exc
     return None

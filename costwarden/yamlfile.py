@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from costwarden.catalogue import say
+
 
 class YamlFileError(Exception):
     """The file cannot be read as YAML; the message names the file and where."""
@@ -18,13 +20,14 @@ def read(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise YamlFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise YamlFileError(say("file_errors", "cannot_read", path=path, reason=exc.strerror or exc)) from exc
     except UnicodeDecodeError as exc:
-        raise YamlFileError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise YamlFileError(say("file_errors", "not_utf8", path=path, byte=exc.start)) from exc
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise YamlFileError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+        where = say("file_errors", "at", line=mark.line + 1, column=mark.column + 1) if mark is not None else ""
+        problem = getattr(exc, "problem", exc)
+        raise YamlFileError(say("file_errors", "not_yaml", path=path, where=where, problem=problem)) from exc
     return {} if raw is None else raw

@@ -217,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         billing = poller.build(table)  # before --config.check too: a check that passes must mean a start that works
     except config.ConfigError as exc:
-        source = args.config_file or "<embedded default>"
-        print(f"costwarden-exporter: {source}: {exc}", file=sys.stderr)
+        said = exc.within(str(args.config_file or "<embedded default>"))
+        if args.config_file:
+            said = config.on_its_line(said, args.config_file)
+        print(f"costwarden-exporter: {said}", file=sys.stderr)
         return 2
     if args.config_check:
         resolved = dataclasses.asdict(table)

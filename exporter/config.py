@@ -20,13 +20,34 @@ from typing import Any
 import yaml
 
 from costwarden import yamlfile
+from costwarden.catalogue import say
 
 DEFAULT_CPU_RAM_RATIO = 7.46
 """OpenCost's default price ratio of one vCPU-hour to one GiB-hour of memory."""
 
 
+def explain(key: str, **params: object) -> str:
+    """One of the exporter's error words, in $COSTWARDEN_LANGUAGE (else the locale's language)."""
+    return say("exporter_errors", key, **params)
+
+
 class ConfigError(Exception):
-    """A pricing file that cannot be used; the message names the file, the field and the reason."""
+    """A config file that cannot be used; the message names the file (and line), the field and the reason, in the
+    user's language."""
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.field, self.reason = field, reason
+
+    @classmethod
+    def at(cls, source: str, field: str, reason: str) -> ConfigError:
+        where = field or explain("top_level")
+        return cls(say("config_errors", "field", source=source, where=where, reason=reason), field=field,
+                   reason=reason)  # fmt: skip
+
+    def within(self, source: str) -> ConfigError:
+        """The same problem said of `source` (a file, or file:line); a problem without a field is left as it is."""
+        return self if self.field is None else ConfigError.at(source, self.field, self.reason)
 
 
 def _spec(default: Any = dataclasses.MISSING, **rules: Any) -> Any:
@@ -40,7 +61,7 @@ def _timezone(value: str) -> str | None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')"
+        return explain("timezone", value=repr(value))
     return None
 
 
@@ -166,38 +187,39 @@ class PricingTable:
 
 class _Invalid(Exception):
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"field {field or '(top level)'}: {reason}")
+        super().__init__(field, reason)
+        self.field, self.reason = field, reason
 
 
 _T = typing.TypeVar("_T")
 
 
-def build(cls: type[_T], data: Any, where: str = "") -> _T:
+def build(cls: type[_T], data: Any, source: str) -> _T:
     """Validate `data` against one of these frozen dataclasses (for other config files of the exporter); raises
-    ConfigError naming the dotted field."""
+    ConfigError naming the source and the dotted field."""
     try:
-        return _build(cls, data, where)
+        return _build(cls, data, "")
     except _Invalid as exc:
-        raise ConfigError(str(exc)) from exc
+        raise ConfigError.at(source, exc.field, exc.reason) from exc
 
 
 def _build(cls: type[_T], data: Any, where: str) -> _T:
     """Check `data` against a dataclass, recursively; the first problem is raised with its dotted field path."""
     if not isinstance(data, dict):
-        raise _Invalid(where, f"expected a mapping of fields, got {type(data).__name__}")
+        raise _Invalid(where, explain("mapping", kind=type(data).__name__))
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), list(fields), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}? " if close else ""
-        raise _Invalid(_join(where, str(unknown[0])), f"unknown field; {hint}(known: {', '.join(fields)})")
+        hint = explain("did_you_mean", name=close[0]) if close else ""
+        raise _Invalid(_join(where, str(unknown[0])), explain("unknown", hint=hint, known=", ".join(fields)))
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for name, field in fields.items():
         path = _join(where, name)
         if name not in data:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise _Invalid(path, "required")
+                raise _Invalid(path, explain("required"))
             continue
         values[name] = _value(hints[name], data[name], path, field.metadata)
     return cls(**values)
@@ -215,7 +237,7 @@ def _value(hint: Any, raw: Any, path: str, rules: typing.Mapping[str, Any]) -> A
         hint = next(a for a in args if a is not type(None))
     if typing.get_origin(hint) is tuple:
         if not isinstance(raw, list):
-            raise _Invalid(path, f"expected a list, got {type(raw).__name__}")
+            raise _Invalid(path, explain("list", kind=type(raw).__name__))
         if args[0] is str:
             return tuple(_value(str, item, f"{path}[{i}]", rules) for i, item in enumerate(raw))
         return tuple(_build(args[0], item, f"{path}[{i}]") for i, item in enumerate(raw))
@@ -223,21 +245,21 @@ def _value(hint: Any, raw: Any, path: str, rules: typing.Mapping[str, Any]) -> A
         return _build(hint, raw, path)  # type: ignore[arg-type]
     if hint is bool:
         if not isinstance(raw, bool):
-            raise _Invalid(path, f"expected true or false, got {raw!r}")
+            raise _Invalid(path, explain("bool", value=repr(raw)))
         return raw
     if hint in (float, int):
         if isinstance(raw, bool) or not isinstance(raw, int | float) or (hint is int and not isinstance(raw, int)):
-            raise _Invalid(path, f"expected {'a whole number' if hint is int else 'a number'}, got {raw!r}")
+            raise _Invalid(path, explain("whole_number" if hint is int else "number", value=repr(raw)))
         if not math.isfinite(raw):
-            raise _Invalid(path, f"expected a finite number, got {raw!r}")
-        for rule, ok, words in (("ge", raw.__ge__, "≥"), ("gt", raw.__gt__, ">"), ("le", raw.__le__, "≤")):
+            raise _Invalid(path, explain("finite", value=repr(raw)))
+        for rule, ok in (("ge", raw.__ge__), ("gt", raw.__gt__), ("le", raw.__le__)):
             if rule in rules and not ok(rules[rule]):
-                raise _Invalid(path, f"must be {words} {rules[rule]}, got {raw!r}")
+                raise _Invalid(path, explain(rule, bound=rules[rule], value=repr(raw)))
         return hint(raw)
     if not isinstance(raw, str):
-        raise _Invalid(path, f"expected a string, got {raw!r}")
+        raise _Invalid(path, explain("string", value=repr(raw)))
     if "pattern" in rules and not re.fullmatch(rules["pattern"], raw):
-        raise _Invalid(path, f"{raw!r} does not match {rules['pattern']}")
+        raise _Invalid(path, explain("pattern", value=repr(raw), pattern=rules["pattern"]))
     problem = rules["check"](raw) if "check" in rules else None
     if problem:
         raise _Invalid(path, problem)
@@ -265,25 +287,28 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _hint(close: list[str]) -> str:
+    """The "; did you mean a or b?" of an unknown name; nothing when no name is close."""
+    return explain("hint", names=explain("or").join(close)) if close else ""
+
+
 def resolve(raw: dict[str, Any], source: str = "<embedded default>") -> PricingTable:
     """Merge a user's raw table over its preset and validate the result; raise ConfigError naming `source`."""
     presets = _presets()
     if "provider" not in raw and "machine" not in raw:
-        known = ", ".join(sorted(presets))
-        raise ConfigError(f"{source}: field provider: required: one of {known} with its plan (e.g. provider: "
-                          "hetzner, plan: cx22), or provider: custom with machine and plan_price")  # fmt: skip
+        raise ConfigError.at(source, "provider", explain("provider_required", known=", ".join(sorted(presets))))
     provider = raw.get("provider", "custom")
     if not isinstance(provider, str):
-        raise ConfigError(f"{source}: field provider: must be a string")
+        raise ConfigError.at(source, "provider", explain("string", value=repr(provider)))
     provider = provider.lower() if provider.lower() in presets else provider  # "Hetzner" means hetzner
     raw = {**raw, "provider": provider} if "provider" in raw else raw
     merged: dict[str, Any] = {}
     if provider != "custom":
         if provider not in presets:
-            known = ", ".join(["custom", *sorted(presets)])
             close = difflib.get_close_matches(provider.lower(), list(presets), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            raise ConfigError(f"{source}: field provider: unknown provider {provider!r}{hint} (known: {known})")
+            known = ", ".join(["custom", *sorted(presets)])
+            raise ConfigError.at(source, "provider", explain("unknown_provider", provider=repr(provider),
+                                                          hint=_hint(close), known=known))  # fmt: skip
         plans = presets[provider]["plans"]
         plan = raw.get("plan")
         by_case = {name.lower(): name for name in plans}
@@ -292,32 +317,24 @@ def resolve(raw: dict[str, Any], source: str = "<embedded default>") -> PricingT
             raw = {**raw, "plan": plan}
         if not isinstance(plan, str) or plan not in plans:
             close = difflib.get_close_matches(str(plan).lower(), list(by_case), n=2, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(by_case[c] for c in close)}?" if close else ""
-            raise ConfigError(
-                f"{source}: field plan: unknown {provider} plan {plan!r}{hint} (known: {', '.join(sorted(plans))}); "
-                "for another plan use provider: custom and give machine and plan_price"
-            )
+            raise ConfigError.at(source, "plan", explain("unknown_plan", provider=provider, plan=repr(plan),
+                                                      hint=_hint([by_case[c] for c in close]),
+                                                      known=", ".join(sorted(plans))))  # fmt: skip
         merged = _merge(presets[provider]["defaults"], plans[plan])
     merged = _merge(merged, raw)
-    try:
-        table = _build(PricingTable, merged, "")
-    except _Invalid as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-    _check_derivable(table, source)
-    if table.provider_api.enabled and not table.api:
-        raise ConfigError(f"{source}: field provider_api.api: provider {table.provider!r} has no billing API of its "
-                          f"own; name one of {', '.join(APIS)}")  # fmt: skip
-    return table
-
-
-def _check_derivable(table: PricingTable, source: str) -> None:
+    table = build(PricingTable, merged, source)
     disk_share = table.machine.disk_gib * table.unit_prices.disk_per_gib_month / table.hours_per_month
     if disk_share > table.plan_price.hourly and table.unit_prices.cpu_per_vcpu_hour is None:
-        raise ConfigError(
-            f"{source}: field unit_prices.disk_per_gib_month: the plan's disk alone "
-            f"({disk_share:.6f}/h) costs more than the whole plan ({table.plan_price.hourly}/h), "
-            "so CPU and memory prices cannot be derived; give unit_prices.cpu_per_vcpu_hour and memory_per_gib_hour"
+        # CPU and memory are priced from what the plan leaves after its disk: nothing would be left.
+        raise ConfigError.at(
+            source,
+            "unit_prices.disk_per_gib_month",
+            explain("disk_over_plan", share=f"{disk_share:.6f}", hourly=table.plan_price.hourly),
         )
+    if table.provider_api.enabled and not table.api:
+        raise ConfigError.at(source, "provider_api.api", explain("no_api", provider=repr(table.provider),
+                                                              apis=", ".join(APIS)))  # fmt: skip
+    return table
 
 
 EMBEDDED_DEFAULT: dict[str, Any] = {"provider": "digitalocean", "plan": "s-1vcpu-1gb"}
@@ -338,19 +355,19 @@ def load(path: Path | None) -> PricingTable:
         return resolve(EMBEDDED_DEFAULT)
     raw = read_yaml(path)
     if raw == {}:
-        raise ConfigError(f"{path}: the file is empty: give at least provider and plan (e.g. provider: hetzner and "
-                          "plan: cx22; docs/examples/pricing.yml), or leave out --config.file for the embedded "
-                          "default")  # fmt: skip
+        raise ConfigError(explain("empty_file", path=path))
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: field (top level): expected a mapping of fields, got {type(raw).__name__}")
+        raise ConfigError.at(str(path), "", explain("mapping", kind=type(raw).__name__))
     try:
         return resolve(raw, source=str(path))
     except ConfigError as exc:
-        field = re.match(rf"{re.escape(str(path))}: field ([^:]+):", str(exc))
-        line = _line_of(path.read_text(encoding="utf-8"), field[1]) if field else None
-        if line is None:
-            raise
-        raise ConfigError(str(exc).replace(f"{path}: ", f"{path}:{line}: ", 1)) from exc
+        raise on_its_line(exc, path) from exc
+
+
+def on_its_line(exc: ConfigError, path: Path) -> ConfigError:
+    """The problem said of file:line where its field is written, for errors an editor can jump to."""
+    line = _line_of(path.read_text(encoding="utf-8"), exc.field) if exc.field else None
+    return exc if line is None else exc.within(f"{path}:{line}")
 
 
 def _line_of(text: str, dotted: str) -> int | None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from costwarden import catalogue as costwarden_catalogue
 from costwarden import yamlfile
 from costwarden.secrets import SecretFileError, env_or_file
 from receiver.links import Signer
@@ -540,13 +541,7 @@ def load(path: Path | None) -> Settings:
 def _language(raw: dict[str, typing.Any]) -> str:
     """The language of the file's own messages (ollama.language), else $COSTWARDEN_LANGUAGE, else the locale's."""
     ollama = raw.get("ollama")
-    chosen = ollama.get("language") if isinstance(ollama, dict) else None
-    if chosen not in catalogue.LANGUAGES:
-        chosen = os.environ.get("COSTWARDEN_LANGUAGE", "").strip()
-    if chosen not in catalogue.LANGUAGES:
-        locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
-        chosen = "zh" if locale.lower().startswith("zh") else "en"
-    return str(chosen)
+    return costwarden_catalogue.language(ollama.get("language") if isinstance(ollama, dict) else None)
 
 
 def _field_names() -> set[str]:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from exporter.config import ConfigError, _spec, build, read_yaml
+from exporter.config import ConfigError, _spec, build, explain, on_its_line, read_yaml
 
 KINDS = ("top_processes", "top_talkers", "grown_files", "recent_containers")
 SEVERITIES = ("info", "warning", "critical")
@@ -79,32 +79,33 @@ class Actions:
         return next((a for a in every if a.name == name), None)
 
 
-def _check(actions: Actions) -> str | None:
+def _check(actions: Actions) -> tuple[str, str] | None:
+    """(field, reason) of the first problem the field types alone cannot catch."""
     names = [d.name for d in actions.diagnostics] + [r.name for r in actions.remediation]
     if len(set(names)) != len(names):
-        return f"field (top level): action names must be unique, got {names}"
+        return "", explain("unique_names", names=names)
     for i, r in enumerate(actions.remediation):
         if not r.command:
-            return f"field remediation[{i}].command: an argument list is required"
+            return f"remediation[{i}].command", explain("command_required")
         if PLACEHOLDER.search(r.command[0]):
-            return f"field remediation[{i}].command[0]: the program must be fixed, not a placeholder"
+            return f"remediation[{i}].command[0]", explain("program_fixed")
         declared = {p.label for p in r.params}
         for j, p in enumerate(r.params):
             try:
                 re.compile(p.pattern)
             except re.error as exc:
-                return f"field remediation[{i}].params[{j}].pattern: not a regular expression: {exc}"
+                return f"remediation[{i}].params[{j}].pattern", explain("not_regex", error=exc)
         for arg in r.command:
             for label in PLACEHOLDER.findall(arg):
                 if label not in declared:
-                    return f"field remediation[{i}].command: {{{label}}} has no entry in params (with its pattern)"
+                    return f"remediation[{i}].command", explain("no_param", label=label)
     diagnostics = {d.name for d in actions.diagnostics}
     remediation = {r.name for r in actions.remediation}
     for i, rule in enumerate(actions.alerts):
         for field, known in (("diagnostics", diagnostics), ("remediation", remediation)):
             unknown = sorted(set(getattr(rule, field)) - known)
             if unknown:
-                return f"field alerts[{i}].{field}: no {field} action named {', '.join(unknown)}"
+                return f"alerts[{i}].{field}", explain("no_action", field=field, names=", ".join(unknown))
     return None
 
 
@@ -136,10 +137,12 @@ def load(path: Path | None) -> Actions:
     source = str(path) if path else "<embedded default actions>"
     raw: Any = DEFAULT if path is None else read_yaml(path)
     try:
-        actions = build(Actions, raw)
+        actions = build(Actions, raw, source)
+        problem = _check(actions)
+        if problem:
+            raise ConfigError.at(source, *problem)
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-    problem = _check(actions)
-    if problem:
-        raise ConfigError(f"{source}: {problem}")
+        if path is None:
+            raise
+        raise on_its_line(exc, path) from exc
     return actions

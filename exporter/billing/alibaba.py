@@ -26,7 +26,6 @@ from exporter.config import ProviderApi
 
 KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 """The variables Alibaba Cloud's own CLI and SDKs read; a RAM user's AccessKey with read-only billing and SWAS."""
-KEY_KIND = "a read-only RAM user's AccessKey"
 HOSTS = {"bss": "business.aliyuncs.com", "swas": "swas.{region}.aliyuncs.com"}
 VERSIONS = {"bss": "2017-12-14", "swas": "2020-06-01"}
 CODES = {

@@ -32,7 +32,7 @@ def client(cfg: ProviderApi) -> Any:
         import boto3
         from botocore.config import Config
     except ImportError as exc:
-        raise RuntimeError("provider_api.api aws needs boto3: pip install 'costwarden[aws]'") from exc
+        raise RuntimeError("boto3 is not installed") from exc
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=cfg.timeout_seconds,
                     read_timeout=cfg.timeout_seconds)  # fmt: skip
     session = boto3.session.Session()  # its own credential chain, not a process-wide default session's cache

@@ -20,7 +20,7 @@ from costwarden.secrets import SecretFileError, env_or_file
 from exporter.billing import Reading, alibaba, aws, tencent
 from exporter.billing.client import REASONS, ApiError
 from exporter.billing.providers import READERS, client_for
-from exporter.config import ConfigError, PricingTable
+from exporter.config import ConfigError, PricingTable, explain
 
 log = logging.getLogger("exporter.billing")
 
@@ -28,7 +28,8 @@ TOKEN_ENV = "COSTWARDEN_PROVIDER_TOKEN"  # noqa: S105 - the variable's name, not
 DEFAULT_INTERVAL = {"aws": 6 * 3600.0}
 FIRST_RETRY_SECONDS = 60.0
 SIGNED = {"tencent": tencent, "alibaba": alibaba}
-"""APIs signed with a key pair (not a bearer token): each module has KEY_ENV, KEY_KIND, Api and read."""
+"""APIs signed with a key pair (not a bearer token): each module has KEY_ENV, Api and read; the catalogue names the
+key (exporter_errors.key_<api>)."""
 
 
 class Poller:
@@ -138,15 +139,14 @@ def build(table: PricingTable, env: Mapping[str, str] | None = None) -> Poller |
         try:
             ce = aws.client(cfg)
         except RuntimeError as exc:
-            raise ConfigError(f"field provider_api.api: {exc}") from exc
+            raise ConfigError.at("", "provider_api.api", explain("boto3")) from exc
         return Poller(api, lambda: aws.read(ce, datetime.now(UTC)), interval)
     try:
         token = (env_or_file(TOKEN_ENV, env) or "").strip()
     except SecretFileError as exc:
         raise ConfigError(str(exc)) from exc
     if not token:
-        raise ConfigError(f"field provider_api.enabled: the {api} API needs a read-only token in {TOKEN_ENV} "
-                          f"(or a file named by {TOKEN_ENV}_FILE)")  # fmt: skip
+        raise ConfigError.at("", "provider_api.enabled", explain("token", api=api, variable=TOKEN_ENV))
     client = client_for(api, cfg, token)
     reader = READERS[api]
     return Poller(api, lambda: reader(client, cfg), interval)
@@ -161,8 +161,10 @@ def _signed(api: str, table: PricingTable, env: Mapping[str, str]) -> Callable[[
     except SecretFileError as exc:
         raise ConfigError(str(exc)) from exc
     if not all(pair):
-        names = " and ".join(module.KEY_ENV)
-        raise ConfigError(f"field provider_api.enabled: the {api} API needs {module.KEY_KIND} in {names} "
-                          "(or files named by their _FILE)")  # fmt: skip
+        raise ConfigError.at(
+            "",
+            "provider_api.enabled",
+            explain("key_pair", api=api, kind=explain(f"key_{api}"), names=explain("and").join(module.KEY_ENV)),
+        )
     client = module.Api(pair[0], pair[1], table.provider_api)
     return lambda: module.read(client, table.provider_api, table.region, datetime.now(UTC))

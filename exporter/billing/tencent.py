@@ -23,7 +23,6 @@ from exporter.config import ProviderApi
 
 KEY_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
 """The variables Tencent's own CLI and SDKs read; a sub-account key with read-only billing and Lighthouse access."""
-KEY_KIND = "a read-only CAM sub-account key"
 BASE_URL = "https://{service}.tencentcloudapi.com"
 VERSIONS = {"billing": "2018-07-09", "lighthouse": "2020-03-24"}
 CODES = {

@@ -212,6 +212,20 @@ def test_actions_yml_is_checked_at_start(tmp_path: Path) -> None:
         load(path)
 
 
+def test_actions_yml_errors_name_the_line_in_the_users_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "actions.yml"
+    path.write_text("diagnostics: []\nremediation:\n  - name: stop\n    command: [docker, stop, '{cgroup}']\n")
+    with pytest.raises(ConfigError, match=r"actions\.yml:4: field remediation\[0\]\.command: \{cgroup\} has no"):
+        load(path)
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", "zh")
+    with pytest.raises(
+        ConfigError, match=r"actions\.yml:4：字段 remediation\[0\]\.command：\{cgroup\} 在 params 里没有"
+    ):
+        load(path)
+
+
 # --- the endpoints of the real exporter -----------------------------------------------------------------------------
 
 TOKEN = "actions-token-for-tests"

@@ -222,7 +222,7 @@ def test_the_exporter_polls_in_the_background_and_a_scrape_never_waits(
            f"--path.rootfs={tree}", f"--storage.state-file={tmp_path / 'state.json'}",
            "--sample.interval=200ms"]  # fmt: skip
     missing = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    assert missing.returncode == 2 and f"{pricing}: field provider_api.enabled" in missing.stderr
+    assert missing.returncode == 2 and f"{pricing}:3: field provider_api.enabled" in missing.stderr
     env = {"COSTWARDEN_PROVIDER_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"}
     server.fail = ["slow"]  # the first poll takes 3 s; the exporter serves meanwhile
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

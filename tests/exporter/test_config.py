@@ -137,6 +137,40 @@ def test_errors_point_at_the_line_and_guess_the_meaning(tmp_path: Path) -> None:
         config.load(path)
 
 
+def test_errors_in_chinese_from_the_language_setting_or_the_locale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: the exporter's errors were English only."""
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", "zh")
+    path = write(tmp_path, "provider: hetzner\nplan: cx22\nbudjet: {monthly: 5}\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    assert (
+        str(info.value)
+        == f"{path}:3：字段 budjet：未知字段；是不是想写 budget？（已知字段：" + str(info.value).split("已知字段：")[1]
+    )
+    path = write(tmp_path, "provider: hetzner\nplan: cx-22\n")
+    with pytest.raises(
+        config.ConfigError, match=r"pricing\.yml:2：字段 plan：未知的 hetzner 套餐 'cx-22'；是不是想写 cx22"
+    ):
+        config.load(path)
+    path = write(tmp_path, "provider: hetzner\nplan: cx22\nbudget: {monthly: -3}\n")
+    with pytest.raises(config.ConfigError, match=r"pricing\.yml:3：字段 budget\.monthly：应大于 0，实际是 -3"):
+        config.load(path)
+    path = write(tmp_path, "provider: hetzner\nplan: [cx22\n")
+    with pytest.raises(config.ConfigError, match=r"pricing\.yml：不是合法的 YAML（第 3 行，第 1 列）："):
+        config.load(path)
+    # The locale alone (no COSTWARDEN_LANGUAGE), through the real command line: the billing API's missing key pair.
+    path = write(tmp_path, "provider: lighthouse\nplan: general-2c2g-40g\nprovider_api: {enabled: true}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWARDEN_", "TENCENTCLOUD_", "LC_"))}
+    proc = subprocess.run([sys.executable, "-m", "exporter", "--config.file", str(path), "--config.check"],
+                          capture_output=True, text=True, timeout=30, env={**env, "LANG": "zh_CN.UTF-8"})  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr == (f"costwarden-exporter: {path}:3：字段 provider_api.enabled：tencent API 需要"
+                           "一个只读 CAM 子用户的密钥，放在环境变量 TENCENTCLOUD_SECRET_ID 和 "
+                           "TENCENTCLOUD_SECRET_KEY 里（或放在它们的 _FILE 指向的文件里）\n")  # fmt: skip
+
+
 def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "pricing.yml"
     path.write_bytes("provider: hetzner\nregion: 'n\u00fcrnberg'\n".encode("latin-1"))

@@ -4,7 +4,6 @@ unit tests fire, with the annotations Prometheus really renders (promtool checks
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import string
@@ -13,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from costwarden import catalogue as costwarden_catalogue
 from costwarden.resources import METERED_RESOURCES, RESOURCES
 from receiver.analysis.fallback import summarise
 from receiver.facts import model as f
 from receiver.intake import Webhook
 from receiver.message import catalogue
 from receiver.message import words as alert_words
-from receiver.message.catalogue.table import Words
 from receiver.message.render import render
 from receiver.settings import PublicUrls
 
@@ -148,19 +147,23 @@ def test_durations_in_both_languages(seconds: float, en: str, zh: str) -> None:
 
 def test_every_table_of_words_has_the_same_entries_and_placeholders_in_every_language() -> None:
     """A word added in one language only (or with a placeholder the other lacks) would raise KeyError, or show the
-    English key, in the other language's messages."""
-    en = catalogue.of("en")
-    for language, words in catalogue.CATALOGUES.items():
-        for field in dataclasses.fields(Words):
-            mine, theirs = getattr(words, field.name), getattr(en, field.name)
-            if isinstance(theirs, dict):
-                assert set(mine) == set(theirs), (language, field.name)
-                for key, text in theirs.items():
-                    assert placeholders(mine[key]) == placeholders(text), (language, field.name, key)
-            elif isinstance(theirs, tuple):
-                assert len(mine) == len(theirs), (language, field.name)
-            else:
-                assert placeholders(mine) == placeholders(theirs), (language, field.name)
+    English key, in the other language's messages — the receiver's tables, config errors and the command line's."""
+
+    def walk(mine: object, theirs: object, where: str) -> None:
+        if isinstance(theirs, dict):
+            assert isinstance(mine, dict) and set(mine) == set(theirs), where
+            for key in theirs:
+                walk(mine[key], theirs[key], f"{where}.{key}")
+        elif isinstance(theirs, list):
+            assert isinstance(mine, list) and len(mine) == len(theirs), where
+            if where.split(".")[1] != "weekdays":  # weekdays are names; (cause, check) pairs have placeholders
+                for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+                    walk(a, b, f"{where}[{i}]")
+        else:
+            assert isinstance(mine, str) and placeholders(mine) == placeholders(str(theirs)), where
+
+    for language in costwarden_catalogue.LANGUAGES:
+        walk(costwarden_catalogue.tables(language), costwarden_catalogue.tables("en"), language)
 
 
 def placeholders(text: str | tuple[str, ...]) -> set[str]:

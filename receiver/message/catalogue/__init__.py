@@ -1,25 +1,23 @@
-"""The receiver's words, one catalogue per language: every table of words a message, digest, fallback summary or
-prompt uses, in one YAML file per language (en.yml, zh.yml) that a translator can edit without reading code, read into
-a typed `Words` (table.py) and chosen with `of(language)`."""
+"""The receiver's words: its tables of the product's catalogue (costwarden/catalogue/{en,zh}.yml), read into a typed
+`Words` (table.py) and chosen with `of(language)`."""
 
 from __future__ import annotations
 
-import importlib.resources
-from typing import Any
+import dataclasses
 
-import yaml
 from pydantic import TypeAdapter
 
+from costwarden import catalogue
 from receiver.message.catalogue.table import Words
 
-LANGUAGES = ("en", "zh")
+LANGUAGES = catalogue.LANGUAGES
 
 
 def _load(language: str) -> Words:
     """A catalogue that does not fill every table with the right types fails at import, naming the file and field."""
-    text = importlib.resources.files(__package__).joinpath(f"{language}.yml").read_text(encoding="utf-8")
-    raw: Any = yaml.safe_load(text)
-    return TypeAdapter(Words).validate_python(raw, strict=False)
+    raw = catalogue.tables(language)
+    mine = {f.name: raw[f.name] for f in dataclasses.fields(Words) if f.name in raw}
+    return TypeAdapter(Words).validate_python(mine, strict=False)
 
 
 CATALOGUES = {language: _load(language) for language in LANGUAGES}

@@ -1,6 +1,6 @@
-"""What a language must say: every field of `Words` is one table of the receiver's words. A language is one module
-(en.yml, zh.yml) filling all of them; tests check that every table has the same keys in every language, and that every
-resource and alert has its words."""
+"""What a language must say: every field of `Words` is one table of the receiver's words. A language is one file
+(costwarden/catalogue/en.yml, zh.yml) filling all of them; tests check that every table has the same keys in every
+language, and that every resource and alert has its words."""
 
 from __future__ import annotations
 

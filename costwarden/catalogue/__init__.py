@@ -1,0 +1,42 @@
+"""Every word costwarden shows a person, one catalogue per language (en.yml, zh.yml) that a translator can edit without
+reading code: the receiver's messages, digests and prompts (typed by receiver/message/catalogue), the config errors of
+the exporter and the receiver (`config_errors`), and the command line's questions and errors (`cli`).
+
+Read with plain YAML, not pydantic: the exporter, which stays small on a 512 MiB VPS, says its errors from here too.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import os
+from typing import Any
+
+LANGUAGES = ("en", "zh")
+
+
+@functools.cache
+def tables(language: str) -> dict[str, Any]:
+    """The whole catalogue of one language, read once."""
+    import yaml  # only when a word is needed: an exporter that starts cleanly never reads the catalogue
+
+    text = importlib.resources.files(__package__).joinpath(f"{language}.yml").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def language(chosen: object = None) -> str:
+    """The language to speak: `chosen` (a file's own setting, a flag) if it is one, else $COSTWARDEN_LANGUAGE, else
+    Chinese under a zh_* locale, else English."""
+    if chosen not in LANGUAGES:
+        chosen = os.environ.get("COSTWARDEN_LANGUAGE", "").strip()
+    if chosen not in LANGUAGES:
+        locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+        chosen = "zh" if locale.lower().startswith("zh") else "en"
+    return str(chosen)
+
+
+def say(table: str, key: str, chosen: object = None, **params: object) -> str:
+    """One entry of a table in the chosen language (see `language`), its placeholders filled."""
+    template: str = tables(language(chosen))[table][key]
+    return template.format(**params)
