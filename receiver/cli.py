@@ -75,10 +75,12 @@ async def digest_now(settings: Settings, kind: Kind, send: bool) -> tuple[Messag
     period = schedule.ending_on(kind, now.astimezone(settings.digest.zone).date(), settings.digest)
     async with open_services(settings, Metrics(), None) as services:
         facts, message = await compose(services, period, now.timestamp(), late=False)
-        results = await send_now(services, message, settings.digest_channels()) if send else []
+        results = (
+            await send_now(services, message, settings.digest_channels(), settings.ollama.language) if send else []
+        )
         picture = await services.charter.digest(message, period, facts.currency) if send else None
         if picture is not None:
-            results += await send_now(services, picture, settings.digest_channels())
+            results += await send_now(services, picture, settings.digest_channels(), settings.ollama.language)
     return message, results
 
 

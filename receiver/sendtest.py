@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from costwarden.catalogue import cli
 from receiver.analysis import fallback
 from receiver.chart import Picture
 from receiver.delivery.channels import Permanent, RetryLater
@@ -41,12 +42,15 @@ async def send_test(settings: Settings) -> list[tuple[str, bool, str]]:
                      model=settings.ollama.model, source="fallback", reason="disabled", urls=PublicUrls())  # fmt: skip
     async with open_services(settings, Metrics(), None) as services:
         names = [c.name for c in settings.channels]
-        results = await send_now(services, message, names)
+        language = settings.ollama.language
+        results = await send_now(services, message, names, language)
         picture = await services.charter.sample(message)
-        return results + (await send_now(services, picture, names) if picture else [])
+        return results + (await send_now(services, picture, names, language) if picture else [])
 
 
-async def send_now(services: Services, message: Message | Picture, names: list[str]) -> list[tuple[str, bool, str]]:
+async def send_now(
+    services: Services, message: Message | Picture, names: list[str], language: str
+) -> list[tuple[str, bool, str]]:
     """(channel, ok, what it answered) for each of `names`, sent at once, no retries: a person is watching. A chart
     is reported as `<channel> chart`, and only where the channel shows pictures."""
     results = []
@@ -56,14 +60,14 @@ async def send_now(services: Services, message: Message | Picture, names: list[s
         if isinstance(message, Picture):
             if not bodies:
                 continue
-            name = f"{name} chart"
+            name = cli("chart_of", language, name=name)
         try:
             replies = [await channel.send(json.loads(json.dumps(body)), None) for body in bodies]
         except Permanent as exc:
-            results.append((name, False, f"refused: {exc.reason} (fix the configuration)"))
+            results.append((name, False, cli("refused", language, reason=exc.reason)))
         except RetryLater as exc:
-            results.append((name, False, f"failed: {exc.reason} (would be retried)"))
+            results.append((name, False, cli("would_retry", language, reason=exc.reason)))
         else:
             ids = ", ".join(r for r in replies if r)
-            results.append((name, True, f"sent{f' (message {ids})' if ids else ''}"))
+            results.append((name, True, cli("sent_ids", language, ids=ids) if ids else cli("sent", language)))
     return results

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from costwarden.catalogue import LANGUAGES, cli, language
 from exporter.config import ConfigError, preset_names, resolve
 from receiver.settings import Settings, SettingsError, load
 from stack import compose
@@ -46,6 +47,14 @@ VENDORS = (
 CURRENCY = {"alibaba": "CNY", "tencent": "CNY"}
 CHANNELS = ("console", "telegram", "wecom", "dingtalk", "feishu")
 ROBOT_SECRET = {"dingtalk": "加签 (SEC…)", "feishu": "签名校验"}
+KEY_PAIR = {
+    "lighthouse": ("tencent", "Tencent Cloud", "CAM", "lhins-…", ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")),
+    "tencent": ("tencent", "Tencent Cloud", "CAM", "lhins-…", ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")),
+    "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "i-…",
+                ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")),
+}  # fmt: skip
+"""Providers whose billing API init offers to poll: (api, name, key kind, instance id example, the key pair's variables
+as their own CLIs name them). Tencent's key pair is checked as compose checks it; it reaches the exporter only."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,10 @@ class Answers:
     monthly_price: float | None
     language: str
     channel: str
+    api: str = ""
+    """The billing API polled with the key pair asked for (tencent, alibaba), or none."""
+    instance: str = ""
+    region: str = ""
     chat_id: str = ""
     telegram_api: str = "https://api.telegram.org"
     secrets: dict[str, str] = field(default_factory=dict)
@@ -125,6 +138,14 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
                   "plan_price": {"hourly": round(price / 730, 6), "monthly": price}}  # fmt: skip
     if a.budget:
         config["budget"] = {"monthly": a.budget}
+    if a.api:
+        api: dict[str, object] = {"enabled": True}
+        if not a.plan:
+            api["api"] = a.api  # a preset's provider names its own API
+        if a.instance:
+            api["server"] = a.instance
+            config["region"] = a.region
+        config["provider_api"] = api
     return config
 
 
@@ -148,6 +169,8 @@ def env_file(a: Answers, example: str) -> str:
     values = {
         "COSTWARDEN_PROVIDER": a.provider, "COSTWARDEN_PLAN": a.plan or "",
         "COSTWARDEN_BUDGET_MONTHLY": f"{a.budget:g}" if a.budget else "", "REPORT_LANGUAGE": a.language,
+        "COSTWARDEN_PROVIDER_API": "true" if a.api else "false", "COSTWARDEN_PROVIDER_SERVER": a.instance,
+        "COSTWARDEN_PROVIDER_REGION": a.region,
         "TELEGRAM_CHAT_ID": a.chat_id, "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18), **a.secrets,
     }  # fmt: skip
     lines = []
@@ -158,7 +181,11 @@ def env_file(a: Answers, example: str) -> str:
 
 
 class TelegramError(Exception):
-    pass
+    """What getUpdates said, as a catalogue key and its values (said in the language init speaks)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key, self.params = key, params
 
 
 def telegram_chats(api_url: str, token: str) -> list[tuple[str, str]]:
@@ -174,17 +201,16 @@ def telegram_chats(api_url: str, token: str) -> list[tuple[str, str]]:
         except (ValueError, AttributeError, http.client.HTTPException):
             said = ""
         if exc.code == 401:
-            raise TelegramError("Telegram does not know this token (401): copy it again from @BotFather") from None
+            raise TelegramError("tg_unknown_token") from None
         if exc.code == 409:
-            raise TelegramError(f"the bot has a webhook, so getUpdates is refused ({said}): remove it with "
-                                "deleteWebhook, or give the chat id with --telegram-chat-id") from None  # fmt: skip
-        raise TelegramError(f"Telegram answered {exc.code}: {said}") from None
+            raise TelegramError("tg_webhook", said=said) from None
+        raise TelegramError("tg_status", code=exc.code, said=said) from None
     except (OSError, ValueError, http.client.HTTPException) as exc:
         said = str(exc).replace(token, "<token>")  # urllib puts the whole URL in some of its messages
-        raise TelegramError(f"Telegram could not be reached: {said}") from None
+        raise TelegramError("tg_unreachable", said=said) from None
     updates = body.get("result") if isinstance(body, dict) else None
     if not isinstance(updates, list):
-        raise TelegramError("Telegram's answer to getUpdates has no list of updates: is --telegram-api the Bot API?")
+        raise TelegramError("tg_not_bot_api")
     seen: dict[str, str] = {}
     for update in reversed(updates):
         message = (update.get("message") or update.get("channel_post") or {}) if isinstance(update, dict) else {}
@@ -196,6 +222,21 @@ def telegram_chats(api_url: str, token: str) -> list[tuple[str, str]]:
 
 
 Ask = Callable[[str, str], str]
+Say = Callable[[str], None]
+
+
+class Words:
+    """init's words in the language it speaks: the flag's, else the environment's (switched once the user chose)."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __call__(self, key: str, **params: object) -> str:
+        return cli(key, self.language, **params)
+
+    def stop(self, key: str, **params: object) -> SystemExit:
+        """The refusal to go on, as `costwarden init: …`."""
+        return SystemExit(f"costwarden init: {self(key, **params)}")
 
 
 def _asker(interactive: bool) -> Ask:
@@ -209,83 +250,106 @@ def _asker(interactive: bool) -> Ask:
     return ask
 
 
-def _number(text: str, what: str) -> float | None:
+def _number(text: str, what: str, t: Words) -> float | None:
     if not text:
         return None
     try:
         value = float(text)
     except ValueError:
-        raise SystemExit(f"costwarden init: {what}: {text!r} is not a number (10 or 12.50, no currency sign)") from None
+        raise t.stop("not_number", what=t(what), text=repr(text)) from None
     if not value > 0:
-        raise SystemExit(f"costwarden init: {what}: expected a positive number")
+        raise t.stop("not_positive", what=t(what))
     return value
 
 
-def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Callable[[str], None]) -> Answers:
+def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Words) -> Answers:
+    """Every answer init needs, asked in order (or taken from the flags); `t` switches to the language chosen."""
     guessed = guess_provider(machine)
-    seen = f"{machine.vendor or 'an unnamed machine'} {machine.product}".strip()
-    say(f"This machine: {seen}, {machine.vcpus} vCPU, {machine.memory_gib:g} GiB memory, {machine.disk_gib:g} GiB disk"
-        + (f" — looks like {guessed}." if guessed else "."))  # fmt: skip
+    seen = f"{machine.vendor or t('unnamed')} {machine.product}".strip()
+    guess = t("looks_like", provider=guessed) if guessed else t("full_stop")
+    say(t("this_machine", seen=seen, vcpus=machine.vcpus, memory=f"{machine.memory_gib:g}",
+          disk=f"{machine.disk_gib:g}", guess=guess))  # fmt: skip
+    chinese = guessed in KEY_PAIR and t.language == "en" and not os.environ.get("COSTWARDEN_LANGUAGE")
+    language = args.language or ask(t("ask_language"), "zh" if chinese else t.language)
+    if language not in LANGUAGES:
+        raise t.stop("bad_choice", flag="--language", known=", ".join(LANGUAGES))
+    t.language = language
     presets = preset_names()
+    known = ", ".join([*presets, "alibaba", "tencent", "custom"])
     if not (args.provider or guessed or args.interactive):
-        raise SystemExit("costwarden init: this machine does not say which provider runs it: give --provider "
-                         f"({', '.join([*presets, 'alibaba', 'tencent', 'custom'])})")  # fmt: skip
-    provider = (args.provider or ask(f"Provider ({', '.join([*presets, 'alibaba', 'tencent', 'custom'])})",
-                                     guessed or "digitalocean")).lower()  # fmt: skip
+        raise t.stop("no_provider", known=known)
+    provider = (args.provider or ask(t("ask_provider", known=known), guessed or "digitalocean")).lower()
     plan = None
     currency = args.currency or CURRENCY.get(provider, "USD")
     monthly = None
     if provider in presets:
         plans = presets[provider]
-        plan = args.plan or ask(f"Plan ({', '.join(plans)})", guess_plan(provider, machine) or plans[0])
+        plan = args.plan or ask(t("ask_plan", known=", ".join(plans)), guess_plan(provider, machine) or plans[0])
         by_case = {p.lower(): p for p in plans}
         if plan.lower() not in by_case:
-            raise SystemExit(f"costwarden init: {plan!r} is not a {provider} plan: {', '.join(plans)}")
+            raise t.stop("not_a_plan", plan=repr(plan), provider=provider, known=", ".join(plans))
         plan = by_case[plan.lower()]
         currency = resolve({"provider": provider, "plan": plan}).currency
     else:
-        say(f"No built-in prices for {provider} yet: the table is this machine at the monthly price you pay.")
-        monthly = _number(args.monthly_price or ask(f"What this server costs a month, in {currency}", ""),
-                          "monthly price")  # fmt: skip
+        say(t("no_presets", provider=provider))
+        monthly = _number(args.monthly_price or ask(t("ask_monthly", currency=currency), ""), "what_monthly", t)
         if monthly is None:
-            raise SystemExit("costwarden init: --monthly-price is needed for a provider without presets")
-    budget = _number(args.budget or ask(f"Monthly budget in {currency} (empty: none)", ""), "budget")
-    language = args.language or ask("Language of the messages (en, zh)", "zh" if currency == "CNY" else "en")
-    if language not in ("en", "zh"):
-        raise SystemExit("costwarden init: --language: en or zh")
-    channel = args.channel or ask(f"Where messages go ({', '.join(CHANNELS)})", "console")
+            raise t.stop("monthly_needed")
+    budget = _number(args.budget or ask(t("ask_budget", currency=currency), ""), "what_budget", t)
+    channel = args.channel or ask(t("ask_channel", known=", ".join(CHANNELS)), "console")
     if channel not in CHANNELS:
-        raise SystemExit(f"costwarden init: --channel: one of {', '.join(CHANNELS)}")
+        raise t.stop("bad_choice", flag="--channel", known=", ".join(CHANNELS))
     answers = Answers(provider if plan else "custom", plan, budget, currency, monthly, language, channel)
+    if provider in KEY_PAIR:
+        _key_pair(args, answers, KEY_PAIR[provider], ask, t)
     if channel == "telegram":
-        _telegram(args, answers, ask, say)
+        _telegram(args, answers, ask, say, t)
     elif channel != "console":
-        _robot(args, answers, ask, say)
+        _robot(args, answers, ask, t)
     return answers
 
 
-def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str], None]) -> None:
-    token = args.telegram_token or ask("The bot's token from @BotFather (123456789:AA…)", "")
-    token = _valid(compose.VARIABLES["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"], token, "the Telegram token")
+def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, str, tuple[str, str]], ask: Ask,
+              t: Words) -> None:  # fmt: skip
+    """The provider's key pair for its billing API (bill, balance, the instance's traffic package), if the user has
+    one to give; skipped when the first half is left empty."""
+    api, name, kind, example, variables = offer
+    key_id = args.api_key_id or ask(t("ask_key_id", provider=name, kind=kind, variable=variables[0]), "")
+    if not key_id:
+        return
+    key_secret = args.api_key_secret or ask(t("ask_key_secret", variable=variables[1]), "")
+    for variable, value in zip(variables, (key_id, key_secret), strict=True):
+        value = _plain(value, t("what_key"), t)
+        a.secrets[variable] = _valid(compose.VARIABLES[variable], value, t("what_key")) if api == "tencent" else value
+    a.api = api
+    instance = args.instance or ask(t("ask_instance", example=example), "")
+    if instance:
+        a.instance = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_SERVER"], instance, t("what_instance"))
+        region = args.region or ask(t("ask_region"), "")
+        a.region = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_REGION"], region, "--region")
+
+
+def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words) -> None:
+    token = args.telegram_token or ask(t("ask_token"), "")
+    token = _valid(compose.VARIABLES["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"], token, t("what_token"))
     a.secrets["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"] = token
     a.telegram_api = _valid(compose.http_url, args.telegram_api, "--telegram-api")
     chat = args.telegram_chat_id
     while not chat:
-        ask("Send any message to your bot (or add it to a group and write there), then press Enter", "")
+        ask(t("ask_send"), "")
         try:
             chats = telegram_chats(a.telegram_api, token)
         except TelegramError as exc:
-            raise SystemExit(f"costwarden init: {exc}") from None
+            raise t.stop(exc.key, **exc.params) from None
         if not chats:
             if not args.interactive:
-                raise SystemExit("costwarden init: no message to the bot yet: send it one, then run init again "
-                                 "(or give --telegram-chat-id)")  # fmt: skip
-            say("No message has reached the bot yet.")
+                raise t.stop("no_message_yet")
+            say(t("no_message_retry"))
             continue
         for chat_id, name in chats:
-            say(f"  chat {chat_id}  {name}")
-        chat = ask("The chat to send to", chats[0][0])
-    a.chat_id = _valid(compose.VARIABLES["TELEGRAM_CHAT_ID"], chat, "the chat id")
+            say(t("chat_line", id=chat_id, name=name))
+        chat = ask(t("ask_chat"), chats[0][0])
+    a.chat_id = _valid(compose.VARIABLES["TELEGRAM_CHAT_ID"], chat, t("what_chat"))
 
 
 def _valid(check: compose.Check, value: str, what: str) -> str:
@@ -296,24 +360,25 @@ def _valid(check: compose.Check, value: str, what: str) -> str:
         raise SystemExit(f"costwarden init: {what}: {exc}") from None
 
 
-def _plain(value: str, what: str) -> str:
+def _plain(value: str, what: str, t: Words) -> str:
     """A value init writes into an env file: one line, nothing a shell or compose would read differently."""
     if not value or any(c in value for c in "\r\n\"'$` #\\"):
-        raise SystemExit(f"costwarden init: {what}: expected one word without spaces, quotes, #, $ or backslashes")
+        raise t.stop("plain", what=what)
     return value
 
 
-def _robot(args: argparse.Namespace, a: Answers, ask: Ask, say: Callable[[str], None]) -> None:
+def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
     name = a.channel.upper()
-    url = args.webhook_url or ask(f"The {a.channel} robot's webhook address", "")
+    url = args.webhook_url or ask(t("ask_webhook", channel=a.channel), "")
     variable = f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"
-    a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(url, "the webhook address"), "the webhook address")
+    what = t("what_webhook")
+    a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(url, what, t), what)
     if a.channel in ROBOT_SECRET:
-        secret = args.secret or ask(f"Its signing secret ({ROBOT_SECRET[a.channel]}; empty: none)", "")
+        secret = args.secret or ask(t("ask_secret", kind=ROBOT_SECRET[a.channel]), "")
         if secret:
             variable = f"COSTWARDEN_RECEIVER_{name}_SECRET"
-            a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(secret, "the signing secret"),
-                                         "the signing secret")  # fmt: skip
+            what = t("what_secret")
+            a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(secret, what, t), what)
 
 
 def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
@@ -363,16 +428,6 @@ def send_test(settings: Settings) -> list[tuple[str, bool, str]]:
     return asyncio.run(sendtest.send_test(settings))
 
 
-WHEN = {
-    "en": "What happens when: costs and the budget and quota forecasts from the first minutes; spike alerts once a "
-    "day of history exists (24 h: a spike is judged against the same hour of earlier days); drops and "
-    "week-over-week drift after 7 days; the daily spend digest at 09:00 local time.",
-    "zh": "什么时候能看到什么：费用数据以及预算和流量额度的预测在最初几分钟就有；"
-    "有了一天的历史（24 小时）之后才会有费用突增告警（突增是与前几天同一时段比较的）；"
-    "7 天后才有费用骤降和周环比上涨告警；每日支出摘要在当地时间 09:00 发送。",
-}
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="costwarden init", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -392,6 +447,15 @@ def main(argv: list[str]) -> int:
                         help="the Bot API's address, e.g. a proxy where api.telegram.org is blocked")  # fmt: skip
     parser.add_argument("--webhook-url", dest="webhook_url", help="wecom, dingtalk, feishu: the robot's address")
     parser.add_argument("--secret", help="dingtalk, feishu: the robot's signing secret")
+    parser.add_argument(
+        "--api-key-id",
+        dest="api_key_id",
+        help="lighthouse, tencent, alibaba: the billing API's "
+        "read-only key (TENCENTCLOUD_SECRET_ID, ALIBABA_CLOUD_ACCESS_KEY_ID; default: none, no API)",
+    )
+    parser.add_argument("--api-key-secret", dest="api_key_secret", help="its secret half")
+    parser.add_argument("--instance", help="with a key: this instance's id, for its traffic package (lhins-…)")
+    parser.add_argument("--region", help="with --instance: its region (ap-guangzhou, cn-hangzhou, …)")
     parser.add_argument("--dir", type=Path, default=CONFIG_DIR, help="--target run: where the configs go")
     parser.add_argument("--env-file", dest="env_file", type=Path, default=ROOT / ".env", help="--target compose")
     parser.add_argument("--force", action="store_true", help="replace an existing .env")
@@ -403,9 +467,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     args.interactive = not args.yes and (args.ask or sys.stdin.isatty())
     machine = read_machine(args.sys_root)
+    t = Words(language(args.language))
     with tempfile.TemporaryDirectory(prefix="costwarden-init-") as scratch:
         try:
-            answers = gather(args, machine, _asker(args.interactive), print)
+            answers = gather(args, machine, _asker(args.interactive), print, t)
             table = pricing_config(answers, machine)
             resolve(table, source="init")  # what the exporter will load: refused here, not at `make run`
             settings = receiver_settings(answers, Path(scratch))  # and what the receiver will: before any write
@@ -413,15 +478,14 @@ def main(argv: list[str]) -> int:
             print(f"costwarden init: {exc}", file=sys.stderr)
             return 2
         except (EOFError, KeyboardInterrupt):
-            print("\ncostwarden init: stopped before writing anything", file=sys.stderr)
+            print(f"\ncostwarden init: {t('stopped')}", file=sys.stderr)
             return 1
         if args.target == "compose":
             if answers.plan is None:
-                print("costwarden init: compose takes presets only (COSTWARDEN_PROVIDER/PLAN); use --target run, or "
-                      "`sudo make install` with this pricing table", file=sys.stderr)  # fmt: skip
+                print(f"costwarden init: {t('compose_presets')}", file=sys.stderr)
                 return 2
             if args.env_file.exists() and not args.force:
-                print(f"costwarden init: {args.env_file} exists; --force replaces it", file=sys.stderr)
+                print(f"costwarden init: {t('env_exists', path=args.env_file)}", file=sys.stderr)
                 return 2
             text = env_file(answers, (ROOT / ".env.example").read_text())
             try:  # compose's own check, so `docker compose up` does not refuse what init wrote
@@ -437,15 +501,14 @@ def main(argv: list[str]) -> int:
         else:
             written = write_run(answers, machine, args.dir)
             start = "make run" if args.dir == CONFIG_DIR else f"make run ARGS='--config-dir {args.dir}'"
-        print("written: " + ", ".join(str(p) for p in written))
+        print(t("written", paths=", ".join(str(p) for p in written)))
         if args.test and answers.channel != "console":
             results = send_test(settings)
             for name, ok, said in results:
-                print(f"test message to {name}: {said}")
+                print(t("test_result", name=name, said=said))
                 if not ok and name == answers.channel:
-                    print("costwarden init: the channel refused the test message; fix it and run init again",
-                          file=sys.stderr)  # fmt: skip
+                    print(f"costwarden init: {t('test_refused')}", file=sys.stderr)
                     return 1
-        print(f"Next: {start}, then `make demo-alert` in another terminal for a first alert.")
-        print(WHEN[answers.language])
+        print(t("next", start=start))
+        print(t("when"))
         return 0

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from costwarden.catalogue import cli
 from stack import render
 from stack.render import ROOT
 from stack.run import http_ok, local_zone, parse_ports
@@ -185,7 +186,8 @@ def _run(cmd: list[str], what: str, env: dict[str, str] | None = None) -> str:
     # that `python -m` finds the venv's packages and not a source tree in the current directory.
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/", check=False)  # noqa: S603
     if proc.returncode != 0:
-        raise InstallError(f"{what} failed ({' '.join(cmd)}):\n{(proc.stdout + proc.stderr).strip()}")
+        said = (proc.stdout + proc.stderr).strip()
+        raise InstallError(f"{cli('step_failed', what=what, command=' '.join(cmd))}\n{said}")
     return proc.stdout
 
 
@@ -290,11 +292,10 @@ def _check_wiring(receiver: dict[str, Any], ports: dict[str, int], path: Path) -
     wanted = {"listen.port": (receiver["listen"]["port"], ports["receiver"]),
               "prometheus.url": (receiver["prometheus"]["url"], f"http://127.0.0.1:{ports['prometheus']}"),
               "actions.url": (actions, f"http://127.0.0.1:{ports['exporter']}")}  # fmt: skip
-    wrong = [f"{field} is {have!r}, expected {want!r}" for field, (have, want) in wanted.items()
+    wrong = [cli("port_field", field=field, have=repr(have), want=repr(want)) for field, (have, want) in wanted.items()
              if have is not None and str(have).rstrip("/") != str(want)]  # fmt: skip
     if wrong:
-        raise InstallError(f"{path} does not match the ports of this install: {'; '.join(wrong)}. Edit it, or "
-                           "install with the ports it names (--ports)")  # fmt: skip
+        raise InstallError(cli("ports_mismatch", path=path, wrong="; ".join(wrong)))
 
 
 def _venv(target: Target, wheels: Path | None) -> Path:
@@ -322,10 +323,7 @@ def _base_python(target: Target) -> str:
                                  capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
         if version == "True":
             return candidate
-    raise InstallError(
-        "no Python 3.11 or newer under /usr to build the services' venv on (the services cannot run "
-        "one from /root or /home); install Debian's or Ubuntu's python3 (Debian 12, Ubuntu 24.04)"
-    )
+    raise InstallError(cli("no_python"))
 
 
 def _swap(target: Target, venv: Path) -> None:
@@ -368,25 +366,20 @@ def _answers(service: str, port: int) -> bool:
 def install(target: Target, ports: dict[str, int], wheels: Path | None, start: bool) -> int:
     layout = target.layout
     if not (ROOT / "rules").is_dir():
-        raise InstallError("this copy of costwarden has no source tree to install from; run `sudo make install` "
-                           "in a clone of the version you want (an upgrade is the same command)")  # fmt: skip
+        raise InstallError(cli("no_source_tree"))
     if target.live and not systemd_running():
-        raise InstallError("systemd is not running on this machine (no /run/systemd/system), so there is nothing to "
-                           "install the services into. Use `make run` (foreground) or `docker compose up -d`; "
-                           "`--root DIR` writes the files for another machine.")  # fmt: skip
+        raise InstallError(cli("no_systemd"))
     if target.live and (version := _systemd_version()) < 248:
-        raise InstallError(f"systemd {version} is too old: the units need 248 or newer (LoadCredential= with %d; "
-                           "Debian 12, Ubuntu 22.04 or newer)")  # fmt: skip
+        raise InstallError(cli("old_systemd", version=version))
     if not target.dry_run and target.live and os.geteuid() != 0:
-        raise InstallError("installing services needs root: sudo make install (or --dry-run to see what it does)")
+        raise InstallError(cli("install_root"))
     os.umask(0o022)  # a hardened root shell's 077 would leave the venv and configs unreadable to the services
     manifest = _manifest(target)
     if len(set(ports.values())) != len(ports):
-        raise InstallError(f"--ports: each service needs a port of its own, got {ports}")
+        raise InstallError(cli("same_port", ports=ports))
     busy = [f"{name} {port}" for name, port in ports.items() if manifest is None and _in_use(port)]
     if target.live and busy:
-        raise InstallError(f"already in use on 127.0.0.1: {', '.join(busy)} (a `make run`, or another service); "
-                           "stop it or choose others with --ports")  # fmt: skip
+        raise InstallError(cli("ports_in_use", busy=", ".join(busy)))
     planned = files(layout, ports, local_zone())
     verb = f"upgrading {manifest['version']} → {_version()}" if manifest else f"installing {_version()}"
     print(f"costwarden: {verb} into {target.at(layout.prefix)}" + (" (dry run: nothing is written)" * target.dry_run))
@@ -536,7 +529,7 @@ def _manifest(target: Target) -> dict[str, object] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise InstallError(f"{path}: unreadable install record ({exc}); move it away to reinstall") from exc
+        raise InstallError(cli("bad_record", path=path, error=exc)) from exc
     return data if isinstance(data, dict) else None
 
 
@@ -556,7 +549,7 @@ def _record(target: Target, ports: dict[str, int], packages: list[str], previous
 def uninstall(target: Target, purge: bool) -> int:
     layout = target.layout
     if not target.dry_run and target.live and os.geteuid() != 0:
-        raise InstallError("removing services needs root: sudo make uninstall (or --dry-run to see what it does)")
+        raise InstallError(cli("uninstall_root"))
     manifest = _manifest(target)
     # After a plain uninstall only the owner's configs, data and users are left: `--purge` still finds those. A
     # /etc/costwarden alone is no evidence (it may be someone's own), so nothing is removed on its account.
@@ -706,14 +699,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--purge", action="store_true", help="uninstall: also your configs, the data and the users")
     args = parser.parse_args(argv)
     if not args.prefix.is_absolute() or not args.root.is_absolute():
-        parser.error("--prefix and --root must be absolute paths")
+        parser.error(cli("absolute"))
     if not re.fullmatch(r"/[\w./-]*", str(args.prefix)) or args.prefix in SYSTEM_DIRS:
-        parser.error(f"--prefix {args.prefix}: a directory of its own, such as /opt/costwarden (letters, digits, "
-                     "'.', '_', '-' and '/'; not a system directory)")  # fmt: skip
+        parser.error(cli("bad_prefix", prefix=args.prefix))
     if args.wheels is not None:
         args.wheels = args.wheels.resolve()
         if not args.wheels.is_dir():
-            parser.error(f"--wheels {args.wheels}: not a directory (make one with `pip wheel . -w DIR`)")
+            parser.error(cli("no_wheels", path=args.wheels))
     target = Target(args.root.resolve(), Layout(prefix=args.prefix), args.dry_run)
     try:
         if args.command == "install":
@@ -731,11 +723,5 @@ def main(argv: list[str]) -> int:
         if args.command == "install" and not args.dry_run:
             with contextlib.suppress(OSError):
                 shutil.rmtree(target.at(target.layout.prefix / "venv.new"))
-            print(
-                "the install stopped half way; fix the above and run it again (it picks up where it stopped), or "
-                "`costwarden uninstall`"
-                if exc.changed
-                else "nothing was changed; fix the above and run it again",
-                file=sys.stderr,
-            )
+            print(cli("half_way" if exc.changed else "unchanged"), file=sys.stderr)
         return 2

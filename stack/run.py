@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from costwarden.catalogue import LANGUAGES, cli
 from stack import render
 from stack.render import DEFAULT_PORTS, ROOT
 
@@ -54,7 +55,6 @@ def local_zone() -> str:
     return zone
 
 
-LANGUAGES = ("en", "zh")
 RUN_DIR = ROOT / "data" / "run"
 """`make run`'s state and rendered configs (--data)."""
 CONFIG_DIR = ROOT / "data" / "config"
@@ -77,7 +77,7 @@ def language() -> str:
     """The messages' language: $COSTWARDEN_LANGUAGE (en or zh), else English."""
     chosen = os.environ.get("COSTWARDEN_LANGUAGE", "").strip() or "en"
     if chosen not in LANGUAGES:
-        raise SystemExit(f"COSTWARDEN_LANGUAGE={chosen!r}: choose one of {', '.join(LANGUAGES)}")
+        raise SystemExit(cli("bad_language", value=repr(chosen), choices=", ".join(LANGUAGES)))
     return chosen
 
 
@@ -158,14 +158,10 @@ def start(
 ) -> list[tuple[Part, subprocess.Popen[bytes]]]:
     missing = [b for b in BINARIES.values() if shutil.which(b) is None]
     if missing:
-        raise SystemExit(
-            f"missing: {', '.join(missing)}. Install Debian's packages: "
-            "sudo apt-get install prometheus prometheus-alertmanager (make run does it when run as root)"
-        )
+        raise SystemExit(cli("missing_binaries", names=", ".join(missing)))
     for name, port in ports.items():
         if http_ok(f"http://127.0.0.1:{port}/"):
-            raise SystemExit(f"port {port} ({name}) is already in use; stop what listens there or set --ports"
-                             + _debian_hint(name))  # fmt: skip
+            raise SystemExit(cli("port_busy", port=port, name=name, hint=_debian_hint(name)))
     running: list[tuple[Part, subprocess.Popen[bytes]]] = []
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -185,7 +181,7 @@ def start(
         while not http_ok("/".join(base) + part.ready):
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop(running)
-                raise SystemExit(f"{part.name} did not start; see {logs / (part.name + '.log')}")
+                raise SystemExit(cli("not_started", name=part.name, log=logs / (part.name + ".log")))
             time.sleep(0.2)
         print(f"  {part.name:<13} {part.url}", flush=True)
     return running
@@ -200,10 +196,7 @@ def _debian_hint(name: str) -> str:
                             check=False).stdout.strip()  # fmt: skip
     if active != "active":
         return ""
-    return (
-        f". It is Debian's own {unit}.service, which its package started when it was installed; "
-        f"`sudo systemctl disable --now {unit}` stops it, or keep it and use --ports"
-    )
+    return cli("debian_service", unit=unit)
 
 
 def stop(running: list[tuple[Part, subprocess.Popen[bytes]]]) -> None:
@@ -214,7 +207,7 @@ def stop(running: list[tuple[Part, subprocess.Popen[bytes]]]) -> None:
         try:
             proc.wait(timeout=25)
         except subprocess.TimeoutExpired:
-            print(f"  {part.name} did not stop in 25 s; killing it", flush=True)
+            print("  " + cli("killing", name=part.name), flush=True)
             proc.kill()
             proc.wait()
 
@@ -247,15 +240,8 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
         with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback
             resp.read()
     except (urllib.error.URLError, OSError) as exc:
-        raise SystemExit(
-            f"Alertmanager at {alertmanager} did not take the alert ({exc}); is `make run` running?"
-        ) from exc
-    print(
-        f"demo alert handed to Alertmanager at {alertmanager}: the message arrives in about 10 s (critical alerts "
-        "wait 10 s for their group) on the receiver's channels — the `make run` terminal, or, installed, "
-        f"`journalctl -u costwarden-receiver` — and its resolution within about {minutes + 5:g} min (the spike "
-        f"ends after {minutes:g} min; Alertmanager reports a resolution at its next 5-minute group interval)."
-    )
+        raise SystemExit(cli("demo_refused", url=alertmanager, error=exc)) from exc
+    print(cli("demo_sent", url=alertmanager, resolved=f"{minutes + 5:g}", minutes=f"{minutes:g}"))
 
 
 def run_status(ports: dict[str, int]) -> int:
@@ -263,12 +249,13 @@ def run_status(ports: dict[str, int]) -> int:
     from stack import status
     from stack.systemd import READY  # the same readiness paths `costwarden status` asks after an install
 
-    print("costwarden (make run, state in data/run):")
+    print(cli("status_title"))
     answering = True
     for name, ready in READY.items():
         ok = http_ok(f"http://127.0.0.1:{ports[name]}{ready}")
         answering &= ok
-        print(f"  {name:<13} {'answers' if ok else 'NOT ANSWERING'} on 127.0.0.1:{ports[name]}")
+        print("  " + cli("part_state", name=f"{name:<13}", state=cli("answers" if ok else "not_answering"),
+                         port=ports[name]))  # fmt: skip
     for line in status.lines(ports, time.time()):
         print(f"  {line}")
     return 0 if answering else 3
@@ -280,7 +267,7 @@ def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]
     for item in filter(None, text.split(",")):
         name, _, port = item.partition("=")
         if name not in ports or not port.isdigit() or not 0 < int(port) < 65536:
-            parser.error(f"--ports: {item!r}: expected one of {', '.join(ports)} = a port number")
+            parser.error(cli("ports_usage", item=repr(item), names=", ".join(ports)))
         ports[name] = int(port)
     return ports
 
@@ -337,14 +324,12 @@ def main(argv: list[str] | None = None) -> int:
         demo_alert(ports, args.minutes)
         return 0
     language()  # a typo in COSTWARDEN_LANGUAGE stops here, before anything starts
-    print(f"costwarden on this machine (state in {args.data}; logs in {args.data / 'logs'}):", flush=True)
+    print(cli("run_title", data=args.data, logs=args.data / "logs"), flush=True)
     for key, value in read_env(args.config_dir / "secrets.env").items():
         os.environ.setdefault(key, value)  # the channel's secrets init asked for; the environment's own win
     running = start(args.data, ports, args.config_dir)
     recorded.write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
-    print("\nMessages appear below (and in data/run/sent.jsonl). Fire a test alert from another terminal with "
-          "`make demo-alert`; preview the daily digest with `.venv/bin/costwarden-receiver digest --dry-run "
-          f"--config {args.data / 'receiver.yml'}`. Ctrl-C stops everything.\n", flush=True)  # fmt: skip
+    print(f"\n{cli('run_ready', config=args.data / 'receiver.yml')}\n", flush=True)
     stopping = False
 
     def on_signal(signum: int, _: object) -> None:
@@ -356,10 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     while not stopping:
         dead = [part.name for part, proc in running if proc.poll() is not None]
         if dead:
-            print(f"{', '.join(dead)} stopped unexpectedly; see {args.data / 'logs'}. Stopping the rest.", flush=True)
+            print(cli("died", names=", ".join(dead), logs=args.data / "logs"), flush=True)
             stop(running)
             return 1
         time.sleep(0.5)
-    print("\nstopping…", flush=True)
+    print(f"\n{cli('stopping')}", flush=True)
     stop(running)
     return 0

@@ -14,6 +14,8 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
+from costwarden.catalogue import cli
+
 HISTORY = "time() - min(prometheus_tsdb_lowest_timestamp_seconds)"
 DAYS = "max(instance_cgroup_resource:costwarden_cost_history:days)"
 SCRAPE = 'time() - max(timestamp(up{job="costwarden-exporter"}))'
@@ -40,11 +42,11 @@ def _query(prometheus: str, expr: str) -> list[tuple[dict[str, str], float]]:
 def ago(seconds: float) -> str:
     minutes = round(seconds / 60)
     if minutes < 1:
-        return "just now"
+        return cli("just_now")
     if minutes < 120:
-        return f"{minutes} min ago"
+        return cli("min_ago", n=minutes)
     hours = minutes / 60
-    return f"{hours:.0f} h ago" if hours < 48 else f"{hours / 24:.0f} d ago"
+    return cli("h_ago", n=f"{hours:.0f}") if hours < 48 else cli("d_ago", n=f"{hours / 24:.0f}")
 
 
 def history_line(history_seconds: float, days: float | None) -> str:
@@ -52,14 +54,12 @@ def history_line(history_seconds: float, days: float | None) -> str:
     have = history_seconds / 86400
     if have < 1 or days is None:
         left = max(0.0, 86400 - history_seconds) / 3600
-        return (f"baselines: {have * 24:.0f} h of history — spike alerts start in about {left:.0f} h (they compare "
-                "with the same hour of earlier days); budget and quota forecasts already work")  # fmt: skip
+        return cli("baseline_first_day", hours=f"{have * 24:.0f}", left=f"{left:.0f}")
     if have < 7:
-        return (f"baselines: {have:.1f} days of history — spike alerts on; drops in {7 - have:.1f} days, "
-                f"week-over-week drift in {8 - have:.1f}")  # fmt: skip
+        return cli("baseline_first_week", days=f"{have:.1f}", drops=f"{7 - have:.1f}", drift=f"{8 - have:.1f}")
     if have < 8:  # drift compares whole days: the week-ago one exists from day 8
-        return f"baselines: {have:.1f} days of history — spikes and drops on; week-over-week drift in {8 - have:.1f}"
-    return f"baselines: {have:.0f} days of history — every alert is on"
+        return cli("baseline_day_eight", days=f"{have:.1f}", drift=f"{8 - have:.1f}")
+    return cli("baseline_ready", days=f"{have:.0f}")
 
 
 def lines(ports: dict[str, int], now: float) -> list[str]:
@@ -69,27 +69,27 @@ def lines(ports: dict[str, int], now: float) -> list[str]:
     try:
         scraped, up = _query(prometheus, SCRAPE), _query(prometheus, UP)
         if not scraped:
-            out.append("exporter: never scraped")
+            out.append(cli("never_scraped"))
         else:
-            answered = "answered" if up and up[0][1] == 1 else "DID NOT ANSWER (up == 0)"
-            out.append(f"exporter: last scraped {ago(scraped[0][1])}, {answered}")
+            answered = cli("answered" if up and up[0][1] == 1 else "not_answered")
+            out.append(cli("scraped", ago=ago(scraped[0][1]), answered=answered))
         history = _query(prometheus, HISTORY)
         days = _query(prometheus, DAYS)
         out.append(history_line(history[0][1] if history else 0.0, days[0][1] if days else None))
         firing = sorted({(m.get("alertname", ""), m.get("severity", "")) for m, _ in _query(prometheus, FIRING)})
-        out.append("firing now: " + (", ".join(f"{a} ({s})" for a, s in firing) if firing else "nothing"))
+        out.append(cli("firing", alerts=", ".join(f"{a} ({s})" for a, s in firing) if firing else cli("nothing")))
         pages = sorted(_query(prometheus, PAGES), key=lambda r: -r[1])
-        out.append("last page: " + (f"{pages[0][0]['alertname']} ({pages[0][0]['severity']}) "
-                                    f"{ago(now - pages[0][1])}" if pages else "none in the last 7 days"))  # fmt: skip
+        page = f"{pages[0][0]['alertname']} ({pages[0][0]['severity']}) {ago(now - pages[0][1])}" if pages else ""
+        out.append(cli("last_page", page=page or cli("no_page")))
         failing = {m.get("channel", ""): v for m, v in _query(prometheus, FAILING)}
         sent = {m.get("channel", ""): v for m, v in _query(prometheus, SENT)}
         for channel in sorted(set(sent) | set(failing)):
-            said = f"last delivered {ago(now - sent[channel])}" if channel in sent else "nothing delivered in 7 days"
+            said = cli("delivered", ago=ago(now - sent[channel])) if channel in sent else cli("none_delivered")
             if channel in failing:
-                said += f", {failing[channel]:.0f} failed attempts in the last hour"
-            out.append(f"channel {channel}: {said}")
+                said += cli("failed", n=f"{failing[channel]:.0f}")
+            out.append(cli("channel", channel=channel, said=said))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a display: say it, never a traceback
-        out.append(f"Prometheus at {prometheus} did not answer as expected: {exc}")
+        out.append(cli("prometheus_bad", url=prometheus, error=exc))
     try:
         silences = [s for s in _get(f"{alertmanager}/api/v2/silences") if s.get("status", {}).get("state") == "active"]
         for s in silences:
@@ -98,10 +98,11 @@ def lines(ports: dict[str, int], now: float) -> list[str]:
                 for m in s.get("matchers", [])
             )
             until = datetime.fromisoformat(s["endsAt"].replace("Z", "+00:00")).astimezone(UTC)
-            out.append(f"silenced: {matchers} until {until:%Y-%m-%d %H:%M} UTC by {s.get('createdBy', '?')}"
-                       + (f" ({s['comment']})" if s.get("comment") else ""))  # fmt: skip
+            comment = cli("comment", comment=s["comment"]) if s.get("comment") else ""
+            out.append(cli("silenced", matchers=matchers, until=f"{until:%Y-%m-%d %H:%M}", who=s.get("createdBy", "?"),
+                           comment=comment))  # fmt: skip
         if not silences:
-            out.append("silences: none")
+            out.append(cli("no_silences"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        out.append(f"Alertmanager at {alertmanager} did not answer as expected: {exc}")
+        out.append(cli("alertmanager_bad", url=alertmanager, error=exc))
     return out

@@ -40,3 +40,8 @@ def say(table: str, key: str, chosen: object = None, **params: object) -> str:
     """One entry of a table in the chosen language (see `language`), its placeholders filled."""
     template: str = tables(language(chosen))[table][key]
     return template.format(**params)
+
+
+def cli(key: str, chosen: object = None, **params: object) -> str:
+    """One of the command line's words (`costwarden`, `make run`, init, status, install)."""
+    return say("cli", key, chosen, **params)

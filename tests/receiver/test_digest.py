@@ -452,7 +452,7 @@ def test_digest_dry_run_prints_and_now_sends(tmp_path: Path, hit_url: str) -> No
     assert dry.stdout.startswith("每周支出摘要") and "结论" in dry.stdout and not (tmp_path / "sent.jsonl").exists()
     now = subprocess.run([*cli, "--now"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert now.returncode == 0, now.stderr
-    assert now.stdout.splitlines() == ["file: sent", "file chart: sent"], now.stdout + now.stderr
+    assert now.stdout.splitlines() == ["file: 已发送", "file 图表: 已发送"], now.stdout + now.stderr
     digest, chart = (json.loads(line) for line in (tmp_path / "sent.jsonl").read_text().splitlines())
     assert digest["title"].startswith("每日支出摘要")
     assert chart["kind"] == "chart" and chart["caption"].startswith("每小时费用")

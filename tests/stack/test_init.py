@@ -93,7 +93,7 @@ def test_telegram_walked_through_to_a_test_message_and_make_run_takes_the_result
     assert code == 0, out
     (sent,) = fake.received["telegram"]
     assert sent["chat_id"] == -100777 and "测试消息" in sent["text"]  # in the language chosen
-    assert "test message to telegram: sent" in out and "24 小时" in out  # what happens when
+    assert "发给 telegram 的测试消息：已发送" in out and "24 小时" in out  # what happens when
     secrets = config / "secrets.env"
     assert secrets.stat().st_mode & 0o777 == 0o600 and fake.telegram_token in secrets.read_text()
     assert fake.telegram_token not in (config / "receiver.yml").read_text() + (config / "pricing.yml").read_text()
@@ -176,7 +176,7 @@ def test_an_alibaba_server_gets_a_table_of_its_own_in_cny(tmp_path: Path) -> Non
     assert (table.provider, table.currency, table.plan_price.monthly) == ("custom", "CNY", 99)
     assert table.machine.vcpus == os.cpu_count() and table.machine.memory_gib == 1.9
     assert yaml.safe_load((tmp_path / "c" / "receiver.yml").read_text())["ollama"]["language"] == "zh"  # CNY: zh
-    with pytest.raises(SystemExit, match="--monthly-price is needed"):
+    with pytest.raises(SystemExit, match="没有内置价格的云服务商需要 --monthly-price"):
         init.main(["--yes", "--sys-root", str(root), "--dir", str(tmp_path / "d")])
 
 
@@ -198,7 +198,7 @@ def test_compose_gets_an_env_file_its_own_check_accepts(tmp_path: Path, telegram
 
 def test_the_questions_asked_one_by_one(tmp_path: Path) -> None:
     """As a person at a terminal answers them (here through a pipe, with --ask)."""
-    answers = "linode\ng6-standard-1\n20\nen\nconsole\n"
+    answers = "en\nlinode\ng6-standard-1\n20\nconsole\n"
     done = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path)], cwd=ROOT,
                           input=answers, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -207,8 +207,24 @@ def test_the_questions_asked_one_by_one(tmp_path: Path) -> None:
     assert (table.plan, table.budget.monthly) == ("g6-standard-1", 20)
     assert "Next: make run ARGS='--config-dir" in done.stdout and "spike alerts once a day of history" in done.stdout
     bad = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path)], cwd=ROOT,
-                         input="linode\ng6-huge\n", capture_output=True, text=True, timeout=60)  # fmt: skip
+                         input="en\nlinode\ng6-huge\n", capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 1 and "'g6-huge' is not a linode plan" in bad.stderr
+
+
+def test_init_speaks_chinese_from_the_first_answer_on(tmp_path: Path) -> None:
+    """Issue 20: init's questions, errors and "what happens when" in the language chosen first (or the locale's)."""
+    done = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path)], cwd=ROOT,
+                          input="zh\nlinode\ng6-standard-1\n\nconsole\n", capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "套餐（g6-nanode-1, g6-standard-1" in done.stdout and "每月预算（USD；留空：不设）" in done.stdout
+    assert "下一步：make run" in done.stdout and "24 小时" in done.stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTWARDEN_", "LC_"))}
+    bad = subprocess.run([sys.executable, "-m", "stack", "init", "--yes", "--provider", "linode", "--plan", "g6-huge"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={**env, "LANG": "zh_CN.UTF-8"})  # fmt: skip
+    assert bad.returncode == 1 and bad.stderr.startswith("costwarden init: 'g6-huge' 不是 linode 的套餐"), bad.stderr
+    assert bad.stdout.startswith("本机：")
 
 
 @pytest.mark.parametrize(
@@ -226,6 +242,23 @@ def test_status_says_when_the_baselines_are_ready(history_hours: float, days: fl
     assert says in history_line(history_hours * 3600, days)
 
 
+def test_status_and_install_errors_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stack.status import ago, history_line
+
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", "zh")
+    assert history_line(2 * 3600, None).startswith("基线：已有 2 小时的历史——大约 22 小时后开始有突增告警")
+    assert ago(600) == "10 分钟前"
+    done = subprocess.run(
+        [sys.executable, "-m", "stack", "install", "--dry-run", "--prefix", "/etc"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COSTWARDEN_LANGUAGE": "zh"},
+    )
+    assert done.returncode == 2 and "--prefix /etc：应为单独的目录" in done.stderr, done.stderr
+
+
 def test_the_chat_is_found_after_the_receivers_buttons_asked_for_taps_only(telegram: tuple[FakeChat, str]) -> None:
     """The Bot API keeps a getUpdates call's allowed_updates for later calls that name none: once the receiver's
     buttons had polled for taps, init's search for the chat found nothing."""
@@ -237,3 +270,48 @@ def test_the_chat_is_found_after_the_receivers_buttons_asked_for_taps_only(teleg
     with urllib.request.urlopen(narrowed, timeout=5) as answer:  # noqa: S310 - loopback
         assert json.load(answer)["result"] == []
     assert [str(chat) for chat, _ in init.telegram_chats(url, fake.telegram_token)] == ["55501"]
+
+
+def test_a_tencent_key_pair_turns_the_billing_api_on_for_make_run_and_compose(tmp_path: Path) -> None:
+    """Issue 20: init asks for the CN providers' key pairs (read-only), written where only secrets go; the exporter
+    builds its poller from what init wrote."""
+    from exporter.billing import poller
+
+    root = sys_root(tmp_path, "Tencent Cloud", "CVM", 2_000_000)
+    key = ["--api-key-id", "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+           "--api-key-secret", "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"]  # fmt: skip
+    assert init.main(["--yes", "--sys-root", str(root), *key, "--instance", "lhins-abc123", "--region", "ap-guangzhou",
+                      "--dir", str(tmp_path / "c"), "--no-test"]) == 0  # fmt: skip
+    table = pricing.load(tmp_path / "c" / "pricing.yml")
+    assert (table.provider, table.api, table.provider_api.server, table.region) == (
+        "lighthouse", "tencent", "lhins-abc123", "ap-guangzhou")  # fmt: skip
+    secrets = (tmp_path / "c" / "secrets.env").read_text()
+    assert "TENCENTCLOUD_SECRET_ID=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE\n" in secrets
+    assert "AKID" not in (tmp_path / "c" / "pricing.yml").read_text()
+    env = dict(line.split("=", 1) for line in secrets.splitlines())
+    assert poller.build(table, env) is not None
+    with pytest.raises(pricing.ConfigError, match="TENCENTCLOUD_SECRET_ID"):
+        poller.build(table, {})  # without what init wrote, the exporter would refuse to start
+    assert init.main(["--yes", "--sys-root", str(root), "--target", "compose", "--env-file", str(tmp_path / ".env"),
+                      *key, "--no-test"]) == 0  # fmt: skip
+    values = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines() if "=" in line
+                  and not line.startswith("#"))  # fmt: skip
+    assert values["COSTWARDEN_PROVIDER_API"] == "true" and values["TENCENTCLOUD_SECRET_KEY"].startswith("Gu5t9")
+    compose.check(values)  # what `docker compose up` checks
+
+
+def test_no_key_no_api_and_a_bad_key_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    root = sys_root(tmp_path, "Alibaba Cloud", "Alibaba Cloud ECS", 2_000_000)
+    assert init.main(["--yes", "--sys-root", str(root), "--monthly-price", "60", "--dir", str(tmp_path / "c"),
+                      "--no-test"]) == 0  # fmt: skip
+    assert pricing.load(tmp_path / "c" / "pricing.yml").provider_api.enabled is False
+    with pytest.raises(SystemExit, match="the API key: expected one word"):
+        init.main(["--yes", "--sys-root", str(root), "--monthly-price", "60", "--dir", str(tmp_path / "d"),
+                   "--api-key-id", "LTAI5tEXAMPLE", "--api-key-secret", "secret with spaces", "--no-test",
+                   "--language", "en"])  # fmt: skip
+    assert not (tmp_path / "d").exists()
+    keyed = ["--dir", str(tmp_path / "e"), "--api-key-id", "LTAI5tEXAMPLE", "--api-key-secret", "s3cretEXAMPLE"]
+    assert init.main(["--yes", "--sys-root", str(root), "--monthly-price", "60", "--no-test", *keyed]) == 0
+    table = pricing.load(tmp_path / "e" / "pricing.yml")
+    assert (table.provider, table.api, table.provider_api.server) == ("custom", "alibaba", "")
+    assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET=s3cretEXAMPLE" in (tmp_path / "e" / "secrets.env").read_text()
