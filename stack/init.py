@@ -50,7 +50,7 @@ ROBOT_SECRET = {"dingtalk": "加签 (SEC…)", "feishu": "签名校验"}
 KEY_PAIR = {
     "lighthouse": ("tencent", "Tencent Cloud", "CAM", "lhins-…", ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")),
     "tencent": ("tencent", "Tencent Cloud", "CAM", "lhins-…", ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")),
-    "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "i-…",
+    "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "2ad1ae67…",
                 ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")),
 }  # fmt: skip
 """Providers whose billing API init offers to poll: (api, name, key kind, instance id example, the key pair's variables
