@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from costwarden.catalogue import LANGUAGES, cli, language
+from exporter.billing.poller import SIGNED
 from exporter.config import ConfigError, preset_names, resolve
 from receiver.settings import Settings, SettingsError, load
 from stack import compose
@@ -47,14 +48,10 @@ VENDORS = (
 CURRENCY = {"alibaba": "CNY", "tencent": "CNY"}
 CHANNELS = ("console", "telegram", "wecom", "dingtalk", "feishu")
 ROBOT_SECRET = {"dingtalk": "加签 (SEC…)", "feishu": "签名校验"}
-KEY_PAIR = {
-    "lighthouse": ("tencent", "Tencent Cloud", "CAM", "lhins-…", ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")),
-    "tencent": ("tencent", "Tencent Cloud", "CAM", "lhins-…", ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")),
-    "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "2ad1ae67…",
-                ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")),
-}  # fmt: skip
-"""Providers whose billing API init offers to poll: (api, name, key kind, instance id example, the key pair's variables
-as their own CLIs name them). Tencent's key pair is checked as compose checks it; it reaches the exporter only."""
+_TENCENT = ("tencent", "Tencent Cloud", "CAM", "lhins-…")
+KEY_PAIR = {"lighthouse": _TENCENT, "tencent": _TENCENT, "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "2ad1ae67…")}
+"""Providers whose billing API init offers to poll: (api, name, key kind, instance id example). The key pair's
+variables are the exporter's own (`SIGNED[api].KEY_ENV`); Tencent's pair is checked as compose checks it."""
 
 
 @dataclass(frozen=True)
@@ -309,11 +306,12 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
     return answers
 
 
-def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, str, tuple[str, str]], ask: Ask,
+def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, str], ask: Ask,
               t: Words) -> None:  # fmt: skip
     """The provider's key pair for its billing API (bill, balance, the instance's traffic package), if the user has
     one to give; skipped when the first half is left empty."""
-    api, name, kind, example, variables = offer
+    api, name, kind, example = offer
+    variables = SIGNED[api].KEY_ENV
     key_id = args.api_key_id or ask(t("ask_key_id", provider=name, kind=kind, variable=variables[0]), "")
     if not key_id:
         return
