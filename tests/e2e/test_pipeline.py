@@ -49,6 +49,7 @@ class LiveExporter:
 
     def __init__(self, series: list[Series], host: str) -> None:
         self.miner = True
+        self.instance = INSTANCES[host]
         self.counters = []
         for s in series:
             if s.metric != "costwarden_cost_total" or s.labels["instance"] != host:
@@ -66,6 +67,18 @@ class LiveExporter:
             inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k not in ("instance", "job"))
             lines.append(f"costwarden_cost_total{{{inner}}} {value + rate * (now - at):.9f}")
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+    def catch_up(self, until: float) -> engine.Points:
+        """The samples a scrape every 15 s would have taken between the history's end and `until`. Without them
+        the backfill's minutes are a gap before the first live scrape, and rate()[5m] across a gap under-reads (it
+        extrapolates only half an interval past the last sample): the miner's cost read 40 % of itself for minutes,
+        the page's "now" showed the level before the miner, or no page came at all."""
+        out: engine.Points = []
+        for labels, value, at, rate in self.counters:
+            times = np.arange(at + 15.0, until, 15.0)
+            points = [(float(t), value + rate * float(t - at)) for t in times]
+            out.append(("costwarden_cost_total", {**labels, "instance": self.instance}, points))
+        return out
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -144,6 +157,7 @@ def test_a_spike_is_paged_explained_and_resolved(tmp_path: Path) -> None:
     scenario = history()
     live = {host: LiveExporter(scenario.series, host) for host in HOSTS}
     data, _, _ = engine.backfill([scenario], tmp_path / "work")
+    engine.import_series([p for host in HOSTS for p in live[host].catch_up(time.time())], data, tmp_path / "work")
     ports = {name: free_port() for name in ("prometheus", "alertmanager", "receiver")}
     chat, model = FakeChat(), FakeOllama()
     with serve_in_thread(live["vps"].app()) as vps_url, serve_in_thread(live["calm"].app()) as calm_url, \
