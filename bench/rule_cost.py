@@ -4,8 +4,9 @@ same counters, the least any cost monitor evaluates), so the ratio is the figure
 
 The TSDB is backfilled with the history a Prometheus running the rules for a week would read at this moment: the raw
 counters for the last two hours, the recorded series the rules read over ranges (the 5-minute rate and the excess
-for six hours, the hourly mean for a day) and, around each seven-day `offset` the seasonal baseline looks up, an hour
-of the hourly mean and the three-hour envelopes, and the day's mean a week ago. The values do not matter to the
+for six hours, the hourly mean and the three-hour envelopes for a day) and, around each seven-day `offset` the
+seasonal baseline looks up, an hour of the hourly mean and the three-hour envelopes, the days' highest and lowest (for
+the levels seen this week), and the day's mean a week ago. The values do not matter to the
 cost, only that every lookup finds data (the benchmark checks that the baseline is complete). The repository's
 rules then run in a real Prometheus every 15 s instead of every minute (the work of one evaluation is the same), and
 `prometheus_rule_group_last_duration_seconds` is read after each of several evaluations.
@@ -55,6 +56,8 @@ def history(cgroups: int, now: float) -> engine.Points:
     # offset d x 24h - 30m (hourly means) and - 1h30m (envelopes), for evaluations in the next few minutes
     around_offsets = [t for d in range(1, 8) for t in _minutes(now, d * 1440 - 20, d * 1440 - 100)]
     week_ago = _minutes(now, 7 * 1440 + 10, 7 * 1440 - 30)
+    # offset d x 24h + 3h (the days' highest and lowest, for the levels seen this week)
+    days_3h_ago = [t for d in range(7) for t in _minutes(now, d * 1440 + 190, d * 1440 + 150)]
     out: engine.Points = [
         ("costwarden_plan_price_per_hour", host, [(t, 0.00893) for t in recent]),
         ("costwarden_info", {**host, "currency": "USD"}, [(t, 1.0) for t in recent]),
@@ -74,7 +77,9 @@ def history(cgroups: int, now: float) -> engine.Points:
             )
             out.append((f"{RULE}:avg1h", labels, [(t, level) for t in sorted({*day, *around_offsets})]))
             for name in ("max3h", "min3h"):
-                out.append((f"{RULE}:{name}", labels, [(t, level) for t in around_offsets]))
+                out.append((f"{RULE}:{name}", labels, [(t, level) for t in sorted({*day, *around_offsets})]))
+            for name in ("max1d", "min1d"):
+                out.append((f"{RULE}:{name}", labels, [(t, level) for t in days_3h_ago]))
             out.append((f"{RULE}:avg1d", labels, [(t, level) for t in week_ago]))
     return out
 
@@ -125,7 +130,9 @@ def measure(cgroups: int, evaluations: int, work: Path) -> dict[str, float]:
                 if group:
                     durations.setdefault(group.group(1), []).append(value)
         complete = _get(
-            url, f"count({RULE}:usual_peak) and count(instance_cgroup_resource:costwarden_cost_history:days == 7)"
+            url,
+            f"count({RULE}:usual_peak) and count(instance_cgroup_resource:costwarden_cost_history:days == 7)"
+            f" and count({RULE}:week_peak) and count({RULE}:week_low)",
         )
         own = _own_metrics(url)
     finally:
