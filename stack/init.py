@@ -28,8 +28,10 @@ from pathlib import Path
 import yaml
 
 from costwarden.catalogue import LANGUAGES, cli, language
+from exporter.billing import Plan, alibaba
+from exporter.billing.client import ApiError
 from exporter.billing.poller import SIGNED
-from exporter.config import ConfigError, preset_names, resolve
+from exporter.config import ConfigError, ProviderApi, preset_names, resolve
 from receiver.settings import Settings, SettingsError, load
 from stack import compose
 from stack.render import ROOT
@@ -52,6 +54,9 @@ _TENCENT = ("tencent", "Tencent Cloud", "CAM", "lhins-…")
 KEY_PAIR = {"lighthouse": _TENCENT, "tencent": _TENCENT, "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "2ad1ae67…")}
 """Providers whose billing API init offers to poll: (api, name, key kind, instance id example). The key pair's
 variables are the exporter's own (`SIGNED[api].KEY_ENV`); Tencent's pair is checked as compose checks it."""
+PLAN_LOOKUP = {"alibaba": alibaba.plan}
+"""APIs that tell an instance's plan and its list price, asked at init instead of a price typed in. Not yet: ECS
+and CVM (their price needs the instance's type, image, disks and bandwidth priced one by one)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,10 @@ class Answers:
     """The billing API polled with the key pair asked for (tencent, alibaba), or none."""
     instance: str = ""
     region: str = ""
+    api_url: str = ""
+    """The provider API's address when not its public one (a proxy, a test server)."""
+    included_gib: float = 0.0
+    """Traffic the plan includes a month, as the provider's API said."""
     chat_id: str = ""
     telegram_api: str = "https://api.telegram.org"
     secrets: dict[str, str] = field(default_factory=dict)
@@ -133,6 +142,8 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
         config = {"provider": "custom", "currency": a.currency,
                   "machine": {"vcpus": machine.vcpus, "memory_gib": machine.memory_gib, "disk_gib": machine.disk_gib},
                   "plan_price": {"hourly": round(price / 730, 6), "monthly": price}}  # fmt: skip
+        if a.included_gib:
+            config["egress"] = {"included_gib": a.included_gib}
     if a.budget:
         config["budget"] = {"monthly": a.budget}
     if a.api:
@@ -142,6 +153,8 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
         if a.instance:
             api["server"] = a.instance
             config["region"] = a.region
+        if a.api_url:
+            api["url"] = a.api_url
         config["provider_api"] = api
     return config
 
@@ -276,34 +289,37 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
     if not (args.provider or guessed or args.interactive):
         raise t.stop("no_provider", known=known)
     provider = (args.provider or ask(t("ask_provider", known=known), guessed or "digitalocean")).lower()
-    plan = None
-    currency = args.currency or CURRENCY.get(provider, "USD")
-    monthly = None
+    a = Answers(provider, None, None, args.currency or CURRENCY.get(provider, "USD"), None, language, "console")
     if provider in presets:
         plans = presets[provider]
         plan = args.plan or ask(t("ask_plan", known=", ".join(plans)), guess_plan(provider, machine) or plans[0])
         by_case = {p.lower(): p for p in plans}
         if plan.lower() not in by_case:
             raise t.stop("not_a_plan", plan=repr(plan), provider=provider, known=", ".join(plans))
-        plan = by_case[plan.lower()]
-        currency = resolve({"provider": provider, "plan": plan}).currency
+        a.plan = by_case[plan.lower()]
+        a.currency = resolve({"provider": provider, "plan": a.plan}).currency
+        if provider in KEY_PAIR:
+            _key_pair(args, a, KEY_PAIR[provider], ask, t)
     else:
         say(t("no_presets", provider=provider))
-        monthly = _number(args.monthly_price or ask(t("ask_monthly", currency=currency), ""), "what_monthly", t)
-        if monthly is None:
+        a.provider = "custom"
+        found = None
+        if provider in KEY_PAIR:  # the key first: with it, the provider itself says what the plan costs
+            _key_pair(args, a, KEY_PAIR[provider], ask, t)
+            found = _plan_found(args, a, KEY_PAIR[provider][1], say, t)
+        asked = args.monthly_price or ask(t("ask_monthly", currency=a.currency), f"{found.monthly:g}" if found else "")
+        a.monthly_price = _number(asked, "what_monthly", t)
+        if a.monthly_price is None:
             raise t.stop("monthly_needed")
-    budget = _number(args.budget or ask(t("ask_budget", currency=currency), ""), "what_budget", t)
-    channel = args.channel or ask(t("ask_channel", known=", ".join(CHANNELS)), "console")
-    if channel not in CHANNELS:
+    a.budget = _number(args.budget or ask(t("ask_budget", currency=a.currency), ""), "what_budget", t)
+    a.channel = args.channel or ask(t("ask_channel", known=", ".join(CHANNELS)), "console")
+    if a.channel not in CHANNELS:
         raise t.stop("bad_choice", flag="--channel", known=", ".join(CHANNELS))
-    answers = Answers(provider if plan else "custom", plan, budget, currency, monthly, language, channel)
-    if provider in KEY_PAIR:
-        _key_pair(args, answers, KEY_PAIR[provider], ask, t)
-    if channel == "telegram":
-        _telegram(args, answers, ask, say, t)
-    elif channel != "console":
-        _robot(args, answers, ask, t)
-    return answers
+    if a.channel == "telegram":
+        _telegram(args, a, ask, say, t)
+    elif a.channel != "console":
+        _robot(args, a, ask, t)
+    return a
 
 
 def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, str], ask: Ask,
@@ -319,12 +335,33 @@ def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, 
     for variable, value in zip(variables, (key_id, key_secret), strict=True):
         value = _plain(value, t("what_key"), t)
         a.secrets[variable] = _valid(compose.VARIABLES[variable], value, t("what_key")) if api == "tencent" else value
-    a.api = api
+    a.api, a.api_url = api, args.api_url or ""
     instance = args.instance or ask(t("ask_instance", example=example), "")
     if instance:
         a.instance = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_SERVER"], instance, t("what_instance"))
         region = args.region or ask(t("ask_region"), "")
         a.region = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_REGION"], region, "--region")
+
+
+def _plan_found(args: argparse.Namespace, a: Answers, name: str, say: Say, t: Words) -> Plan | None:
+    """The instance's plan at its list price, read with the key just given (Alibaba's Simple Application Server);
+    None, said why, when there is nothing to read or the API cannot tell: the price is then asked for."""
+    lookup = PLAN_LOOKUP.get(a.api)
+    if lookup is None or not (a.instance and a.region):
+        return None
+    module = SIGNED[a.api]
+    api = module.Api(*(a.secrets[v] for v in module.KEY_ENV), ProviderApi(enabled=True, url=a.api_url))
+    try:
+        found = lookup(api, a.instance, a.region)
+    except ApiError as exc:
+        say(t("plan_unknown", error=str(exc)))
+        return None
+    say(t("plan_found", provider=name, plan=found.name, vcpus=found.vcpus, memory=f"{found.memory_gib:g}",
+          disk=f"{found.disk_gib:g}", traffic=f"{found.included_gib:g}", price=f"{found.monthly:g}",
+          currency=found.currency))  # fmt: skip
+    a.currency = args.currency or found.currency
+    a.included_gib = found.included_gib
+    return found
 
 
 def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words) -> None:
@@ -452,8 +489,12 @@ def main(argv: list[str]) -> int:
         "read-only key (TENCENTCLOUD_SECRET_ID, ALIBABA_CLOUD_ACCESS_KEY_ID; default: none, no API)",
     )
     parser.add_argument("--api-key-secret", dest="api_key_secret", help="its secret half")
-    parser.add_argument("--instance", help="with a key: this instance's id, for its traffic package (lhins-…)")
+    parser.add_argument(
+        "--instance",
+        help="with a key: this instance's id, for its traffic package (lhins-…; on Alibaba also its plan's list price)",
+    )
     parser.add_argument("--region", help="with --instance: its region (ap-guangzhou, cn-hangzhou, …)")
+    parser.add_argument("--api-url", dest="api_url", help="the provider API's address if not its public one (a proxy)")
     parser.add_argument("--dir", type=Path, default=CONFIG_DIR, help="--target run: where the configs go")
     parser.add_argument("--env-file", dest="env_file", type=Path, default=ROOT / ".env", help="--target compose")
     parser.add_argument("--force", action="store_true", help="replace an existing .env")

@@ -27,3 +27,18 @@ class Reading:
     plan_price_hourly: float | None = None
     plan_price_monthly: float | None = None
     by_service: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A server's plan as its provider sells it today, for `costwarden init` to price the machine with (list price,
+    before discounts: the bill shows the discount, the table must not hide a price rise at renewal)."""
+
+    name: str
+    monthly: float
+    currency: str
+    vcpus: int
+    memory_gib: float
+    disk_gib: float
+    included_gib: float
+    """Traffic included a month (the provider's GB); 0 when the plan has none (billed by bandwidth)."""

@@ -1,6 +1,7 @@
 """Alibaba Cloud OpenAPI, RPC style (docs/billing.md#alibaba-cloud): the account's balance and this month's bill (BSS
-2017-12-14 `QueryAccountBalance`, `QueryBillOverview`) and a Simple Application Server's traffic package (SWAS
-2020-06-01 `ListInstancesTrafficPackages`), each a GET signed with signature version 1.0 (HMAC-SHA1).
+2017-12-14 `QueryAccountBalance`, `QueryBillOverview`), a Simple Application Server's traffic package (SWAS
+2020-06-01 `ListInstancesTrafficPackages`) and, for `costwarden init`, its plan at list price (`ListInstances`,
+`ListPlans`), each a GET signed with signature version 1.0 (HMAC-SHA1).
 
 Amounts: the balance is a string in yuan (money available), bill items are numbers in the bill's currency, traffic is
 in bytes. Errors come back as HTTP 4xx/5xx with a JSON `Code`, mapped onto the poller's reasons.
@@ -20,7 +21,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter.billing import Reading
+from exporter.billing import Plan, Reading
 from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, json_object, number, retry_after
 from exporter.config import ProviderApi
 
@@ -131,3 +132,22 @@ def _traffic(api: Api, instance: str, region: str) -> tuple[float, float]:
             return number(usage, "TrafficUsed"), number(usage, "TrafficPackageTotal")
     raise ApiError("not_found", f"alibaba: no Simple Application Server {instance!r} in {region}; set "
                                 "provider_api.server to the instance id")  # fmt: skip
+
+
+def plan(api: Api, instance: str, region: str) -> Plan:
+    """The plan a Simple Application Server runs on, at the price Alibaba lists it today: `ListInstances` names the
+    instance's PlanId, `ListPlans` its monthly list price (`OriginPrice`, in the account's currency: CNY on aliyun.com,
+    USD on alibabacloud.com) and monthly traffic (`Flow`, GB). Both allow 10 calls a minute: init makes one each."""
+    found = api.call("swas", "ListInstances", {"RegionId": region, "InstanceIds": json.dumps([instance])}, region)
+    ours = [i for i in found.get("Instances") or [] if isinstance(i, dict) and i.get("InstanceId") == instance]
+    if not ours:
+        raise ApiError("not_found", f"alibaba: no Simple Application Server {instance!r} in {region}")
+    plan_id = str(ours[0].get("PlanId") or "")
+    listed = api.call("swas", "ListPlans", {"RegionId": region}, region)
+    offer = [p for p in listed.get("Plans") or [] if isinstance(p, dict) and p.get("PlanId") == plan_id]
+    if not plan_id or not offer:
+        raise ApiError("not_found", f"alibaba: the plan {plan_id!r} of {instance} is not sold in {region} any more")
+    p = offer[0]
+    return Plan(name=plan_id, monthly=number(p, "OriginPrice"), currency=str(p.get("Currency") or "CNY"),
+                vcpus=int(number(p, "Core")), memory_gib=number(p, "Memory"), disk_gib=number(p, "DiskSize"),
+                included_gib=number(p, "Flow") if p.get("Flow") is not None else 0.0)  # fmt: skip

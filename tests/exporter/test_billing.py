@@ -18,6 +18,7 @@ import pytest
 
 from exporter import config
 from exporter.billing import alibaba
+from exporter.billing.client import ApiError
 from exporter.billing.poller import Poller, build
 from exporter.exposition import render_text
 from tests.exporter.test_scrape import get
@@ -406,3 +407,18 @@ def test_the_cn_providers_bill_by_the_beijing_month(alibaba_fake: tuple[FakeAlib
     alibaba.read(api, table.provider_api, table.region, datetime(2026, 11, 30, 17, 0, tzinfo=UTC))
     alibaba.read(api, table.provider_api, table.region, datetime(2026, 11, 30, 15, 59, tzinfo=UTC))
     assert server.cycles == ["2026-12", "2026-11"]
+
+
+def test_alibaba_plan_at_list_price_and_the_documented_ten_calls_a_minute(
+    alibaba_fake: tuple[FakeAlibaba, str],
+) -> None:
+    server, url = alibaba_fake
+    api = alibaba.Api(ALIBABA_ID, ALIBABA_SECRET, simple_application_server(url).provider_api)
+    found = alibaba.plan(api, SWAS_ID, "cn-hangzhou")  # OriginPrice a number here, a string in the other plan
+    assert (found.name, found.monthly, found.currency, found.vcpus, found.memory_gib, found.included_gib) == (
+        "swas.s2.c2m1s40b3t04", 60.0, "CNY", 2, 1.0, 400.0)  # fmt: skip
+    with pytest.raises(ApiError) as refused:
+        for _ in range(10):
+            alibaba.plan(api, SWAS_ID, "cn-hangzhou")
+    assert refused.value.reason == "rate_limited" and "Throttling.User" in str(refused.value)
+    assert server.actions.count("ListInstances") == 11

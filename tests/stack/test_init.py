@@ -315,3 +315,45 @@ def test_no_key_no_api_and_a_bad_key_is_refused_before_anything_is_written(tmp_p
     table = pricing.load(tmp_path / "e" / "pricing.yml")
     assert (table.provider, table.api, table.provider_api.server) == ("custom", "alibaba", "")
     assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET=s3cretEXAMPLE" in (tmp_path / "e" / "secrets.env").read_text()
+
+
+def test_an_alibaba_key_reads_the_plan_and_its_list_price_instead_of_asking(tmp_path: Path) -> None:
+    """Issue 20's Alibaba presets, from the provider itself: no dated CNY list was found to ship, so with the user's
+    key init reads the instance's plan (SWAS ListInstances → PlanId, ListPlans → OriginPrice, Flow) and offers it."""
+    from tests.support.fakes.providers import ALIBABA_ID, ALIBABA_SECRET, SWAS_LISTED, SWAS_RETIRED, FakeAlibaba
+
+    root = sys_root(tmp_path, "Alibaba Cloud", "Alibaba Cloud ECS", 2_000_000)
+    fake = FakeAlibaba()
+    with serve_in_thread(fake.app()) as url:
+        key = ["--api-key-id", ALIBABA_ID, "--api-key-secret", ALIBABA_SECRET, "--region", "cn-hangzhou",
+               "--api-url", url, "--no-test", "--language", "en"]  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--sys-root", str(root), *key,
+                               "--instance", SWAS_LISTED, "--dir", str(tmp_path / "c")], cwd=ROOT,
+                              input="\n\n\nconsole\n", capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert ("swas.s2.c2m2s50b4t04 — 2 vCPU, 2 GiB, 50 GB disk, 400 GB of traffic a month, 79 CNY a month (list "
+                "price" in done.stdout)  # fmt: skip
+        assert "What this server costs a month, in CNY [79]" in done.stdout  # offered, the user pressed Enter
+        table = pricing.load(tmp_path / "c" / "pricing.yml")
+        assert (table.provider, table.currency, table.plan_price.monthly, table.egress.included_gib) == (
+            "custom", "CNY", 79, 400)  # fmt: skip
+        assert (table.api, table.provider_api.server, table.region, table.provider_api.url) == (
+            "alibaba", SWAS_LISTED, "cn-hangzhou", url)  # fmt: skip
+        assert fake.actions[-2:] == ["ListInstances", "ListPlans"]
+        # A plan no longer listed: said, and the price is asked as before (--yes without a price stops).
+        with pytest.raises(SystemExit, match="--monthly-price"):
+            init.main(
+                ["--yes", "--sys-root", str(root), *key, "--instance", SWAS_RETIRED, "--dir", str(tmp_path / "d")]
+            )
+        assert not (tmp_path / "d").exists()
+        assert init.main(["--yes", "--sys-root", str(root), *key, "--instance", SWAS_RETIRED, "--monthly-price", "34",
+                          "--dir", str(tmp_path / "e")]) == 0  # fmt: skip
+        assert pricing.load(tmp_path / "e" / "pricing.yml").plan_price.monthly == 34
+        # A wrong key: the API's own words, in the user's language, and still nothing guessed.
+        zh = ["--api-key-id", ALIBABA_ID, "--api-key-secret", "wrong", "--region", "cn-hangzhou", "--api-url", url,
+              "--no-test", "--language", "zh", "--instance", SWAS_LISTED]  # fmt: skip
+        wrong = subprocess.run([sys.executable, "-m", "stack", "init", "--yes", "--sys-root", str(root), *zh,
+                                "--dir", str(tmp_path / "f")], cwd=ROOT, capture_output=True, text=True,
+                               timeout=60)  # fmt: skip
+        assert wrong.returncode == 1 and "没能从 API 读到套餐（alibaba swas ListInstances: SignatureDoesNotMatch" in (
+            wrong.stdout + wrong.stderr)  # fmt: skip

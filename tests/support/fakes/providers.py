@@ -344,6 +344,20 @@ class FakeTencent:
 ALIBABA_ID = "LTAI5tFakeFakeFakeFake01"
 ALIBABA_SECRET = "fakeAlibabaSecret0123456789abcd"
 SWAS_ID = "2ad1ae67295445f598017499dc******"
+SWAS_RETIRED = "7c3f0a9e2b1d4c58a6e1f0b2d3c4e5f6"
+SWAS_PLANS = (
+    {"PlanId": "swas.s2.c2m1s40b3t04", "Core": 2, "Memory": 1, "DiskSize": 40, "DiskType": "ESSD", "Bandwidth": 3,
+     "Flow": 400, "OriginPrice": 60, "Currency": "CNY", "SupportPlatform": '["Linux","Windows"]',
+     "PlanType": "NORMAL"},
+    {"PlanId": "swas.s2.c2m2s50b4t04", "Core": 2, "Memory": 2, "DiskSize": 50, "DiskType": "ESSD", "Bandwidth": 4,
+     "Flow": 400, "OriginPrice": "79.0", "Currency": "CNY", "SupportPlatform": '["Linux"]', "PlanType": "NORMAL"},
+)  # fmt: skip
+SWAS_LISTED = "a3f1c2d4e5b6478899aabbccddeeff00"
+SWAS_PLAN_OF = {
+    SWAS_ID: "swas.s2.c2m1s40b3t04",
+    SWAS_LISTED: "swas.s2.c2m2s50b4t04",
+    SWAS_RETIRED: "swas.s1.c1m1s20b1t01",  # a plan no longer in ListPlans
+}
 
 
 @dataclass
@@ -353,12 +367,22 @@ class FakeAlibaba:
     percent-encoded the RFC 3986 way), the Timestamp within 15 minutes, a SignatureNonce never used twice — and errors
     as HTTP 4xx/5xx with `{"Code", "Message", "RequestId", "HostId", "Recommend"}`. BSS `QueryAccountBalance`
     (yuan strings) and `QueryBillOverview` (`Data.Items.Item[]`), SWAS `ListInstancesTrafficPackages` (bytes;
-    `InstanceIds` a JSON array string). `fail`: "throttle" (400 Throttling.User), "500" (InternalError)."""
+    `InstanceIds` a JSON array string), `ListInstances` and `ListPlans` (the documented example plan; `OriginPrice`
+    a number in one plan and a string in another, as the docs disagree; SWAS_RETIRED runs on a plan no longer
+    listed), each SWAS action 10 calls a minute as documented. `fail`: "throttle" (400 Throttling.User), "500"
+    (InternalError)."""
 
     fail: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     nonces: set[str] = field(default_factory=set)
     cycles: list[str] = field(default_factory=list)
+    calls: dict[str, list[float]] = field(default_factory=dict)
+
+    def _throttled(self, action: str) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self.calls.get(action, []) if now - t < 60] + [now]
+        self.calls[action] = recent
+        return action in ("ListInstances", "ListPlans", "ListInstancesTrafficPackages") and len(recent) > 10
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> web.Response:
@@ -424,6 +448,20 @@ class FakeAlibaba:
             return web.json_response({"Code": "Success", "Message": "Successful!", "RequestId": "req-1",
                                       "Success": True, "Data": {"BillingCycle": request.query["BillingCycle"],
                                                                 "Items": {"Item": items}}})  # fmt: skip
+        if self._throttled(action):
+            return self._error(400, "Throttling.User", "Request was denied due to user flow control.")
+        if action in ("ListInstances", "ListPlans") and not request.query.get("RegionId"):
+            return self._error(400, "MissingParameter.RegionId", "The parameter RegionId is required.")
+        if action == "ListInstances":
+            ids = json.loads(request.query.get("InstanceIds", "[]"))
+            found = [{"InstanceId": i, "PlanId": plan, "RegionId": request.query["RegionId"], "ChargeType": "PrePaid",
+                      "Status": "Running", "ExpiredTime": "2027-03-08T16:00:00Z",
+                      "ResourceSpec": {"Cpu": 2, "Memory": 1.0, "DiskSize": 40, "Bandwidth": 3, "Flow": 400.0}}
+                     for i, plan in SWAS_PLAN_OF.items() if not ids or i in ids]  # fmt: skip
+            return web.json_response({"RequestId": "req-1", "TotalCount": len(found), "PageNumber": 1,
+                                      "PageSize": 10, "Instances": found})  # fmt: skip
+        if action == "ListPlans":
+            return web.json_response({"RequestId": "req-1", "Plans": list(SWAS_PLANS)})
         if action == "ListInstancesTrafficPackages":
             if not request.query.get("RegionId"):
                 return self._error(400, "MissingParameter", "RegionId")
