@@ -24,11 +24,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from costwarden.catalogue import LANGUAGES, cli, language
-from exporter.billing import Plan, alibaba
+from exporter.billing import Plan, alibaba, tencent
 from exporter.billing.client import ApiError
 from exporter.billing.poller import SIGNED
 from exporter.config import ConfigError, ProviderApi, preset_names, resolve
@@ -54,9 +55,10 @@ _TENCENT = ("tencent", "Tencent Cloud", "CAM", "lhins-…")
 KEY_PAIR = {"lighthouse": _TENCENT, "tencent": _TENCENT, "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "2ad1ae67…")}
 """Providers whose billing API init offers to poll: (api, name, key kind, instance id example). The key pair's
 variables are the exporter's own (`SIGNED[api].KEY_ENV`); Tencent's pair is checked as compose checks it."""
-PLAN_LOOKUP = {"alibaba": alibaba.plan}
-"""APIs that tell an instance's plan and its list price, asked at init instead of a price typed in. Not yet: ECS
-and CVM (their price needs the instance's type, image, disks and bandwidth priced one by one)."""
+PLAN_LOOKUP: dict[str, Callable[[Any, str, str], Plan]] = {"alibaba": alibaba.plan, "tencent": tencent.plan}
+"""APIs that tell an instance's plan and its list price, asked at init instead of a price typed in: an Alibaba Simple
+Application Server, a Tencent Lighthouse bundle or monthly CVM. Not yet: ECS, and CVM by the hour (their price is
+the instance type, image, disks and bandwidth priced one by one)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,9 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
     config: dict[str, object]
     if a.plan:
         config = {"provider": a.provider, "plan": a.plan}
+        if a.monthly_price:  # the provider's API says the plan costs more (or less) than the preset: its word wins
+            config["plan_price"] = {"hourly": round(a.monthly_price / 730, 6), "monthly": a.monthly_price}
+            config["egress"] = {"included_gib": a.included_gib}
     else:
         price = a.monthly_price or 0.0
         config = {"provider": "custom", "currency": a.currency,
@@ -290,23 +295,33 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
         raise t.stop("no_provider", known=known)
     provider = (args.provider or ask(t("ask_provider", known=known), guessed or "digitalocean")).lower()
     a = Answers(provider, None, None, args.currency or CURRENCY.get(provider, "USD"), None, language, "console")
+    found = None
+    if provider in KEY_PAIR:  # the key first: with it, the provider itself says what the plan is and costs
+        _key_pair(args, a, KEY_PAIR[provider], ask, t)
+        found = _plan_found(args, a, KEY_PAIR[provider][1], provider in presets, say, t)
     if provider in presets:
         plans = presets[provider]
-        plan = args.plan or ask(t("ask_plan", known=", ".join(plans)), guess_plan(provider, machine) or plans[0])
+        size = (
+            Machine(machine.vendor, machine.product, found.vcpus, found.memory_gib, found.disk_gib)
+            if found
+            else machine
+        )
+        plan = args.plan or ask(t("ask_plan", known=", ".join(plans)), guess_plan(provider, size) or plans[0])
         by_case = {p.lower(): p for p in plans}
         if plan.lower() not in by_case:
             raise t.stop("not_a_plan", plan=repr(plan), provider=provider, known=", ".join(plans))
         a.plan = by_case[plan.lower()]
-        a.currency = resolve({"provider": provider, "plan": a.plan}).currency
-        if provider in KEY_PAIR:
-            _key_pair(args, a, KEY_PAIR[provider], ask, t)
+        table = resolve({"provider": provider, "plan": a.plan})
+        a.currency = table.currency
+        preset = table.plan_price.monthly, table.egress.included_gib
+        if found and found.currency == table.currency and (found.monthly, found.included_gib) != preset:
+            say(t("preset_differs", plan=a.plan, preset=f"{preset[0]:g}", included=f"{preset[1]:g}",
+                  provider=KEY_PAIR[provider][1], price=f"{found.monthly:g}", traffic=f"{found.included_gib:g}",
+                  currency=a.currency))  # fmt: skip
+            a.monthly_price = found.monthly
     else:
         say(t("no_presets", provider=provider))
         a.provider = "custom"
-        found = None
-        if provider in KEY_PAIR:  # the key first: with it, the provider itself says what the plan costs
-            _key_pair(args, a, KEY_PAIR[provider], ask, t)
-            found = _plan_found(args, a, KEY_PAIR[provider][1], say, t)
         asked = args.monthly_price or ask(t("ask_monthly", currency=a.currency), f"{found.monthly:g}" if found else "")
         a.monthly_price = _number(asked, "what_monthly", t)
         if a.monthly_price is None:
@@ -343,18 +358,18 @@ def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, 
         a.region = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_REGION"], region, "--region")
 
 
-def _plan_found(args: argparse.Namespace, a: Answers, name: str, say: Say, t: Words) -> Plan | None:
-    """The instance's plan at its list price, read with the key just given (Alibaba's Simple Application Server);
-    None, said why, when there is nothing to read or the API cannot tell: the price is then asked for."""
+def _plan_found(args: argparse.Namespace, a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan | None:
+    """The instance's plan at its list price, read with the key just given (PLAN_LOOKUP); None, said why, when there
+    is nothing to read or the API cannot tell: the price is then asked for (a preset's price is used)."""
     lookup = PLAN_LOOKUP.get(a.api)
     if lookup is None or not (a.instance and a.region):
         return None
     module = SIGNED[a.api]
     api = module.Api(*(a.secrets[v] for v in module.KEY_ENV), ProviderApi(enabled=True, url=a.api_url))
     try:
-        found = lookup(api, a.instance, a.region)
+        found: Plan = lookup(api, a.instance, a.region)
     except ApiError as exc:
-        say(t("plan_unknown", error=str(exc)))
+        say(t("plan_unknown_preset" if preset else "plan_unknown", error=str(exc)))
         return None
     say(t("plan_found", provider=name, plan=found.name, vcpus=found.vcpus, memory=f"{found.memory_gib:g}",
           disk=f"{found.disk_gib:g}", traffic=f"{found.included_gib:g}", price=f"{found.monthly:g}",

@@ -1,6 +1,8 @@
 """Tencent Cloud API 3.0 (docs/billing.md#tencent-cloud): the account's balance and this month's bill
 (billing 2018-07-09 `DescribeAccountBalance`, `DescribeBillSummaryByProduct`) and a Lighthouse instance's traffic
-package (lighthouse 2020-03-24 `DescribeInstancesTrafficPackages`), each a signed POST (TC3-HMAC-SHA256).
+package (lighthouse 2020-03-24 `DescribeInstancesTrafficPackages`) and, for `costwarden init`, an instance's plan at
+list price (Lighthouse `DescribeInstances` + `DescribeBundles`, CVM 2017-03-12 `DescribeInstances` +
+`InquiryPriceRenewInstances`), each a signed POST (TC3-HMAC-SHA256).
 
 Units differ by API and are converted here: the balance is in fen (1/100 CNY), bill amounts are strings in yuan,
 traffic is in bytes. Errors come back as HTTP 200 with `Response.Error`; their codes map onto the poller's reasons.
@@ -17,14 +19,14 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter.billing import Reading
+from exporter.billing import Plan, Reading
 from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, number
 from exporter.config import ProviderApi
 
 KEY_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
 """The variables Tencent's own CLI and SDKs read; a sub-account key with read-only billing and Lighthouse access."""
 BASE_URL = "https://{service}.tencentcloudapi.com"
-VERSIONS = {"billing": "2018-07-09", "lighthouse": "2020-03-24"}
+VERSIONS = {"billing": "2018-07-09", "lighthouse": "2020-03-24", "cvm": "2017-03-12"}
 CODES = {
     "AuthFailure.SignatureFailure": "unauthorized",
     "AuthFailure.SignatureExpire": "unauthorized",
@@ -129,3 +131,46 @@ def _traffic(api: Api, instance: str, region: str) -> tuple[float, float]:
                     sum(number(p, "TrafficPackageTotal") for p in packages))  # fmt: skip
     raise ApiError("not_found", f"tencent: no Lighthouse instance {instance!r} in {region}; set provider_api.server "
                                 "to the instance id (lhins-…)")  # fmt: skip
+
+
+def plan(api: Api, instance: str, region: str) -> Plan:
+    """An instance's plan at today's list price (before discounts): a Lighthouse bundle's monthly price and traffic
+    (`OriginalBundlePrice`, `MonthlyTraffic`), or what renewing a monthly (PREPAID) CVM for one month costs
+    (`OriginalPrice`, yuan: the API has no currency field, and tencentcloudapi.com is the China site's)."""
+    if not region:
+        raise ApiError("client_error", "tencent: the instance's price needs its region (e.g. ap-guangzhou)")
+    if instance.startswith("lhins-"):
+        return _bundle(api, instance, region)
+    found = api.call("cvm", "DescribeInstances", {"InstanceIds": [instance]}, region)
+    cvm = _one(found, instance, region)
+    if cvm.get("InstanceChargeType") != "PREPAID":
+        raise ApiError("client_error", f"tencent: {instance} is billed {cvm.get('InstanceChargeType')}; only a monthly "
+                                       "(PREPAID) instance's price is read")  # fmt: skip
+    renewal = api.call("cvm", "InquiryPriceRenewInstances",
+                       {"InstanceIds": [instance], "InstanceChargePrepaid": {"Period": 1}}, region)  # fmt: skip
+    return Plan(name=str(cvm.get("InstanceType") or instance),
+                monthly=number(renewal, "Price", "InstancePrice", "OriginalPrice"), currency="CNY",
+                vcpus=int(number(cvm, "CPU")), memory_gib=number(cvm, "Memory"),
+                disk_gib=number(cvm, "SystemDisk", "DiskSize"), included_gib=0.0)  # fmt: skip
+
+
+def _bundle(api: Api, instance: str, region: str) -> Plan:
+    bundle_id = str(_one(api.call("lighthouse", "DescribeInstances", {"InstanceIds": [instance]}, region), instance,
+                         region).get("BundleId") or "")  # fmt: skip
+    listed = api.call("lighthouse", "DescribeBundles", {"BundleIds": [bundle_id]}, region)
+    bundles = [b for b in listed.get("BundleSet") or [] if isinstance(b, dict) and b.get("BundleId") == bundle_id]
+    if not bundles:
+        raise ApiError("not_found", f"tencent: the bundle {bundle_id!r} of {instance} is not listed any more")
+    b = bundles[0]
+    price = (b.get("Price") or {}).get("InstancePrice") or {}
+    return Plan(name=bundle_id, monthly=number(b, "Price", "InstancePrice", "OriginalBundlePrice"),
+                currency=str(price.get("Currency") or "CNY"), vcpus=int(number(b, "CPU")),
+                memory_gib=number(b, "Memory"), disk_gib=number(b, "SystemDiskSize"),
+                included_gib=0.0 if b.get("TrafficUnlimited") else number(b, "MonthlyTraffic"))  # fmt: skip
+
+
+def _one(answer: dict[str, Any], instance: str, region: str) -> dict[str, Any]:
+    for entry in answer.get("InstanceSet") or []:
+        if isinstance(entry, dict) and entry.get("InstanceId") == instance:
+            return entry
+    raise ApiError("not_found", f"tencent: no instance {instance!r} in {region}")

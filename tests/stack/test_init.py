@@ -21,6 +21,15 @@ from stack import compose, init
 from stack.run import parts, render_local
 from tests.support.fakes import serve_in_thread
 from tests.support.fakes.chat import FakeChat
+from tests.support.fakes.providers import (
+    CVM_HOURLY,
+    CVM_PREPAID,
+    LHINS,
+    LHINS_RAISED,
+    TENCENT_ID,
+    TENCENT_KEY,
+    FakeTencent,
+)
 
 ROOT = Path(__file__).parents[2]
 PORTS = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}
@@ -280,11 +289,13 @@ def test_a_tencent_key_pair_turns_the_billing_api_on_for_make_run_and_compose(tm
     root = sys_root(tmp_path, "Tencent Cloud", "CVM", 2_000_000)
     key = ["--api-key-id", "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
            "--api-key-secret", "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"]  # fmt: skip
-    assert init.main(["--yes", "--sys-root", str(root), *key, "--instance", "lhins-abc123", "--region", "ap-guangzhou",
-                      "--dir", str(tmp_path / "c"), "--no-test"]) == 0  # fmt: skip
+    with serve_in_thread(FakeTencent().app()) as url:  # the plan lookup's calls go here (this key is refused)
+        assert init.main(["--yes", "--sys-root", str(root), *key, "--instance", "lhins-abc123", "--region",
+                          "ap-guangzhou", "--dir", str(tmp_path / "c"), "--no-test", "--api-url",
+                          url]) == 0  # fmt: skip
     table = pricing.load(tmp_path / "c" / "pricing.yml")
-    assert (table.provider, table.api, table.provider_api.server, table.region) == (
-        "lighthouse", "tencent", "lhins-abc123", "ap-guangzhou")  # fmt: skip
+    assert (table.provider, table.api, table.provider_api.server, table.region, table.plan) == (
+        "lighthouse", "tencent", "lhins-abc123", "ap-guangzhou", "general-2c2g-50g")  # fmt: skip
     secrets = (tmp_path / "c" / "secrets.env").read_text()
     assert "TENCENTCLOUD_SECRET_ID=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE\n" in secrets
     assert "AKID" not in (tmp_path / "c" / "pricing.yml").read_text()
@@ -357,3 +368,32 @@ def test_an_alibaba_key_reads_the_plan_and_its_list_price_instead_of_asking(tmp_
                                timeout=60)  # fmt: skip
         assert wrong.returncode == 1 and "没能从 API 读到套餐（alibaba swas ListInstances: SignatureDoesNotMatch" in (
             wrong.stdout + wrong.stderr)  # fmt: skip
+
+
+def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(tmp_path: Path) -> None:
+    """The Lighthouse preset is checked against the bundle Tencent sells today (its word wins when they differ); a
+    monthly CVM gets its one-month renewal price; a CVM billed by the hour is said and asked for."""
+    root = sys_root(tmp_path, "Tencent Cloud", "CVM", 2_000_000)
+    fake = FakeTencent()
+    with serve_in_thread(fake.app()) as url:
+        key = ["--yes", "--sys-root", str(root), "--api-key-id", TENCENT_ID, "--api-key-secret", TENCENT_KEY,
+               "--region", "ap-guangzhou", "--api-url", url, "--no-test", "--language", "en"]  # fmt: skip
+        assert init.main([*key, "--instance", LHINS, "--dir", str(tmp_path / "same")]) == 0
+        same = (tmp_path / "same" / "pricing.yml").read_text()
+        assert "plan: general-2c2g-50g" in same and "plan_price" not in same  # the bundle's size picks the plan
+        assert init.main([*key, "--instance", LHINS_RAISED, "--dir", str(tmp_path / "raised")]) == 0
+        table = pricing.load(tmp_path / "raised" / "pricing.yml")
+        assert (table.plan, table.plan_price.monthly, table.egress.included_gib, table.egress.overage_per_gib) == (
+            "general-2c2g-50g", 75, 600, 0.8)  # fmt: skip
+        assert fake.actions[-2:] == ["DescribeInstances", "DescribeBundles"]
+        assert (
+            init.main([*key, "--provider", "tencent", "--instance", CVM_PREPAID, "--dir", str(tmp_path / "cvm")]) == 0
+        )
+        cvm = pricing.load(tmp_path / "cvm" / "pricing.yml")
+        assert (cvm.provider, cvm.currency, cvm.plan_price.monthly, cvm.api) == ("custom", "CNY", 95, "tencent")
+        assert fake.actions[-2:] == ["DescribeInstances", "InquiryPriceRenewInstances"]
+        hourly = subprocess.run([sys.executable, "-m", "stack", "init", *key, "--provider", "tencent", "--instance",
+                                 CVM_HOURLY, "--dir", str(tmp_path / "hourly")], cwd=ROOT, capture_output=True,
+                                text=True, timeout=60)  # fmt: skip
+        assert hourly.returncode == 1 and "ins-1hourly is billed POSTPAID_BY_HOUR" in hourly.stdout
+        assert "--monthly-price" in hourly.stderr

@@ -233,6 +233,35 @@ class FakeProviders:
 TENCENT_ID = "AKIDfakefakefakefakefakefakefake0001"
 TENCENT_KEY = "fakeTencentSecretKey0123456789abc"
 LHINS = "lhins-0fakeabc"
+LHINS_RAISED = "lhins-1raised"
+CVM_PREPAID, CVM_HOURLY = "ins-0prepaid", "ins-1hourly"
+
+
+def _bundle(bundle: str, price: float, traffic: int) -> dict[str, Any]:
+    """A Lighthouse bundle as DescribeBundles answers it (the tccli example's shape; a 2c2g 50 GB bundle)."""
+    return {"BundleId": bundle, "CPU": 2, "Memory": 2, "SystemDiskType": "CLOUD_SSD", "SystemDiskSize": 50,
+            "InternetMaxBandwidthOut": 5, "InternetChargeType": "TRAFFIC_POSTPAID_BY_HOUR", "MonthlyTraffic": traffic,
+            "Price": {"InstancePrice": {"Currency": "CNY", "OriginalBundlePrice": price, "OriginalPrice": price,
+                                        "Discount": 66.229933, "DiscountPrice": round(price * 0.66229933, 2)}},
+            "SupportLinuxUnixPlatform": True, "SupportWindowsPlatform": True, "BundleType": "GENERAL_BUNDLE",
+            "BundleTypeDescription": "通用型", "BundleSalesState": "AVAILABLE",
+            "BundleDisplayLabel": "NORMAL"}  # fmt: skip
+
+
+TENCENT_BUNDLES = {
+    LHINS: _bundle("bundle2022_gen_02", 60.0, 500),
+    LHINS_RAISED: _bundle("bundle2025_gen_02", 75.0, 600),
+}
+CVM_INSTANCES = {
+    CVM_PREPAID: {"InstanceId": CVM_PREPAID, "InstanceType": "SA2.MEDIUM2", "CPU": 2, "Memory": 2,
+                  "InstanceChargeType": "PREPAID", "Placement": {"Zone": "ap-guangzhou-3", "ProjectId": 0},
+                  "SystemDisk": {"DiskType": "CLOUD_PREMIUM", "DiskSize": 50, "DiskId": "disk-1"},
+                  "ImageId": "img-pi0ii46r", "InstanceState": "RUNNING", "ExpiredTime": "2027-01-01T00:00:00Z"},
+    CVM_HOURLY: {"InstanceId": CVM_HOURLY, "InstanceType": "S5.MEDIUM2", "CPU": 2, "Memory": 2,
+                 "InstanceChargeType": "POSTPAID_BY_HOUR", "Placement": {"Zone": "ap-guangzhou-3", "ProjectId": 0},
+                 "SystemDisk": {"DiskType": "CLOUD_PREMIUM", "DiskSize": 50, "DiskId": "disk-2"},
+                 "ImageId": "img-pi0ii46r", "InstanceState": "RUNNING", "ExpiredTime": None},
+}  # fmt: skip
 
 
 @dataclass
@@ -242,7 +271,10 @@ class FakeTencent:
     Host headers, the scope's date and service), the timestamp within 5 minutes, Lighthouse's region required — and
     every error as HTTP 200 with `Response.Error`. Amounts as the real APIs give them: the balance in fen, the bill in
     yuan strings, traffic in bytes (a "500 GB" package is 500 GiB). `ready` False answers the first bill summary of
-    an account with `Ready: 0`. `fail`: "limit" (RequestLimitExceeded), "internal" (InternalError), "500"."""
+    an account with `Ready: 0`. For init's price lookup: Lighthouse `DescribeInstances` / `DescribeBundles` and CVM
+    `DescribeInstances` / `InquiryPriceRenewInstances` (told apart by `X-TC-Version`, as the real endpoint is; the
+    renewal price as the strings the CVM example shows; a pay-by-the-hour instance refused). `fail`: "limit"
+    (RequestLimitExceeded), "internal" (InternalError), "500"."""
 
     fail: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
@@ -308,6 +340,10 @@ class FakeTencent:
                                   "RealTotalCost": "50.00", "TotalCost": "50.00"},
                                  {"BusinessCode": "p_cbs", "BusinessCodeName": "云硬盘", "RealTotalCost": "11.37",
                                   "TotalCost": "-"}]})  # fmt: skip
+        if action in ("DescribeInstances", "DescribeBundles", "InquiryPriceRenewInstances"):
+            if not request.headers.get("X-TC-Region"):
+                return self._error("MissingParameter", "The request is missing a required parameter `Region`.")
+            return self._price(action, request.headers.get("X-TC-Version", ""), params)
         if action == "DescribeInstancesTrafficPackages":
             if not request.headers.get("X-TC-Region"):
                 return self._error("MissingParameter", "The request is missing a required parameter `Region`.")
@@ -330,6 +366,34 @@ class FakeTencent:
             found = [s for s in sets if s["InstanceId"] in ids]  # fmt: skip
             return self._ok({"TotalCount": len(found), "InstanceTrafficPackageSet": found})
         return self._error("InvalidAction", f"The action {action} is not found")
+
+    def _price(self, action: str, version: str, params: dict[str, Any]) -> web.Response:
+        ids = params.get("InstanceIds") or []
+        if action == "DescribeInstances" and version == "2020-03-24":
+            found = [{"InstanceId": i, "BundleId": b["BundleId"], "CPU": 2, "Memory": 2, "Zone": "ap-guangzhou-3",
+                      "InstanceChargeType": "PREPAID", "InstanceState": "RUNNING"}
+                     for i, b in TENCENT_BUNDLES.items() if i in ids]  # fmt: skip
+            return self._ok({"TotalCount": len(found), "InstanceSet": found})
+        if action == "DescribeBundles":
+            wanted = params.get("BundleIds") or []
+            bundles = [b for b in TENCENT_BUNDLES.values() if b["BundleId"] in wanted]
+            if wanted and not bundles:
+                return self._error("InvalidParameter.BundleIdNotFound", "The bundle is not found.")
+            return self._ok({"TotalCount": len(bundles), "BundleSet": bundles})
+        if action == "DescribeInstances" and version == "2017-03-12":
+            found = [c for i, c in CVM_INSTANCES.items() if i in ids]
+            return self._ok({"TotalCount": len(found), "InstanceSet": found})
+        if action == "InquiryPriceRenewInstances" and version == "2017-03-12":
+            if any(i not in CVM_INSTANCES for i in ids):
+                return self._error("InvalidInstanceId.NotFound", f"The instance {ids} is not found.")
+            if any(CVM_INSTANCES[i]["InstanceChargeType"] != "PREPAID" for i in ids):
+                return self._error("UnsupportedOperation", "Only prepaid instances can be renewed.")
+            if not isinstance(params.get("InstanceChargePrepaid"), dict):
+                return self._error("MissingParameter", "InstanceChargePrepaid")
+            months = int(params["InstanceChargePrepaid"].get("Period", 0))
+            return self._ok({"Price": {"InstancePrice": {"OriginalPrice": f"{95.0 * months:.2f}",
+                                                         "DiscountPrice": f"{76.0 * months:.2f}"}}})  # fmt: skip
+        return self._error("InvalidAction", f"The action {action} is not found in version {version}")
 
     @staticmethod
     def _ok(response: dict[str, Any]) -> web.Response:
