@@ -292,6 +292,12 @@ def _hint(close: list[str]) -> str:
     return explain("hint", names=explain("or").join(close)) if close else ""
 
 
+def plan_price(raw: dict[str, Any], monthly: float) -> dict[str, float]:
+    """A preset plan at the monthly price its provider asks today (its API, or the user, says it differs from the
+    preset): the hourly figure spread over the preset's own hours a month, as the preset spreads its own."""
+    return {"hourly": round(monthly / resolve(raw).hours_per_month, 6), "monthly": monthly}
+
+
 def resolve(raw: dict[str, Any], source: str = "<embedded default>") -> PricingTable:
     """Merge a user's raw table over its preset and validate the result; raise ConfigError naming `source`."""
     presets = _presets()

@@ -94,6 +94,18 @@ def _budget(value: str, env: Mapping[str, str]) -> str:
     return value
 
 
+def _amount(value: str, env: Mapping[str, str]) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(
+            "expected a number, e.g. 60 or 0.5 (no unit or currency sign); empty for the preset's"
+        ) from None
+    if not 0 <= number < float("inf"):
+        raise ValueError("expected zero or a positive number; empty for the preset's")
+    return value
+
+
 def _provider_token(value: str, env: Mapping[str, str]) -> str:
     return value
 
@@ -165,6 +177,7 @@ def _actions_token(value: str, env: Mapping[str, str]) -> str:
 
 VARIABLES: dict[str, Check] = {
     "COSTWARDEN_PROVIDER": _provider, "COSTWARDEN_PLAN": _plan, "COSTWARDEN_BUDGET_MONTHLY": _budget,
+    "COSTWARDEN_PLAN_PRICE_MONTHLY": _amount, "COSTWARDEN_EGRESS_INCLUDED_GIB": _amount,
     "COSTWARDEN_BILLING_TIMEZONE": _zone, "COSTWARDEN_PROVIDER_API": _truthy,
     "COSTWARDEN_PROVIDER_SERVER": _server, "COSTWARDEN_PROVIDER_TOKEN": _provider_token,
     "COSTWARDEN_PROVIDER_REGION": _region,
@@ -190,6 +203,7 @@ SECRET = {
 }  # the heartbeat URL and the robots' URLs hold their keys
 READS = {
     "exporter": ("COSTWARDEN_PROVIDER", "COSTWARDEN_PLAN", "COSTWARDEN_BUDGET_MONTHLY", "COSTWARDEN_BILLING_TIMEZONE",
+                 "COSTWARDEN_PLAN_PRICE_MONTHLY", "COSTWARDEN_EGRESS_INCLUDED_GIB",
                  "COSTWARDEN_PROVIDER_API", "COSTWARDEN_PROVIDER_SERVER", "COSTWARDEN_PROVIDER_TOKEN",
                  "COSTWARDEN_PROVIDER_REGION", "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"),
     "receiver": ("TELEGRAM_CHAT_ID", "COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN", "REPORT_LANGUAGE", "DIGEST_DAILY_AT",
@@ -312,10 +326,16 @@ def receiver_config(values: Mapping[str, str]) -> str:
 
 
 def pricing_config(values: Mapping[str, str]) -> str:
+    from exporter.config import plan_price  # the image's exporter
+
     config: dict[str, object] = {"provider": values.get("COSTWARDEN_PROVIDER") or "digitalocean",
                                  "plan": values.get("COSTWARDEN_PLAN") or "s-1vcpu-1gb"}  # fmt: skip
     if values.get("COSTWARDEN_BUDGET_MONTHLY"):
         config["budget"] = {"monthly": float(values["COSTWARDEN_BUDGET_MONTHLY"])}
+    if values.get("COSTWARDEN_PLAN_PRICE_MONTHLY"):  # the provider's price today, where it differs from the preset's
+        config["plan_price"] = plan_price(dict(config), float(values["COSTWARDEN_PLAN_PRICE_MONTHLY"]))
+    if values.get("COSTWARDEN_EGRESS_INCLUDED_GIB"):
+        config["egress"] = {"included_gib": float(values["COSTWARDEN_EGRESS_INCLUDED_GIB"])}
     if values.get("COSTWARDEN_BILLING_TIMEZONE"):
         config["billing"] = {"timezone": values["COSTWARDEN_BILLING_TIMEZONE"]}
     if values.get("COSTWARDEN_PROVIDER_REGION"):

@@ -32,7 +32,7 @@ from costwarden.catalogue import LANGUAGES, cli, language
 from exporter.billing import Plan, alibaba, tencent
 from exporter.billing.client import ApiError
 from exporter.billing.poller import SIGNED
-from exporter.config import ConfigError, ProviderApi, preset_names, resolve
+from exporter.config import ConfigError, ProviderApi, plan_price, preset_names, resolve
 from receiver.settings import Settings, SettingsError, load
 from stack import compose
 from stack.render import ROOT
@@ -140,7 +140,7 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
     if a.plan:
         config = {"provider": a.provider, "plan": a.plan}
         if a.monthly_price:  # the provider's API says the plan costs more (or less) than the preset: its word wins
-            config["plan_price"] = {"hourly": round(a.monthly_price / 730, 6), "monthly": a.monthly_price}
+            config["plan_price"] = plan_price(dict(config), a.monthly_price)
             config["egress"] = {"included_gib": a.included_gib}
     else:
         price = a.monthly_price or 0.0
@@ -184,6 +184,8 @@ def env_file(a: Answers, example: str) -> str:
     values = {
         "COSTWARDEN_PROVIDER": a.provider, "COSTWARDEN_PLAN": a.plan or "",
         "COSTWARDEN_BUDGET_MONTHLY": f"{a.budget:g}" if a.budget else "", "REPORT_LANGUAGE": a.language,
+        "COSTWARDEN_PLAN_PRICE_MONTHLY": f"{a.monthly_price:g}" if a.plan and a.monthly_price else "",
+        "COSTWARDEN_EGRESS_INCLUDED_GIB": f"{a.included_gib:g}" if a.plan and a.monthly_price else "",
         "COSTWARDEN_PROVIDER_API": "true" if a.api else "false", "COSTWARDEN_PROVIDER_SERVER": a.instance,
         "COSTWARDEN_PROVIDER_REGION": a.region,
         "TELEGRAM_CHAT_ID": a.chat_id, "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18), **a.secrets,

@@ -386,6 +386,17 @@ def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(tmp_
         assert (table.plan, table.plan_price.monthly, table.egress.included_gib, table.egress.overage_per_gib) == (
             "general-2c2g-50g", 75, 600, 0.8)  # fmt: skip
         assert fake.actions[-2:] == ["DescribeInstances", "DescribeBundles"]
+        env = tmp_path / ".env"  # compose carries the same correction, through its own check and renderer
+        assert init.main([*key, "--instance", LHINS_RAISED, "--target", "compose", "--env-file", str(env)]) == 0
+        values = compose.check(dict(line.split("=", 1) for line in env.read_text().splitlines()
+                                    if "=" in line and not line.startswith("#")))  # fmt: skip
+        rendered = pricing.resolve(yaml.safe_load(compose.pricing_config(values)))
+        assert (rendered.plan, rendered.plan_price.monthly, rendered.egress.included_gib) == (
+            "general-2c2g-50g",
+            75,
+            600,
+        )
+        assert rendered.plan_price.hourly == pytest.approx(75 / 730, abs=1e-6)
         assert (
             init.main([*key, "--provider", "tencent", "--instance", CVM_PREPAID, "--dir", str(tmp_path / "cvm")]) == 0
         )
