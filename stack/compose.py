@@ -94,15 +94,29 @@ def _budget(value: str, env: Mapping[str, str]) -> str:
     return value
 
 
-def _amount(value: str, env: Mapping[str, str]) -> str:
+def _price(value: str, env: Mapping[str, str]) -> str:
     try:
         number = float(value)
     except ValueError:
         raise ValueError(
-            "expected a number, e.g. 60 or 0.5 (no unit or currency sign); empty for the preset's"
+            "expected the plan's monthly price, e.g. 60 or 59.5 (no currency sign); empty: the preset's"
+        ) from None
+    if not 0 < number < float("inf"):
+        raise ValueError("expected a positive number; empty: the preset's")
+    return value
+
+
+def _traffic(value: str, env: Mapping[str, str]) -> str:
+    if value == "unlimited":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(
+            "expected the GB a month the plan includes, e.g. 500, or unlimited; empty: the preset's"
         ) from None
     if not 0 <= number < float("inf"):
-        raise ValueError("expected zero or a positive number; empty for the preset's")
+        raise ValueError("expected zero or a positive number, or unlimited; empty: the preset's")
     return value
 
 
@@ -177,7 +191,7 @@ def _actions_token(value: str, env: Mapping[str, str]) -> str:
 
 VARIABLES: dict[str, Check] = {
     "COSTWARDEN_PROVIDER": _provider, "COSTWARDEN_PLAN": _plan, "COSTWARDEN_BUDGET_MONTHLY": _budget,
-    "COSTWARDEN_PLAN_PRICE_MONTHLY": _amount, "COSTWARDEN_EGRESS_INCLUDED_GIB": _amount,
+    "COSTWARDEN_PLAN_PRICE_MONTHLY": _price, "COSTWARDEN_EGRESS_INCLUDED_GIB": _traffic,
     "COSTWARDEN_BILLING_TIMEZONE": _zone, "COSTWARDEN_PROVIDER_API": _truthy,
     "COSTWARDEN_PROVIDER_SERVER": _server, "COSTWARDEN_PROVIDER_TOKEN": _provider_token,
     "COSTWARDEN_PROVIDER_REGION": _region,
@@ -274,7 +288,9 @@ def check(env: Mapping[str, str], names: tuple[str, ...] | None = None) -> dict[
             resolve(yaml.safe_load(pricing_config(values)), source=".env")
         except ConfigError as exc:
             field = {"plan": "COSTWARDEN_PLAN", "provider": "COSTWARDEN_PROVIDER"}
-            name = next((v for k, v in field.items() if f"field {k}:" in str(exc)), "COSTWARDEN_PLAN")
+            if values.get("COSTWARDEN_PLAN_PRICE_MONTHLY"):  # a price too low for the plan's disk is the price's fault
+                field |= {"plan_price": "COSTWARDEN_PLAN_PRICE_MONTHLY", "unit_prices": "COSTWARDEN_PLAN_PRICE_MONTHLY"}
+            name = next((v for k, v in field.items() if f"field {k}" in str(exc)), "COSTWARDEN_PLAN")
             errors.append(f".env: {name}: {str(exc).removeprefix('.env: ')}")
     if errors:
         raise EnvError(errors)
@@ -334,8 +350,11 @@ def pricing_config(values: Mapping[str, str]) -> str:
         config["budget"] = {"monthly": float(values["COSTWARDEN_BUDGET_MONTHLY"])}
     if values.get("COSTWARDEN_PLAN_PRICE_MONTHLY"):  # the provider's price today, where it differs from the preset's
         config["plan_price"] = plan_price(dict(config), float(values["COSTWARDEN_PLAN_PRICE_MONTHLY"]))
-    if values.get("COSTWARDEN_EGRESS_INCLUDED_GIB"):
-        config["egress"] = {"included_gib": float(values["COSTWARDEN_EGRESS_INCLUDED_GIB"])}
+    included = values.get("COSTWARDEN_EGRESS_INCLUDED_GIB")
+    if included == "unlimited":  # nothing is billed beyond it
+        config["egress"] = {"included_gib": 0, "overage_per_gib": 0}
+    elif included:
+        config["egress"] = {"included_gib": float(included)}
     if values.get("COSTWARDEN_BILLING_TIMEZONE"):
         config["billing"] = {"timezone": values["COSTWARDEN_BILLING_TIMEZONE"]}
     if values.get("COSTWARDEN_PROVIDER_REGION"):

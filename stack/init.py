@@ -29,10 +29,11 @@ from typing import Any
 import yaml
 
 from costwarden.catalogue import LANGUAGES, cli, language
+from exporter.actions.diagnostics import printable
 from exporter.billing import Plan, alibaba, tencent
 from exporter.billing.client import ApiError
 from exporter.billing.poller import SIGNED
-from exporter.config import ConfigError, ProviderApi, plan_price, preset_names, resolve
+from exporter.config import ConfigError, PricingTable, ProviderApi, plan_price, preset_names, resolve
 from receiver.settings import Settings, SettingsError, load
 from stack import compose
 from stack.render import ROOT
@@ -56,6 +57,9 @@ KEY_PAIR = {"lighthouse": _TENCENT, "tencent": _TENCENT, "alibaba": ("alibaba", 
 """Providers whose billing API init offers to poll: (api, name, key kind, instance id example). The key pair's
 variables are the exporter's own (`SIGNED[api].KEY_ENV`); Tencent's pair is checked as compose checks it."""
 PLAN_LOOKUP: dict[str, Callable[[Any, str, str], Plan]] = {"alibaba": alibaba.plan, "tencent": tencent.plan}
+LOOKUP_TIMEOUT = 8.0
+"""Seconds per call of the plan lookup (two or three calls): a person is waiting; the poller's 20 s is for a
+background thread."""
 """APIs that tell an instance's plan and its list price, asked at init instead of a price typed in: an Alibaba Simple
 Application Server, a Tencent Lighthouse bundle or monthly CVM. Not yet: ECS, and CVM by the hour (their price is
 the instance type, image, disks and bandwidth priced one by one)."""
@@ -96,10 +100,10 @@ def guess_provider(machine: Machine) -> str | None:
     return next((provider for pattern, provider in VENDORS if re.search(pattern, text)), None)
 
 
-def guess_plan(provider: str, machine: Machine) -> str | None:
-    """The provider's preset plan with this machine's vCPUs and memory (the kernel keeps some of what the plan sells:
-    within 15 %), else the one nearest in size."""
-    plans = preset_names().get(provider)
+def guess_plan(provider: str, machine: Machine, among: list[str] | None = None) -> str | None:
+    """The provider's preset plan (of those `among`) with this machine's vCPUs and memory (the kernel keeps some of
+    what the plan sells: within 15 %), else the one nearest in size."""
+    plans = among or preset_names().get(provider)
     if not plans:
         return None
     sizes = {plan: resolve({"provider": provider, "plan": plan}).machine for plan in plans}
@@ -126,8 +130,10 @@ class Answers:
     region: str = ""
     api_url: str = ""
     """The provider API's address when not its public one (a proxy, a test server)."""
-    included_gib: float = 0.0
-    """Traffic the plan includes a month, as the provider's API said."""
+    included_gib: float | None = 0.0
+    """Traffic the plan includes a month, as the provider's API said (None: unlimited)."""
+    size: Machine | None = None
+    """The plan's size as the provider's API said (exact, where the kernel shows a little less memory)."""
     chat_id: str = ""
     telegram_api: str = "https://api.telegram.org"
     secrets: dict[str, str] = field(default_factory=dict)
@@ -139,15 +145,17 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
     config: dict[str, object]
     if a.plan:
         config = {"provider": a.provider, "plan": a.plan}
-        if a.monthly_price:  # the provider's API says the plan costs more (or less) than the preset: its word wins
+        if a.monthly_price is not None:  # the provider's API says the plan costs otherwise: its word wins
             config["plan_price"] = plan_price(dict(config), a.monthly_price)
-            config["egress"] = {"included_gib": a.included_gib}
+            unlimited = {"included_gib": 0, "overage_per_gib": 0}  # nothing is billed beyond an unlimited plan
+            config["egress"] = unlimited if a.included_gib is None else {"included_gib": a.included_gib}
     else:
         price = a.monthly_price or 0.0
+        m = a.size or machine
         config = {"provider": "custom", "currency": a.currency,
-                  "machine": {"vcpus": machine.vcpus, "memory_gib": machine.memory_gib, "disk_gib": machine.disk_gib},
+                  "machine": {"vcpus": m.vcpus, "memory_gib": m.memory_gib, "disk_gib": m.disk_gib},
                   "plan_price": {"hourly": round(price / 730, 6), "monthly": price}}  # fmt: skip
-        if a.included_gib:
+        if a.included_gib:  # a custom table bills no overage unless told: unlimited needs nothing
             config["egress"] = {"included_gib": a.included_gib}
     if a.budget:
         config["budget"] = {"monthly": a.budget}
@@ -181,11 +189,12 @@ def receiver_config(a: Answers, audit: Path | None = None) -> dict[str, object]:
 
 def env_file(a: Answers, example: str) -> str:
     """.env for compose: the example with init's answers in place (one line per variable, comments kept)."""
+    corrected = a.plan is not None and a.monthly_price is not None  # a preset at the provider's own price
     values = {
         "COSTWARDEN_PROVIDER": a.provider, "COSTWARDEN_PLAN": a.plan or "",
         "COSTWARDEN_BUDGET_MONTHLY": f"{a.budget:g}" if a.budget else "", "REPORT_LANGUAGE": a.language,
-        "COSTWARDEN_PLAN_PRICE_MONTHLY": f"{a.monthly_price:g}" if a.plan and a.monthly_price else "",
-        "COSTWARDEN_EGRESS_INCLUDED_GIB": f"{a.included_gib:g}" if a.plan and a.monthly_price else "",
+        "COSTWARDEN_PLAN_PRICE_MONTHLY": _figure(a.monthly_price) if corrected else "",
+        "COSTWARDEN_EGRESS_INCLUDED_GIB": (_figure(a.included_gib) or "unlimited") if corrected else "",
         "COSTWARDEN_PROVIDER_API": "true" if a.api else "false", "COSTWARDEN_PROVIDER_SERVER": a.instance,
         "COSTWARDEN_PROVIDER_REGION": a.region,
         "TELEGRAM_CHAT_ID": a.chat_id, "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18), **a.secrets,
@@ -300,32 +309,35 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
     found = None
     if provider in KEY_PAIR:  # the key first: with it, the provider itself says what the plan is and costs
         _key_pair(args, a, KEY_PAIR[provider], ask, t)
-        found = _plan_found(args, a, KEY_PAIR[provider][1], provider in presets, say, t)
+        if provider in presets or not args.monthly_price:  # a price given is the user's word
+            found = _plan_found(a, KEY_PAIR[provider][1], provider in presets, say, t)
     if provider in presets:
         plans = presets[provider]
-        size = (
-            Machine(machine.vendor, machine.product, found.vcpus, found.memory_gib, found.disk_gib)
-            if found
-            else machine
-        )
-        plan = args.plan or ask(t("ask_plan", known=", ".join(plans)), guess_plan(provider, size) or plans[0])
+        hk = a.region == "ap-hongkong"  # Lighthouse's Hong Kong bundles have their own traffic and overage
+        among = [p for p in plans if p.startswith("hk-") == hk] if provider == "lighthouse" and a.region else plans
+        size = found and Machine(machine.vendor, machine.product, found.vcpus, found.memory_gib, found.disk_gib)
+        proposed = guess_plan(provider, size or machine, among) or plans[0]
+        plan = args.plan or ask(t("ask_plan", known=", ".join(plans)), proposed)
         by_case = {p.lower(): p for p in plans}
         if plan.lower() not in by_case:
             raise t.stop("not_a_plan", plan=repr(plan), provider=provider, known=", ".join(plans))
         a.plan = by_case[plan.lower()]
         table = resolve({"provider": provider, "plan": a.plan})
         a.currency = table.currency
-        preset = table.plan_price.monthly, table.egress.included_gib
-        if found and found.currency == table.currency and (found.monthly, found.included_gib) != preset:
-            say(t("preset_differs", plan=a.plan, preset=f"{preset[0]:g}", included=f"{preset[1]:g}",
-                  provider=KEY_PAIR[provider][1], price=f"{found.monthly:g}", traffic=f"{found.included_gib:g}",
-                  currency=a.currency))  # fmt: skip
-            a.monthly_price = found.monthly
+        if found:
+            _correct(a, found, table, KEY_PAIR[provider][1], say, t)
     else:
         say(t("no_presets", provider=provider))
         a.provider = "custom"
-        asked = args.monthly_price or ask(t("ask_monthly", currency=a.currency), f"{found.monthly:g}" if found else "")
-        a.monthly_price = _number(asked, "what_monthly", t)
+        if found and args.currency and args.currency != found.currency:
+            say(t("plan_other_currency", provider=KEY_PAIR[provider][1], found=found.currency, ours=args.currency))
+            found = None
+        if found:
+            a.currency, a.included_gib = found.currency, found.included_gib
+            a.size = Machine(machine.vendor, machine.product, found.vcpus, found.memory_gib, found.disk_gib)
+        offered = _figure(found.monthly) if found else ""
+        a.monthly_price = _number(args.monthly_price or ask(t("ask_monthly", currency=a.currency), offered),
+                                  "what_monthly", t)  # fmt: skip
         if a.monthly_price is None:
             raise t.stop("monthly_needed")
     a.budget = _number(args.budget or ask(t("ask_budget", currency=a.currency), ""), "what_budget", t)
@@ -352,7 +364,8 @@ def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, 
     for variable, value in zip(variables, (key_id, key_secret), strict=True):
         value = _plain(value, t("what_key"), t)
         a.secrets[variable] = _valid(compose.VARIABLES[variable], value, t("what_key")) if api == "tencent" else value
-    a.api, a.api_url = api, args.api_url or ""
+    a.api = api
+    a.api_url = _valid(compose.http_url, args.api_url, "--api-url") if args.api_url else ""
     instance = args.instance or ask(t("ask_instance", example=example), "")
     if instance:
         a.instance = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_SERVER"], instance, t("what_instance"))
@@ -360,25 +373,49 @@ def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, 
         a.region = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_REGION"], region, "--region")
 
 
-def _plan_found(args: argparse.Namespace, a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan | None:
+def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan | None:
     """The instance's plan at its list price, read with the key just given (PLAN_LOOKUP); None, said why, when there
     is nothing to read or the API cannot tell: the price is then asked for (a preset's price is used)."""
     lookup = PLAN_LOOKUP.get(a.api)
     if lookup is None or not (a.instance and a.region):
         return None
+    say(t("asking", provider=name, instance=a.instance))
     module = SIGNED[a.api]
-    api = module.Api(*(a.secrets[v] for v in module.KEY_ENV), ProviderApi(enabled=True, url=a.api_url))
+    cfg = ProviderApi(enabled=True, url=a.api_url, timeout_seconds=LOOKUP_TIMEOUT)
     try:
-        found: Plan = lookup(api, a.instance, a.region)
+        found: Plan = lookup(module.Api(*(a.secrets[v] for v in module.KEY_ENV), cfg), a.instance, a.region)
     except ApiError as exc:
-        say(t("plan_unknown_preset" if preset else "plan_unknown", error=str(exc)))
+        say(t("plan_unknown_preset" if preset else "plan_unknown", error=printable(str(exc), 300)))
         return None
     say(t("plan_found", provider=name, plan=found.name, vcpus=found.vcpus, memory=f"{found.memory_gib:g}",
-          disk=f"{found.disk_gib:g}", traffic=f"{found.included_gib:g}", price=f"{found.monthly:g}",
+          disk=f"{found.disk_gib:g}", traffic=_traffic(found.included_gib, t), price=_figure(found.monthly),
           currency=found.currency))  # fmt: skip
-    a.currency = args.currency or found.currency
-    a.included_gib = found.included_gib
     return found
+
+
+def _correct(a: Answers, found: Plan, table: PricingTable, name: str, say: Say, t: Words) -> None:
+    """The preset plan chosen, corrected by what the provider says it costs today — only when it is the same plan
+    (same size, same currency): another bundle's price on this plan would misprice every resource."""
+    size = table.machine.vcpus, table.machine.memory_gib, table.machine.disk_gib
+    if found.currency != table.currency:
+        say(t("plan_other_currency", provider=name, found=found.currency, ours=table.currency))
+    elif (found.vcpus, found.memory_gib, found.disk_gib) != size:
+        say(t("preset_other_size", provider=name, bundle=found.name, plan=a.plan, vcpus=found.vcpus,
+              memory=f"{found.memory_gib:g}", disk=f"{found.disk_gib:g}"))  # fmt: skip
+    elif (found.monthly, found.included_gib) != (table.plan_price.monthly, table.egress.included_gib):
+        say(t("preset_differs", plan=a.plan, preset=_figure(table.plan_price.monthly), currency=a.currency,
+              included=_traffic(table.egress.included_gib, t), provider=name, price=_figure(found.monthly),
+              traffic=_traffic(found.included_gib, t)))  # fmt: skip
+        a.monthly_price, a.included_gib = found.monthly, found.included_gib
+
+
+def _traffic(gib: float | None, t: Words) -> str:
+    return t("unlimited") if gib is None else f"{gib:g} GB"
+
+
+def _figure(value: float | None) -> str:
+    """A number as written into a file or offered as an answer: exact (12 digits), never 1.23457e+06."""
+    return "" if value is None else f"{value:.12g}"
 
 
 def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words) -> None:
@@ -508,7 +545,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--api-key-secret", dest="api_key_secret", help="its secret half")
     parser.add_argument(
         "--instance",
-        help="with a key: this instance's id, for its traffic package (lhins-…; on Alibaba also its plan's list price)",
+        help="with a key: this instance's id (lhins-…, ins-…), for its traffic package and its plan's list price",
     )
     parser.add_argument("--region", help="with --instance: its region (ap-guangzhou, cn-hangzhou, …)")
     parser.add_argument("--api-url", dest="api_url", help="the provider API's address if not its public one (a proxy)")

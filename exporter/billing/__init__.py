@@ -40,5 +40,5 @@ class Plan:
     vcpus: int
     memory_gib: float
     disk_gib: float
-    included_gib: float
-    """Traffic included a month (the provider's GB); 0 when the plan has none (billed by bandwidth)."""
+    included_gib: float | None
+    """Traffic included a month (the provider's GB); None: unlimited (nothing is billed beyond it)."""

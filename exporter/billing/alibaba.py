@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter.billing import Plan, Reading
-from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, json_object, number, retry_after
+from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, json_object, number, offer, retry_after
 from exporter.config import ProviderApi
 
 KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
@@ -144,10 +144,10 @@ def plan(api: Api, instance: str, region: str) -> Plan:
         raise ApiError("not_found", f"alibaba: no Simple Application Server {instance!r} in {region}")
     plan_id = str(ours[0].get("PlanId") or "")
     listed = api.call("swas", "ListPlans", {"RegionId": region}, region)
-    offer = [p for p in listed.get("Plans") or [] if isinstance(p, dict) and p.get("PlanId") == plan_id]
-    if not plan_id or not offer:
+    sold = [p for p in listed.get("Plans") or [] if isinstance(p, dict) and p.get("PlanId") == plan_id]
+    if not plan_id or not sold:
         raise ApiError("not_found", f"alibaba: the plan {plan_id!r} of {instance} is not sold in {region} any more")
-    p = offer[0]
-    return Plan(name=plan_id, monthly=number(p, "OriginPrice"), currency=str(p.get("Currency") or "CNY"),
-                vcpus=int(number(p, "Core")), memory_gib=number(p, "Memory"), disk_gib=number(p, "DiskSize"),
-                included_gib=number(p, "Flow") if p.get("Flow") is not None else 0.0)  # fmt: skip
+    p = sold[0]
+    flow = number(p, "Flow") if p.get("Flow") else None  # none (or 0): a plan billed by its bandwidth alone
+    return offer(plan_id, number(p, "OriginPrice"), str(p.get("Currency") or "CNY"), number(p, "Core"),
+                 number(p, "Memory"), number(p, "DiskSize"), flow, "alibaba swas ListPlans")  # fmt: skip

@@ -4,7 +4,10 @@ in a message, and every failure turned into an `ApiError` with a bounded reason 
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
+import math
+import re
 import socket
 import time
 import urllib.error
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from exporter.billing import Plan
 from exporter.config import ProviderApi
 
 REASONS = ("unauthorized", "forbidden", "rate_limited", "timeout", "unreachable", "server_error", "client_error",
@@ -99,6 +103,8 @@ def fetch(request: urllib.request.Request, timeout: float, shown: str,
             return bytes(answer.read())
     except urllib.error.HTTPError as exc:
         raise (refused or http_error)(exc, shown) from None
+    except http.client.HTTPException as exc:  # a truncated or malformed answer (IncompleteRead, LineTooLong, …)
+        raise ApiError("bad_response", f"{shown}: a broken answer: {type(exc).__name__}") from exc
     except TimeoutError as exc:
         raise ApiError("timeout", f"{shown}: no answer within {timeout:g} s") from exc
     except urllib.error.URLError as exc:
@@ -143,3 +149,21 @@ def number(document: dict[str, Any], *path: str) -> float:
         return float(value)
     except (TypeError, ValueError) as exc:
         raise ApiError("bad_response", f"field {'.'.join(path)} is not a number: {value!r}") from exc
+
+
+def offer(name: str, monthly: float, currency: str, vcpus: float, memory_gib: float, disk_gib: float,
+          included_gib: float | None, shown: str) -> Plan:  # fmt: skip
+    """A plan as a provider's API described it, checked before init writes it into a table: a name and currency that
+    are plain words, a price and a size that are finite and positive; ApiError("bad_response") otherwise, so the
+    caller falls back to asking."""
+    sizes = {"price": monthly, "vCPUs": vcpus, "memory": memory_gib, "disk": disk_gib}
+    wrong = [f"{what} {value!r}" for what, value in sizes.items() if not (0 < value < math.inf)]
+    if included_gib is not None and not 0 <= included_gib < math.inf:
+        wrong.append(f"traffic {included_gib!r}")
+    if not re.fullmatch(r"[\w.\-]{1,80}", name):
+        wrong.append(f"plan {name[:80]!r}")
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        wrong.append(f"currency {currency[:20]!r}")
+    if wrong or vcpus != int(vcpus):
+        raise ApiError("bad_response", f"{shown}: not a plan one can price: {', '.join(wrong) or f'vCPUs {vcpus!r}'}")
+    return Plan(name, monthly, currency, int(vcpus), memory_gib, disk_gib, included_gib)

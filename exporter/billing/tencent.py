@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter.billing import Plan, Reading
-from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, number
+from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, number, offer
 from exporter.config import ProviderApi
 
 KEY_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY")
@@ -148,10 +148,9 @@ def plan(api: Api, instance: str, region: str) -> Plan:
                                        "(PREPAID) instance's price is read")  # fmt: skip
     renewal = api.call("cvm", "InquiryPriceRenewInstances",
                        {"InstanceIds": [instance], "InstanceChargePrepaid": {"Period": 1}}, region)  # fmt: skip
-    return Plan(name=str(cvm.get("InstanceType") or instance),
-                monthly=number(renewal, "Price", "InstancePrice", "OriginalPrice"), currency="CNY",
-                vcpus=int(number(cvm, "CPU")), memory_gib=number(cvm, "Memory"),
-                disk_gib=number(cvm, "SystemDisk", "DiskSize"), included_gib=0.0)  # fmt: skip
+    return offer(str(cvm.get("InstanceType") or instance), number(renewal, "Price", "InstancePrice", "OriginalPrice"),
+                 "CNY", number(cvm, "CPU"), number(cvm, "Memory"), number(cvm, "SystemDisk", "DiskSize"), 0.0,
+                 "tencent cvm")  # fmt: skip
 
 
 def _bundle(api: Api, instance: str, region: str) -> Plan:
@@ -162,11 +161,13 @@ def _bundle(api: Api, instance: str, region: str) -> Plan:
     if not bundles:
         raise ApiError("not_found", f"tencent: the bundle {bundle_id!r} of {instance} is not listed any more")
     b = bundles[0]
-    price = (b.get("Price") or {}).get("InstancePrice") or {}
-    return Plan(name=bundle_id, monthly=number(b, "Price", "InstancePrice", "OriginalBundlePrice"),
-                currency=str(price.get("Currency") or "CNY"), vcpus=int(number(b, "CPU")),
-                memory_gib=number(b, "Memory"), disk_gib=number(b, "SystemDiskSize"),
-                included_gib=0.0 if b.get("TrafficUnlimited") else number(b, "MonthlyTraffic"))  # fmt: skip
+    price = b.get("Price")
+    inner = price.get("InstancePrice") if isinstance(price, dict) else None
+    currency = inner.get("Currency") if isinstance(inner, dict) else None
+    traffic = None if b.get("TrafficUnlimited") is True else number(b, "MonthlyTraffic")
+    return offer(bundle_id, number(b, "Price", "InstancePrice", "OriginalBundlePrice"), str(currency or "CNY"),
+                 number(b, "CPU"), number(b, "Memory"), number(b, "SystemDiskSize"), traffic,
+                 "tencent lighthouse DescribeBundles")  # fmt: skip
 
 
 def _one(answer: dict[str, Any], instance: str, region: str) -> dict[str, Any]:

@@ -230,6 +230,11 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
         ("COSTWARDEN_RECEIVER_HEARTBEAT_URL", "hc-ping.com/abc", "expected an http:// or https:// URL"),
         ("DIGEST_DAILY_AT", "٠٩:٣٠", "expected a time of day as HH:MM"),  # digits, but not ones the receiver reads
         ("COSTWARDEN_PROVIDER_SERVER", "my server", "expected the server's name"),
+        ("COSTWARDEN_PLAN_PRICE_MONTHLY", "nan", "expected a positive number"),
+        ("COSTWARDEN_PLAN_PRICE_MONTHLY", "0", "expected a positive number"),
+        ("COSTWARDEN_PLAN_PRICE_MONTHLY", "60 CNY", "expected the plan's monthly price"),
+        ("COSTWARDEN_EGRESS_INCLUDED_GIB", "-1", "or unlimited"),
+        ("COSTWARDEN_EGRESS_INCLUDED_GIB", "lots", "or unlimited"),
     ],
 )
 def test_each_bad_variable_gets_one_line_naming_it(variable: str, value: str, says: str) -> None:
@@ -238,6 +243,15 @@ def test_each_bad_variable_gets_one_line_naming_it(variable: str, value: str, sa
     (line,) = raised.value.lines
     shown = "(hidden)" if variable in compose.SECRET else repr(value)
     assert line.startswith(f".env: {variable}={shown}: ") and says in line
+
+
+def test_a_price_too_low_for_the_plan_is_the_prices_fault() -> None:
+    """Review finding: a Lighthouse plan at 7 CNY (less than its own disk) was blamed on COSTWARDEN_PLAN."""
+    with pytest.raises(compose.EnvError) as raised:
+        compose.check({"COSTWARDEN_PROVIDER": "lighthouse", "COSTWARDEN_PLAN": "general-2c2g-50g",
+                       "COSTWARDEN_PLAN_PRICE_MONTHLY": "7"})  # fmt: skip
+    (line,) = raised.value.lines
+    assert line.startswith(".env: COSTWARDEN_PLAN_PRICE_MONTHLY: ") and "disk_per_gib_month" in line
 
 
 def test_a_provider_needs_its_plan() -> None:

@@ -294,8 +294,11 @@ def test_a_tencent_key_pair_turns_the_billing_api_on_for_make_run_and_compose(tm
                           "ap-guangzhou", "--dir", str(tmp_path / "c"), "--no-test", "--api-url",
                           url]) == 0  # fmt: skip
     table = pricing.load(tmp_path / "c" / "pricing.yml")
-    assert (table.provider, table.api, table.provider_api.server, table.region, table.plan) == (
-        "lighthouse", "tencent", "lhins-abc123", "ap-guangzhou", "general-2c2g-50g")  # fmt: skip
+    assert (table.provider, table.api, table.provider_api.server, table.region) == (
+        "lighthouse", "tencent", "lhins-abc123", "ap-guangzhou")  # fmt: skip
+    assert (
+        table.plan_price.monthly == pricing.resolve({"provider": "lighthouse", "plan": table.plan}).plan_price.monthly
+    )
     secrets = (tmp_path / "c" / "secrets.env").read_text()
     assert "TENCENTCLOUD_SECRET_ID=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE\n" in secrets
     assert "AKID" not in (tmp_path / "c" / "pricing.yml").read_text()
@@ -342,7 +345,7 @@ def test_an_alibaba_key_reads_the_plan_and_its_list_price_instead_of_asking(tmp_
                                "--instance", SWAS_LISTED, "--dir", str(tmp_path / "c")], cwd=ROOT,
                               input="\n\n\nconsole\n", capture_output=True, text=True, timeout=60)  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
-        assert ("swas.s2.c2m2s50b4t04 — 2 vCPU, 2 GiB, 50 GB disk, 400 GB of traffic a month, 79 CNY a month (list "
+        assert ("swas.s2.c2m2s50b4t04 — 2 vCPU, 2 GiB, 50 GB disk, 400 GB traffic a month, 79 CNY a month (list "
                 "price" in done.stdout)  # fmt: skip
         assert "What this server costs a month, in CNY [79]" in done.stdout  # offered, the user pressed Enter
         table = pricing.load(tmp_path / "c" / "pricing.yml")
@@ -352,14 +355,19 @@ def test_an_alibaba_key_reads_the_plan_and_its_list_price_instead_of_asking(tmp_
             "alibaba", SWAS_LISTED, "cn-hangzhou", url)  # fmt: skip
         assert fake.actions[-2:] == ["ListInstances", "ListPlans"]
         # A plan no longer listed: said, and the price is asked as before (--yes without a price stops).
-        with pytest.raises(SystemExit, match="--monthly-price"):
-            init.main(
-                ["--yes", "--sys-root", str(root), *key, "--instance", SWAS_RETIRED, "--dir", str(tmp_path / "d")]
-            )
+        retired = subprocess.run([sys.executable, "-m", "stack", "init", "--yes", "--sys-root", str(root), *key,
+                                  "--instance", SWAS_RETIRED, "--dir", str(tmp_path / "d")], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert retired.returncode == 1 and "--monthly-price" in retired.stderr
+        assert "'swas.s1.c1m1s20b1t01' of 7c3f0a9e2b1d4c58a6e1f0b2d3c4e5f6 is not sold in cn-hangzhou" in retired.stdout
         assert not (tmp_path / "d").exists()
         assert init.main(["--yes", "--sys-root", str(root), *key, "--instance", SWAS_RETIRED, "--monthly-price", "34",
                           "--dir", str(tmp_path / "e")]) == 0  # fmt: skip
         assert pricing.load(tmp_path / "e" / "pricing.yml").plan_price.monthly == 34
+        usd = subprocess.run([sys.executable, "-m", "stack", "init", "--yes", "--sys-root", str(root), *key,
+                              "--instance", SWAS_LISTED, "--currency", "USD", "--dir", str(tmp_path / "u")], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert usd.returncode == 1 and "Alibaba Cloud prices it in CNY, the table is in USD" in usd.stdout
         # A wrong key: the API's own words, in the user's language, and still nothing guessed.
         zh = ["--api-key-id", ALIBABA_ID, "--api-key-secret", "wrong", "--region", "cn-hangzhou", "--api-url", url,
               "--no-test", "--language", "zh", "--instance", SWAS_LISTED]  # fmt: skip
@@ -408,3 +416,78 @@ def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(tmp_
                                 text=True, timeout=60)  # fmt: skip
         assert hourly.returncode == 1 and "ins-1hourly is billed POSTPAID_BY_HOUR" in hourly.stdout
         assert "--monthly-price" in hourly.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [("OriginPrice", "NaN", "price nan"), ("OriginPrice", 0, "price 0.0"), ("Currency", "CNY\nX=1", "currency"),
+     ("Core", "inf", "vCPUs inf"), ("PlanId", "swas.s2.c2m2s50b4t04", "")],
+)  # fmt: skip
+def test_what_the_price_api_answers_is_checked_before_it_is_offered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object, says: str
+) -> None:
+    """Review findings: NaN, 0 or a currency with a newline from the API became a traceback, a silently kept preset
+    or a broken table; now each is a bad answer, said, and the price asked for."""
+    from tests.support.fakes.providers import ALIBABA_ID, ALIBABA_SECRET, SWAS_LISTED, FakeAlibaba
+
+    fake = FakeAlibaba()
+    fake.plans[1][field] = value
+    root = sys_root(tmp_path, "Alibaba Cloud", "Alibaba Cloud ECS", 2_000_000)
+    with serve_in_thread(fake.app()) as url:
+        args = ["--yes", "--sys-root", str(root), "--api-key-id", ALIBABA_ID, "--api-key-secret", ALIBABA_SECRET,
+                "--instance", SWAS_LISTED, "--region", "cn-hangzhou", "--api-url", url, "--no-test", "--language",
+                "en", "--dir", str(tmp_path / "c")]  # fmt: skip
+        if not says:  # the plan as listed: taken, at the plan's own size rather than what the kernel shows
+            assert init.main(args) == 0
+            table = pricing.load(tmp_path / "c" / "pricing.yml")
+            assert (table.plan_price.monthly, table.machine.memory_gib, table.machine.disk_gib) == (79, 2, 50)
+            return
+        with pytest.raises(SystemExit, match="--monthly-price"):
+            init.main(args)
+    out = capsys.readouterr().out
+    assert "Could not read the plan from the API (alibaba swas ListPlans: not a plan one can price:" in out
+    assert says in out and not (tmp_path / "c").exists()
+
+
+def test_the_lookup_never_puts_another_plans_price_on_a_preset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review findings: a 4c4g bundle's price was written onto a 2c4g preset; an unlimited bundle kept the preset's
+    0.8 CNY/GB overage; a Hong Kong instance got a mainland plan; a price in another currency was taken as CNY."""
+    root = sys_root(tmp_path, "Tencent Cloud", "CVM", 2_000_000)
+    fake = FakeTencent()
+    fake.bundles[LHINS_RAISED] |= {"CPU": 4, "Memory": 4, "SystemDiskSize": 80}
+    with serve_in_thread(fake.app()) as url:
+        key = ["--yes", "--sys-root", str(root), "--api-key-id", TENCENT_ID, "--api-key-secret", TENCENT_KEY,
+               "--region", "ap-guangzhou", "--api-url", url, "--no-test", "--language", "en"]  # fmt: skip
+        assert init.main([*key, "--instance", LHINS_RAISED, "--dir", str(tmp_path / "other")]) == 0
+        other = pricing.load(tmp_path / "other" / "pricing.yml")
+        assert (
+            other.plan_price.monthly
+            == pricing.resolve({"provider": "lighthouse", "plan": other.plan}).plan_price.monthly
+        )
+        assert (
+            "says this instance is bundle2025_gen_02 (4 vCPU, 4 GiB, 80 GB), not the size of" in capsys.readouterr().out
+        )
+        fake.bundles[LHINS] |= {"TrafficUnlimited": True}
+        assert init.main([*key, "--instance", LHINS, "--dir", str(tmp_path / "unlimited")]) == 0
+        unlimited = pricing.load(tmp_path / "unlimited" / "pricing.yml")
+        assert (unlimited.plan_price.monthly, unlimited.egress.included_gib, unlimited.egress.overage_per_gib) == (
+            60, 0, 0)  # fmt: skip
+        assert "and 500 GB traffic; Tencent Cloud says 60 CNY and unlimited today" in capsys.readouterr().out
+        env = tmp_path / ".env"
+        assert init.main([*key, "--instance", LHINS, "--target", "compose", "--env-file", str(env)]) == 0
+        values = compose.check(dict(line.split("=", 1) for line in env.read_text().splitlines()
+                                    if "=" in line and not line.startswith("#")))  # fmt: skip
+        assert values["COSTWARDEN_EGRESS_INCLUDED_GIB"] == "unlimited"
+        assert pricing.resolve(yaml.safe_load(compose.pricing_config(values))).egress.overage_per_gib == 0
+        hk = [*key[:7], "--region", "ap-hongkong", *key[9:]]
+        assert init.main([*hk, "--instance", LHINS, "--dir", str(tmp_path / "hk")]) == 0
+        assert pricing.load(tmp_path / "hk" / "pricing.yml").plan == "hk-2c2g-50g"
+        fake.bundles[LHINS]["Price"]["InstancePrice"]["Currency"] = "USD"
+        capsys.readouterr()
+        assert init.main([*key, "--instance", LHINS, "--dir", str(tmp_path / "usd")]) == 0
+        assert "plan_price" not in (tmp_path / "usd" / "pricing.yml").read_text()
+        assert "Tencent Cloud prices it in USD, the table is in CNY: its price is not used." in capsys.readouterr().out
+        with pytest.raises(SystemExit, match="--api-url"):
+            init.main([*key, "--instance", LHINS, "--api-url", "notaurl", "--dir", str(tmp_path / "bad")])

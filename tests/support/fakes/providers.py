@@ -279,6 +279,7 @@ class FakeTencent:
     fail: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     ready: bool = True
+    bundles: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: dict(v) for k, v in TENCENT_BUNDLES.items()})
 
     def _error(self, code: str, message: str) -> web.Response:
         return web.json_response({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "req-1"}})
@@ -372,11 +373,11 @@ class FakeTencent:
         if action == "DescribeInstances" and version == "2020-03-24":
             found = [{"InstanceId": i, "BundleId": b["BundleId"], "CPU": 2, "Memory": 2, "Zone": "ap-guangzhou-3",
                       "InstanceChargeType": "PREPAID", "InstanceState": "RUNNING"}
-                     for i, b in TENCENT_BUNDLES.items() if i in ids]  # fmt: skip
+                     for i, b in self.bundles.items() if i in ids]  # fmt: skip
             return self._ok({"TotalCount": len(found), "InstanceSet": found})
         if action == "DescribeBundles":
             wanted = params.get("BundleIds") or []
-            bundles = [b for b in TENCENT_BUNDLES.values() if b["BundleId"] in wanted]
+            bundles = [b for b in self.bundles.values() if b["BundleId"] in wanted]
             if wanted and not bundles:
                 return self._error("InvalidParameter.BundleIdNotFound", "The bundle is not found.")
             return self._ok({"TotalCount": len(bundles), "BundleSet": bundles})
@@ -441,6 +442,7 @@ class FakeAlibaba:
     nonces: set[str] = field(default_factory=set)
     cycles: list[str] = field(default_factory=list)
     calls: dict[str, list[float]] = field(default_factory=dict)
+    plans: list[dict[str, Any]] = field(default_factory=lambda: [dict(p) for p in SWAS_PLANS])
 
     def _throttled(self, action: str) -> bool:
         now = time.monotonic()
@@ -525,7 +527,7 @@ class FakeAlibaba:
             return web.json_response({"RequestId": "req-1", "TotalCount": len(found), "PageNumber": 1,
                                       "PageSize": 10, "Instances": found})  # fmt: skip
         if action == "ListPlans":
-            return web.json_response({"RequestId": "req-1", "Plans": list(SWAS_PLANS)})
+            return web.json_response({"RequestId": "req-1", "Plans": self.plans})
         if action == "ListInstancesTrafficPackages":
             if not request.query.get("RegionId"):
                 return self._error(400, "MissingParameter", "RegionId")
