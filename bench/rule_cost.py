@@ -56,8 +56,8 @@ def history(cgroups: int, now: float) -> engine.Points:
     # offset d x 24h - 30m (hourly means) and - 1h30m (envelopes), for evaluations in the next few minutes
     around_offsets = [t for d in range(1, 8) for t in _minutes(now, d * 1440 - 20, d * 1440 - 100)]
     week_ago = _minutes(now, 7 * 1440 + 10, 7 * 1440 - 30)
-    # offset d x 24h + 3h (the days' highest and lowest, for the levels seen this week)
-    days_3h_ago = [t for d in range(7) for t in _minutes(now, d * 1440 + 190, d * 1440 + 150)]
+    # offset d x 24h + 18h (the 12-hour envelopes around this time of day, for the levels seen this week)
+    days_18h_ago = [t for d in range(7) for t in _minutes(now, d * 1440 + 1100, d * 1440 + 1060)]
     out: engine.Points = [
         ("costwarden_plan_price_per_hour", host, [(t, 0.00893) for t in recent]),
         ("costwarden_info", {**host, "currency": "USD"}, [(t, 1.0) for t in recent]),
@@ -78,8 +78,8 @@ def history(cgroups: int, now: float) -> engine.Points:
             out.append((f"{RULE}:avg1h", labels, [(t, level) for t in sorted({*day, *around_offsets})]))
             for name in ("max3h", "min3h"):
                 out.append((f"{RULE}:{name}", labels, [(t, level) for t in sorted({*day, *around_offsets})]))
-            for name in ("max1d", "min1d"):
-                out.append((f"{RULE}:{name}", labels, [(t, level) for t in days_3h_ago]))
+            for name in ("max12h", "min12h"):
+                out.append((f"{RULE}:{name}", labels, [(t, level) for t in days_18h_ago]))
             out.append((f"{RULE}:avg1d", labels, [(t, level) for t in week_ago]))
     return out
 
