@@ -1,10 +1,11 @@
 """`costwarden init`: from a fresh clone to a first message on the phone in a few questions (or flags).
 
 It reads what this machine is (the DMI vendor and product the provider's hypervisor reports, cores, memory, disk; no
-network needed), proposes the matching provider preset and plan, asks the budget and the language, walks through one
-channel (Telegram: paste the token, send your bot a message, the chat is found with getUpdates; WeCom, DingTalk,
-Feishu: paste the robot's address and secret), writes the configs for `make run` (data/config/) or `.env` for
-compose, sends a test message through the channel, and says what happens when.
+network needed), proposes the matching provider preset and plan (on Tencent and Alibaba, given a read-only key and
+the instance, the plan and its list price as the provider sells it today), asks the budget and the language, walks
+through one channel (Telegram: paste the token, send your bot a message, the chat is found with getUpdates; WeCom,
+DingTalk, Feishu: paste the robot's address and secret), writes the configs for `make run` (data/config/) or `.env`
+for compose, sends a test message through the channel, and says what happens when.
 """
 
 from __future__ import annotations
