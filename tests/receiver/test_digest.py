@@ -359,12 +359,17 @@ async def test_two_receivers_on_one_outbox_send_it_once(stack: tuple[Settings, A
 
 
 async def test_the_served_receiver_delivers_a_missed_digest(tmp_path: Path, calm_url: str) -> None:
-    """The real app: a schedule recorded as running since yesterday, so today's time has passed unsent."""
+    """The real app: a schedule recorded as running since yesterday, so today's time has passed unsent. The daily time
+    is three hours ago wherever the clock stands (at 09:00 Berlin it failed from 09:00 to 09:15, the digest due minutes
+    ago and not yet late: CI ran at 09:07)."""
+    from zoneinfo import ZoneInfo
+
     from aiohttp.test_utils import TestClient, TestServer
 
     from receiver.app import create_app
 
-    cfg = settings(tmp_path, calm_url)
+    at = (datetime.now(ZoneInfo(ZONE)) - timedelta(hours=3)).strftime("%H:%M")
+    cfg = settings(tmp_path, calm_url, digest={"timezone": ZONE, "daily": {"at": at}})
     outbox = Outbox(cfg.outbox_path, 3600)
     await outbox.open()
     await outbox.write(digests.schedule_since, "digest:day", time.time() - 2 * 86400)
