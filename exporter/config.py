@@ -298,6 +298,11 @@ def plan_price(raw: dict[str, Any], monthly: float) -> dict[str, float]:
     return {"hourly": round(monthly / resolve(raw).hours_per_month, 6), "monthly": monthly}
 
 
+def included_egress(gib: float | None) -> dict[str, float]:
+    """The `egress` of a plan that includes `gib` a month (None: unlimited, so nothing is billed beyond it)."""
+    return {"included_gib": 0, "overage_per_gib": 0} if gib is None else {"included_gib": gib}
+
+
 def resolve(raw: dict[str, Any], source: str = "<embedded default>") -> PricingTable:
     """Merge a user's raw table over its preset and validate the result; raise ConfigError naming `source`."""
     presets = _presets()

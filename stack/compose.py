@@ -83,41 +83,32 @@ def _plan(value: str, env: Mapping[str, str]) -> str:
                      "needs a pricing table of your own, which compose does not take yet)")  # fmt: skip
 
 
-def _budget(value: str, env: Mapping[str, str]) -> str:
+def _amount(value: str, expected: str, out_of_range: str, zero: bool = False) -> str:
+    """A finite number (positive, or with `zero` also 0): `expected` when it is not a number at all."""
     try:
         number = float(value)
     except ValueError:
-        raise ValueError("expected a number in the plan's currency, e.g. 10 or 12.50 (no currency sign); "
-                         "empty for no budget alerts") from None  # fmt: skip
-    if not number > 0 or number == float("inf"):
-        raise ValueError("expected a positive number; empty for no budget alerts")
+        raise ValueError(expected) from None
+    if not (number >= 0 if zero else number > 0) or number == float("inf"):  # NaN fails both comparisons
+        raise ValueError(out_of_range)
     return value
+
+
+def _budget(value: str, env: Mapping[str, str]) -> str:
+    return _amount(value, "expected a number in the plan's currency, e.g. 10 or 12.50 (no currency sign); empty for "
+                   "no budget alerts", "expected a positive number; empty for no budget alerts")  # fmt: skip
 
 
 def _price(value: str, env: Mapping[str, str]) -> str:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(
-            "expected the plan's monthly price, e.g. 60 or 59.5 (no currency sign); empty: the preset's"
-        ) from None
-    if not 0 < number < float("inf"):
-        raise ValueError("expected a positive number; empty: the preset's")
-    return value
+    return _amount(value, "expected the plan's monthly price, e.g. 60 or 59.5 (no currency sign); empty: the preset's",
+                   "expected a positive number; empty: the preset's")  # fmt: skip
 
 
 def _traffic(value: str, env: Mapping[str, str]) -> str:
     if value == "unlimited":
         return value
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(
-            "expected the GB a month the plan includes, e.g. 500, or unlimited; empty: the preset's"
-        ) from None
-    if not 0 <= number < float("inf"):
-        raise ValueError("expected zero or a positive number, or unlimited; empty: the preset's")
-    return value
+    return _amount(value, "expected the GB a month the plan includes, e.g. 500, or unlimited; empty: the preset's",
+                   "expected zero or a positive number, or unlimited; empty: the preset's", zero=True)  # fmt: skip
 
 
 def _provider_token(value: str, env: Mapping[str, str]) -> str:
@@ -342,7 +333,7 @@ def receiver_config(values: Mapping[str, str]) -> str:
 
 
 def pricing_config(values: Mapping[str, str]) -> str:
-    from exporter.config import plan_price  # the image's exporter
+    from exporter.config import included_egress, plan_price  # the image's exporter
 
     config: dict[str, object] = {"provider": values.get("COSTWARDEN_PROVIDER") or "digitalocean",
                                  "plan": values.get("COSTWARDEN_PLAN") or "s-1vcpu-1gb"}  # fmt: skip
@@ -351,10 +342,8 @@ def pricing_config(values: Mapping[str, str]) -> str:
     if values.get("COSTWARDEN_PLAN_PRICE_MONTHLY"):  # the provider's price today, where it differs from the preset's
         config["plan_price"] = plan_price(dict(config), float(values["COSTWARDEN_PLAN_PRICE_MONTHLY"]))
     included = values.get("COSTWARDEN_EGRESS_INCLUDED_GIB")
-    if included == "unlimited":  # nothing is billed beyond it
-        config["egress"] = {"included_gib": 0, "overage_per_gib": 0}
-    elif included:
-        config["egress"] = {"included_gib": float(included)}
+    if included:
+        config["egress"] = included_egress(None if included == "unlimited" else float(included))
     if values.get("COSTWARDEN_BILLING_TIMEZONE"):
         config["billing"] = {"timezone": values["COSTWARDEN_BILLING_TIMEZONE"]}
     if values.get("COSTWARDEN_PROVIDER_REGION"):

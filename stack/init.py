@@ -34,7 +34,7 @@ from exporter.actions.diagnostics import printable
 from exporter.billing import Plan, alibaba, tencent
 from exporter.billing.client import ApiError
 from exporter.billing.poller import SIGNED
-from exporter.config import ConfigError, PricingTable, ProviderApi, plan_price, preset_names, resolve
+from exporter.config import ConfigError, PricingTable, ProviderApi, included_egress, plan_price, preset_names, resolve
 from receiver.settings import Settings, SettingsError, load
 from stack import compose
 from stack.render import ROOT
@@ -58,12 +58,12 @@ KEY_PAIR = {"lighthouse": _TENCENT, "tencent": _TENCENT, "alibaba": ("alibaba", 
 """Providers whose billing API init offers to poll: (api, name, key kind, instance id example). The key pair's
 variables are the exporter's own (`SIGNED[api].KEY_ENV`); Tencent's pair is checked as compose checks it."""
 PLAN_LOOKUP: dict[str, Callable[[Any, str, str], Plan]] = {"alibaba": alibaba.plan, "tencent": tencent.plan}
-LOOKUP_TIMEOUT = 8.0
-"""Seconds per call of the plan lookup (two or three calls): a person is waiting; the poller's 20 s is for a
-background thread."""
 """APIs that tell an instance's plan and its list price, asked at init instead of a price typed in: an Alibaba Simple
 Application Server, a Tencent Lighthouse bundle or monthly CVM. Not yet: ECS, and CVM by the hour (their price is
 the instance type, image, disks and bandwidth priced one by one)."""
+LOOKUP_TIMEOUT = 8.0
+"""Seconds per call of the plan lookup (two or three calls): a person is waiting; the poller's 20 s is for a
+background thread."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +148,7 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
         config = {"provider": a.provider, "plan": a.plan}
         if a.monthly_price is not None:  # the provider's API says the plan costs otherwise: its word wins
             config["plan_price"] = plan_price(dict(config), a.monthly_price)
-            unlimited = {"included_gib": 0, "overage_per_gib": 0}  # nothing is billed beyond an unlimited plan
-            config["egress"] = unlimited if a.included_gib is None else {"included_gib": a.included_gib}
+            config["egress"] = included_egress(a.included_gib)
     else:
         price = a.monthly_price or 0.0
         m = a.size or machine
@@ -312,11 +311,11 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
         _key_pair(args, a, KEY_PAIR[provider], ask, t)
         if provider in presets or not args.monthly_price:  # a price given is the user's word
             found = _plan_found(a, KEY_PAIR[provider][1], provider in presets, say, t)
+    size = Machine(machine.vendor, machine.product, found.vcpus, found.memory_gib, found.disk_gib) if found else None
     if provider in presets:
         plans = presets[provider]
         hk = a.region == "ap-hongkong"  # Lighthouse's Hong Kong bundles have their own traffic and overage
         among = [p for p in plans if p.startswith("hk-") == hk] if provider == "lighthouse" and a.region else plans
-        size = found and Machine(machine.vendor, machine.product, found.vcpus, found.memory_gib, found.disk_gib)
         proposed = guess_plan(provider, size or machine, among) or plans[0]
         plan = args.plan or ask(t("ask_plan", known=", ".join(plans)), proposed)
         by_case = {p.lower(): p for p in plans}
@@ -334,8 +333,7 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
             say(t("plan_other_currency", provider=KEY_PAIR[provider][1], found=found.currency, ours=args.currency))
             found = None
         if found:
-            a.currency, a.included_gib = found.currency, found.included_gib
-            a.size = Machine(machine.vendor, machine.product, found.vcpus, found.memory_gib, found.disk_gib)
+            a.currency, a.included_gib, a.size = found.currency, found.included_gib, size
         offered = _figure(found.monthly) if found else ""
         a.monthly_price = _number(args.monthly_price or ask(t("ask_monthly", currency=a.currency), offered),
                                   "what_monthly", t)  # fmt: skip
