@@ -15,7 +15,7 @@ help:
 	@echo "sudo make uninstall - stop and remove them, keeping your configs and data (ARGS=--purge removes those too)"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest (all but the slow tests)"
 	@echo "make test-compose - docker compose up for real (engine, images, healthchecks, a demo alert), then down -v"
-	@echo "make test-slow - the minutes-long tests: the scenario corpus through promtool, the end-to-end pipeline"
+	@echo "make test-slow - the minutes-long tests: the scenario corpus through promtool, the end-to-end pipeline, dashboards on replayed data, installs (venvs, a Debian under systemd)"
 	@echo "make bench  - benchmarks: exporter vs node_exporter, receiver intake vs bare aiohttp, prompt size, delivery, charts (draw time, RSS, page latency on/off), diagnostics vs ps/find, detection (synthetic + NAB), rule evaluation cost, faults (kill -9, burst, idle connections, disk full), grounding (corpus precision/recall, end to end)"
 
 $(STAMP): pyproject.toml
@@ -72,7 +72,8 @@ unit: deps test-tools
 
 test: lint typecheck unit
 
-# The minutes-long tests (the scenario corpus through promtool, the end-to-end pipeline); CI runs them after `make test`.
+# The minutes-long tests (the scenario corpus through promtool, the end-to-end pipeline, dashboards on replayed data,
+# installs into venvs and a booted Debian); CI runs them after `make test`.
 test-slow: deps slow-tools
 	$(VENV)/bin/pytest -q -m "slow and not compose"
 

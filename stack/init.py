@@ -54,13 +54,16 @@ CURRENCY = {"alibaba": "CNY", "tencent": "CNY"}
 CHANNELS = ("console", "telegram", "wecom", "dingtalk", "feishu")
 ROBOT_SECRET = {"dingtalk": "加签 (SEC…)", "feishu": "签名校验"}
 _TENCENT = ("tencent", "Tencent Cloud", "CAM", "lhins-…")
-KEY_PAIR = {"lighthouse": _TENCENT, "tencent": _TENCENT, "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "2ad1ae67…")}
+KEY_PAIR = {
+    "lighthouse": _TENCENT,
+    "tencent": _TENCENT,
+    "alibaba": ("alibaba", "Alibaba Cloud", "RAM", "i-bp1…, 2ad1ae67…"),
+}
 """Providers whose billing API init offers to poll: (api, name, key kind, instance id example). The key pair's
 variables are the exporter's own (`SIGNED[api].KEY_ENV`); Tencent's pair is checked as compose checks it."""
 PLAN_LOOKUP: dict[str, Callable[[Any, str, str], Plan]] = {"alibaba": alibaba.plan, "tencent": tencent.plan}
 """APIs that tell an instance's plan and its list price, asked at init instead of a price typed in: an Alibaba Simple
-Application Server, a Tencent Lighthouse bundle or monthly CVM. Not yet: ECS, and CVM by the hour (their price is
-the instance type, image, disks and bandwidth priced one by one)."""
+Application Server or ECS instance, a Tencent Lighthouse bundle or monthly CVM. Not yet: CVM by the hour."""
 LOOKUP_TIMEOUT = 8.0
 """Seconds per call of the plan lookup (two or three calls): a person is waiting; the poller's 20 s is for a
 background thread."""
@@ -164,12 +167,19 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
         if not a.plan:
             api["api"] = a.api  # a preset's provider names its own API
         if a.instance:
-            api["server"] = a.instance
             config["region"] = a.region
+        if _packaged(a):
+            api["server"] = a.instance
         if a.api_url:
             api["url"] = a.api_url
         config["provider_api"] = api
     return config
+
+
+def _packaged(a: Answers) -> bool:
+    """Whether the instance given is one whose traffic package the poll reads (provider_api.server): a CVM or ECS id
+    is given for its price alone, and as the server every poll would fail on it."""
+    return bool(a.instance) and SIGNED[a.api].packaged(a.instance)
 
 
 def receiver_config(a: Answers, audit: Path | None = None) -> dict[str, object]:
@@ -195,7 +205,8 @@ def env_file(a: Answers, example: str) -> str:
         "COSTWARDEN_BUDGET_MONTHLY": f"{a.budget:g}" if a.budget else "", "REPORT_LANGUAGE": a.language,
         "COSTWARDEN_PLAN_PRICE_MONTHLY": _figure(a.monthly_price) if corrected else "",
         "COSTWARDEN_EGRESS_INCLUDED_GIB": (_figure(a.included_gib) or "unlimited") if corrected else "",
-        "COSTWARDEN_PROVIDER_API": "true" if a.api else "false", "COSTWARDEN_PROVIDER_SERVER": a.instance,
+        "COSTWARDEN_PROVIDER_API": "true" if a.api else "false",
+        "COSTWARDEN_PROVIDER_SERVER": a.instance if _packaged(a) else "",
         "COSTWARDEN_PROVIDER_REGION": a.region,
         "TELEGRAM_CHAT_ID": a.chat_id, "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18), **a.secrets,
     }  # fmt: skip
@@ -544,7 +555,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--api-key-secret", dest="api_key_secret", help="its secret half")
     parser.add_argument(
         "--instance",
-        help="with a key: this instance's id (lhins-…, ins-…), for its traffic package and its plan's list price",
+        help="with a key: this instance's id (lhins-…, ins-…, i-…, a Simple Application Server's), for its plan's list "
+        "price and (Lighthouse, Simple Application Server) its traffic package",
     )
     parser.add_argument("--region", help="with --instance: its region (ap-guangzhou, cn-hangzhou, …)")
     parser.add_argument("--api-url", dest="api_url", help="the provider API's address if not its public one (a proxy)")

@@ -1,7 +1,8 @@
 """Alibaba Cloud OpenAPI, RPC style (docs/billing.md#alibaba-cloud): the account's balance and this month's bill (BSS
 2017-12-14 `QueryAccountBalance`, `QueryBillOverview`), a Simple Application Server's traffic package (SWAS
 2020-06-01 `ListInstancesTrafficPackages`) and, for `costwarden init`, its plan at list price (`ListInstances`,
-`ListPlans`), each a GET signed with signature version 1.0 (HMAC-SHA1).
+`ListPlans`; an ECS instance's with ECS 2014-05-26 `DescribeInstances`, `DescribeDisks` and `DescribeRenewalPrice` or
+`DescribePrice`), each a GET signed with signature version 1.0 (HMAC-SHA1).
 
 Amounts: the balance is a string in yuan (money available), bill items are numbers in the bill's currency, traffic is
 in bytes. Errors come back as HTTP 4xx/5xx with a JSON `Code`, mapped onto the poller's reasons.
@@ -27,8 +28,11 @@ from exporter.config import ProviderApi
 
 KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 """The variables Alibaba Cloud's own CLI and SDKs read; a RAM user's AccessKey with read-only billing and SWAS."""
-HOSTS = {"bss": "business.aliyuncs.com", "swas": "swas.{region}.aliyuncs.com"}
-VERSIONS = {"bss": "2017-12-14", "swas": "2020-06-01"}
+HOSTS = {"bss": "business.aliyuncs.com", "swas": "swas.{region}.aliyuncs.com", "ecs": "ecs.{region}.aliyuncs.com"}
+VERSIONS = {"bss": "2017-12-14", "swas": "2020-06-01", "ecs": "2014-05-26"}
+HOURS_A_MONTH = 730.0
+"""A pay-as-you-go ECS instance's hourly list price times this is its month, as the pricing table's own
+`hours_per_month` default turns a monthly price into an hourly one."""
 CODES = {
     "SignatureDoesNotMatch": "unauthorized",
     "IncompleteSignature": "unauthorized",
@@ -134,10 +138,19 @@ def _traffic(api: Api, instance: str, region: str) -> tuple[float, float]:
                                 "provider_api.server to the instance id")  # fmt: skip
 
 
+def packaged(instance: str) -> bool:
+    """Whether the instance has a traffic package the poll reads (`provider_api.server`): a Simple Application Server
+    does, an ECS instance (`i-…`) does not."""
+    return not instance.startswith("i-")
+
+
 def plan(api: Api, instance: str, region: str) -> Plan:
     """The plan a Simple Application Server runs on, at the price Alibaba lists it today: `ListInstances` names the
     instance's PlanId, `ListPlans` its monthly list price (`OriginPrice`, in the account's currency: CNY on aliyun.com,
-    USD on alibabacloud.com) and monthly traffic (`Flow`, GB). Both allow 10 calls a minute: init makes one each."""
+    USD on alibabacloud.com) and monthly traffic (`Flow`, GB). Both allow 10 calls a minute: init makes one each.
+    An ECS instance (`i-…`) is priced by `_ecs`."""
+    if instance.startswith("i-"):
+        return _ecs(api, instance, region)
     found = api.call("swas", "ListInstances", {"RegionId": region, "InstanceIds": json.dumps([instance])}, region)
     ours = [i for i in found.get("Instances") or [] if isinstance(i, dict) and i.get("InstanceId") == instance]
     if not ours:
@@ -151,3 +164,52 @@ def plan(api: Api, instance: str, region: str) -> Plan:
     flow = number(p, "Flow") if p.get("Flow") else None  # none (or 0): a plan billed by its bandwidth alone
     return offer(plan_id, number(p, "OriginPrice"), str(p.get("Currency") or "CNY"), number(p, "Core"),
                  number(p, "Memory"), number(p, "DiskSize"), flow, "alibaba swas ListPlans")  # fmt: skip
+
+
+def _ecs(api: Api, instance: str, region: str) -> Plan:
+    """An ECS instance at list price (`OriginalPrice`, before discounts, in `Currency`): a subscription (PrePaid) is
+    what renewing it for one month costs (`DescribeRenewalPrice` prices the instance as it is); pay-as-you-go is its
+    type, image, system disk and bandwidth priced for an hour (`DescribePrice`) times HOURS_A_MONTH. The size is the
+    instance's (`Memory` in MiB) and its system disk's (`DescribeDisks`). Traffic: a fixed bandwidth
+    (`PayByBandwidth`) is in the price, so unlimited; pay by traffic is billed per GB outside it, so none included."""
+    found = api.call("ecs", "DescribeInstances", {"RegionId": region, "InstanceIds": json.dumps([instance])}, region)
+    ours = [i for i in _listed(found, "Instances", "Instance") if i.get("InstanceId") == instance]
+    if not ours:  # a RAM user without ecs:DescribeInstances gets an empty list, not an error
+        raise ApiError("not_found", f"alibaba: no ECS instance {instance!r} in {region} (or the RAM user may not read "
+                                    "ECS: AliyunECSReadOnlyAccess)")  # fmt: skip
+    ecs = ours[0]
+    disks = _listed(api.call("ecs", "DescribeDisks", {"RegionId": region, "InstanceId": instance,
+                                                      "DiskType": "system"}, region), "Disks", "Disk")  # fmt: skip
+    if not disks:
+        raise ApiError("not_found", f"alibaba: ECS {instance} has no system disk in DescribeDisks")
+    disk = disks[0]
+    bandwidth = ecs.get("InternetChargeType") == "PayByBandwidth"
+    if ecs.get("InstanceChargeType") == "PrePaid":
+        price = api.call("ecs", "DescribeRenewalPrice", {"RegionId": region, "ResourceId": instance,
+                                                         "PriceUnit": "Month", "Period": "1"}, region)  # fmt: skip
+        hours = 1.0
+    else:
+        params = {"RegionId": region, "ResourceType": "instance", "PriceUnit": "Hour", "Period": "1",
+                  "InstanceType": str(ecs.get("InstanceType")), "ImageId": str(ecs.get("ImageId")),
+                  "ZoneId": str(ecs.get("ZoneId")), "InstanceNetworkType": str(ecs.get("InstanceNetworkType") or "vpc"),
+                  "IoOptimized": "none" if ecs.get("IoOptimized") is False else "optimized",  # a boolean here
+                  "InternetChargeType": "PayByBandwidth" if bandwidth else "PayByTraffic",
+                  "InternetMaxBandwidthOut": f"{number(ecs, 'InternetMaxBandwidthOut'):.0f}",
+                  "SystemDisk.Category": str(disk.get("Category")),
+                  "SystemDisk.Size": f"{number(disk, 'Size'):.0f}"}  # fmt: skip
+        if disk.get("Category") == "cloud_essd" and disk.get("PerformanceLevel"):  # ESSD only: PL0 … PL3
+            params["SystemDisk.PerformanceLevel"] = str(disk["PerformanceLevel"])
+        price = api.call("ecs", "DescribePrice", params, region)
+        hours = HOURS_A_MONTH
+    monthly = number(price, "PriceInfo", "Price", "OriginalPrice") * hours
+    currency = str(price["PriceInfo"]["Price"].get("Currency") or "CNY")  # a dict: number() went through it
+    return offer(str(ecs.get("InstanceType") or instance), monthly, currency, number(ecs, "Cpu"),
+                 number(ecs, "Memory") / 1024, number(disk, "Size"), None if bandwidth else 0.0,
+                 "alibaba ecs")  # fmt: skip
+
+
+def _listed(answer: dict[str, Any], wrapper: str, key: str) -> list[dict[str, Any]]:
+    """ECS's lists: `{"Instances": {"Instance": [...]}}`, the entries that are objects."""
+    inner = answer.get(wrapper)
+    items = inner.get(key) if isinstance(inner, dict) else None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []

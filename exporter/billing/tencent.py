@@ -133,6 +133,12 @@ def _traffic(api: Api, instance: str, region: str) -> tuple[float, float]:
                                 "to the instance id (lhins-…)")  # fmt: skip
 
 
+def packaged(instance: str) -> bool:
+    """Whether the instance has a traffic package the poll reads (`provider_api.server`): a Lighthouse instance does,
+    a CVM (`ins-…`) does not."""
+    return instance.startswith("lhins-")
+
+
 def plan(api: Api, instance: str, region: str) -> Plan:
     """An instance's plan at today's list price (before discounts): a Lighthouse bundle's monthly price and traffic
     (`OriginalBundlePrice`, `MonthlyTraffic`), or what renewing a monthly (PREPAID) CVM for one month costs

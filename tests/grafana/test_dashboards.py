@@ -95,6 +95,8 @@ def query(url: str, expr: str, end: float) -> list[dict[str, Any]]:
     return list(body["data"]["result"])
 
 
+# Against two scenarios backfilled and their recording rules replayed (about 2.5 minutes): `make test-slow`.
+@pytest.mark.slow
 @pytest.mark.parametrize(("uid", "title", "expr"), list(targets()), ids=lambda v: str(v)[:60])
 def test_every_panel_query_returns_data(prometheus: tuple[str, float], uid: str, title: str, expr: str) -> None:
     url, end = prometheus
@@ -102,6 +104,7 @@ def test_every_panel_query_returns_data(prometheus: tuple[str, float], uid: str,
     assert query(url, concrete, end), f"{uid} / {title}: no data for {concrete}"
 
 
+@pytest.mark.slow
 def test_variable_queries_find_values(prometheus: tuple[str, float]) -> None:
     url, end = prometheus
     for dashboard in DASHBOARDS.values():

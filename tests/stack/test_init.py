@@ -418,6 +418,83 @@ def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(tmp_
         assert "--monthly-price" in hourly.stderr
 
 
+def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(tmp_path: Path) -> None:
+    """An ECS instance (i-…): a subscription is what renewing it for a month costs (DescribeRenewalPrice), pay-as-you-go
+    its type, image, system disk and bandwidth priced for an hour (DescribePrice) times 730; the size is the instance's
+    and its system disk's. A fixed bandwidth is unlimited traffic; pay by traffic includes none."""
+    from tests.support.fakes.providers import (
+        ALIBABA_ID,
+        ALIBABA_SECRET,
+        ECS_DISK_HOURLY,
+        ECS_HOURLY,
+        ECS_HOURLY_PRICE,
+        ECS_PREPAID,
+        FakeAlibaba,
+    )
+
+    root = sys_root(tmp_path, "Alibaba Cloud", "Alibaba Cloud ECS", 4_000_000)
+    fake = FakeAlibaba()
+    with serve_in_thread(fake.app()) as url:
+        key = ["--yes", "--sys-root", str(root), "--api-key-id", ALIBABA_ID, "--api-key-secret", ALIBABA_SECRET,
+               "--region", "cn-hangzhou", "--api-url", url, "--no-test", "--language", "en"]  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "stack", "init", *key, "--instance", ECS_PREPAID, "--dir",
+                               str(tmp_path / "sub")], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert ("ecs.e-c1m2.large — 2 vCPU, 4 GiB, 40 GB disk, unlimited traffic a month, 99 CNY a month (list price"
+                in done.stdout)  # fmt: skip
+        assert fake.actions[-3:] == ["DescribeInstances", "DescribeDisks", "DescribeRenewalPrice"]
+        sub = pricing.load(tmp_path / "sub" / "pricing.yml")
+        assert (sub.currency, sub.plan_price.monthly, sub.machine.memory_gib, sub.machine.disk_gib) == (
+            "CNY",
+            99,
+            4,
+            40,
+        )
+        assert (sub.egress.included_gib, sub.egress.overage_per_gib) == (0, 0)
+
+        assert init.main([*key, "--instance", ECS_HOURLY, "--dir", str(tmp_path / "hourly")]) == 0
+        assert fake.actions[-3:] == ["DescribeInstances", "DescribeDisks", "DescribePrice"]
+        hourly = pricing.load(tmp_path / "hourly" / "pricing.yml")
+        want = (ECS_HOURLY_PRICE["ecs.g7.large"] + 60 * ECS_DISK_HOURLY["cloud_essd"]) * 730
+        assert hourly.plan_price.monthly == pytest.approx(want, abs=0.01)
+        assert (hourly.machine.vcpus, hourly.machine.memory_gib, hourly.machine.disk_gib) == (2, 8, 60)
+
+        # An id the key cannot see (another region, or a RAM user without ECS): said, and the price asked for.
+        unseen = subprocess.run([sys.executable, "-m", "stack", "init", *key, "--instance", "i-bp1nosuch0000000000",
+                                 "--dir", str(tmp_path / "unseen")], cwd=ROOT, capture_output=True, text=True,
+                                timeout=60)  # fmt: skip
+        assert unseen.returncode == 1 and "--monthly-price" in unseen.stderr
+        assert "no ECS instance 'i-bp1nosuch0000000000' in cn-hangzhou (or the RAM user may not read" in unseen.stdout
+
+
+@pytest.mark.parametrize("api", ["tencent", "alibaba"])
+def test_a_cvm_or_ecs_id_given_for_its_price_leaves_the_billing_poll_reading(tmp_path: Path, api: str) -> None:
+    """Found while adding ECS: the instance id given for the price was written as provider_api.server, the instance
+    whose traffic package the poller reads — a Lighthouse or Simple Application Server's. A CVM or ECS id has no such
+    package, so every poll failed ("no Lighthouse instance …") and the bill and balance were never read."""
+    from exporter.billing import poller
+    from tests.support.fakes.providers import ALIBABA_ID, ALIBABA_SECRET, ECS_PREPAID, FakeAlibaba
+
+    fake, key_id, secret, instance, region = {
+        "tencent": (FakeTencent(), TENCENT_ID, TENCENT_KEY, CVM_PREPAID, "ap-guangzhou"),
+        "alibaba": (FakeAlibaba(), ALIBABA_ID, ALIBABA_SECRET, ECS_PREPAID, "cn-hangzhou"),
+    }[api]
+    root = sys_root(tmp_path, "Tencent Cloud" if api == "tencent" else "Alibaba Cloud", "CVM", 2_000_000)
+    with serve_in_thread(fake.app()) as url:
+        assert init.main(["--yes", "--sys-root", str(root), "--provider", api, "--api-key-id", key_id,
+                          "--api-key-secret", secret, "--instance", instance, "--region", region, "--api-url", url,
+                          "--no-test", "--language", "en", "--dir", str(tmp_path / "c")]) == 0  # fmt: skip
+        table = pricing.load(tmp_path / "c" / "pricing.yml")
+        assert table.provider_api.server == ""
+        env = dict(line.split("=", 1) for line in (tmp_path / "c" / "secrets.env").read_text().splitlines())
+        poll = poller.build(table, env)
+        assert poll is not None
+        poll.poll_once()
+        up = {m.name: m.samples[0].value for m in poll.collect(table.currency) if m.samples}
+        assert up["costwarden_billing_up"] == 1.0 and up["costwarden_billing_month_to_date"] > 0
+
+
 @pytest.mark.parametrize(
     ("field", "value", "says"),
     [("OriginPrice", "NaN", "price nan"), ("OriginPrice", 0, "price 0.0"), ("Currency", "CNY\nX=1", "currency"),

@@ -20,6 +20,10 @@ ROOT = Path(__file__).parents[2]
 VENV = "opt/costwarden/venv"
 
 
+# Each of these builds a venv and pip-installs costwarden into it (30-100 s apiece): `make test-slow`.
+SLOW = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This tree and its dependencies as wheels (pip's cache after `make deps`): installs run offline, like a VPS
@@ -86,6 +90,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 ACCOUNTS = ("passwd", "group", "shadow", "gshadow")
 
 
+@SLOW
 def test_install_writes_every_file_with_its_owner_and_mode(installed: Path) -> None:
     files = tree(installed)
     expected_modes = {
@@ -124,6 +129,7 @@ def test_uninstall_knows_every_file_install_writes() -> None:
     assert {f.path.name for f in written if f.keep} | {"intake-token", "actions-token"} == set(KEPT)
 
 
+@SLOW
 def test_each_service_gets_its_own_system_user(installed: Path) -> None:
     passwd = (installed / "etc" / "passwd").read_text().splitlines()
     users = {line.split(":")[0]: line.split(":") for line in passwd}
@@ -135,6 +141,7 @@ def test_each_service_gets_its_own_system_user(installed: Path) -> None:
     assert {f"costwarden-{s}" for s in SERVICES} <= groups
 
 
+@SLOW
 def test_units_read_cleanly_by_systemd(installed: Path) -> None:
     """systemd-analyze verify: no unknown keys, bad values or specifiers. The one thing it cannot find here is the
     venv's python, which lives under the temporary root (tests/stack/test_systemd_boot.py verifies in place)."""
@@ -146,6 +153,7 @@ def test_units_read_cleanly_by_systemd(installed: Path) -> None:
     assert complaints == {f"{unit_name(s)}: {absent}" for s in ("exporter", "receiver")}
 
 
+@SLOW
 def test_rendered_configs_wire_the_installed_ports_and_rules(installed: Path) -> None:
     etc = installed / "etc" / "costwarden"
     prometheus = (etc / "prometheus.yml").read_text()
@@ -165,6 +173,7 @@ def test_rendered_configs_wire_the_installed_ports_and_rules(installed: Path) ->
     assert record["ports"] == {"exporter": 9877, "prometheus": 9190, "alertmanager": 9193, "receiver": 9095}
 
 
+@SLOW
 def test_install_again_upgrades_keeping_your_configs_and_a_bad_config_changes_nothing(
     tmp_path: Path, wheels: Path
 ) -> None:
@@ -204,6 +213,7 @@ def test_install_again_upgrades_keeping_your_configs_and_a_bad_config_changes_no
     assert (installed / VENV).stat().st_ino == venv
 
 
+@SLOW
 def test_uninstall_keeps_your_configs_and_data_and_purge_leaves_the_machine_as_it_was(
     tmp_path: Path, wheels: Path
 ) -> None:
@@ -276,6 +286,7 @@ def test_the_installer_needs_nothing_but_the_standard_library() -> None:
     assert shutil.which("systemd-sysusers"), "make test installs systemd's tools"
 
 
+@SLOW
 def test_a_prefix_of_its_own_under_a_strict_umask_and_a_relative_wheel_directory(tmp_path: Path, wheels: Path) -> None:
     """Review findings: a hardened shell's umask 077 left the venv unreadable to the services; a relative --wheels
     failed (pip runs from /); the wrapper and uninstall forgot --prefix; uninstall removed the whole prefix."""

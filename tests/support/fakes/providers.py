@@ -12,7 +12,8 @@
 - Tencent Cloud API 3.0 (FakeTencent, its own server): billing `DescribeAccountBalance`,
   `DescribeBillSummaryByProduct`, lighthouse `DescribeInstancesTrafficPackages`, TC3-HMAC-SHA256 verified.
 - Alibaba Cloud RPC (FakeAlibaba, its own server): BSS `QueryAccountBalance`, `QueryBillOverview`, SWAS
-  `ListInstancesTrafficPackages`, signature version 1.0 verified.
+  `ListInstancesTrafficPackages`, `ListInstances`, `ListPlans`, ECS `DescribeInstances`, `DescribeDisks`,
+  `DescribeRenewalPrice`, `DescribePrice`, signature version 1.0 verified.
 
 Every request needs the right token (`Authorization: Bearer <token>`; AWS: a SigV4 signature by the expected access
 key). `fail` is a list of failures to play before answering normally: "429", "500", "401", "slow" (3 s), "garbage".
@@ -423,6 +424,26 @@ SWAS_PLAN_OF = {
     SWAS_LISTED: "swas.s2.c2m2s50b4t04",
     SWAS_RETIRED: "swas.s1.c1m1s20b1t01",  # a plan no longer in ListPlans
 }
+ECS_PREPAID = "i-bp1prepaid00000000a1"
+ECS_HOURLY = "i-bp1hourly000000000b2"
+ECS_INSTANCES = {
+    ECS_PREPAID: {"InstanceType": "ecs.e-c1m2.large", "Cpu": 2, "Memory": 4096, "InstanceChargeType": "PrePaid",
+                  "InternetChargeType": "PayByBandwidth", "InternetMaxBandwidthOut": 3, "IoOptimized": True,
+                  "ImageId": "ubuntu_22_04_x64_20G_alibase_20240130.vhd", "ZoneId": "cn-hangzhou-i",
+                  "InstanceNetworkType": "vpc", "Status": "Running"},
+    ECS_HOURLY: {"InstanceType": "ecs.g7.large", "Cpu": 2, "Memory": 8192, "InstanceChargeType": "PostPaid",
+                 "InternetChargeType": "PayByTraffic", "InternetMaxBandwidthOut": 100, "IoOptimized": True,
+                 "ImageId": "aliyun_3_x64_20G_alibase_20240528.vhd", "ZoneId": "cn-hangzhou-j",
+                 "InstanceNetworkType": "vpc", "Status": "Running"},
+}  # fmt: skip
+ECS_DISKS = {ECS_PREPAID: ("cloud_essd_entry", 40, ""), ECS_HOURLY: ("cloud_essd", 60, "PL0")}
+"""Each instance's system disk: (Category, Size GiB, PerformanceLevel)."""
+ECS_HOURLY_PRICE = {"ecs.g7.large": 0.6210, "ecs.e-c1m2.large": 0.1730}
+"""Invented list prices, CNY an hour, for the fake's DescribePrice: the type, plus the disk per GiB below."""
+ECS_DISK_HOURLY = {"cloud_essd": 0.0013, "cloud_essd_entry": 0.0007, "cloud_efficiency": 0.0005}
+ECS_RENEWAL = {ECS_PREPAID: 99.0}
+"""A subscription's one-month renewal at list price, CNY."""
+ECS_ACTIONS = ("DescribeInstances", "DescribeDisks", "DescribeRenewalPrice", "DescribePrice")
 
 
 @dataclass
@@ -434,8 +455,12 @@ class FakeAlibaba:
     (yuan strings) and `QueryBillOverview` (`Data.Items.Item[]`), SWAS `ListInstancesTrafficPackages` (bytes;
     `InstanceIds` a JSON array string), `ListInstances` and `ListPlans` (the documented example plan; `OriginPrice`
     a number in one plan and a string in another, as the docs disagree; SWAS_RETIRED runs on a plan no longer
-    listed), each SWAS action 10 calls a minute as documented. `fail`: "throttle" (400 Throttling.User), "500"
-    (InternalError)."""
+    listed), each SWAS action 10 calls a minute as documented; ECS `DescribeInstances` (`Instances.Instance[]`, an
+    unknown id an empty list as for a RAM user without the right), `DescribeDisks` (`Disks.Disk[]`),
+    `DescribeRenewalPrice` (subscriptions only) and `DescribePrice` (every parameter the price depends on required and
+    checked, `SystemDisk.PerformanceLevel` refused but for ESSD, `IoOptimized` the strings `optimized`/`none`), prices
+    in `PriceInfo.Price` with `OriginalPrice`, `DiscountPrice` (the discount), `TradePrice`, `Currency`. `fail`:
+    "throttle" (400 Throttling.User), "500" (InternalError)."""
 
     fail: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
@@ -537,7 +562,60 @@ class FakeAlibaba:
             return web.json_response(
                 {"RequestId": "req-1", "InstanceTrafficPackageUsages": [u for u in usages if u["InstanceId"] in ids]}
             )
+        if action in ECS_ACTIONS:
+            if not request.query.get("RegionId"):
+                return self._error(400, "MissingParameter.RegionId", "RegionId is mandatory for this request.")
+            return self._ecs(action, request.query)
         return self._error(404, "InvalidAction.NotFound", f"Specified api {action} is not found")
+
+    def _ecs(self, action: str, q: Any) -> web.Response:
+        def price(original: float) -> web.Response:
+            discount = round(original * 0.15, 4)
+            return web.json_response({"RequestId": "req-1", "PriceInfo": {
+                "Price": {"Currency": "CNY", "OriginalPrice": original, "DiscountPrice": discount,
+                          "TradePrice": round(original - discount, 4),
+                          "DetailInfos": {"DetailInfo": [{"Resource": "instanceType", "OriginalPrice": original}]}},
+                "Rules": {"Rule": [{"RuleId": 587, "Description": "买满1年，立享官网价格8.5折优惠"}]}}})  # fmt: skip
+
+        if action == "DescribeInstances":
+            ids = json.loads(q.get("InstanceIds", "[]"))
+            found = [{"InstanceId": i, "RegionId": q["RegionId"], **spec} for i, spec in ECS_INSTANCES.items()
+                     if i in ids]  # fmt: skip
+            return web.json_response({"RequestId": "req-1", "TotalCount": len(found), "PageNumber": 1,
+                                      "PageSize": 10, "Instances": {"Instance": found}})  # fmt: skip
+        if action == "DescribeDisks":
+            disks = []
+            if q.get("InstanceId") in ECS_DISKS and q.get("DiskType") in ("system", "all", None):
+                category, size, level = ECS_DISKS[q["InstanceId"]]
+                disks.append({"DiskId": "d-bp1system", "InstanceId": q["InstanceId"], "Type": "system",
+                              "Category": category, "Size": size, "PerformanceLevel": level,
+                              "DiskChargeType": ECS_INSTANCES[q["InstanceId"]]["InstanceChargeType"]})  # fmt: skip
+            return web.json_response({"RequestId": "req-1", "TotalCount": len(disks), "Disks": {"Disk": disks}})
+        if action == "DescribeRenewalPrice":
+            if q.get("ResourceId") not in ECS_RENEWAL:
+                return self._error(400, "InvalidInstanceChargeType.ValueNotSupported", "The instance is not "
+                                                                                       "subscription.")  # fmt: skip
+            if (q.get("PriceUnit"), q.get("Period")) != ("Month", "1"):
+                return self._error(400, "InvalidPeriod", "The specified period is not valid.")
+            return price(ECS_RENEWAL[q["ResourceId"]])
+        # DescribePrice, for an hour of pay-as-you-go
+        required = ("InstanceType", "ImageId", "ZoneId", "SystemDisk.Category", "SystemDisk.Size", "InternetChargeType")
+        missing = [k for k in required if not q.get(k)]
+        if missing or (q.get("ResourceType"), q.get("PriceUnit"), q.get("Period")) != ("instance", "Hour", "1"):
+            return self._error(400, "MissingParameter", f"missing or unexpected: {missing or 'PriceUnit/Period'}")
+        if q["InstanceType"] not in ECS_HOURLY_PRICE:
+            why = "The specified InstanceType does not exist or beyond the permitted range."
+            return self._error(400, "InvalidInstanceType.ValueNotSupported", why)
+        category, level = q["SystemDisk.Category"], q.get("SystemDisk.PerformanceLevel")
+        if category not in ECS_DISK_HOURLY or (level and category != "cloud_essd"):
+            why = "The specified parameter SystemDisk.Category is not valid."
+            return self._error(400, "InvalidSystemDiskCategory.ValueNotSupported", why)
+        if q.get("IoOptimized") not in ("optimized", "none") or q["InternetChargeType"] not in (
+                "PayByTraffic", "PayByBandwidth") or not q.get("InternetMaxBandwidthOut", "").isdigit():  # fmt: skip
+            return self._error(400, "InvalidParameter", "IoOptimized, InternetChargeType or InternetMaxBandwidthOut")
+        bandwidth = 0.063 * int(q["InternetMaxBandwidthOut"]) if q["InternetChargeType"] == "PayByBandwidth" else 0
+        hourly = ECS_HOURLY_PRICE[q["InstanceType"]] + ECS_DISK_HOURLY[category] * int(q["SystemDisk.Size"])
+        return price(round(hourly + bandwidth, 4))
 
     def app(self) -> web.Application:
         app = web.Application()
