@@ -142,7 +142,8 @@ def packaged(instance: str) -> bool:
 def plan(api: Api, instance: str, region: str) -> Plan:
     """An instance's plan at today's list price (before discounts): a Lighthouse bundle's monthly price and traffic
     (`OriginalBundlePrice`, `MonthlyTraffic`), or what renewing a monthly (PREPAID) CVM for one month costs
-    (`OriginalPrice`, yuan: the API has no currency field, and tencentcloudapi.com is the China site's)."""
+    (`OriginalPrice`, yuan: the API has no currency field, and tencentcloudapi.com is the China site's). A CVM paying
+    for traffic by the GB includes none; one paying for bandwidth has its traffic unmetered."""
     if not region:
         raise ApiError("client_error", "tencent: the instance's price needs its region (e.g. ap-guangzhou)")
     if instance.startswith("lhins-"):
@@ -154,9 +155,11 @@ def plan(api: Api, instance: str, region: str) -> Plan:
                                        "(PREPAID) instance's price is read")  # fmt: skip
     renewal = api.call("cvm", "InquiryPriceRenewInstances",
                        {"InstanceIds": [instance], "InstanceChargePrepaid": {"Period": 1}}, region)  # fmt: skip
+    internet = cvm.get("InternetAccessible")
+    by_traffic = isinstance(internet, dict) and internet.get("InternetChargeType") == "TRAFFIC_POSTPAID_BY_HOUR"
     return offer(str(cvm.get("InstanceType") or instance), number(renewal, "Price", "InstancePrice", "OriginalPrice"),
-                 "CNY", number(cvm, "CPU"), number(cvm, "Memory"), number(cvm, "SystemDisk", "DiskSize"), 0.0,
-                 "tencent cvm")  # fmt: skip
+                 "CNY", number(cvm, "CPU"), number(cvm, "Memory"), number(cvm, "SystemDisk", "DiskSize"),
+                 0.0 if by_traffic else None, "tencent cvm")  # fmt: skip
 
 
 def _bundle(api: Api, instance: str, region: str) -> Plan:

@@ -411,6 +411,7 @@ def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(tmp_
         cvm = pricing.load(tmp_path / "cvm" / "pricing.yml")
         assert (cvm.provider, cvm.currency, cvm.plan_price.monthly, cvm.api) == ("custom", "CNY", 95, "tencent")
         assert fake.actions[-2:] == ["DescribeInstances", "InquiryPriceRenewInstances"]
+        assert (cvm.egress.included_gib, cvm.egress.overage_per_gib) == (0, 0)  # per GB, at a price no API says
         hourly = subprocess.run([sys.executable, "-m", "stack", "init", *key, "--provider", "tencent", "--instance",
                                  CVM_HOURLY, "--dir", str(tmp_path / "hourly")], cwd=ROOT, capture_output=True,
                                 text=True, timeout=60)  # fmt: skip
@@ -418,7 +419,9 @@ def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(tmp_
         assert "--monthly-price" in hourly.stderr
 
 
-def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(tmp_path: Path) -> None:
+def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An ECS instance (i-…): a subscription is what renewing it for a month costs (DescribeRenewalPrice), pay-as-you-go
     its type, image, system disk and bandwidth priced for an hour (DescribePrice) times 730; the size is the instance's
     and its system disk's. A fixed bandwidth is unlimited traffic; pay by traffic includes none."""
@@ -452,6 +455,7 @@ def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(tm
             40,
         )
         assert (sub.egress.included_gib, sub.egress.overage_per_gib) == (0, 0)
+        assert "by the GB" not in done.stdout  # a fixed bandwidth: its traffic is in the price
 
         assert init.main([*key, "--instance", ECS_HOURLY, "--dir", str(tmp_path / "hourly")]) == 0
         assert fake.actions[-3:] == ["DescribeInstances", "DescribeDisks", "DescribePrice"]
@@ -459,6 +463,9 @@ def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(tm
         want = (ECS_HOURLY_PRICE["ecs.g7.large"] + 60 * ECS_DISK_HOURLY["cloud_essd"]) * 730
         assert hourly.plan_price.monthly == pytest.approx(want, abs=0.01)
         assert (hourly.machine.vcpus, hourly.machine.memory_gib, hourly.machine.disk_gib) == (2, 8, 60)
+        # Pay by traffic: none included, billed per GB at a price the API does not give — said, not guessed.
+        assert "Alibaba Cloud bills its traffic by the GB, outside this price" in capsys.readouterr().out
+        assert (hourly.egress.included_gib, hourly.egress.overage_per_gib) == (0, 0)
 
         # An id the key cannot see (another region, or a RAM user without ECS): said, and the price asked for.
         unseen = subprocess.run([sys.executable, "-m", "stack", "init", *key, "--instance", "i-bp1nosuch0000000000",
