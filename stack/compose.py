@@ -380,14 +380,17 @@ def render_shared(out: Path, env: Mapping[str, str], token_dir: Path | None = No
     return [out / name for name in files]
 
 
-def start(service: str, argv: list[str], env: Mapping[str, str], directory: Path = RENDERED) -> Path:
+def start(service: str, argv: list[str], env: Mapping[str, str], directory: Path = RENDERED,
+          host_root: Path = Path("/host/root")) -> Path:  # fmt: skip
     """Render `service`'s config from its environment into `directory`; the caller then runs `argv`."""
     name, render_config = CONFIGS[service]
     values = check(env, READS[service])
-    host_name = Path("/host/root/etc/hostname")
-    if service == "exporter" and not values.get("COSTWARDEN_PROVIDER_SERVER") and host_name.exists():
+    host_name = host_root / "etc/hostname"
+    if (service == "exporter" and values.get("COSTWARDEN_PROVIDER") == "hetzner"
+            and not values.get("COSTWARDEN_PROVIDER_SERVER") and host_name.exists()):  # fmt: skip
         # In its container the exporter's own hostname is the container id; Hetzner's API looks the server up by
-        # the host's name.
+        # the host's name. Only Hetzner's: Lighthouse and Alibaba read the traffic package of the instance id
+        # named, and the host's name as one failed every poll (bill and balance never read).
         values = {**values, "COSTWARDEN_PROVIDER_SERVER": host_name.read_text().strip()}
     text = render_config(values)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -400,8 +400,8 @@ def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan
     say(t("plan_found", provider=name, plan=found.name, vcpus=found.vcpus, memory=f"{found.memory_gib:g}",
           disk=f"{found.disk_gib:g}", traffic=_traffic(found.included_gib, t), price=_figure(found.monthly),
           currency=found.currency))  # fmt: skip
-    if found.included_gib == 0:  # a CVM, an ECS paying by traffic: the GBs are billed apart, at a price no API says
-        say(t("traffic_metered", provider=name))
+    if found.included_gib == 0 and not preset:  # a CVM or ECS paying by traffic: its GBs are billed apart (a preset
+        say(t("traffic_metered", provider=name))  # has an overage price for them; a custom table has none)
     return found
 
 

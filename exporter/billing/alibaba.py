@@ -117,7 +117,7 @@ def read(api: Api, cfg: ProviderApi, region: str, now: datetime) -> Reading:
             name = str(item.get("ProductName") or item.get("ProductCode") or "other")
             by_service[name] = by_service.get(name, 0.0) + number(item, "PretaxAmount")
     used = quota = None
-    if cfg.server:
+    if cfg.server and packaged(cfg.server):  # a CVM / ECS id written by an earlier init has no package to read
         used, quota = _traffic(api, cfg.server, region)
     # AvailableAmount is money available (yuan); the Reading's balance is what the account owes.
     available = str((balance.get("Data") or {}).get("AvailableAmount", "")).replace(",", "")  # "1,234.56" is seen
@@ -178,6 +178,11 @@ def _ecs(api: Api, instance: str, region: str) -> Plan:
         raise ApiError("not_found", f"alibaba: no ECS instance {instance!r} in {region} (or the RAM user may not read "
                                     "ECS: AliyunECSReadOnlyAccess)")  # fmt: skip
     ecs = ours[0]
+    if ecs.get("SpotStrategy") not in (None, "", "NoSpot"):
+        spot = f"alibaba: ECS {instance} is a spot instance ({ecs['SpotStrategy']})"
+        raise ApiError(
+            "client_error", f"{spot}: its price changes by the hour, a list price would be the on-demand one"
+        )
     disks = _listed(api.call("ecs", "DescribeDisks", {"RegionId": region, "InstanceId": instance,
                                                       "DiskType": "system"}, region), "Disks", "Disk")  # fmt: skip
     if not disks:

@@ -147,8 +147,8 @@ def number(document: dict[str, Any], *path: str) -> float:
         if isinstance(value, bool):
             raise TypeError
         return float(value)
-    except (TypeError, ValueError) as exc:
-        raise ApiError("bad_response", f"field {'.'.join(path)} is not a number: {value!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a 400-digit integer in the JSON
+        raise ApiError("bad_response", f"field {'.'.join(path)} is not a number: {str(value)[:40]}") from exc
 
 
 def offer(name: str, monthly: float, currency: str, vcpus: float, memory_gib: float, disk_gib: float,

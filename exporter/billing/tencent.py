@@ -112,7 +112,7 @@ def read(api: Api, cfg: ProviderApi, region: str, now: datetime) -> Reading:
                 name = str(item.get("BusinessCodeName") or item.get("BusinessCode") or "other")
                 by_service[name] = by_service.get(name, 0.0) + number(item, "RealTotalCost")
     used = quota = None
-    if cfg.server:
+    if cfg.server and packaged(cfg.server):  # a CVM / ECS id written by an earlier init has no package to read
         used, quota = _traffic(api, cfg.server, region)
     # RealBalance is money available (fen); the Reading's balance is what the account owes.
     return Reading(month_to_date=month_to_date, balance=-number(balance, "RealBalance") / 100.0,
@@ -142,8 +142,9 @@ def packaged(instance: str) -> bool:
 def plan(api: Api, instance: str, region: str) -> Plan:
     """An instance's plan at today's list price (before discounts): a Lighthouse bundle's monthly price and traffic
     (`OriginalBundlePrice`, `MonthlyTraffic`), or what renewing a monthly (PREPAID) CVM for one month costs
-    (`OriginalPrice`, yuan: the API has no currency field, and tencentcloudapi.com is the China site's). A CVM paying
-    for traffic by the GB includes none; one paying for bandwidth has its traffic unmetered."""
+    (`OriginalPrice`, yuan: the API has no currency field, and tencentcloudapi.com is the China site's), its monthly
+    bandwidth's added (`BandwidthPrice`). A CVM paying for traffic by the GB includes none; one paying for bandwidth
+    has its traffic unmetered (bandwidth by the hour or from a package: not in this price)."""
     if not region:
         raise ApiError("client_error", "tencent: the instance's price needs its region (e.g. ap-guangzhou)")
     if instance.startswith("lhins-"):
@@ -156,10 +157,13 @@ def plan(api: Api, instance: str, region: str) -> Plan:
     renewal = api.call("cvm", "InquiryPriceRenewInstances",
                        {"InstanceIds": [instance], "InstanceChargePrepaid": {"Period": 1}}, region)  # fmt: skip
     internet = cvm.get("InternetAccessible")
-    by_traffic = isinstance(internet, dict) and internet.get("InternetChargeType") == "TRAFFIC_POSTPAID_BY_HOUR"
-    return offer(str(cvm.get("InstanceType") or instance), number(renewal, "Price", "InstancePrice", "OriginalPrice"),
-                 "CNY", number(cvm, "CPU"), number(cvm, "Memory"), number(cvm, "SystemDisk", "DiskSize"),
-                 0.0 if by_traffic else None, "tencent cvm")  # fmt: skip
+    charge = internet.get("InternetChargeType") if isinstance(internet, dict) else None
+    monthly = number(renewal, "Price", "InstancePrice", "OriginalPrice")
+    if charge == "BANDWIDTH_PREPAID":  # a monthly bandwidth is renewed with the instance, priced apart
+        monthly += number(renewal, "Price", "BandwidthPrice", "OriginalPrice")
+    return offer(str(cvm.get("InstanceType") or instance), monthly, "CNY", number(cvm, "CPU"), number(cvm, "Memory"),
+                 number(cvm, "SystemDisk", "DiskSize"), 0.0 if charge == "TRAFFIC_POSTPAID_BY_HOUR" else None,
+                 "tencent cvm")  # fmt: skip
 
 
 def _bundle(api: Api, instance: str, region: str) -> Plan:

@@ -422,3 +422,14 @@ def test_alibaba_plan_at_list_price_and_the_documented_ten_calls_a_minute(
             alibaba.plan(api, SWAS_ID, "cn-hangzhou")
     assert refused.value.reason == "rate_limited" and "Throttling.User" in str(refused.value)
     assert server.actions.count("ListInstances") == 11
+
+
+@pytest.mark.parametrize("value", [10**400, "1e999x", True, None])
+def test_a_number_that_is_not_one_is_a_bad_answer_not_a_traceback(value: object) -> None:
+    """Review finding: a 400-digit integer in a provider's JSON (Python reads it exactly) raised OverflowError out of
+    `number()`, a traceback at init instead of "give the price yourself"."""
+    from exporter.billing.client import number
+
+    with pytest.raises(ApiError) as caught:
+        number({"Price": value}, "Price")
+    assert caught.value.reason == "bad_response" and len(str(caught.value)) < 100

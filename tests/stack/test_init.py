@@ -22,6 +22,7 @@ from stack.run import parts, render_local
 from tests.support.fakes import serve_in_thread
 from tests.support.fakes.chat import FakeChat
 from tests.support.fakes.providers import (
+    CVM_BANDWIDTH,
     CVM_HOURLY,
     CVM_PREPAID,
     LHINS,
@@ -378,7 +379,9 @@ def test_an_alibaba_key_reads_the_plan_and_its_list_price_instead_of_asking(tmp_
             wrong.stdout + wrong.stderr)  # fmt: skip
 
 
-def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(tmp_path: Path) -> None:
+def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The Lighthouse preset is checked against the bundle Tencent sells today (its word wins when they differ); a
     monthly CVM gets its one-month renewal price; a CVM billed by the hour is said and asked for."""
     root = sys_root(tmp_path, "Tencent Cloud", "CVM", 2_000_000)
@@ -412,6 +415,13 @@ def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(tmp_
         assert (cvm.provider, cvm.currency, cvm.plan_price.monthly, cvm.api) == ("custom", "CNY", 95, "tencent")
         assert fake.actions[-2:] == ["DescribeInstances", "InquiryPriceRenewInstances"]
         assert (cvm.egress.included_gib, cvm.egress.overage_per_gib) == (0, 0)  # per GB, at a price no API says
+        assert "Tencent Cloud bills its traffic by the GB, outside this price" in capsys.readouterr().out
+        # A monthly bandwidth is renewed with the instance and priced apart: both are the month; its traffic is free.
+        assert (
+            init.main([*key, "--provider", "tencent", "--instance", CVM_BANDWIDTH, "--dir", str(tmp_path / "bw")]) == 0
+        )
+        assert pricing.load(tmp_path / "bw" / "pricing.yml").plan_price.monthly == 95 + 60
+        assert "by the GB" not in capsys.readouterr().out
         hourly = subprocess.run([sys.executable, "-m", "stack", "init", *key, "--provider", "tencent", "--instance",
                                  CVM_HOURLY, "--dir", str(tmp_path / "hourly")], cwd=ROOT, capture_output=True,
                                 text=True, timeout=60)  # fmt: skip
@@ -432,6 +442,7 @@ def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(
         ECS_HOURLY,
         ECS_HOURLY_PRICE,
         ECS_PREPAID,
+        ECS_SPOT,
         FakeAlibaba,
     )
 
@@ -467,6 +478,12 @@ def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(
         assert "Alibaba Cloud bills its traffic by the GB, outside this price" in capsys.readouterr().out
         assert (hourly.egress.included_gib, hourly.egress.overage_per_gib) == (0, 0)
 
+        # A spot instance: its price changes by the hour, and the list price would be the on-demand one.
+        spot = subprocess.run([sys.executable, "-m", "stack", "init", *key, "--instance", ECS_SPOT, "--dir",
+                               str(tmp_path / "spot")], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+        assert spot.returncode == 1 and "--monthly-price" in spot.stderr
+        assert f"{ECS_SPOT} is a spot instance (SpotAsPriceGo)" in spot.stdout
         # An id the key cannot see (another region, or a RAM user without ECS): said, and the price asked for.
         unseen = subprocess.run([sys.executable, "-m", "stack", "init", *key, "--instance", "i-bp1nosuch0000000000",
                                  "--dir", str(tmp_path / "unseen")], cwd=ROOT, capture_output=True, text=True,
@@ -495,11 +512,39 @@ def test_a_cvm_or_ecs_id_given_for_its_price_leaves_the_billing_poll_reading(tmp
         table = pricing.load(tmp_path / "c" / "pricing.yml")
         assert table.provider_api.server == ""
         env = dict(line.split("=", 1) for line in (tmp_path / "c" / "secrets.env").read_text().splitlines())
-        poll = poller.build(table, env)
-        assert poll is not None
-        poll.poll_once()
-        up = {m.name: m.samples[0].value for m in poll.collect(table.currency) if m.samples}
-        assert up["costwarden_billing_up"] == 1.0 and up["costwarden_billing_month_to_date"] > 0
+        # As init writes it now, and as an earlier init wrote it (the id as the server): both polls read the bill.
+        old = (
+            (tmp_path / "c" / "pricing.yml")
+            .read_text()
+            .replace("enabled: true", f"enabled: true\n  server: {instance}")
+        )
+        (tmp_path / "old.yml").write_text(old)
+        assert pricing.load(tmp_path / "old.yml").provider_api.server == instance
+        for written in (table, pricing.load(tmp_path / "old.yml")):
+            poll = poller.build(written, env)
+            assert poll is not None
+            poll.poll_once()
+            up = {m.name: m.samples[0].value for m in poll.collect(written.currency) if m.samples}
+            assert up["costwarden_billing_up"] == 1.0 and up["costwarden_billing_month_to_date"] > 0
+
+
+def test_compose_names_the_host_as_the_server_for_hetzner_alone(tmp_path: Path) -> None:
+    """Review finding: compose filled an empty COSTWARDEN_PROVIDER_SERVER with the host's name for every provider, so
+    a Lighthouse table polled the traffic package of an instance called like the host, and every poll failed. Only
+    Hetzner's API looks a server up by its name."""
+    host = tmp_path / "host"
+    (host / "etc").mkdir(parents=True)
+    (host / "etc/hostname").write_text("web-1\n")
+    base = {"COSTWARDEN_PROVIDER_API": "true", "COSTWARDEN_PROVIDER_TOKEN": "p"}
+    hetzner = {**base, "COSTWARDEN_PROVIDER": "hetzner", "COSTWARDEN_PLAN": "cx22"}
+    lighthouse = {**base, "COSTWARDEN_PROVIDER": "lighthouse", "COSTWARDEN_PLAN": "general-2c2g-50g",
+                  "TENCENTCLOUD_SECRET_ID": TENCENT_ID, "TENCENTCLOUD_SECRET_KEY": TENCENT_KEY,
+                  "COSTWARDEN_PROVIDER_REGION": "ap-guangzhou"}  # fmt: skip
+    found = {}
+    for name, env in (("hetzner", hetzner), ("lighthouse", lighthouse)):
+        path = compose.start("exporter", [], env, tmp_path / name, host_root=host)
+        found[name] = pricing.load(path).provider_api.server
+    assert found == {"hetzner": "web-1", "lighthouse": ""}
 
 
 @pytest.mark.parametrize(

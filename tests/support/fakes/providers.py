@@ -235,7 +235,7 @@ TENCENT_ID = "AKIDfakefakefakefakefakefakefake0001"
 TENCENT_KEY = "fakeTencentSecretKey0123456789abc"
 LHINS = "lhins-0fakeabc"
 LHINS_RAISED = "lhins-1raised"
-CVM_PREPAID, CVM_HOURLY = "ins-0prepaid", "ins-1hourly"
+CVM_PREPAID, CVM_HOURLY, CVM_BANDWIDTH = "ins-0prepaid", "ins-1hourly", "ins-2bandwidth"
 
 
 def _bundle(bundle: str, price: float, traffic: int) -> dict[str, Any]:
@@ -260,6 +260,12 @@ CVM_INSTANCES = {
                   "ImageId": "img-pi0ii46r", "InstanceState": "RUNNING", "ExpiredTime": "2027-01-01T00:00:00Z",
                   "InternetAccessible": {"InternetChargeType": "TRAFFIC_POSTPAID_BY_HOUR",
                                          "InternetMaxBandwidthOut": 5, "PublicIpAssigned": True}},
+    CVM_BANDWIDTH: {"InstanceId": CVM_BANDWIDTH, "InstanceType": "SA2.MEDIUM2", "CPU": 2, "Memory": 2,
+                    "InstanceChargeType": "PREPAID", "Placement": {"Zone": "ap-guangzhou-3", "ProjectId": 0},
+                    "SystemDisk": {"DiskType": "CLOUD_PREMIUM", "DiskSize": 50, "DiskId": "disk-3"},
+                    "ImageId": "img-pi0ii46r", "InstanceState": "RUNNING", "ExpiredTime": "2027-01-01T00:00:00Z",
+                    "InternetAccessible": {"InternetChargeType": "BANDWIDTH_PREPAID", "InternetMaxBandwidthOut": 3,
+                                           "PublicIpAssigned": True}},
     CVM_HOURLY: {"InstanceId": CVM_HOURLY, "InstanceType": "S5.MEDIUM2", "CPU": 2, "Memory": 2,
                  "InstanceChargeType": "POSTPAID_BY_HOUR", "Placement": {"Zone": "ap-guangzhou-3", "ProjectId": 0},
                  "SystemDisk": {"DiskType": "CLOUD_PREMIUM", "DiskSize": 50, "DiskId": "disk-2"},
@@ -276,7 +282,8 @@ class FakeTencent:
     yuan strings, traffic in bytes (a "500 GB" package is 500 GiB). `ready` False answers the first bill summary of
     an account with `Ready: 0`. For init's price lookup: Lighthouse `DescribeInstances` / `DescribeBundles` and CVM
     `DescribeInstances` / `InquiryPriceRenewInstances` (told apart by `X-TC-Version`, as the real endpoint is; the
-    renewal price as the strings the CVM example shows; a pay-by-the-hour instance refused). `fail`: "limit"
+    renewal price as the strings the CVM example shows, a monthly bandwidth's in `BandwidthPrice`; a pay-by-the-hour
+    instance refused). `fail`: "limit"
     (RequestLimitExceeded), "internal" (InternalError), "500"."""
 
     fail: list[str] = field(default_factory=list)
@@ -395,8 +402,14 @@ class FakeTencent:
             if not isinstance(params.get("InstanceChargePrepaid"), dict):
                 return self._error("MissingParameter", "InstanceChargePrepaid")
             months = int(params["InstanceChargePrepaid"].get("Period", 0))
-            return self._ok({"Price": {"InstancePrice": {"OriginalPrice": f"{95.0 * months:.2f}",
-                                                         "DiscountPrice": f"{76.0 * months:.2f}"}}})  # fmt: skip
+            price: dict[str, Any] = {"InstancePrice": {"OriginalPrice": f"{95.0 * months:.2f}",
+                                                       "DiscountPrice": f"{76.0 * months:.2f}"}}  # fmt: skip
+            if CVM_INSTANCES[ids[0]]["InternetAccessible"]["InternetChargeType"] == "BANDWIDTH_PREPAID":
+                price["BandwidthPrice"] = {
+                    "OriginalPrice": f"{60.0 * months:.2f}",
+                    "DiscountPrice": f"{48.0 * months:.2f}",
+                }
+            return self._ok({"Price": price})
         return self._error("InvalidAction", f"The action {action} is not found in version {version}")
 
     @staticmethod
@@ -438,7 +451,10 @@ ECS_INSTANCES = {
                  "ImageId": "aliyun_3_x64_20G_alibase_20240528.vhd", "ZoneId": "cn-hangzhou-j",
                  "InstanceNetworkType": "vpc", "Status": "Running"},
 }  # fmt: skip
-ECS_DISKS = {ECS_PREPAID: ("cloud_essd_entry", 40, ""), ECS_HOURLY: ("cloud_essd", 60, "PL0")}
+ECS_SPOT = "i-bp1spot0000000000c3"
+ECS_INSTANCES[ECS_SPOT] = {**ECS_INSTANCES[ECS_HOURLY], "SpotStrategy": "SpotAsPriceGo"}
+ECS_DISKS = {ECS_PREPAID: ("cloud_essd_entry", 40, ""), ECS_HOURLY: ("cloud_essd", 60, "PL0"),
+             ECS_SPOT: ("cloud_essd", 60, "PL0")}  # fmt: skip
 """Each instance's system disk: (Category, Size GiB, PerformanceLevel)."""
 ECS_HOURLY_PRICE = {"ecs.g7.large": 0.6210, "ecs.e-c1m2.large": 0.1730}
 """Invented list prices, CNY an hour, for the fake's DescribePrice: the type, plus the disk per GiB below."""
