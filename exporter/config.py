@@ -24,6 +24,9 @@ from costwarden.catalogue import say
 
 DEFAULT_CPU_RAM_RATIO = 7.46
 """OpenCost's default price ratio of one vCPU-hour to one GiB-hour of memory."""
+HOURS_PER_MONTH = 730.0
+"""A month of hours, the table's default: a monthly price over it is the hourly one, an hourly price times it the
+month (init prices a pay-as-you-go ECS instance so)."""
 
 
 def explain(key: str, **params: object) -> str:
@@ -170,7 +173,7 @@ class PricingTable:
     plan: str = ""
     region: str = ""
     currency: str = _spec("USD", pattern=r"[A-Z]{3}")
-    hours_per_month: float = _spec(730.0, gt=0, le=744)
+    hours_per_month: float = _spec(HOURS_PER_MONTH, gt=0, le=744)
     cpu_ram_ratio: float = _spec(DEFAULT_CPU_RAM_RATIO, gt=0)
     unit_prices: UnitPrices = _spec(UnitPrices())
     egress: Egress = _spec(Egress())

@@ -34,7 +34,16 @@ from exporter.actions.diagnostics import printable
 from exporter.billing import Plan, alibaba, tencent
 from exporter.billing.client import ApiError
 from exporter.billing.poller import SIGNED
-from exporter.config import ConfigError, PricingTable, ProviderApi, included_egress, plan_price, preset_names, resolve
+from exporter.config import (
+    HOURS_PER_MONTH,
+    ConfigError,
+    PricingTable,
+    ProviderApi,
+    included_egress,
+    plan_price,
+    preset_names,
+    resolve,
+)
 from receiver.settings import Settings, SettingsError, load
 from stack import compose
 from stack.render import ROOT
@@ -157,7 +166,7 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
         m = a.size or machine
         config = {"provider": "custom", "currency": a.currency,
                   "machine": {"vcpus": m.vcpus, "memory_gib": m.memory_gib, "disk_gib": m.disk_gib},
-                  "plan_price": {"hourly": round(price / 730, 6), "monthly": price}}  # fmt: skip
+                  "plan_price": {"hourly": round(price / HOURS_PER_MONTH, 6), "monthly": price}}  # fmt: skip
         if a.included_gib:  # a custom table bills no overage unless told: unlimited needs nothing
             config["egress"] = {"included_gib": a.included_gib}
     if a.budget:
@@ -400,8 +409,10 @@ def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan
     say(t("plan_found", provider=name, plan=found.name, vcpus=found.vcpus, memory=f"{found.memory_gib:g}",
           disk=f"{found.disk_gib:g}", traffic=_traffic(found.included_gib, t), price=_figure(found.monthly),
           currency=found.currency))  # fmt: skip
-    if found.included_gib == 0 and not preset:  # a CVM or ECS paying by traffic: its GBs are billed apart (a preset
-        say(t("traffic_metered", provider=name))  # has an overage price for them; a custom table has none)
+    # A CVM or ECS paying by traffic: its GBs are billed apart (a preset has an overage price for them; a custom
+    # table has none).
+    if found.included_gib == 0 and not preset:
+        say(t("traffic_metered", provider=name))
     return found
 
 

@@ -24,15 +24,12 @@ from typing import Any
 
 from exporter.billing import Plan, Reading
 from exporter.billing.client import BEIJING, ApiError, KeyPairApi, fetch, json_object, number, offer, retry_after
-from exporter.config import ProviderApi
+from exporter.config import HOURS_PER_MONTH, ProviderApi
 
 KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 """The variables Alibaba Cloud's own CLI and SDKs read; a RAM user's AccessKey with read-only billing and SWAS."""
 HOSTS = {"bss": "business.aliyuncs.com", "swas": "swas.{region}.aliyuncs.com", "ecs": "ecs.{region}.aliyuncs.com"}
 VERSIONS = {"bss": "2017-12-14", "swas": "2020-06-01", "ecs": "2014-05-26"}
-HOURS_A_MONTH = 730.0
-"""A pay-as-you-go ECS instance's hourly list price times this is its month, as the pricing table's own
-`hours_per_month` default turns a monthly price into an hourly one."""
 CODES = {
     "SignatureDoesNotMatch": "unauthorized",
     "IncompleteSignature": "unauthorized",
@@ -149,7 +146,7 @@ def plan(api: Api, instance: str, region: str) -> Plan:
     instance's PlanId, `ListPlans` its monthly list price (`OriginPrice`, in the account's currency: CNY on aliyun.com,
     USD on alibabacloud.com) and monthly traffic (`Flow`, GB). Both allow 10 calls a minute: init makes one each.
     An ECS instance (`i-…`) is priced by `_ecs`."""
-    if instance.startswith("i-"):
+    if not packaged(instance):
         return _ecs(api, instance, region)
     found = api.call("swas", "ListInstances", {"RegionId": region, "InstanceIds": json.dumps([instance])}, region)
     ours = [i for i in found.get("Instances") or [] if isinstance(i, dict) and i.get("InstanceId") == instance]
@@ -169,9 +166,10 @@ def plan(api: Api, instance: str, region: str) -> Plan:
 def _ecs(api: Api, instance: str, region: str) -> Plan:
     """An ECS instance at list price (`OriginalPrice`, before discounts, in `Currency`): a subscription (PrePaid) is
     what renewing it for one month costs (`DescribeRenewalPrice` prices the instance as it is); pay-as-you-go is its
-    type, image, system disk and bandwidth priced for an hour (`DescribePrice`) times HOURS_A_MONTH. The size is the
-    instance's (`Memory` in MiB) and its system disk's (`DescribeDisks`). Traffic: a fixed bandwidth
-    (`PayByBandwidth`) is in the price, so unlimited; pay by traffic is billed per GB outside it, so none included."""
+    type, image, system disk and bandwidth priced for an hour (`DescribePrice`) times HOURS_PER_MONTH (the table's
+    own month). The size is the instance's (`Memory` in MiB) and its system disk's (`DescribeDisks`). Traffic: a fixed
+    bandwidth (`PayByBandwidth`) is in the price, so unlimited; pay by traffic is billed per GB outside it, so none
+    included."""
     found = api.call("ecs", "DescribeInstances", {"RegionId": region, "InstanceIds": json.dumps([instance])}, region)
     ours = [i for i in _listed(found, "Instances", "Instance") if i.get("InstanceId") == instance]
     if not ours:  # a RAM user without ecs:DescribeInstances gets an empty list, not an error
@@ -205,7 +203,7 @@ def _ecs(api: Api, instance: str, region: str) -> Plan:
         if disk.get("Category") == "cloud_essd" and disk.get("PerformanceLevel"):  # ESSD only: PL0 … PL3
             params["SystemDisk.PerformanceLevel"] = str(disk["PerformanceLevel"])
         price = api.call("ecs", "DescribePrice", params, region)
-        hours = HOURS_A_MONTH
+        hours = HOURS_PER_MONTH
     monthly = number(price, "PriceInfo", "Price", "OriginalPrice") * hours
     currency = str(price["PriceInfo"]["Price"].get("Currency") or "CNY")  # a dict: number() went through it
     return offer(str(ecs.get("InstanceType") or instance), monthly, currency, number(ecs, "Cpu"),

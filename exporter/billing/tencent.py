@@ -147,7 +147,7 @@ def plan(api: Api, instance: str, region: str) -> Plan:
     has its traffic unmetered (bandwidth by the hour or from a package: not in this price)."""
     if not region:
         raise ApiError("client_error", "tencent: the instance's price needs its region (e.g. ap-guangzhou)")
-    if instance.startswith("lhins-"):
+    if packaged(instance):
         return _bundle(api, instance, region)
     found = api.call("cvm", "DescribeInstances", {"InstanceIds": [instance]}, region)
     cvm = _one(found, instance, region)

@@ -283,8 +283,7 @@ class FakeTencent:
     an account with `Ready: 0`. For init's price lookup: Lighthouse `DescribeInstances` / `DescribeBundles` and CVM
     `DescribeInstances` / `InquiryPriceRenewInstances` (told apart by `X-TC-Version`, as the real endpoint is; the
     renewal price as the strings the CVM example shows, a monthly bandwidth's in `BandwidthPrice`; a pay-by-the-hour
-    instance refused). `fail`: "limit"
-    (RequestLimitExceeded), "internal" (InternalError), "500"."""
+    instance refused). `fail`: "limit" (RequestLimitExceeded), "internal" (InternalError), "500"."""
 
     fail: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
@@ -559,7 +558,7 @@ class FakeAlibaba:
                                                                 "Items": {"Item": items}}})  # fmt: skip
         if self._throttled(action):
             return self._error(400, "Throttling.User", "Request was denied due to user flow control.")
-        if action in ("ListInstances", "ListPlans") and not request.query.get("RegionId"):
+        if action in ("ListInstances", "ListPlans", *ECS_ACTIONS) and not request.query.get("RegionId"):
             return self._error(400, "MissingParameter.RegionId", "The parameter RegionId is required.")
         if action == "ListInstances":
             ids = json.loads(request.query.get("InstanceIds", "[]"))
@@ -581,8 +580,6 @@ class FakeAlibaba:
                 {"RequestId": "req-1", "InstanceTrafficPackageUsages": [u for u in usages if u["InstanceId"] in ids]}
             )
         if action in ECS_ACTIONS:
-            if not request.query.get("RegionId"):
-                return self._error(400, "MissingParameter.RegionId", "RegionId is mandatory for this request.")
             return self._ecs(action, request.query)
         return self._error(404, "InvalidAction.NotFound", f"Specified api {action} is not found")
 
