@@ -41,6 +41,11 @@ class Metrics:
             ["channel", "result"],
             registry=r,
         )  # fmt: skip
+        self.last_delivered = Gauge(
+            "costwarden_receiver_last_delivered_timestamp_seconds",
+            "When a part was last sent on each channel (Unix seconds); 0 until the first since start.",
+            ["channel"], registry=r,
+        )  # fmt: skip
         self.delivery_latency = Histogram(
             "costwarden_receiver_delivery_latency_seconds", "From queued to sent, per part, retries included.",
             ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 1800, 7200, 43200), registry=r,

@@ -24,8 +24,8 @@ UP = 'max(up{job="costwarden-exporter"})'
 PAGES = ('max by (alertname, severity) (max_over_time(timestamp(ALERTS{alertstate="firing",'
          'alertname!="CostwardenWatchdog",severity=~"warning|critical"})[7d:1m]))')  # fmt: skip
 FIRING = 'ALERTS{alertstate="firing",alertname!="CostwardenWatchdog"}'
-SENT = ('max by (channel) (max_over_time(timestamp(increase(costwarden_receiver_deliveries_total{result="sent"}[5m])'
-        ' > 0)[7d:1m]))')  # fmt: skip
+SENT = "max by (channel) (max_over_time(costwarden_receiver_last_delivered_timestamp_seconds[7d])) > 0"
+"""Not `increase()` of the sent counter: a series first scraped after its first delivery is born at 1, never rises."""
 FAILING = 'sum by (channel) (increase(costwarden_receiver_deliveries_total{result!="sent"}[1h])) > 0'
 
 

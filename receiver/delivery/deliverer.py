@@ -75,6 +75,7 @@ class Deliverer:
         for name in channels:  # at 0 from the start: a series born at 1 shows no increase(), so the first delivery
             for result in ("sent", "retry", "parked"):  # (or failure) of a channel would be invisible to the rules
                 metrics.deliveries.labels(name, result)
+            metrics.last_delivered.labels(name)
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._born: dict[int, float] = {}
         """Failing sends: when (monotonic) each was queued, as first seen in this process."""
@@ -127,6 +128,7 @@ class Deliverer:
             self._born.pop(item.id, None)
             await self._outbox.write(sends.mark, item.id, SendState.SENT, time.time(), reply=reply)
             self._metrics.deliveries.labels(item.channel, "sent").inc()
+            self._metrics.last_delivered.labels(item.channel).set(time.time())
             self._metrics.delivery_latency.labels(item.channel).observe(time.time() - item.created_at)
             part = f" part {item.part + 1}/{item.parts}" if item.parts > 1 else ""
             log.info("sent %s%s to %s", item.kind, part, item.channel)
