@@ -144,6 +144,8 @@ class Answers:
     api_url: str = ""
     """The provider API's address when not its public one (a proxy, a test server)."""
     included_gib: float | None = 0.0
+    overage_per_gib: float | None = None
+    """A custom table's price per GB beyond included_gib, where the provider publishes one (Plan.overage_per_gib)."""
     """Traffic the plan includes a month, as the provider's API said (None: unlimited)."""
     size: Machine | None = None
     """The plan's size as the provider's API said (exact, where the kernel shows a little less memory)."""
@@ -167,8 +169,11 @@ def pricing_config(a: Answers, machine: Machine) -> dict[str, object]:
         config = {"provider": "custom", "currency": a.currency,
                   "machine": {"vcpus": m.vcpus, "memory_gib": m.memory_gib, "disk_gib": m.disk_gib},
                   "plan_price": {"hourly": round(price / HOURS_PER_MONTH, 6), "monthly": price}}  # fmt: skip
-        if a.included_gib:  # a custom table bills no overage unless told: unlimited needs nothing
-            config["egress"] = {"included_gib": a.included_gib}
+        egress = {"included_gib": a.included_gib} if a.included_gib else {}  # unlimited needs nothing
+        if a.overage_per_gib:  # a custom table bills no overage unless told
+            egress["overage_per_gib"] = a.overage_per_gib
+        if egress:
+            config["egress"] = egress
     if a.budget:
         config["budget"] = {"monthly": a.budget}
     if a.api:
@@ -353,7 +358,8 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
             say(t("plan_other_currency", provider=KEY_PAIR[provider][1], found=found.currency, ours=args.currency))
             found = None
         if found:
-            a.currency, a.included_gib, a.size = found.currency, found.included_gib, size
+            a.currency, a.included_gib, a.overage_per_gib, a.size = (found.currency, found.included_gib,
+                                                                       found.overage_per_gib, size)
         offered = _figure(found.monthly) if found else ""
         a.monthly_price = _number(args.monthly_price or ask(t("ask_monthly", currency=a.currency), offered),
                                   "what_monthly", t)  # fmt: skip
@@ -410,9 +416,13 @@ def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan
           disk=f"{found.disk_gib:g}", traffic=_traffic(found.included_gib, t), price=_figure(found.monthly),
           currency=found.currency))  # fmt: skip
     # A CVM or ECS paying by traffic: its GBs are billed apart (a preset has an overage price for them; a custom
-    # table has none).
+    # table has the provider's published one, where there is one).
     if found.included_gib == 0 and not preset:
-        say(t("traffic_metered", provider=name))
+        if found.overage_per_gib:
+            say(t("traffic_priced", provider=name, price=_figure(found.overage_per_gib), currency=found.currency,
+                  region=a.region))  # fmt: skip
+        else:
+            say(t("traffic_metered", provider=name))
     return found
 
 

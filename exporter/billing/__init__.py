@@ -42,3 +42,6 @@ class Plan:
     disk_gib: float
     included_gib: float | None
     """Traffic included a month (the provider's GB); None: unlimited (nothing is billed beyond it)."""
+    overage_per_gib: float | None = None
+    """The provider's published price per GB beyond `included_gib` where its documentation states one (no API does);
+    None: not known here, so init says to set it."""

@@ -152,7 +152,7 @@ def number(document: dict[str, Any], *path: str) -> float:
 
 
 def offer(name: str, monthly: float, currency: str, vcpus: float, memory_gib: float, disk_gib: float,
-          included_gib: float | None, shown: str) -> Plan:  # fmt: skip
+          included_gib: float | None, shown: str, overage_per_gib: float | None = None) -> Plan:  # fmt: skip
     """A plan as a provider's API described it, checked before init writes it into a table: a name and currency that
     are plain words, a price and a size that are finite and positive; ApiError("bad_response") otherwise, so the
     caller falls back to asking."""
@@ -166,4 +166,4 @@ def offer(name: str, monthly: float, currency: str, vcpus: float, memory_gib: fl
         wrong.append(f"currency {currency[:20]!r}")
     if wrong or vcpus != int(vcpus):
         raise ApiError("bad_response", f"{shown}: not a plan one can price: {', '.join(wrong) or f'vCPUs {vcpus!r}'}")
-    return Plan(name, monthly, currency, int(vcpus), memory_gib, disk_gib, included_gib)
+    return Plan(name, monthly, currency, int(vcpus), memory_gib, disk_gib, included_gib, overage_per_gib)

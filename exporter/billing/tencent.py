@@ -133,6 +133,20 @@ def _traffic(api: Api, instance: str, region: str) -> tuple[float, float]:
                                 "to the instance id (lhins-…)")  # fmt: skip
 
 
+TRAFFIC_PER_GB = {
+    **dict.fromkeys(["ap-guangzhou", "ap-shanghai", "ap-nanjing", "ap-beijing", "ap-chengdu", "ap-chongqing",
+                     "ap-shanghai-fsi", "ap-shenzhen-fsi", "ap-beijing-fsi", "ap-singapore", "ap-seoul", "ap-tokyo",
+                     "eu-frankfurt", "eu-moscow"], 0.80),
+    "ap-hongkong": 1.00,
+    **dict.fromkeys(["na-toronto", "na-siliconvalley", "na-ashburn", "ap-bangkok", "ap-mumbai"], 0.50),
+}  # fmt: skip
+"""A CVM's public traffic billed by the GB (按流量计费), CNY per GB by region, as Tencent's pricing centre lists it
+(定价中心, 网络带宽; its source: github.com/tencentyun/qcloud-documents,
+product/管理与支持/定价中心/网络/网络带宽.md at commit 0464683,
+read 2026-11-30): mainland China, Singapore, Seoul, Frankfurt, Moscow, Tokyo 0.80; Hong Kong 1.00; Toronto, Silicon
+Valley, Virginia, Bangkok, Mumbai 0.50. No API states it; for a region not listed, init says to set it."""
+
+
 def packaged(instance: str) -> bool:
     """Whether the instance has a traffic package the poll reads (`provider_api.server`): a Lighthouse instance does,
     a CVM (`ins-…`) does not."""
@@ -143,8 +157,9 @@ def plan(api: Api, instance: str, region: str) -> Plan:
     """An instance's plan at today's list price (before discounts): a Lighthouse bundle's monthly price and traffic
     (`OriginalBundlePrice`, `MonthlyTraffic`), or what renewing a monthly (PREPAID) CVM for one month costs
     (`OriginalPrice`, yuan: the API has no currency field, and tencentcloudapi.com is the China site's), its monthly
-    bandwidth's added (`BandwidthPrice`). A CVM paying for traffic by the GB includes none; one paying for bandwidth
-    has its traffic unmetered (bandwidth by the hour or from a package: not in this price)."""
+    bandwidth's added (`BandwidthPrice`). A CVM paying for traffic by the GB includes none, at its region's published
+    price (TRAFFIC_PER_GB); one paying for bandwidth has its traffic unmetered (bandwidth by the hour or from a
+    package: not in this price)."""
     if not region:
         raise ApiError("client_error", "tencent: the instance's price needs its region (e.g. ap-guangzhou)")
     if packaged(instance):
@@ -161,9 +176,10 @@ def plan(api: Api, instance: str, region: str) -> Plan:
     monthly = number(renewal, "Price", "InstancePrice", "OriginalPrice")
     if charge == "BANDWIDTH_PREPAID":  # a monthly bandwidth is renewed with the instance, priced apart
         monthly += number(renewal, "Price", "BandwidthPrice", "OriginalPrice")
+    by_gb = charge == "TRAFFIC_POSTPAID_BY_HOUR"
     return offer(str(cvm.get("InstanceType") or instance), monthly, "CNY", number(cvm, "CPU"), number(cvm, "Memory"),
-                 number(cvm, "SystemDisk", "DiskSize"), 0.0 if charge == "TRAFFIC_POSTPAID_BY_HOUR" else None,
-                 "tencent cvm")  # fmt: skip
+                 number(cvm, "SystemDisk", "DiskSize"), 0.0 if by_gb else None, "tencent cvm",
+                 TRAFFIC_PER_GB.get(region) if by_gb else None)  # fmt: skip
 
 
 def _bundle(api: Api, instance: str, region: str) -> Plan:

@@ -414,8 +414,14 @@ def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(
         cvm = pricing.load(tmp_path / "cvm" / "pricing.yml")
         assert (cvm.provider, cvm.currency, cvm.plan_price.monthly, cvm.api) == ("custom", "CNY", 95, "tencent")
         assert fake.actions[-2:] == ["DescribeInstances", "InquiryPriceRenewInstances"]
-        assert (cvm.egress.included_gib, cvm.egress.overage_per_gib) == (0, 0)  # per GB, at a price no API says
-        assert "Tencent Cloud bills its traffic by the GB, outside this price" in capsys.readouterr().out
+        # Its traffic is billed per GB at the price Tencent's pricing centre lists for the region (no API says it).
+        assert (cvm.egress.included_gib, cvm.egress.overage_per_gib) == (0, 0.8)
+        assert ("Tencent Cloud bills its traffic by the GB, outside this price: the table counts 0.8 CNY per GB, "
+                "Tencent Cloud's published price in ap-guangzhou") in capsys.readouterr().out  # fmt: skip
+        far = [*key[:key.index("--region") + 1], "sa-saopaulo", *key[key.index("--region") + 2:]]
+        assert init.main([*far, "--provider", "tencent", "--instance", CVM_PREPAID, "--dir", str(tmp_path / "sp")]) == 0
+        assert pricing.load(tmp_path / "sp" / "pricing.yml").egress.overage_per_gib == 0  # no published price: said
+        assert "counts none of it until you set egress.overage_per_gib" in capsys.readouterr().out
         # A monthly bandwidth is renewed with the instance and priced apart: both are the month; its traffic is free.
         assert (
             init.main([*key, "--provider", "tencent", "--instance", CVM_BANDWIDTH, "--dir", str(tmp_path / "bw")]) == 0
