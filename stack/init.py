@@ -358,8 +358,8 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
             say(t("plan_other_currency", provider=KEY_PAIR[provider][1], found=found.currency, ours=args.currency))
             found = None
         if found:
-            a.currency, a.included_gib, a.overage_per_gib, a.size = (found.currency, found.included_gib,
-                                                                       found.overage_per_gib, size)
+            a.currency, a.size = found.currency, size
+            a.included_gib, a.overage_per_gib = found.included_gib, found.overage_per_gib
         offered = _figure(found.monthly) if found else ""
         a.monthly_price = _number(args.monthly_price or ask(t("ask_monthly", currency=a.currency), offered),
                                   "what_monthly", t)  # fmt: skip
