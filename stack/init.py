@@ -415,14 +415,17 @@ def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan
     say(t("plan_found", provider=name, plan=found.name, vcpus=found.vcpus, memory=f"{found.memory_gib:g}",
           disk=f"{found.disk_gib:g}", traffic=_traffic(found.included_gib, t), price=_figure(found.monthly),
           currency=found.currency))  # fmt: skip
-    # A CVM or ECS paying by traffic: its GBs are billed apart (a preset has an overage price for them; a custom
-    # table has the provider's published one, where there is one).
-    if found.included_gib == 0 and not preset:
-        if found.overage_per_gib:
-            say(t("traffic_priced", provider=name, price=_figure(found.overage_per_gib), currency=found.currency,
-                  region=a.region))  # fmt: skip
-        else:
-            say(t("traffic_metered", provider=name))
+    # Traffic billed by the GB (a CVM or ECS paying by traffic; a plan's GBs beyond its quota): a preset has its
+    # price, a custom table the provider's published one where there is one, and none is counted without it.
+    if preset or found.included_gib is None:
+        pass
+    elif found.overage_per_gib:
+        say(t("traffic_priced", provider=name, price=_figure(found.overage_per_gib), currency=found.currency,
+              region=a.region))  # fmt: skip
+    elif found.included_gib == 0:
+        say(t("traffic_metered", provider=name))
+    else:
+        say(t("traffic_beyond", provider=name, included=_traffic(found.included_gib, t)))
     return found
 
 

@@ -349,6 +349,9 @@ def test_an_alibaba_key_reads_the_plan_and_its_list_price_instead_of_asking(tmp_
         assert ("swas.s2.c2m2s50b4t04 — 2 vCPU, 2 GiB, 50 GB disk, 400 GB traffic a month, 79 CNY a month (list "
                 "price" in done.stdout)  # fmt: skip
         assert "What this server costs a month, in CNY [79]" in done.stdout  # offered, the user pressed Enter
+        # Beyond its 400 GB Alibaba bills each GB, at a price no API states: said, not silently counted as free.
+        assert ("Alibaba Cloud bills each GB beyond the 400 GB included a month at a price no API states: the table "
+                "counts none of it until you set egress.overage_per_gib") in done.stdout  # fmt: skip
         table = pricing.load(tmp_path / "c" / "pricing.yml")
         assert (table.provider, table.currency, table.plan_price.monthly, table.egress.included_gib) == (
             "custom", "CNY", 79, 400)  # fmt: skip
