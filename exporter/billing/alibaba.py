@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -137,15 +138,16 @@ def _traffic(api: Api, instance: str, region: str) -> tuple[float, float]:
 
 def packaged(instance: str) -> bool:
     """Whether the instance has a traffic package the poll reads (`provider_api.server`): a Simple Application Server
-    does, an ECS instance (`i-…`) does not."""
-    return not instance.startswith("i-")
+    (its id is 32 hex digits) does; an ECS instance (`i-…`, or `AY` and digits from the classic network's days; never
+    hex) does not."""
+    return not (instance.startswith("i-") or re.match(r"AY\d", instance))
 
 
 def plan(api: Api, instance: str, region: str) -> Plan:
     """The plan a Simple Application Server runs on, at the price Alibaba lists it today: `ListInstances` names the
     instance's PlanId, `ListPlans` its monthly list price (`OriginPrice`, in the account's currency: CNY on aliyun.com,
     USD on alibabacloud.com) and monthly traffic (`Flow`, GB). Both allow 10 calls a minute: init makes one each.
-    An ECS instance (`i-…`) is priced by `_ecs`."""
+    An ECS instance (not packaged()) is priced by `_ecs`."""
     if not packaged(instance):
         return _ecs(api, instance, region)
     found = api.call("swas", "ListInstances", {"RegionId": region, "InstanceIds": json.dumps([instance])}, region)

@@ -447,6 +447,7 @@ def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(
     from tests.support.fakes.providers import (
         ALIBABA_ID,
         ALIBABA_SECRET,
+        ECS_CLASSIC,
         ECS_DISK_HOURLY,
         ECS_HOURLY,
         ECS_HOURLY_PRICE,
@@ -476,6 +477,11 @@ def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(
         )
         assert (sub.egress.included_gib, sub.egress.overage_per_gib) == (0, 0)
         assert "by the GB" not in done.stdout  # a fixed bandwidth: its traffic is in the price
+        # An id from before `i-` (classic network) is an ECS instance too: priced as one, not read as a SWAS server.
+        assert init.main([*key, "--instance", ECS_CLASSIC, "--dir", str(tmp_path / "classic")]) == 0
+        assert fake.actions[-3:] == ["DescribeInstances", "DescribeDisks", "DescribeRenewalPrice"]
+        classic = pricing.load(tmp_path / "classic" / "pricing.yml")
+        assert (classic.plan_price.monthly, classic.provider_api.server) == (99, "")
 
         assert init.main([*key, "--instance", ECS_HOURLY, "--dir", str(tmp_path / "hourly")]) == 0
         assert fake.actions[-3:] == ["DescribeInstances", "DescribeDisks", "DescribePrice"]

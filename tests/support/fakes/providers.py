@@ -452,13 +452,16 @@ ECS_INSTANCES = {
 }  # fmt: skip
 ECS_SPOT = "i-bp1spot0000000000c3"
 ECS_INSTANCES[ECS_SPOT] = {**ECS_INSTANCES[ECS_HOURLY], "SpotStrategy": "SpotAsPriceGo"}
+ECS_CLASSIC = "AY140512175344270ab1c"
+"""An ECS instance from before the `i-` ids (Alibaba's classic network era): still an ECS id, not a SWAS one."""
+ECS_INSTANCES[ECS_CLASSIC] = ECS_INSTANCES[ECS_PREPAID]
 ECS_DISKS = {ECS_PREPAID: ("cloud_essd_entry", 40, ""), ECS_HOURLY: ("cloud_essd", 60, "PL0"),
-             ECS_SPOT: ("cloud_essd", 60, "PL0")}  # fmt: skip
+             ECS_SPOT: ("cloud_essd", 60, "PL0"), ECS_CLASSIC: ("cloud_essd_entry", 40, "")}  # fmt: skip
 """Each instance's system disk: (Category, Size GiB, PerformanceLevel)."""
 ECS_HOURLY_PRICE = {"ecs.g7.large": 0.6210, "ecs.e-c1m2.large": 0.1730}
 """Invented list prices, CNY an hour, for the fake's DescribePrice: the type, plus the disk per GiB below."""
 ECS_DISK_HOURLY = {"cloud_essd": 0.0013, "cloud_essd_entry": 0.0007, "cloud_efficiency": 0.0005}
-ECS_RENEWAL = {ECS_PREPAID: 99.0}
+ECS_RENEWAL = {ECS_PREPAID: 99.0, ECS_CLASSIC: 99.0}
 """A subscription's one-month renewal at list price, CNY."""
 ECS_ACTIONS = ("DescribeInstances", "DescribeDisks", "DescribeRenewalPrice", "DescribePrice")
 
