@@ -85,8 +85,9 @@ def render_digest(
             if e.included_gib is not None and e.forecast_vs_included_pct is not None:
                 text += w["sep"] + w["included"].format(pct=num(e.forecast_vs_included_pct),
                                                          included=num(e.included_gib))  # fmt: skip
-            if b is not None and b.egress_overage_forecast > 0:
-                text += w["sep"] + w["overage"].format(money=num(b.egress_overage_forecast), cur=cur)
+            if b is not None and b.egress_overage_forecast > 0:  # no quota: every GB is billed, none is "overage"
+                said = w["metered" if e.included_gib == 0 else "overage"]
+                text += w["sep"] + said.format(money=num(b.egress_overage_forecast), cur=cur)
             egress.append(text)
     if bills:
         sections.append(Section(w["bill"], tuple(bills)))

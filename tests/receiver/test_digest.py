@@ -219,6 +219,18 @@ def test_verdict_rules() -> None:
     broke = base.model_copy(update={"hosts": [digest.HostBill(instance="vps", bill=over, egress=None)]})
     assert [(r.code, r.verdict) for r in digest.judge(broke, 0.2)] == [("over_budget", "act"),
                                                                       ("egress_overage", "watch")]  # fmt: skip
+    # Traffic billed by the GB from the first one (a CVM paying by traffic: no quota): its money is the plan's
+    # ordinary spend, not a quota passed — no "watch" every day, and the quota's words are not said.
+    by_gb = digest.f.bill(5.0, 9.0, 0.4, 1e-6, 86400 * 10, None)
+    metered = digest.f.egress(2 * 2**30, 1000.0, 86400 * 10, 0.0)
+    cvm = base.model_copy(update={"hosts": [digest.HostBill(instance="cvm", bill=by_gb, egress=metered)]})
+    assert [(r.code, r.verdict) for r in digest.judge(cvm, 0.2)] == [("quiet", "normal")]
+    said = render_digest(cvm.model_copy(update={"reasons": digest.judge(cvm, 0.2)}), language="en", grafana_url=None,
+                         window_ms=(0, 1)).plain()  # fmt: skip
+    assert "billed by the GB: forecast" in said and "overage" not in said and "included" not in said
+    quota = base.model_copy(update={"hosts": [digest.HostBill(instance="vps", bill=by_gb,
+                                                               egress=digest.f.egress(2**30, 1e6, 864000, 2**30))]})
+    assert [r.code for r in digest.judge(quota, 0.2)] == ["egress_overage"]  # past a quota it is still said
 
 
 # --- scheduling ---------------------------------------------------------------------------------------------------
