@@ -228,8 +228,8 @@ def test_verdict_rules() -> None:
     said = render_digest(cvm.model_copy(update={"reasons": digest.judge(cvm, 0.2)}), language="en", grafana_url=None,
                          window_ms=(0, 1)).plain()  # fmt: skip
     assert "billed by the GB: forecast" in said and "overage" not in said and "included" not in said
-    quota = base.model_copy(update={"hosts": [digest.HostBill(instance="vps", bill=by_gb,
-                                                               egress=digest.f.egress(2**30, 1e6, 864000, 2**30))]})
+    capped = digest.HostBill(instance="vps", bill=by_gb, egress=digest.f.egress(2**30, 1e6, 864000, 2**30))
+    quota = base.model_copy(update={"hosts": [capped]})
     assert [r.code for r in digest.judge(quota, 0.2)] == ["egress_overage"]  # past a quota it is still said
 
 
