@@ -144,9 +144,9 @@ class Answers:
     api_url: str = ""
     """The provider API's address when not its public one (a proxy, a test server)."""
     included_gib: float | None = 0.0
+    """Traffic the plan includes a month, as the provider's API said (None: unlimited)."""
     overage_per_gib: float | None = None
     """A custom table's price per GB beyond included_gib, where the provider publishes one (Plan.overage_per_gib)."""
-    """Traffic the plan includes a month, as the provider's API said (None: unlimited)."""
     size: Machine | None = None
     """The plan's size as the provider's API said (exact, where the kernel shows a little less memory)."""
     chat_id: str = ""
@@ -359,7 +359,7 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
             found = None
         if found:
             a.currency, a.size = found.currency, size
-            a.included_gib, a.overage_per_gib = found.included_gib, found.overage_per_gib
+            _traffic_terms(a, found, KEY_PAIR[provider][1], say, t)
         offered = _figure(found.monthly) if found else ""
         a.monthly_price = _number(args.monthly_price or ask(t("ask_monthly", currency=a.currency), offered),
                                   "what_monthly", t)  # fmt: skip
@@ -415,18 +415,22 @@ def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan
     say(t("plan_found", provider=name, plan=found.name, vcpus=found.vcpus, memory=f"{found.memory_gib:g}",
           disk=f"{found.disk_gib:g}", traffic=_traffic(found.included_gib, t), price=_figure(found.monthly),
           currency=found.currency))  # fmt: skip
-    # Traffic billed by the GB (a CVM or ECS paying by traffic; a plan's GBs beyond its quota): a preset has its
-    # price, a custom table the provider's published one where there is one, and none is counted without it.
-    if preset or found.included_gib is None:
-        pass
-    elif found.overage_per_gib:
-        say(t("traffic_priced", provider=name, price=_figure(found.overage_per_gib), currency=found.currency,
+    return found
+
+
+def _traffic_terms(a: Answers, found: Plan, name: str, say: Say, t: Words) -> None:
+    """A custom table written from the plan found: what it counts of traffic billed by the GB (a CVM or ECS paying
+    by traffic; a plan's GBs beyond its quota) — the provider's published price where there is one, else none."""
+    a.included_gib, a.overage_per_gib = found.included_gib, found.overage_per_gib
+    if found.included_gib is None:
+        return
+    if found.overage_per_gib:
+        say(t("traffic_priced", provider=name, price=f"{found.overage_per_gib:.2f}", currency=found.currency,
               region=a.region))  # fmt: skip
     elif found.included_gib == 0:
         say(t("traffic_metered", provider=name))
     else:
         say(t("traffic_beyond", provider=name, included=_traffic(found.included_gib, t)))
-    return found
 
 
 def _correct(a: Answers, found: Plan, table: PricingTable, name: str, say: Say, t: Words) -> None:

@@ -372,6 +372,7 @@ def test_an_alibaba_key_reads_the_plan_and_its_list_price_instead_of_asking(tmp_
                               "--instance", SWAS_LISTED, "--currency", "USD", "--dir", str(tmp_path / "u")], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
         assert usd.returncode == 1 and "Alibaba Cloud prices it in CNY, the table is in USD" in usd.stdout
+        assert "beyond the 400 GB" not in usd.stdout  # the plan is not taken: nothing said of what its table counts
         # A wrong key: the API's own words, in the user's language, and still nothing guessed.
         zh = ["--api-key-id", ALIBABA_ID, "--api-key-secret", "wrong", "--region", "cn-hangzhou", "--api-url", url,
               "--no-test", "--language", "zh", "--instance", SWAS_LISTED]  # fmt: skip
@@ -419,7 +420,7 @@ def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(
         assert fake.actions[-2:] == ["DescribeInstances", "InquiryPriceRenewInstances"]
         # Its traffic is billed per GB at the price Tencent's pricing centre lists for the region (no API says it).
         assert (cvm.egress.included_gib, cvm.egress.overage_per_gib) == (0, 0.8)
-        assert ("Tencent Cloud bills its traffic by the GB, outside this price: the table counts 0.8 CNY per GB, "
+        assert ("Tencent Cloud bills its traffic by the GB, outside this price: the table counts 0.80 CNY per GB, "
                 "Tencent Cloud's published price in ap-guangzhou") in capsys.readouterr().out  # fmt: skip
         far = [("sa-saopaulo" if k == "ap-guangzhou" else k) for k in key]
         assert init.main([*far, "--provider", "tencent", "--instance", CVM_PREPAID, "--dir", str(tmp_path / "sp")]) == 0
@@ -507,18 +508,20 @@ def test_an_alibaba_key_prices_an_ecs_instance_by_subscription_or_by_the_hour(
         assert "no ECS instance 'i-bp1nosuch0000000000' in cn-hangzhou (or the RAM user may not read" in unseen.stdout
 
 
-@pytest.mark.parametrize("api", ["tencent", "alibaba"])
-def test_a_cvm_or_ecs_id_given_for_its_price_leaves_the_billing_poll_reading(tmp_path: Path, api: str) -> None:
+@pytest.mark.parametrize("case", ["tencent", "alibaba", "alibaba-classic"])
+def test_a_cvm_or_ecs_id_given_for_its_price_leaves_the_billing_poll_reading(tmp_path: Path, case: str) -> None:
     """Found while adding ECS: the instance id given for the price was written as provider_api.server, the instance
     whose traffic package the poller reads — a Lighthouse or Simple Application Server's. A CVM or ECS id has no such
     package, so every poll failed ("no Lighthouse instance …") and the bill and balance were never read."""
     from exporter.billing import poller
-    from tests.support.fakes.providers import ALIBABA_ID, ALIBABA_SECRET, ECS_PREPAID, FakeAlibaba
+    from tests.support.fakes.providers import ALIBABA_ID, ALIBABA_SECRET, ECS_CLASSIC, ECS_PREPAID, FakeAlibaba
 
     fake, key_id, secret, instance, region = {
         "tencent": (FakeTencent(), TENCENT_ID, TENCENT_KEY, CVM_PREPAID, "ap-guangzhou"),
         "alibaba": (FakeAlibaba(), ALIBABA_ID, ALIBABA_SECRET, ECS_PREPAID, "cn-hangzhou"),
-    }[api]
+        "alibaba-classic": (FakeAlibaba(), ALIBABA_ID, ALIBABA_SECRET, ECS_CLASSIC, "cn-hangzhou"),  # an AY… id
+    }[case]
+    api = case.split("-")[0]
     root = sys_root(tmp_path, "Tencent Cloud" if api == "tencent" else "Alibaba Cloud", "CVM", 2_000_000)
     with serve_in_thread(fake.app()) as url:
         assert init.main(["--yes", "--sys-root", str(root), "--provider", api, "--api-key-id", key_id,
