@@ -160,6 +160,8 @@ def offer(name: str, monthly: float, currency: str, vcpus: float, memory_gib: fl
     wrong = [f"{what} {value!r}" for what, value in sizes.items() if not (0 < value < math.inf)]
     if included_gib is not None and not 0 <= included_gib < math.inf:
         wrong.append(f"traffic {included_gib!r}")
+    if overage_per_gib is not None and (included_gib is None or not 0 <= overage_per_gib < math.inf):
+        wrong.append(f"price per GB {overage_per_gib!r}")  # unlimited traffic has none; a price is a number
     if not re.fullmatch(r"[\w.\-]{1,80}", name):
         wrong.append(f"plan {name[:80]!r}")
     if not re.fullmatch(r"[A-Z]{3}", currency):

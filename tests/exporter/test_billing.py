@@ -5,6 +5,7 @@ real exporter process polling in the background."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 import subprocess
 import sys
@@ -433,3 +434,15 @@ def test_a_number_that_is_not_one_is_a_bad_answer_not_a_traceback(value: object)
     with pytest.raises(ApiError) as caught:
         number({"Price": value}, "Price")
     assert caught.value.reason == "bad_response" and len(str(caught.value)) < 100
+
+
+@pytest.mark.parametrize(("included", "per_gb"), [(None, 0.8), (0.0, math.nan), (0.0, -0.8), (0.0, math.inf)])
+def test_a_plan_whose_price_per_gb_cannot_be_is_a_bad_answer(included: float | None, per_gb: float) -> None:
+    """An unlimited plan with a price per GB would bill every byte; a price that is not a finite, non-negative number
+    would price every byte as nonsense: both refused before init writes a table."""
+    from exporter.billing.client import offer
+
+    assert offer("p", 95, "CNY", 2, 4, 50, 0.0, "t", 0.8).overage_per_gib == 0.8
+    with pytest.raises(ApiError) as caught:
+        offer("p", 95, "CNY", 2, 4, 50, included, "t", per_gb)
+    assert caught.value.reason == "bad_response" and "price per GB" in str(caught.value)
