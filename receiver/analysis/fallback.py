@@ -86,7 +86,8 @@ def summarise(facts: Facts, language: str) -> Analysis:
         severity=SEVERITY.get(first.severity, "medium"),  # type: ignore[arg-type]
         severity_reason=words["severity"].format(severity=first.severity or "-"),
         immediate_actions=[action],
-        longer_term_advice=[] if facts.bill and facts.bill.budget else [words["advice"]],
+        # Only a bill read without a budget: unknown (no Prometheus, send-test's sample) says nothing of budgets.
+        longer_term_advice=[words["advice"]] if facts.bill is not None and not facts.bill.budget else [],
         money_at_stake_per_day=facts.money_at_stake_per_day if kind in ("cost", "bill") else None,
         headline=words["headline"].format(name=first.name, instance=first.instance, summary=said[0][0])[:140],
     )

@@ -100,3 +100,16 @@ def test_do_now_names_the_workload(cgroup: str, command: str) -> None:
     _, facts = facts_for("CostwardenCostSpike", "critical")
     facts.alerts[0].cgroup = cgroup
     assert command in summarise(facts, "en").immediate_actions[0]
+
+
+def test_budget_advice_only_when_the_bill_is_known_to_have_none() -> None:
+    """Found trying `make init` as a new user: the test message init sends (no Prometheus yet, so no bill facts)
+    advised "Set a budget in the pricing table" to a user who had just given one. The advice needs a bill read
+    without a budget; an unknown bill says nothing about budgets."""
+    _, facts = facts_for("CostwardenCostSpike", "warning")
+    advice = catalogue.of("en").fallback["advice"]
+    assert advice not in summarise(facts, "en").longer_term_advice  # a budget is set
+    unknown = facts.model_copy(update={"bill": None})
+    assert advice not in summarise(unknown, "en").longer_term_advice
+    unset = facts.model_copy(update={"bill": f.bill(3.1, 6.0, 0.0, 0.0, 10 * 86400, None)})
+    assert advice in summarise(unset, "en").longer_term_advice
