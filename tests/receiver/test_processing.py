@@ -191,7 +191,8 @@ async def test_same_facts_are_answered_from_the_cache(aiohttp_client: Client, tm
     for group in ("a", "b"):  # two groups, identical facts (Prometheus is down, so nothing moves between them)
         await client.post("/alerts", json=payload("firing", groupKey=group))
     first, second = await sent(tmp_path / "sent.jsonl", 2)
-    assert (first["source"], second["source"]) == ("model", "cache")
+    # Two groups are delivered side by side: either may reach the channel first (CI saw the cached one first).
+    assert sorted((first["source"], second["source"])) == ["cache", "model"]
     assert first["text"].split("\n")[1:] == second["text"].split("\n")[1:]
     assert len(fake.requests) == 1
 
