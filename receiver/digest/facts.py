@@ -163,8 +163,7 @@ def judge(d: DigestFacts, plan_money: float | None) -> list[Reason]:
                 reasons.append(Reason(code="over_budget", verdict="act", subject=h.instance, values=values))
             elif b.forecast_vs_budget_pct >= NEAR_PCT:
                 reasons.append(Reason(code="budget_near", verdict="watch", subject=h.instance, values=values))
-        metered = e is not None and e.included_gib == 0  # billed by the GB from the first: spend, not a quota passed
-        if b is not None and b.egress_overage_forecast > 0 and not metered:
+        if b is not None and b.egress_overage_forecast > 0 and not (e is not None and e.metered):
             reasons.append(Reason(code="egress_overage", verdict="watch", subject=h.instance,
                                   values={"money": b.egress_overage_forecast}))  # fmt: skip
         elif e is not None and e.forecast_vs_included_pct is not None and e.forecast_vs_included_pct >= NEAR_PCT:

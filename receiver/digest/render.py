@@ -86,7 +86,7 @@ def render_digest(
                 text += w["sep"] + w["included"].format(pct=num(e.forecast_vs_included_pct),
                                                          included=num(e.included_gib))  # fmt: skip
             if b is not None and b.egress_overage_forecast > 0:  # no quota: every GB is billed, none is "overage"
-                said = w["metered" if e.included_gib == 0 else "overage"]
+                said = w["metered" if e.metered else "overage"]
                 text += w["sep"] + said.format(money=num(b.egress_overage_forecast), cur=cur)
             egress.append(text)
     if bills:

@@ -107,6 +107,11 @@ class Egress(BaseModel):
     included_gib: float | None
     forecast_vs_included_pct: float | None
 
+    @property
+    def metered(self) -> bool:
+        """Billed by the GB from the first one (no quota): its money is spend, not a quota passed."""
+        return self.included_gib == 0
+
 
 class DiagnosticFact(BaseModel):
     """A read-only diagnostic the exporter ran for this alert (docs/actions.md): what it saw, line by line."""
