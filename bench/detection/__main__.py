@@ -26,6 +26,13 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, help="keep the TSDB and logs here (default: a temporary directory)")
     parser.add_argument("--nab", type=Path, default=nab.DEFAULT_CORPUS, help="the NAB corpus (default: %(default)s)")
     parser.add_argument("--nab-max-days", type=float, default=21.0, help="NAB series up to this long (default: 21)")
+    parser.add_argument(
+        "--nab-outage-after",
+        type=float,
+        metavar="MINUTES",
+        help="NAB readings further apart than this are an exporter outage, as Prometheus would record one: no samples "
+        "between them (default: each reading held until the next, as the reference scorer does)",
+    )
     parser.add_argument("--no-nab", action="store_true", help="skip the real-world (NAB) table")
     parser.add_argument("--no-synthetic", action="store_true", help="skip the synthetic corpus")
     args = parser.parse_args()
@@ -51,9 +58,15 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cw-nab-") as tmp:
         work = (args.workdir or Path(tmp)) / "nab"
-        results = nab.run(args.nab, work, monday_base(days_back=int(args.nab_max_days) + 7), args.nab_max_days)
-    print(f"\nReal-world series (NAB, series of <= {args.nab_max_days:g} days, alert starts scored with NAB's standard "
-          f"profile, {time.monotonic() - started:.0f} s)\n")  # fmt: skip
+        base = monday_base(days_back=int(args.nab_max_days) + 7)
+        results = nab.run(args.nab, work, base, args.nab_max_days, args.nab_outage_after)
+    outages = (
+        f", readings more than {args.nab_outage_after:g} minutes apart replayed as exporter outages"
+        if args.nab_outage_after is not None
+        else ""
+    )
+    print(f"\nReal-world series (NAB, series of <= {args.nab_max_days:g} days{outages}, alert starts scored with NAB's "
+          f"standard profile, {time.monotonic() - started:.0f} s)\n")  # fmt: skip
     print(nab.table(results))
     return 0
 

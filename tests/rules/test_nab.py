@@ -58,3 +58,46 @@ def test_the_benchmark_says_so_and_skips_without_the_corpus(tmp_path: Path) -> N
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"Real-world series skipped: no NAB corpus at {tmp_path}" in proc.stdout
+
+
+def test_the_table_names_every_series_beyond_one_start_per_window_and_one_false_start_per_week() -> None:
+    def scored(key: str, days: float, windows: int, starts: int) -> nab.SeriesScore:
+        return nab.SeriesScore(key, days, windows, starts, 0.0, 0.0, [None] * windows)
+
+    within = scored("a/within.csv", 14.0, 1, 3)  # at most 1 + 2 weeks
+    beyond = scored("a/beyond.csv", 14.0, 1, 4)
+    quiet = scored("a/quiet.csv", 7.0, 0, 1)
+    table = nab.table([within, beyond, quiet])
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in table.splitlines() if line.startswith("| a/")}
+    assert "| 3 | 3.0 |" in rows["a/within.csv"] and "beyond" not in rows["a/within.csv"]
+    assert "| 4 | 3.0 **beyond** |" in rows["a/beyond.csv"]
+    assert "| 1 | 1.0 |" in rows["a/quiet.csv"]
+    assert (
+        "series within the goal (at most one start per window plus one false start per week): 2/3; beyond it: "
+        "a/beyond.csv (4 starts, at most 3.0)"
+    ) in table.splitlines()
+
+
+def test_a_series_of_4032_five_minute_readings_is_two_weeks_of_data() -> None:
+    assert _series("x/y.csv", [1.0] * 4032).days == 14.0
+
+
+def test_with_outages_a_long_gap_between_readings_has_no_samples_and_the_counter_carries_on() -> None:
+    t0 = datetime(2014, 4, 1, 10, 7)
+    times = [t0 + timedelta(minutes=m) for m in (0, 5, 10, 130, 135)]  # two hours without a reading after minute 10
+    series = nab.NabSeries("realTraffic/speed_1.csv", times, [20.0, 20.0, 40.0, 20.0, 20.0], [])
+
+    def egress(outage_after: float | None) -> tuple[list[float], list[float]]:
+        counters = nab.scenario(series, 1_000_000.0, outage_after).series
+        own = next(s for s in counters if s.labels.get("resource") == "network_egress" and s.labels["cgroup"] == "/")
+        return [(t - own.timestamps[0]) / 60 for t in own.timestamps], own.values
+
+    held_minutes, held = egress(None)
+    assert held_minutes == list(range(136))  # the reference's way: 40 held for two hours
+    assert abs(held[129] - held[10] - 119 * 0.04 / 60) < 1e-12
+    minutes, values = egress(60.0)
+    assert minutes == [*range(15), *range(130, 136)]  # the reading at 10 lasts its 5 minutes, then nothing
+    assert (
+        abs(values[15] - values[14] - 0.02 / 60) < 1e-12
+    )  # no jump, no reset: 0.02/h for one minute
+    assert egress(180.0)[0] == held_minutes  # a gap shorter than the outage threshold is held as before

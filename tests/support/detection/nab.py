@@ -58,7 +58,11 @@ class NabSeries:
 
     @property
     def days(self) -> float:
-        return (self.timestamps[-1] - self.timestamps[0]).total_seconds() / DAY
+        """Days of data: the last reading counts for one (median) reading interval, so that 4032 readings five
+        minutes apart are the 14 days, two weeks, they cover."""
+        gaps = sorted((b - a).total_seconds() for a, b in zip(self.timestamps, self.timestamps[1:], strict=False))
+        step = gaps[len(gaps) // 2] if gaps else 0.0
+        return ((self.timestamps[-1] - self.timestamps[0]).total_seconds() + step) / DAY
 
 
 @dataclass
@@ -102,8 +106,12 @@ def _name(key: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", key.removesuffix(".csv"))
 
 
-def scenario(series: NabSeries, base: float) -> Scenario:
-    """The series as one host's exporter metrics, scraped every minute from `base` + its time of day."""
+def scenario(series: NabSeries, base: float, outage_after: float | None = None) -> Scenario:
+    """The series as one host's exporter metrics, scraped every minute from `base` + its time of day.
+
+    Each reading is held until the next, as the reference scorer holds it. With `outage_after` (minutes), readings
+    further apart than that are an exporter outage instead, as Prometheus would record one: after one reading interval
+    (5 minutes) no samples until the next reading, and the counters carry on from where they stopped."""
     first = series.timestamps[0]
     time_of_day = (first - first.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
     # On the evaluation grid: the reference evaluates every 5 minutes from each series' first sample, and whether a
@@ -113,13 +121,18 @@ def scenario(series: NabSeries, base: float) -> Scenario:
     positive = [v for v in series.values if v > 0]
     median = statistics.median(positive) if positive else 1.0
     rate = [max(v, 0.0) / median * MEDIAN_COST for v in series.values]
+    scraped: list[int] = []
     per_minute: list[float] = []
     j = 0
     for m in range(minutes[-1] + 1):
         while j + 1 < len(minutes) and minutes[j + 1] <= m:
             j += 1
+        gap = minutes[j + 1] - minutes[j] if j + 1 < len(minutes) else 0
+        if outage_after is not None and gap > outage_after and m - minutes[j] >= STEP / 60:
+            continue
+        scraped.append(m)
         per_minute.append(rate[j])
-    ts = [start + 60.0 * m for m in range(len(per_minute))]
+    ts = [start + 60.0 * m for m in scraped]
     host = {"instance": "nab", "job": "costwarden"}
     out: list[Series] = []
     flat = {"memory": 2 * 0.0035, "disk": 40 * 0.10 / 730}
@@ -182,6 +195,12 @@ def score_one(sweeper: Any, series: NabSeries, detections: list[float]) -> Serie
     )
 
 
+def allowed_starts(score: SeriesScore) -> float:
+    """The per-series goal of docs/detection.md: at most one alert start per labelled window plus one false start per
+    week of data."""
+    return score.windows + score.days / 7
+
+
 def normalised(scores: list[SeriesScore]) -> float:
     raw = sum(s.raw for s in scores)
     windows = sum(s.windows for s in scores)
@@ -189,10 +208,12 @@ def normalised(scores: list[SeriesScore]) -> float:
     return 100 * (raw - null) / (perfect - null) if perfect != null else 0.0
 
 
-def run(corpus: Path, workdir: Path, base: float, max_days: float = 21.0) -> list[SeriesScore]:
+def run(
+    corpus: Path, workdir: Path, base: float, max_days: float = 21.0, outage_after: float | None = None
+) -> list[SeriesScore]:
     """Replay every selected NAB series through the rules and score it."""
     selected = read(corpus, max_days)
-    scenarios = [scenario(s, base) for s in selected]
+    scenarios = [scenario(s, base, outage_after) for s in selected]
     firings = engine.replay(scenarios, workdir, step=STEP)
     sweeper = _sweeper(corpus)
     grid = min(sc.start for sc in scenarios)
@@ -209,20 +230,22 @@ def _minutes(value: float | None) -> str:
 
 def table(scores: list[SeriesScore]) -> str:
     lines = [
-        "| series | days | windows | alert starts | false starts / week | minutes from window start to alert | raw |",
-        "|---|---:|---:|---:|---:|---|---:|",
+        "| series | days | windows | alert starts | at most (goal) | false starts / week "
+        "| minutes from window start to alert | raw |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for s in scores:
         delays = ", ".join(_minutes(d) for d in s.delays) or "-"
+        mark = " **beyond**" if s.starts > allowed_starts(s) else ""
         lines.append(
-            f"| {s.key} | {s.days:.1f} | {s.windows} | {s.starts} | {s.false_starts_per_week:.1f} | {delays} "
-            f"| {s.raw:.3f} |"
+            f"| {s.key} | {s.days:.1f} | {s.windows} | {s.starts} | {allowed_starts(s):.1f}{mark} "
+            f"| {s.false_starts_per_week:.1f} | {delays} | {s.raw:.3f} |"
         )
     weeks = sum(s.days for s in scores) / 7
     false_total = sum(s.false_starts_per_week * s.days / 7 for s in scores)
     caught = sum(d is not None for s in scores for d in s.delays)
     windows = sum(s.windows for s in scores)
-    worst = max(scores, key=lambda s: s.starts - s.windows - s.days / 7, default=None)
+    beyond = [s for s in scores if s.starts > allowed_starts(s)]
     lines += [
         "",
         f"NAB standard score over {len(scores)} series ({windows} labelled windows): **{normalised(scores):.1f}** "
@@ -233,10 +256,12 @@ def table(scores: list[SeriesScore]) -> str:
         ),
         f"windows with an alert start: {caught}/{windows}; false alert starts per week: "
         f"{false_total / weeks if weeks else 0:.2f} ({false_total:.0f} over {weeks:.1f} weeks)",
+        f"series within the goal (at most one start per window plus one false start per week): "
+        f"{len(scores) - len(beyond)}/{len(scores)}"
+        + (
+            "; beyond it: " + ", ".join(f"{s.key} ({s.starts} starts, at most {allowed_starts(s):.1f})" for s in beyond)
+            if beyond
+            else ""
+        ),
     ]
-    if worst is not None:
-        lines.append(
-            f"most alert starts beyond one per window and one false per week: {worst.key} "
-            f"({worst.starts} starts, {worst.windows} windows, {worst.days / 7:.1f} weeks)"
-        )
     return "\n".join(lines)
