@@ -75,7 +75,8 @@ def actions_endpoint(
                      **{"WWW-Authenticate": 'Bearer realm="costwarden-actions"'})  # fmt: skip
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
     if path == "/actions" and method == "GET":
-        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
+        # With `alertname` (even empty) only what answers that alert; the whole table only when it is not asked.
+        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         return _json(start_response, "200 OK", service.catalog(query if "alertname" in query else None))
     if path != "/actions/run" or method != "POST":
         return _json(start_response, "405 Method Not Allowed", {"error": "GET /actions or POST /actions/run"})

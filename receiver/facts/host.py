@@ -62,6 +62,8 @@ class ExporterActions:
         alert = hook.alerts[0]
         labels = {**hook.commonLabels, **alert.labels}
         severity = labels.get("severity", "")
+        if not labels.get("alertname"):
+            return Findings()  # the table maps alert names to actions: an alert that names none gets none
         try:
             plan = await self._get("/actions", {k: labels[k] for k in ("alertname", "resource") if k in labels})
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -274,6 +274,8 @@ def test_the_exporter_serves_actions_only_with_a_token(tree: Path, tmp_path: Pat
             status, spike = call(base + "/actions?alertname=CostwardenCostSpike&resource=cpu")
             assert [d["name"] for d in spike["diagnostics"]] == ["top_processes"] and len(spike["remediation"]) == 1
             assert call(base + "/actions?alertname=CostwardenExporterDown")[1]["diagnostics"] == []
+            nameless = call(base + "/actions?alertname=&resource=cpu")[1]  # asked for an alert that names none
+            assert nameless["diagnostics"] == [] and nameless["remediation"] == []
             run = base + "/actions/run"
             status, found = call(run, {"action": "top_processes", "labels": {}, "severity": "critical"})
             assert status == 200 and found["state"] == "ok" and found["kind"] == "diagnostic"

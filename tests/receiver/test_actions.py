@@ -121,6 +121,19 @@ async def test_a_hostile_label_is_refused_and_said_so(aiohttp_client: Client, tm
     assert "executed" not in exporter_log
 
 
+async def test_an_alert_without_a_name_runs_nothing(aiohttp_client: Client, tmp_path: Path) -> None:
+    """The table maps alert names to actions; an alert that names none (sent by anybody who can reach Alertmanager)
+    must not be answered with the whole table, remediation included."""
+    body = payload("firing")
+    for labels in (body["commonLabels"], body["alerts"][0]["labels"], body["groupLabels"]):
+        labels.pop("alertname", None)
+    with exporter(tmp_path) as (url, log):
+        text, settings = await run_one(aiohttp_client, tmp_path, url, ["good"], body)
+        exporter_log = log.read_text()
+    assert audit(settings) == []
+    assert "executed" not in exporter_log and "stop_container" not in text and "recent_containers" not in text
+
+
 async def test_the_model_cannot_recommend_a_command(aiohttp_client: Client, tmp_path: Path) -> None:
     with exporter(tmp_path) as (url, _):
         text, _ = await run_one(aiohttp_client, tmp_path, url, ["rogue", "rogue"], payload("firing"))
