@@ -109,6 +109,18 @@ async def alerts(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="costwarden"'}
         )
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # Alertmanager sends plain JSON. A compressed body would be inflated before any size check saw its real
+        # size (15 KB of gzip is 16 MB of text), so it is refused unread (RFC 7694: 415 and what is accepted).
+        metrics.rejected.labels("unsupported_encoding").inc()
+        refused = web.json_response(
+            {"error": "unsupported_encoding", "detail": f"Content-Encoding {encoding[:40]!r}: send plain JSON"},
+            status=415,
+            headers={"Accept-Encoding": "identity"},
+        )
+        refused.force_close()  # the unread body is never inflated: the connection ends with the answer
+        return refused
     async with app[BUDGET].reserve(request.content_length) as admitted:
         if not admitted:
             metrics.rejected.labels("busy").inc()
@@ -225,7 +237,8 @@ class AccessLog(AbstractAccessLogger):
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.intake.max_body_bytes)
+    # No request body is inflated by the server: a compressed one is refused (415) before it is read.
+    app = web.Application(client_max_size=settings.intake.max_body_bytes, handler_args={"auto_decompress": False})
     app[SETTINGS] = settings
     app[METRICS] = metrics = Metrics()
     app[BUDGET] = IntakeBudget(settings.intake.max_inflight_bytes, settings.intake.max_body_bytes)

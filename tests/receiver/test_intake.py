@@ -4,6 +4,7 @@ outbox cannot write."""
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import re
@@ -93,6 +94,23 @@ async def test_bad_bodies_get_400_with_a_reason(
     assert answer["error"] == reason
     assert detail in answer["detail"]
     assert rows(settings) == []
+
+
+async def test_a_compressed_body_is_refused_unread(aiohttp_client: Client, settings: Settings) -> None:
+    """Alertmanager sends plain JSON. A gzip body is decompressed by the server before any size check could see its
+    real size (15 KB of gzip is 16 MB of spaces), and one that is not gzip at all failed with a 500."""
+    client = await aiohttp_client(create_app(settings))
+    bomb = gzip.compress(b" " * 2**24)
+    for body in (bomb, json.dumps(payload("firing")).encode()):  # the second is not gzip at all
+        resp = await client.post("/alerts", data=body, headers={"Content-Encoding": "gzip"})
+        assert resp.status == 415
+        assert resp.headers["Accept-Encoding"] == "identity"
+        assert (await resp.json())["error"] == "unsupported_encoding"
+    resp = await client.post("/alerts", json=payload("firing"), headers={"Content-Encoding": "identity"})
+    assert resp.status == 200
+    assert len(rows(settings)) == 1
+    metrics = await (await client.get("/metrics")).text()
+    assert 'costwarden_receiver_intake_rejected_total{reason="unsupported_encoding"} 2.0' in metrics
 
 
 async def test_too_large_is_413_and_big_groups_fit(aiohttp_client: Client, settings: Settings) -> None:
