@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from receiver.analysis.schema import LINE_CHARS, Analysis, Cause
-from receiver.facts.model import Facts, alert_kind
+from receiver.facts.model import Facts, alert_kind, clip
 from receiver.message import catalogue
 from receiver.message import words as alert_words
 
@@ -37,7 +37,7 @@ def _lines(text: str, limit: int = DESCRIPTION_LINES) -> list[str]:
         if out and len(out[-1]) + 1 + len(sentence) <= LINE_CHARS:
             out[-1] += ("" if cjk else " ") + sentence
         else:
-            out.append(sentence if len(sentence) <= LINE_CHARS else sentence[: LINE_CHARS - 1] + "…")
+            out.append(clip(sentence, LINE_CHARS))
     return out[:limit]
 
 
@@ -71,7 +71,7 @@ def summarise(facts: Facts, language: str) -> Analysis:
         resource = next((a.resource for a in facts.alerts if a.resource in causes), "")
         cause, action = causes[resource]
         action = _named(action, first.cgroup)
-    else:  # a drop, a bill, a disk or costwarden's own health: never "spending is above its usual level"
+    else:  # a drop, a bill, a disk, costwarden's own health or not ours: never "spending is above its usual level"
         cause, action = catalogue.of(language).kind_causes[kind]
     return Analysis(
         observed_facts=[line[:LINE_CHARS] for line in observed[:6]] or [first.name],
@@ -89,5 +89,12 @@ def summarise(facts: Facts, language: str) -> Analysis:
         # Only a bill read without a budget: unknown (no Prometheus, send-test's sample) says nothing of budgets.
         longer_term_advice=[words["advice"]] if facts.bill is not None and not facts.bill.budget else [],
         money_at_stake_per_day=facts.money_at_stake_per_day if kind in ("cost", "bill") else None,
-        headline=words["headline"].format(name=first.name, instance=first.instance, summary=said[0][0])[:140],
+        headline=clip(
+            words["headline"].format(
+                name=first.name or catalogue.of(language).labels["unnamed"],
+                instance=first.instance or "-",
+                summary=said[0][0],
+            ),
+            140,
+        ),
     )

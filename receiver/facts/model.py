@@ -35,7 +35,17 @@ def clean(text: str, limit: int = LABEL_CHARS) -> str:
     text = ANSI.sub("", text)
     kept = "".join(ch for ch in text if ch in "\n" or unicodedata.category(ch)[0] not in "C")
     kept = re.sub(r"\s+", " ", kept).strip()
-    return kept if len(kept) <= limit else kept[: limit - 1] + "…"
+    return kept if len(kept) <= limit else kept[: limit - 1] + "…"  # data, not prose: as much of it as fits
+
+
+def clip(text: str, limit: int) -> str:
+    """Prose in at most `limit` characters; a longer text is cut where a word ends (if one ends in its second half:
+    Chinese has no spaces) and ends with an ellipsis, so that a cut is seen and no word is left as a stump."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space >= limit // 2 else cut).rstrip(" ,;:") + "…"
 
 
 def sig(value: float, digits: int = 4) -> float:
@@ -276,14 +286,15 @@ KINDS = {
     "CostwardenProviderBillDiverges": "bill", "CostwardenProviderTransferForecast": "bill",
     "CostwardenEgressQuotaForecast": "bill", "CostwardenDiskFillForecast": "disk", "CostwardenSendTest": "test",
 }  # fmt: skip
-"""What an alert is about; every other alert of rules/ is about costwarden's own watching (`watch`)."""
+"""What an alert is about; every other alert of rules/ (all named Costwarden…) is about costwarden's own watching
+(`watch`), and an alert from anybody else's rules (node_exporter's, say, routed to the receiver) is `other`."""
 
 
 def alert_kind(name: str) -> str:
     """cost (spend above normal), drop (spend fell), bill (invoice, budget, quota), disk, test (send-test's sample),
-    or watch (costwarden's own monitoring is impaired): what a message may say about it, and whether money is at
-    stake."""
-    return KINDS.get(name, "watch")
+    watch (costwarden's own monitoring is impaired) or other (not costwarden's: nothing is known of it): what a
+    message may say about it, and whether money is at stake."""
+    return KINDS.get(name, "watch" if name.startswith("Costwarden") else "other")
 
 
 def money_at_stake(facts: Facts) -> float | None:

@@ -174,7 +174,7 @@ def render(
     severity = first.severity or "alert"
     title = words["resolved" if facts.status == "resolved" else "firing"].format(
         severity=catalogue.of(language).severity.get(first.severity, first.severity.upper()),
-        name=first.name,
+        name=first.name or words["unnamed"],
         instance=first.instance or "-",
     )
     if facts.alerts_total > 1:
@@ -192,7 +192,8 @@ def render(
         lasted = (alert.endsAt - alert.startsAt).total_seconds() if alert.endsAt > alert.startsAt else None
         body = words["resolved_body"].format(started=first.started)
         if lasted is not None:
-            body += " " + words["lasted"].format(duration=alert_words.duration(lasted, language))
+            # The catalogue's "lasted" holds its own space between sentences (none in Chinese).
+            body += words["lasted"].format(duration=alert_words.duration(lasted, language))
         summary = alert_words.texts(first, facts.currency, language)[0]
         return Message(**base, headline=summary, sections=(Section("", (body,)),), footer="")  # type: ignore[arg-type]
     likelihood = catalogue.of(language).likelihood

@@ -113,3 +113,82 @@ def test_budget_advice_only_when_the_bill_is_known_to_have_none() -> None:
     assert advice not in summarise(unknown, "en").longer_term_advice
     unset = facts.model_copy(update={"bill": f.bill(3.1, 6.0, 0.0, 0.0, 10 * 86400, None)})
     assert advice in summarise(unset, "en").longer_term_advice
+
+
+def _foreign(labels: dict[str, str], status: str = "firing") -> tuple[Webhook, f.Facts]:
+    alert = {**FIRING["alerts"][0], "labels": labels, "status": status}
+    if status == "resolved":
+        alert["endsAt"] = "2026-11-30T11:50:00Z"
+        alert["startsAt"] = "2026-11-30T11:00:00Z"
+    hook = Webhook.model_validate({**FIRING, "status": status, "alerts": [alert], "commonLabels": labels,
+                                   "groupLabels": {}})  # fmt: skip
+    facts = f.Facts(status=status, alerts=f.alert_facts(hook), alerts_total=1, currency="EUR")
+    return hook, facts
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_an_alert_from_outside_our_rules_is_not_called_costwarden_being_impaired(language: str) -> None:
+    """Found in a new-user trial: node_exporter's HostOutOfMemory, routed to the receiver, was explained as
+    "costwarden's own monitoring is impaired ... follow the runbook linked below" (there was no runbook link)."""
+    hook, facts = _foreign({"alertname": "HostOutOfMemory", "severity": "warning", "instance": "vps1"})
+    analysis = summarise(facts, language)
+    text = render(1, hook, facts, analysis, kind="message", language=language, model="m", source="fallback",
+                  reason="unreachable", urls=PublicUrls()).plain()  # fmt: skip
+    assert f.alert_kind("HostOutOfMemory") == "other" and f.alert_kind("CostwardenExporterDown") == "watch"
+    assert analysis.likely_causes[0].cause == catalogue.of(language).kind_causes["other"][0]
+    assert catalogue.of(language).kind_causes["watch"][0] not in text
+    assert catalogue.of(language).kind_causes["other"][0] in text
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_an_alert_with_no_name_and_no_instance_still_has_a_title_that_reads(language: str) -> None:
+    """Found in a new-user trial: the title read "CRITICAL ·  on -" and the headline " on : "."""
+    hook, facts = _foreign({"severity": "critical", "cgroup": "x"})
+    analysis = summarise(facts, language)
+    message = render(1, hook, facts, analysis, kind="message", language=language, model="m", source="fallback",
+                     reason="unreachable", urls=PublicUrls())  # fmt: skip
+    unnamed = catalogue.of(language).labels["unnamed"]
+    assert unnamed in message.title and unnamed in analysis.headline
+    assert " on :" not in analysis.headline and "上的 ：" not in analysis.headline
+    assert "  " not in message.title
+
+
+def test_a_chinese_resolution_has_no_latin_space_between_its_sentences() -> None:
+    hook, facts = _foreign({"alertname": "HostOutOfMemory", "severity": "warning", "instance": "vps1"}, "resolved")
+    zh = render(1, hook, facts, None, kind="message", language="zh", model="m", source="fallback", reason=None,
+                urls=PublicUrls()).plain()  # fmt: skip
+    en = render(1, hook, facts, None, kind="message", language="en", model="m", source="fallback", reason=None,
+                urls=PublicUrls()).plain()  # fmt: skip
+    assert "。持续了 50 分钟。" in zh
+    assert ". It lasted 50 min." in en
+
+
+def test_a_long_headline_is_cut_where_a_word_ends_and_says_so() -> None:
+    """Found in a new-user trial: the headline was cut mid-word, with nothing to show it was cut ("…the server tha")."""
+    instance = "web-frontend-01.eu-central.example.internal:9100"
+    hook, facts = _foreign({"alertname": "CostwardenCostSpike", "severity": "critical", "instance": instance,
+                            "cgroup": "web", "resource": "cpu"})  # fmt: skip
+    headline = summarise(facts, "en").headline
+    start = f"CostwardenCostSpike on {instance}: "
+    assert len(headline) <= 140 and headline.endswith("…") and headline.startswith(start), headline
+    kept = headline.removesuffix("…")
+    said = render(
+        1,
+        hook,
+        facts,
+        None,
+        kind="message",
+        language="en",
+        model="m",
+        source="fallback",
+        reason=None,
+        urls=PublicUrls(),
+    ).headline  # a resolution's headline: the alert's summary, whole
+    assert (start + said).startswith(kept) and (start + said)[len(kept)] == " "  # cut where a word ends
+
+
+def test_clip_cuts_chinese_anywhere_and_latin_text_between_words() -> None:
+    assert f.clip("短" * 10, 10) == "短" * 10
+    assert f.clip("短" * 11, 10) == "短" * 9 + "…"
+    assert f.clip("one two three four", 12) == "one two…"
+    assert f.clip("x" * 20, 10) == "x" * 9 + "…"  # no word ends in the second half: cut where the limit falls

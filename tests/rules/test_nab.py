@@ -97,7 +97,5 @@ def test_with_outages_a_long_gap_between_readings_has_no_samples_and_the_counter
     assert abs(held[129] - held[10] - 119 * 0.04 / 60) < 1e-12
     minutes, values = egress(60.0)
     assert minutes == [*range(15), *range(130, 136)]  # the reading at 10 lasts its 5 minutes, then nothing
-    assert (
-        abs(values[15] - values[14] - 0.02 / 60) < 1e-12
-    )  # no jump, no reset: 0.02/h for one minute
+    assert abs(values[15] - values[14] - 0.02 / 60) < 1e-12  # no jump, no reset: 0.02/h for one minute
     assert egress(180.0)[0] == held_minutes  # a gap shorter than the outage threshold is held as before
