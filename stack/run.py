@@ -1,6 +1,8 @@
 """`python -m stack`: start exporter → Prometheus (+ rules) → Alertmanager → receiver on loopback, say where each
 listens, and stop them all on Ctrl-C. `python -m stack demo-alert` hands Alertmanager a synthetic cost spike so the
-message can be watched arriving. `install`, `uninstall` and `status` put it under systemd instead (stack/install.py).
+message can be watched arriving. `init` asks what the machine costs and where to send messages (stack/init.py);
+`install`, `uninstall` and `status` put it under systemd instead (stack/install.py); `status` beside a `make run`
+says what that one knows.
 
 The configs are the repository's own (`prometheus/prometheus.yml`, `alertmanager/alertmanager.yml`, `rules/`),
 rendered into `data/run/` with the addresses in use; state lives there too, so a restart keeps the history.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -261,6 +264,17 @@ def run_status(ports: dict[str, int]) -> int:
     return 0 if answering else 3
 
 
+def minutes(text: str) -> float:
+    """A duration in minutes, above 0 and finite (argparse says the error: exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(cli("minutes_usage", given=repr(text)))
+    return value
+
+
 def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]) -> dict[str, int]:
     """`--ports exporter=19877,prometheus=19090` over `base`; a usage error (exit 2) names the bad item."""
     ports = dict(base)
@@ -274,9 +288,16 @@ def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    made = RUN_DIR / PORTS_FILE
-    if argv == ["status"] and not os.environ.get("COSTWARDEN_PREFIX") and made.exists():
-        return run_status(json.loads(made.read_text()))  # `make run`'s, not an install's
+    if argv[:1] == ["status"] and not os.environ.get("COSTWARDEN_PREFIX"):
+        beside = argparse.ArgumentParser(
+            prog="python -m stack status", description="What the `make run` beside knows (its ports are in --data)."
+        )
+        beside.add_argument("--data", type=Path, default=RUN_DIR, help="make run's state (default: %(default)s)")
+        beside.add_argument("--ports", default="", help="e.g. prometheus=19090 (default: the ones make run recorded)")
+        known, _ = beside.parse_known_args([a for a in argv[1:] if a not in ("-h", "--help")])
+        if (known.data / PORTS_FILE).exists():  # `make run`'s, not an install's
+            args = beside.parse_args(argv[1:])
+            return run_status(parse_ports(args.ports, beside, json.loads((args.data / PORTS_FILE).read_text())))
     if argv[:1] and argv[0] in ("install", "uninstall", "status"):
         from stack import install  # its own command line
 
@@ -291,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         return compose.start_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "demo-alert", "render"])
+    # init, status, install and uninstall have command lines of their own (above); named here for the usage line.
+    commands = ["run", "demo-alert", "render", "init", "status", "install", "uninstall"]
+    parser.add_argument("command", nargs="?", default="run", choices=commands)
     parser.add_argument(
         "--out", type=Path, default=Path("/etc/costwarden"), help="render: where the compose configs go"
     )
@@ -308,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         "`costwarden` sets; demo-alert: else the last `make run`'s; else the usual)"
     )
     parser.add_argument("--ports", default=os.environ.get("COSTWARDEN_PORTS", ""), help=ports_help)
-    parser.add_argument("--minutes", type=float, default=2.0, help="demo-alert: how long the spike lasts")
+    parser.add_argument("--minutes", type=minutes, default=2.0, help="demo-alert: how long the spike lasts")
     args = parser.parse_args(argv)
     ports = dict(DEFAULT_PORTS)
     recorded = args.data / PORTS_FILE

@@ -1,12 +1,17 @@
-"""`costwarden status` against a real Prometheus serving a receiver's history."""
+"""`costwarden status` against a real Prometheus serving a receiver's history, and the stack's command line."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import pytest
+
+from stack.run import main as stack_main
 from stack.status import lines
 from tests.support.detection.engine import import_series, serve
+from tests.support.net import free_port
 
 
 def test_status_sees_a_delivery_made_before_prometheus_first_scraped_the_receiver(tmp_path: Path) -> None:
@@ -31,3 +36,36 @@ def test_status_sees_a_delivery_made_before_prometheus_first_scraped_the_receive
         said = lines({"prometheus": port, "alertmanager": port}, now)
     assert "channel file: last delivered 20 min ago" in said
     assert not [line for line in said if "telegram" in line]
+
+
+def test_status_beside_make_run_takes_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in a new-user trial: `python -m stack status --ports …` (or `status --help`) beside a `make run` said
+    "costwarden is not installed under /opt/costwarden": only a bare `status` was taken as make run's."""
+    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}  # nothing listens
+    (tmp_path / "ports.json").write_text(json.dumps(ports))
+    assert stack_main(["status", "--data", str(tmp_path)]) == 3  # parts not answering: said, exit 3
+    said = capsys.readouterr().out
+    assert f"NOT ANSWERING on 127.0.0.1:{ports['prometheus']}" in said and "not installed" not in said
+    other = free_port()
+    assert stack_main(["status", "--data", str(tmp_path), "--ports", f"prometheus={other}"]) == 3
+    assert f"NOT ANSWERING on 127.0.0.1:{other}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as usage:
+        stack_main(["status", "--data", str(tmp_path), "--help"])
+    assert usage.value.code == 0 and "python -m stack status" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("minutes", ["nan", "inf", "-5", "0", "ten"])
+def test_demo_alert_refuses_minutes_that_are_not_a_duration(minutes: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in a new-user trial: --minutes nan crashed with a traceback, and -5 was blamed on Alertmanager."""
+    with pytest.raises(SystemExit) as refused:
+        stack_main(["demo-alert", "--minutes", minutes, "--ports", f"alertmanager={free_port()}"])
+    assert refused.value.code == 2
+    assert "--minutes" in capsys.readouterr().err
+
+
+def test_the_stack_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        stack_main(["--help"])
+    usage = capsys.readouterr().out
+    for command in ("run", "demo-alert", "init", "status", "install", "uninstall"):
+        assert command in usage.split("\n\n")[0], command  # in the usage line itself
