@@ -113,6 +113,11 @@ def test_discord_embeds_stay_within_limits_and_cannot_mention() -> None:
         assert len(embed["title"]) + len(embed["description"]) + len(embed["footer"]["text"]) <= 6000
         assert part["allowed_mentions"] == {"parse": []}
     assert "\\@everyone" in parts[0]["embeds"][0]["description"]
+    # Discord reads markdown in an embed's title too (found in a new-user trial: the title was sent raw).
+    titled = chat.DiscordChannel(cfg, None).render(hostile_message(title=HOSTILE[1] + " " + "y" * 300))  # type: ignore[arg-type]
+    title = titled[0]["embeds"][0]["title"]
+    assert "\\*bold?\\* \\_italic?\\_" in title and "\\[link\\]\\(http://evil\\)" in title
+    assert len(title) <= 256
     assert "\\*bold?\\*" in json.loads(json.dumps(parts))[0]["embeds"][0]["description"]
 
 

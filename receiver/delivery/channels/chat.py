@@ -323,6 +323,12 @@ def discord_escape(text: str) -> str:
     return re.sub(r"([\\*_~`|>\[\]()#@-])", r"\\\1", text)
 
 
+def discord_title(text: str) -> str:
+    """An embed title reads inline markdown (bold, italics, code, spoilers, links) but is one line that starts with
+    the severity: no heading, quote or list can begin it, and it mentions nobody, so a hostname's '-' stays bare."""
+    return re.sub(r"([\\*_~`|\[\]()])", r"\\\1", text[:120])
+
+
 def discord_markdown(line: Line) -> str:
     kind, text, url = line
     t = discord_escape(text)
@@ -341,7 +347,7 @@ class DiscordChannel:
 
     def render(self, message: Message) -> list[Body]:
         all_lines = lines(message)
-        title = all_lines[0][1][:240]
+        title = discord_title(all_lines[0][1])
         footer = message.footer[:2048]
         body_lines = [x for x in all_lines[1:] if x[0] != "footer"]
         budget = min(DISCORD_DESCRIPTION, DISCORD_TOTAL - len(title) - len(footer) - 20)
@@ -357,7 +363,7 @@ class DiscordChannel:
         ]
 
     def picture(self, picture: Picture) -> list[Body]:
-        return [{**picture_body(picture), "title": picture.title[:240]}]
+        return [{**picture_body(picture), "title": discord_title(picture.title)}]
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
         if "png" not in body:
