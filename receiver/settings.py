@@ -544,19 +544,23 @@ def _language(raw: dict[str, typing.Any]) -> str:
     return costwarden_catalogue.language(ollama.get("language") if isinstance(ollama, dict) else None)
 
 
-def _field_names() -> set[str]:
-    """Every field name of receiver.yml, for "did you mean"."""
-    names: set[str] = set()
-    pending: list[type[BaseModel]] = [Settings]
-    while pending:
-        model = pending.pop()
-        for name, field in model.model_fields.items():
-            names.add(name)
-            for inner in typing.get_args(field.annotation) or (field.annotation,):
-                for candidate in typing.get_args(inner) or (inner,):
-                    if isinstance(candidate, type) and issubclass(candidate, BaseModel) and candidate is not model:
-                        pending.append(candidate)
-    return names
+def _models(annotation: object) -> list[type[BaseModel]]:
+    """The settings models an annotation holds, through Optional, list, Union and Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for inner in typing.get_args(annotation) for m in _models(inner)]
+
+
+def _field_names(loc: list[str]) -> set[str]:
+    """The field names valid where `loc` points (its last part is the unknown one), for "did you mean": a name valid
+    elsewhere in the file is no answer. List indices and a channel's type tag are not fields: they are stepped over."""
+    models: list[type[BaseModel]] = [Settings]
+    for part in loc[:-1]:
+        inner = [m for model in models if part in model.model_fields
+                 for m in _models(model.model_fields[part].annotation)]  # fmt: skip
+        if inner:
+            models = inner
+    return {name for model in models for name in model.model_fields}
 
 
 def _explain(exc: ValidationError, raw: object, language: str) -> tuple[str, str]:
@@ -568,7 +572,7 @@ def _explain(exc: ValidationError, raw: object, language: str) -> tuple[str, str
     loc = [str(p) for p in first["loc"]]
     where = ".".join(loc) or "(top level)"
     if first["type"] == "extra_forbidden" and loc:
-        close = difflib.get_close_matches(loc[-1], sorted(_field_names()), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(loc[-1], sorted(_field_names(loc)), n=1, cutoff=0.6)
         hint = words["did_you_mean"].format(name=close[0]) if close else words["see_docs"]
         return where, words["unknown"].format(hint=hint)
     if first["type"] == "missing" and loc and loc[-1] in SECRET_FIELDS and loc[0] == "channels" and len(loc) > 1:

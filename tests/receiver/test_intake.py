@@ -166,6 +166,14 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
     path.write_text("ollama: {languag: zh}\n")
     with pytest.raises(SettingsError, match=re.escape("field ollama.languag: unknown field; did you mean language?")):
         load(path)
+    # Found in a new-user trial: a name valid elsewhere in the file (actions.url) was suggested where it is not.
+    path.write_text("ollama: {url: 'http://127.0.0.1:11434'}\n")
+    with pytest.raises(SettingsError) as nowhere:
+        load(path)
+    assert "field ollama.url: unknown field" in str(nowhere.value) and "did you mean" not in str(nowhere.value)
+    path.write_text("digest: {daily: {att: '08:00'}}\n")
+    with pytest.raises(SettingsError, match=re.escape("field digest.daily.att: unknown field; did you mean at?")):
+        load(path)
     path.write_text("channels:\n  - {type: telegram, name: ops-bot, chat_id: 1}\n")
     monkeypatch.delenv("COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN", raising=False)
     with pytest.raises(
