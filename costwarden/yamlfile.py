@@ -3,6 +3,7 @@ error. The exporter's pricing file and the receiver's settings both start here."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,3 +32,25 @@ def read(path: Path) -> Any:
         problem = getattr(exc, "problem", exc)
         raise YamlFileError(say("file_errors", "not_yaml", path=path, where=where, problem=problem)) from exc
     return {} if raw is None else raw
+
+
+def line_of(text: str, dotted: str) -> int | None:
+    """The line (1-based) where the dotted field is written, for errors an editor can jump to; None when the field
+    is not in the file (a missing one, or one that came from the preset)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in re.findall(r"[^.\[\]]+", dotted):
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if str(k.value) == part), None)
+            if match is None:
+                return line
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

@@ -380,27 +380,5 @@ def load(path: Path | None) -> PricingTable:
 
 def on_its_line(exc: ConfigError, path: Path) -> ConfigError:
     """The problem said of file:line where its field is written, for errors an editor can jump to."""
-    line = _line_of(path.read_text(encoding="utf-8"), exc.field) if exc.field else None
+    line = yamlfile.line_of(path.read_text(encoding="utf-8"), exc.field) if exc.field else None
     return exc if line is None else exc.within(f"{path}:{line}")
-
-
-def _line_of(text: str, dotted: str) -> int | None:
-    """The line (1-based) where the dotted field is written, for errors an editor can jump to; None when the field
-    is not in the file (a missing one, or one that came from the preset)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in re.findall(r"[^.\[\]]+", dotted):
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if str(k.value) == part), None)
-            if match is None:
-                return line
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-            node = node.value[int(part)]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line

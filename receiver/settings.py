@@ -535,7 +535,9 @@ def load(path: Path | None) -> Settings:
         language = _language(raw)
         words = catalogue.of(language).config_errors
         where, reason = _explain(exc, raw, language)
-        raise SettingsError(words["field"].format(source=source, where=where, reason=reason)) from exc
+        line = yamlfile.line_of(path.read_text(encoding="utf-8"), where) if path is not None else None
+        at = source if line is None else f"{source}:{line}"  # file:line, where an editor jumps (as the exporter's)
+        raise SettingsError(words["field"].format(source=at, where=where, reason=reason)) from exc
 
 
 def _language(raw: dict[str, typing.Any]) -> str:

@@ -157,7 +157,7 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("LANG", "C.UTF-8")
     path = tmp_path / "receiver.yml"
     path.write_text("listen: {port: 99999}\n")
-    with pytest.raises(SettingsError, match=r"receiver\.yml: field listen\.port: Input should be less than 65536"):
+    with pytest.raises(SettingsError, match=r"receiver\.yml:1: field listen\.port: Input should be less than 65536"):
         load(path)
     # Issue 20: the library's wording ("Extra inputs are not permitted", "Field required") told no one what to do.
     path.write_text("lisen: {}\n")
@@ -171,8 +171,8 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(SettingsError) as nowhere:
         load(path)
     assert "field ollama.url: unknown field" in str(nowhere.value) and "did you mean" not in str(nowhere.value)
-    path.write_text("digest: {daily: {att: '08:00'}}\n")
-    with pytest.raises(SettingsError, match=re.escape("field digest.daily.att: unknown field; did you mean at?")):
+    path.write_text("# receiver.yml\ndigest:\n  daily:\n    att: '08:00'\n")  # said on its line, as the exporter's
+    with pytest.raises(SettingsError, match=re.escape(":4: field digest.daily.att: unknown field; did you mean at?")):
         load(path)
     path.write_text("channels:\n  - {type: telegram, name: ops-bot, chat_id: 1}\n")
     monkeypatch.delenv("COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN", raising=False)
@@ -200,9 +200,9 @@ def test_a_chinese_receiver_yml_is_told_its_problems_in_chinese(
     monkeypatch.setenv("LANG", "C.UTF-8")
     path = tmp_path / "receiver.yml"
     cases = {
-        "ollama: {language: zh}\nlisten: {port: 99999}\n": "receiver.yml：字段 listen.port：应小于 65536",
-        "ollama: {language: zh}\nlisen: {}\n": "receiver.yml：字段 lisen：未知字段；是不是想写 listen？",
-        "ollama: {language: zh}\nprocessing: {workers: many}\n": "receiver.yml：字段 processing.workers：应为整数",
+        "ollama: {language: zh}\nlisten: {port: 99999}\n": "receiver.yml:2：字段 listen.port：应小于 65536",
+        "ollama: {language: zh}\nlisen: {}\n": "receiver.yml:2：字段 lisen：未知字段；是不是想写 listen？",
+        "ollama: {language: zh}\nprocessing: {workers: many}\n": "receiver.yml:2：字段 processing.workers：应为整数",
         "ollama: {language: zh}\nchannels:\n  - {type: telegram, name: ops-bot, chat_id: 1}\n":
             "字段 channels.0.telegram.bot_token：必填：在环境变量里设置 COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN（或 "
             "COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN_FILE",
@@ -258,5 +258,5 @@ def test_channel_secrets_come_from_the_environment_and_routes_name_real_channels
     with pytest.raises(SettingsError, match=r"routes\.0\.channels: no channel named pager \(channels: console\)"):
         load(path)
     path.write_text("channels: [{type: slack, webhook_url: 'ftp://x'}]\n")
-    with pytest.raises(SettingsError, match=r"receiver\.yml: field channels\.0\.slack\.webhook_url"):
+    with pytest.raises(SettingsError, match=r"receiver\.yml:1: field channels\.0\.slack\.webhook_url"):
         load(path)

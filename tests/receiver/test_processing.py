@@ -332,4 +332,4 @@ def test_config_check_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "s3cret" not in out and shown["prometheus"]["url"] == "http://127.0.0.1:9090/prom"
     path.write_text("ollama: {language: fr}\n")
     assert main(["--config", str(path), "--config.check"]) == 2
-    assert "receiver.yml: field ollama.language: Input should be 'en' or 'zh'" in capsys.readouterr().err
+    assert "receiver.yml:1: field ollama.language: Input should be 'en' or 'zh'" in capsys.readouterr().err
