@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import math
 import os
 import re
 import secrets
@@ -307,7 +308,9 @@ def _number(text: str, what: str, t: Words) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        raise t.stop("not_number", what=t(what), text=repr(text)) from None
+        value = math.nan
+    if not math.isfinite(value):  # inf and nan parse as floats; neither is a price
+        raise t.stop("not_number", what=t(what), text=repr(text))
     if not value > 0:
         raise t.stop("not_positive", what=t(what))
     return value

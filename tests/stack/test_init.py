@@ -188,6 +188,11 @@ def test_an_alibaba_server_gets_a_table_of_its_own_in_cny(tmp_path: Path) -> Non
     assert yaml.safe_load((tmp_path / "c" / "receiver.yml").read_text())["ollama"]["language"] == "zh"  # CNY: zh
     with pytest.raises(SystemExit, match="没有内置价格的云服务商需要 --monthly-price"):
         init.main(["--yes", "--sys-root", str(root), "--dir", str(tmp_path / "d")])
+    # Found in a new-user trial: inf passed the number check and failed later, in English, naming an internal field.
+    for flag in ("--monthly-price", "--budget"):
+        price = [] if flag == "--monthly-price" else ["--monthly-price", "99"]
+        with pytest.raises(SystemExit, match="inf' 不是数字"):
+            init.main(["--yes", "--sys-root", str(root), *price, flag, "inf", "--dir", str(tmp_path / "e"), "--no-test"])
 
 
 def test_compose_gets_an_env_file_its_own_check_accepts(tmp_path: Path, telegram: tuple[FakeChat, str]) -> None:
