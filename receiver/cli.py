@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log.format", dest="log_format", default="json", choices=["logfmt", "json"])
     parser.add_argument("--version", action="version", version=f"costwarden-receiver {__version__}")
     args = parser.parse_args(argv)
+    if args.what is not None and args.command != "feedback":
+        parser.error(f"{args.what} belongs to feedback (feedback export --out DIR), not to {args.command}")
     setup_logging(args.log_level, args.log_format)
     try:
         settings = load(args.config)

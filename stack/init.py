@@ -505,6 +505,8 @@ def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
     variable = f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"
     what = t("what_webhook")
     a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(url, what, t), what)
+    if args.secret and a.channel not in ROBOT_SECRET:
+        raise t.stop("no_secret", channel=a.channel)
     if a.channel in ROBOT_SECRET:
         secret = args.secret or ask(t("ask_secret", kind=ROBOT_SECRET[a.channel]), "")
         if secret:

@@ -69,3 +69,7 @@ def test_feedback_needs_export_and_a_directory(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as exited:
         cli.main(["feedback"])
     assert exited.value.code == 2 and "feedback needs: export --out DIR" in capsys.readouterr().err
+    # Found in a new-user trial: `serve export` started the server, the word silently ignored.
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "export"])
+    assert exited.value.code == 2 and "export belongs to feedback" in capsys.readouterr().err
