@@ -47,6 +47,7 @@ def summarise(facts: Facts, language: str) -> Analysis:
     said = [alert_words.texts(a, cur, language) for a in facts.alerts[:2]]
     observed = [line for i, (summary, description) in enumerate(said)
                 for line in _lines(description or summary, DESCRIPTION_LINES if i == 0 else 1)]  # fmt: skip
+    observed = list(dict.fromkeys(observed))  # alike alerts of one group say the same thing once
     observed += [
         words["now"].format(window=s.window, now=s.now, mean=s.mean, min=s.min, max=s.max, cur=cur)
         for s in facts.alerted_series

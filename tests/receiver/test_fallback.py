@@ -192,3 +192,13 @@ def test_clip_cuts_chinese_anywhere_and_latin_text_between_words() -> None:
     assert f.clip("短" * 11, 10) == "短" * 9 + "…"
     assert f.clip("one two three four", 12) == "one two…"
     assert f.clip("x" * 20, 10) == "x" * 9 + "…"  # no word ends in the second half: cut where the limit falls
+
+
+def test_a_group_of_alike_alerts_says_each_thing_once() -> None:
+    """Found in a new-user trial: a group of two alerts with the same description said "What we see" twice."""
+    labels = {"alertname": "HostOutOfMemory", "severity": "warning", "instance": "vps1"}
+    alert = {**FIRING["alerts"][0], "labels": labels, "annotations": {"description": "Memory is nearly full."}}
+    hook = Webhook.model_validate({**FIRING, "alerts": [alert, {**alert, "fingerprint": "b"}], "commonLabels": labels})
+    facts = f.Facts(status="firing", alerts=f.alert_facts(hook), alerts_total=2, currency="EUR")
+    observed = summarise(facts, "en").observed_facts
+    assert len(observed) == len(set(observed)), observed
