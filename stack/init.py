@@ -332,7 +332,8 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
     known = ", ".join([*presets, "alibaba", "tencent", "custom"])
     if not (args.provider or guessed or args.interactive):
         raise t.stop("no_provider", known=known)
-    provider = (args.provider or ask(t("ask_provider", known=known), guessed or "digitalocean")).lower()
+    # Not recognised: a price of its own (custom) unless the user names a provider; no preset of some other size.
+    provider = (args.provider or ask(t("ask_provider", known=known), guessed or "custom")).lower()
     a = Answers(provider, None, None, args.currency or CURRENCY.get(provider, "USD"), None, language, "console")
     found = None
     if provider in KEY_PAIR:  # the key first: with it, the provider itself says what the plan is and costs

@@ -233,6 +233,18 @@ def test_the_questions_asked_one_by_one(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "'g6-huge' is not a linode plan" in bad.stderr
 
 
+def test_an_unknown_machine_asked_at_a_terminal_defaults_to_a_price_of_its_own(tmp_path: Path) -> None:
+    """Found in a new-user trial: --yes refused to guess the provider of an unrecognised machine, but Enter at the
+    question picked DigitalOcean and a plan of another size."""
+    root = sys_root(tmp_path, "QEMU", "Standard PC", 2_000_000)
+    done = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--sys-root", str(root), "--dir",
+                           str(tmp_path / "c")], cwd=ROOT, input="en\n\n30\n\nconsole\n", capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = pricing.load(tmp_path / "c" / "pricing.yml")
+    assert (table.provider, table.plan_price.monthly) == ("custom", 30)
+
+
 def test_init_speaks_chinese_from_the_first_answer_on(tmp_path: Path) -> None:
     """Issue 20: init's questions, errors and "what happens when" in the language chosen first (or the locale's)."""
     done = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path)], cwd=ROOT,
