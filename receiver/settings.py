@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from costwarden import catalogue as costwarden_catalogue
 from costwarden import yamlfile
@@ -32,6 +33,11 @@ class PublicUrls:
     alertmanager: str | None = None
     actions: Signer | None = None
     """Makes the signed links to an alert's actions (receiver_url set), for the channels without buttons."""
+
+
+UNIQUE_NAMES = (
+    "channel names must be unique (deliveries are recorded by name); {names} is used twice: give each a name:"
+)
 
 
 class SettingsError(Exception):
@@ -442,7 +448,9 @@ class Settings(_Model):
     def _unique_channel_names(self) -> Settings:
         names = [c.name for c in self.channels]
         if len(set(names)) != len(names):
-            raise ValueError(f"channel names must be unique (deliveries are recorded by name), got {names}")
+            twice = ", ".join(sorted({n for n in names if names.count(n) > 1}))
+            # A type of its own, so that _explain says it in the file's language.
+            raise PydanticCustomError("unique_channel_names", UNIQUE_NAMES, {"names": twice})
         for where, wanted in [
             ("default_channels", self.default_channels or []),
             ("digest.channels", self.digest.channels or []),

@@ -203,6 +203,12 @@ def test_a_chinese_receiver_yml_is_told_its_problems_in_chinese(
         "ollama: {language: zh}\nlisten: {port: 99999}\n": "receiver.yml:2：字段 listen.port：应小于 65536",
         "ollama: {language: zh}\nlisen: {}\n": "receiver.yml:2：字段 lisen：未知字段；是不是想写 listen？",
         "ollama: {language: zh}\nprocessing: {workers: many}\n": "receiver.yml:2：字段 processing.workers：应为整数",
+        # Found in a new-user trial: these were said in the library's English inside a Chinese sentence.
+        "ollama: {language: zh}\nchannels: [{type: pager}]\n": "字段 channels.0：'type' 的值 'pager' 不认识，应为 ",
+        "ollama: {language: zh}\ndigest: {daily: {at: '25:00'}}\n": "digest.daily.at：应为时刻 HH:MM（例如 08:00）",
+        "ollama: {language: zh, timeout_seconds: x}\n": "字段 ollama.timeout_seconds：应为数字",
+        "ollama: {language: zh}\nchannels: [{type: console}, {type: console}]\n":
+            "渠道名称不能重复（投递按名称记录），重复的是 console：请给每个渠道写上 name:",
         "ollama: {language: zh}\nchannels:\n  - {type: telegram, name: ops-bot, chat_id: 1}\n":
             "字段 channels.0.telegram.bot_token：必填：在环境变量里设置 COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN（或 "
             "COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN_FILE",
