@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from costwarden.catalogue import say
 from stack import render
 
 ADDRESSES = {"exporter": "exporter:9877", "prometheus": "prometheus:9090", "alertmanager": "alertmanager:9093",
@@ -36,6 +37,18 @@ RENDERED = Path("/tmp/costwarden")  # noqa: S108 - the container's own tmpfs, ma
 """Where `start` writes a service's config inside its container."""
 
 
+class Refused(ValueError):
+    """A value a check refuses: said in $COSTWARDEN_LANGUAGE's words (compose), or in another language by its key
+    (`costwarden init` speaks the language its user chose)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(say("checks", key, **params))
+        self.key, self.params = key, params
+
+    def said(self, language: str) -> str:
+        return say("checks", self.key, language, **self.params)
+
+
 class EnvError(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
@@ -47,14 +60,14 @@ def _truthy(value: str, env: Mapping[str, str]) -> str:
         return "true"
     if value.lower() in ("false", "0", "no", "off"):
         return "false"
-    raise ValueError("expected true or false")
+    raise Refused("truthy")
 
 
 def _zone(value: str, env: Mapping[str, str]) -> str:
     try:
         ZoneInfo(value)
     except (ValueError, ZoneInfoNotFoundError):
-        raise ValueError("not an IANA time zone; e.g. UTC, Europe/Berlin, Asia/Shanghai") from None
+        raise Refused("zone") from None
     return value
 
 
@@ -64,7 +77,7 @@ def _provider(value: str, env: Mapping[str, str]) -> str:
     providers = preset_names()
     if value.lower() in providers:
         return value.lower()
-    raise ValueError(f"expected one of {', '.join(providers)}")
+    raise Refused("provider", known=", ".join(providers))
 
 
 def _plan(value: str, env: Mapping[str, str]) -> str:
@@ -78,37 +91,34 @@ def _plan(value: str, env: Mapping[str, str]) -> str:
     if value.lower() in by_case:
         return by_case[value.lower()]
     close = difflib.get_close_matches(value.lower(), list(by_case), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(by_case[c] for c in close)}?" if close else ""
-    raise ValueError(f"not a {provider} plan{hint} (the plans: {', '.join(plans)}; a plan outside these "
-                     "needs a pricing table of your own, which compose does not take yet)")  # fmt: skip
+    hint = say("checks", "plan_hint", names=", ".join(by_case[c] for c in close)) if close else ""
+    raise Refused("plan", provider=provider, hint=hint, plans=", ".join(plans))
 
 
-def _amount(value: str, expected: str, out_of_range: str, zero: bool = False) -> str:
-    """A finite number (positive, or with `zero` also 0): `expected` when it is not a number at all."""
+def _amount(value: str, what: str, zero: bool = False) -> str:
+    """A finite number (positive, or with `zero` also 0): `{what}_nan` when it is not a number at all, else
+    `{what}_range`."""
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(expected) from None
+        raise Refused(f"{what}_nan") from None
     if not (number >= 0 if zero else number > 0) or number == float("inf"):  # NaN fails both comparisons
-        raise ValueError(out_of_range)
+        raise Refused(f"{what}_range")
     return value
 
 
 def _budget(value: str, env: Mapping[str, str]) -> str:
-    return _amount(value, "expected a number in the plan's currency, e.g. 10 or 12.50 (no currency sign); empty for "
-                   "no budget alerts", "expected a positive number; empty for no budget alerts")  # fmt: skip
+    return _amount(value, "budget")
 
 
 def _price(value: str, env: Mapping[str, str]) -> str:
-    return _amount(value, "expected the plan's monthly price, e.g. 60 or 59.5 (no currency sign); empty: the preset's",
-                   "expected a positive number; empty: the preset's")  # fmt: skip
+    return _amount(value, "price")
 
 
 def _traffic(value: str, env: Mapping[str, str]) -> str:
     if value == "unlimited":
         return value
-    return _amount(value, "expected the GB a month the plan includes, e.g. 500, or unlimited; empty: the preset's",
-                   "expected zero or a positive number, or unlimited; empty: the preset's", zero=True)  # fmt: skip
+    return _amount(value, "traffic", zero=True)
 
 
 def _provider_token(value: str, env: Mapping[str, str]) -> str:
@@ -117,66 +127,57 @@ def _provider_token(value: str, env: Mapping[str, str]) -> str:
 
 def _language(value: str, env: Mapping[str, str]) -> str:
     if value not in ("en", "zh"):
-        raise ValueError("expected en or zh")
+        raise Refused("language")
     return value
 
 
 def _clock(value: str, env: Mapping[str, str]) -> str:
     match = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", value)
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError("expected a time of day as HH:MM, e.g. 09:00 or 18:30")
+        raise Refused("clock")
     return f"{int(match[1]):02d}:{match[2]}"
 
 
 def http_url(value: str, env: Mapping[str, str]) -> str:
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-        raise ValueError("expected an http:// or https:// URL")
+        raise Refused("url")
     return value.rstrip("/")
 
 
 Check = Callable[[str, Mapping[str, str]], str]
 
 
-def _pattern(regex: str, reason: str) -> Check:
-    """A check that the whole value matches `regex` (ASCII classes only: the services read ASCII digits)."""
+def _pattern(regex: str, key: str) -> Check:
+    """A check that the whole value matches `regex` (ASCII classes only: the services read ASCII digits); `key`: what
+    it says otherwise (the catalogue's `checks`)."""
 
     def check(value: str, env: Mapping[str, str]) -> str:
         if not re.fullmatch(regex, value):
-            raise ValueError(reason)
+            raise Refused(key)
         return value
 
     return check
 
 
-_chat_id = _pattern(
-    r"-?[0-9]+|@[A-Za-z0-9_]{5,}", "expected a chat id such as -1001234567890 (or @channelname); see docs/receiver.md"
-)
-_bot_token = _pattern(
-    r"[0-9]+:[A-Za-z0-9_-]{30,}",
-    "expected the token @BotFather gave, like 123456789:AAE… (digits, a colon, 35 characters)",
-)
-_model = _pattern(r"[A-Za-z0-9_.][A-Za-z0-9_.:/-]*", "expected an Ollama model name such as llama3.2:3b or qwen2.5:3b")
-_server = _pattern(
-    r"[A-Za-z0-9][A-Za-z0-9_.-]*", "expected the server's name (or id) as the provider's console shows it"
-)
+_chat_id = _pattern(r"-?[0-9]+|@[A-Za-z0-9_]{5,}", "chat_id")
+_bot_token = _pattern(r"[0-9]+:[A-Za-z0-9_-]{30,}", "bot_token")
+_model = _pattern(r"[A-Za-z0-9_.][A-Za-z0-9_.:/-]*", "model")
+_server = _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]*", "server")
 
 
-_region = _pattern(r"[a-z]{2}-[a-z0-9-]+", "expected the region's id as the provider's API names it, e.g. ap-guangzhou")
-_tencent_id = _pattern(r"[A-Za-z0-9]{16,}", "expected the SecretId of a CAM key (AKID…), as the console shows it")
-_tencent_key = _pattern(r"[\x21-\x7e]{16,}", "expected the SecretKey of that CAM key, as the console shows it")
+_region = _pattern(r"[a-z]{2}-[a-z0-9-]+", "region")
+_tencent_id = _pattern(r"[A-Za-z0-9]{16,}", "tencent_id")
+_tencent_key = _pattern(r"[\x21-\x7e]{16,}", "tencent_key")
 
 
-_robot_secret = _pattern(
-    r"[\x21-\x7e]+", "expected the robot's signing secret as its settings show it (DingTalk: SEC…)"
-)
+_robot_secret = _pattern(r"[\x21-\x7e]+", "robot_secret")
 ROBOTS = ("wecom", "dingtalk", "feishu")
 """The group robots of WeCom (企业微信), DingTalk (钉钉) and Feishu/Lark (飞书): a channel each when its URL is set."""
 
 
 def _actions_token(value: str, env: Mapping[str, str]) -> str:
     if len(value) < 16 or not re.fullmatch(r"[\x21-\x7e]+", value):
-        raise ValueError("expected a long random string (16 or more printable characters, no spaces), e.g. the "
-                         "output of: openssl rand -hex 24")  # fmt: skip
+        raise Refused("actions_token")
     return value
 
 

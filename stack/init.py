@@ -392,14 +392,16 @@ def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, 
     key_secret = args.api_key_secret or ask(t("ask_key_secret", variable=variables[1]), "")
     for variable, value in zip(variables, (key_id, key_secret), strict=True):
         value = _plain(value, t("what_key"), t)
-        a.secrets[variable] = _valid(compose.VARIABLES[variable], value, t("what_key")) if api == "tencent" else value
+        a.secrets[variable] = (
+            _valid(compose.VARIABLES[variable], value, t("what_key"), t) if api == "tencent" else value
+        )
     a.api = api
-    a.api_url = _valid(compose.http_url, args.api_url, "--api-url") if args.api_url else ""
+    a.api_url = _valid(compose.http_url, args.api_url, "--api-url", t) if args.api_url else ""
     instance = args.instance or ask(t("ask_instance", example=example), "")
     if instance:
-        a.instance = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_SERVER"], instance, t("what_instance"))
+        a.instance = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_SERVER"], instance, t("what_instance"), t)
         region = args.region or ask(t("ask_region"), "")
-        a.region = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_REGION"], region, "--region")
+        a.region = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_REGION"], region, "--region", t)
 
 
 def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan | None:
@@ -464,9 +466,9 @@ def _figure(value: float | None) -> str:
 
 def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words) -> None:
     token = args.telegram_token or ask(t("ask_token"), "")
-    token = _valid(compose.VARIABLES["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"], token, t("what_token"))
+    token = _valid(compose.VARIABLES["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"], token, t("what_token"), t)
     a.secrets["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"] = token
-    a.telegram_api = _valid(compose.http_url, args.telegram_api, "--telegram-api")
+    a.telegram_api = _valid(compose.http_url, args.telegram_api, "--telegram-api", t)
     chat = args.telegram_chat_id
     while not chat:
         ask(t("ask_send"), "")
@@ -482,15 +484,16 @@ def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words
         for chat_id, name in chats:
             say(t("chat_line", id=chat_id, name=name))
         chat = ask(t("ask_chat"), chats[0][0])
-    a.chat_id = _valid(compose.VARIABLES["TELEGRAM_CHAT_ID"], chat, t("what_chat"))
+    a.chat_id = _valid(compose.VARIABLES["TELEGRAM_CHAT_ID"], chat, t("what_chat"), t)
 
 
-def _valid(check: compose.Check, value: str, what: str) -> str:
-    """The value as compose's check of the same variable takes it (init writes what compose and make run read)."""
+def _valid(check: compose.Check, value: str, what: str, t: Words) -> str:
+    """The value as compose's check of the same variable takes it (init writes what compose and make run read), its
+    refusal said in the language the user chose."""
     try:
         return check(value, {})
-    except ValueError as exc:
-        raise SystemExit(f"costwarden init: {what}: {exc}") from None
+    except compose.Refused as exc:
+        raise SystemExit(f"costwarden init: {what}: {exc.said(t.language)}") from None
 
 
 def _plain(value: str, what: str, t: Words) -> str:
@@ -505,7 +508,7 @@ def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
     url = args.webhook_url or ask(t("ask_webhook", channel=a.channel), "")
     variable = f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"
     what = t("what_webhook")
-    a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(url, what, t), what)
+    a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(url, what, t), what, t)
     if args.secret and a.channel not in ROBOT_SECRET:
         raise t.stop("no_secret", channel=a.channel)
     if a.channel in ROBOT_SECRET:
@@ -513,7 +516,7 @@ def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
         if secret:
             variable = f"COSTWARDEN_RECEIVER_{name}_SECRET"
             what = t("what_secret")
-            a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(secret, what, t), what)
+            a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(secret, what, t), what, t)
 
 
 def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:

@@ -158,6 +158,13 @@ def test_what_init_writes_is_checked_first_and_the_token_never_shown(
         init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel", "dingtalk",
                    "--webhook-url", "https://oapi.dingtalk.com/robot/send?access_token=t", "--secret",
                    "SECa\nCOSTWARDEN_ACTIONS_TOKEN=evil", "--dir", str(tmp_path)])  # fmt: skip
+    # Found in a new-user trial: compose's checks, which init reuses, refused in English under --language zh.
+    with pytest.raises(SystemExit, match="应为以 http:// 或 https:// 开头的网址"):
+        init.main(["--yes", "--language", "zh", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel",
+                   "dingtalk", "--webhook-url", "hello", "--dir", str(tmp_path), "--no-test"])  # fmt: skip
+    with pytest.raises(SystemExit, match="expected an http:// or https:// URL"):
+        init.main(["--yes", "--language", "en", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel",
+                   "dingtalk", "--webhook-url", "hello", "--dir", str(tmp_path), "--no-test"])  # fmt: skip
     # Found in a new-user trial: a WeCom robot's --secret was dropped without a word.
     with pytest.raises(SystemExit, match="--secret: a wecom robot takes no signing secret"):
         init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel", "wecom",
