@@ -35,8 +35,8 @@ def read(path: Path) -> Any:
 
 
 def line_of(text: str, dotted: str) -> int | None:
-    """The line (1-based) where the dotted field is written, for errors an editor can jump to; None when the field
-    is not in the file (a missing one, or one that came from the preset)."""
+    """The line (1-based) where the dotted field is written, for errors an editor can jump to: where the nearest part
+    of it that is written is (a missing field: its mapping's line); None when nothing of it is in the file."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
@@ -45,6 +45,9 @@ def line_of(text: str, dotted: str) -> int | None:
     for part in re.findall(r"[^.\[\]]+", dotted):
         if isinstance(node, yaml.MappingNode):
             match = next(((k, v) for k, v in node.value if str(k.value) == part), None)
+            tag = next((v for k, v in node.value if str(k.value) == "type"), None)
+            if match is None and isinstance(tag, yaml.ScalarNode) and tag.value == part:
+                continue  # a channel's type named in the path (channels.0.slack.webhook_url): not a key of its own
             if match is None:
                 return line
             line, node = match[0].start_mark.line + 1, match[1]

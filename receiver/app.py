@@ -109,7 +109,7 @@ async def alerts(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="costwarden"'}
         )
-    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    encoding = ", ".join(request.headers.getall("Content-Encoding", [])).strip().lower()
     if encoding not in ("", "identity"):
         # Alertmanager sends plain JSON. A compressed body would be inflated before any size check saw its real
         # size (15 KB of gzip is 16 MB of text), so it is refused unread (RFC 7694: 415 and what is accepted).

@@ -36,7 +36,7 @@ class PublicUrls:
 
 
 UNIQUE_NAMES = (
-    "channel names must be unique (deliveries are recorded by name); {names} is used twice: give each a name:"
+    "channel names must be unique (deliveries are recorded by name); {names} is used more than once: give each a name:"
 )
 
 
@@ -568,8 +568,9 @@ def _field_names(loc: list[str]) -> set[str]:
     for part in loc[:-1]:
         inner = [m for model in models if part in model.model_fields
                  for m in _models(model.model_fields[part].annotation)]  # fmt: skip
-        if inner:
-            models = inner
+        tagged = [m for m in models if "type" in m.model_fields
+                  and part in typing.get_args(m.model_fields["type"].annotation)]  # fmt: skip
+        models = inner or tagged or models  # a field; or a channel's type tag: that type's fields only
     return {name for model in models for name in model.model_fields}
 
 
@@ -580,7 +581,7 @@ def _explain(exc: ValidationError, raw: object, language: str) -> tuple[str, str
     words = catalogue.of(language).config_errors
     first = exc.errors()[0]
     loc = [str(p) for p in first["loc"]]
-    where = ".".join(loc) or "(top level)"
+    where = ".".join(loc) or costwarden_catalogue.say("exporter_errors", "top_level", language)
     if first["type"] == "extra_forbidden" and loc:
         close = difflib.get_close_matches(loc[-1], sorted(_field_names(loc)), n=1, cutoff=0.6)
         hint = words["did_you_mean"].format(name=close[0]) if close else words["see_docs"]

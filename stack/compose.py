@@ -41,12 +41,17 @@ class Refused(ValueError):
     """A value a check refuses: said in $COSTWARDEN_LANGUAGE's words (compose), or in another language by its key
     (`costwarden init` speaks the language its user chose)."""
 
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(say("checks", key, **params))
-        self.key, self.params = key, params
+    def __init__(self, key: str, suggest: tuple[str, ...] = (), **params: object) -> None:
+        self.key, self.suggest, self.params = key, suggest, params
+        super().__init__(self.said(None))
 
-    def said(self, language: str) -> str:
-        return say("checks", self.key, language, **self.params)
+    def said(self, language: str | None) -> str:
+        """`suggest`: the names it may have meant, joined with the language's own "or"."""
+        hint = ""
+        if self.suggest:
+            names = say("checks", "or", language).join(self.suggest)
+            hint = say("checks", "did_you_mean", language, names=names)
+        return say("checks", self.key, language, hint=hint, **self.params)
 
 
 class EnvError(Exception):
@@ -91,8 +96,7 @@ def _plan(value: str, env: Mapping[str, str]) -> str:
     if value.lower() in by_case:
         return by_case[value.lower()]
     close = difflib.get_close_matches(value.lower(), list(by_case), n=3, cutoff=0.5)
-    hint = say("checks", "plan_hint", names=", ".join(by_case[c] for c in close)) if close else ""
-    raise Refused("plan", provider=provider, hint=hint, plans=", ".join(plans))
+    raise Refused("plan", tuple(by_case[c] for c in close), provider=provider, plans=", ".join(plans))
 
 
 def _amount(value: str, what: str, zero: bool = False) -> str:

@@ -373,6 +373,8 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
     a.channel = args.channel or ask(t("ask_channel", known=", ".join(CHANNELS)), "console")
     if a.channel not in CHANNELS:
         raise t.stop("bad_choice", flag="--channel", known=", ".join(CHANNELS))
+    if args.secret and a.channel not in ROBOT_SECRET:  # before anything is asked: it would be dropped
+        raise t.stop("no_secret", channel=a.channel)
     if a.channel == "telegram":
         _telegram(args, a, ask, say, t)
     elif a.channel != "console":
@@ -509,8 +511,6 @@ def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
     variable = f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"
     what = t("what_webhook")
     a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(url, what, t), what, t)
-    if args.secret and a.channel not in ROBOT_SECRET:
-        raise t.stop("no_secret", channel=a.channel)
     if a.channel in ROBOT_SECRET:
         secret = args.secret or ask(t("ask_secret", kind=ROBOT_SECRET[a.channel]), "")
         if secret:

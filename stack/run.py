@@ -270,7 +270,7 @@ def minutes(text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
+    if not (math.isfinite(value) and 0 < value <= 7 * 24 * 60):  # a demo of a week at most
         raise argparse.ArgumentTypeError(cli("minutes_usage", given=repr(text)))
     return value
 
@@ -295,9 +295,15 @@ def main(argv: list[str] | None = None) -> int:
         beside.add_argument("--data", type=Path, default=RUN_DIR, help="make run's state (default: %(default)s)")
         beside.add_argument("--ports", default="", help="e.g. prometheus=19090 (default: the ones make run recorded)")
         known, _ = beside.parse_known_args([a for a in argv[1:] if a not in ("-h", "--help")])
-        if (known.data / PORTS_FILE).exists():  # `make run`'s, not an install's
+        recorded = known.data / PORTS_FILE
+        if "--data" in " ".join(argv[1:]) and not recorded.exists():
+            beside.error(cli("no_run_state", data=known.data))
+        if recorded.exists():  # `make run`'s, not an install's
             args = beside.parse_args(argv[1:])
-            return run_status(parse_ports(args.ports, beside, json.loads((args.data / PORTS_FILE).read_text())))
+            base = dict(DEFAULT_PORTS)
+            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):  # unreadable: the usual ports
+                base.update({k: int(v) for k, v in json.loads(recorded.read_text()).items() if k in base})
+            return run_status(parse_ports(args.ports, beside, base))
     if argv[:1] and argv[0] in ("install", "uninstall", "status"):
         from stack import install  # its own command line
 

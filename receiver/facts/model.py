@@ -43,9 +43,13 @@ def clip(text: str, limit: int) -> str:
     Chinese has no spaces) and ends with an ellipsis, so that a cut is seen and no word is left as a stump."""
     if len(text) <= limit:
         return text
+    if limit < 1:
+        return ""
     cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space >= limit // 2 else cut).rstrip(" ,;:") + "…"
+    if text[limit - 1] != " ":  # the cut falls inside a word: back to where the last whole one ends
+        space = cut.rfind(" ")
+        cut = cut[:space] if space >= limit // 2 else cut
+    return cut.rstrip(" ,;:") + "…"
 
 
 def sig(value: float, digits: int = 4) -> float:

@@ -117,7 +117,7 @@ def test_discord_embeds_stay_within_limits_and_cannot_mention() -> None:
     titled = chat.DiscordChannel(cfg, None).render(hostile_message(title=HOSTILE[1] + " " + "y" * 300))  # type: ignore[arg-type]
     title = titled[0]["embeds"][0]["title"]
     assert "\\*bold?\\* \\_italic?\\_" in title and "\\[link\\]\\(http://evil\\)" in title
-    assert len(title) <= 256
+    assert len(title) <= 256 and title.endswith("…") and not title.removesuffix("…").endswith("y")
     assert "\\*bold?\\*" in json.loads(json.dumps(parts))[0]["embeds"][0]["description"]
 
 

@@ -192,6 +192,8 @@ def test_clip_cuts_chinese_anywhere_and_latin_text_between_words() -> None:
     assert f.clip("短" * 11, 10) == "短" * 9 + "…"
     assert f.clip("one two three four", 12) == "one two…"
     assert f.clip("x" * 20, 10) == "x" * 9 + "…"  # no word ends in the second half: cut where the limit falls
+    assert f.clip("aaaaaa bbbb ccc", 12) == "aaaaaa bbbb…"  # a word that ends right at the cut is kept
+    assert f.clip("abcdef", 1) == "…" and f.clip("abcdef", 0) == ""
 
 
 def test_a_group_of_alike_alerts_says_each_thing_once() -> None:

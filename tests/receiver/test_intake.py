@@ -106,11 +106,13 @@ async def test_a_compressed_body_is_refused_unread(aiohttp_client: Client, setti
         assert resp.status == 415
         assert resp.headers["Accept-Encoding"] == "identity"
         assert (await resp.json())["error"] == "unsupported_encoding"
+    two = [("Content-Encoding", "identity"), ("Content-Encoding", "gzip")]  # a second header is read too
+    assert (await client.post("/alerts", data=bomb, headers=two)).status == 415
     resp = await client.post("/alerts", json=payload("firing"), headers={"Content-Encoding": "identity"})
     assert resp.status == 200
     assert len(rows(settings)) == 1
     metrics = await (await client.get("/metrics")).text()
-    assert 'costwarden_receiver_intake_rejected_total{reason="unsupported_encoding"} 2.0' in metrics
+    assert 'costwarden_receiver_intake_rejected_total{reason="unsupported_encoding"} 3.0' in metrics
 
 
 async def test_too_large_is_413_and_big_groups_fit(aiohttp_client: Client, settings: Settings) -> None:
@@ -171,6 +173,11 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(SettingsError) as nowhere:
         load(path)
     assert "field ollama.url: unknown field" in str(nowhere.value) and "did you mean" not in str(nowhere.value)
+    path.write_text("channels:\n  - type: telegram\n    bot_token: '1:x'\n    chat_id: 1\n    webhook_ur: x\n")
+    with pytest.raises(SettingsError) as other_type:
+        load(path)
+    assert ":5: field channels.0.telegram.webhook_ur: unknown field" in str(other_type.value)  # its own line
+    assert "did you mean" not in str(other_type.value)  # webhook_url is Slack's, not Telegram's
     path.write_text("# receiver.yml\ndigest:\n  daily:\n    att: '08:00'\n")  # said on its line, as the exporter's
     with pytest.raises(SettingsError, match=re.escape(":4: field digest.daily.att: unknown field; did you mean at?")):
         load(path)
@@ -208,7 +215,7 @@ def test_a_chinese_receiver_yml_is_told_its_problems_in_chinese(
         "ollama: {language: zh}\ndigest: {daily: {at: '25:00'}}\n": "digest.daily.at：应为时刻 HH:MM（例如 08:00）",
         "ollama: {language: zh, timeout_seconds: x}\n": "字段 ollama.timeout_seconds：应为数字",
         "ollama: {language: zh}\nchannels: [{type: console}, {type: console}]\n":
-            "渠道名称不能重复（投递按名称记录），重复的是 console：请给每个渠道写上 name:",
+            "yml：字段 （顶层）：渠道名称不能重复（投递按名称记录），重复的是 console：请给每个渠道写上 name:",
         "ollama: {language: zh}\nchannels:\n  - {type: telegram, name: ops-bot, chat_id: 1}\n":
             "字段 channels.0.telegram.bot_token：必填：在环境变量里设置 COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN（或 "
             "COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN_FILE",

@@ -219,7 +219,7 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
         ("COSTWARDEN_BUDGET_MONTHLY", "10 EUR", "expected a number in the plan's currency"),
         ("COSTWARDEN_BUDGET_MONTHLY", "-5", "expected a positive number"),
         ("COSTWARDEN_PROVIDER", "hetzner-cloud", "expected one of digitalocean, hetzner"),
-        ("COSTWARDEN_PLAN", "s-1vcpu-1g", "did you mean s-1vcpu-1gb"),
+        ("COSTWARDEN_PLAN", "s-1vcpu-1g", "did you mean s-1vcpu-1gb or "),  # the names joined with "or"
         ("COSTWARDEN_BILLING_TIMEZONE", "CET+1", "not an IANA time zone"),
         ("COSTWARDEN_PROVIDER_API", "enabled", "expected true or false"),
         ("DIGEST_DAILY_AT", "9am", "expected a time of day as HH:MM"),

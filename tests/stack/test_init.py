@@ -166,7 +166,10 @@ def test_what_init_writes_is_checked_first_and_the_token_never_shown(
         init.main(["--yes", "--language", "en", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel",
                    "dingtalk", "--webhook-url", "hello", "--dir", str(tmp_path), "--no-test"])  # fmt: skip
     # Found in a new-user trial: a WeCom robot's --secret was dropped without a word.
-    with pytest.raises(SystemExit, match="--secret: a wecom robot takes no signing secret"):
+    with pytest.raises(SystemExit, match="--secret: telegram takes no signing secret"):
+        init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel", "telegram",
+                   "--secret", "SECx", "--dir", str(tmp_path), "--no-test"])  # fmt: skip
+    with pytest.raises(SystemExit, match="--secret: wecom takes no signing secret"):
         init.main(["--yes", "--provider", "digitalocean", "--plan", "s-1vcpu-1gb", "--channel", "wecom",
                    "--webhook-url", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "--secret", "SECx",
                    "--dir", str(tmp_path), "--no-test"])  # fmt: skip

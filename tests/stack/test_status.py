@@ -52,9 +52,14 @@ def test_status_beside_make_run_takes_its_options(tmp_path: Path, capsys: pytest
     with pytest.raises(SystemExit) as usage:
         stack_main(["status", "--data", str(tmp_path), "--help"])
     assert usage.value.code == 0 and "python -m stack status" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as elsewhere:  # a --data without a make run's state: said, not install's usage
+        stack_main(["status", "--data", str(tmp_path / "none")])
+    assert elsewhere.value.code == 2 and "no make run state in" in capsys.readouterr().err
+    (tmp_path / "ports.json").write_text("[not json")  # unreadable: the usual ports, no traceback
+    assert stack_main(["status", "--data", str(tmp_path), "--ports", f"prometheus={other}"]) == 3
 
 
-@pytest.mark.parametrize("minutes", ["nan", "inf", "-5", "0", "ten"])
+@pytest.mark.parametrize("minutes", ["nan", "inf", "-5", "0", "ten", "1e300"])
 def test_demo_alert_refuses_minutes_that_are_not_a_duration(minutes: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Found in a new-user trial: --minutes nan crashed with a traceback, and -5 was blamed on Alertmanager."""
     with pytest.raises(SystemExit) as refused:

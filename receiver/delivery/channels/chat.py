@@ -15,6 +15,7 @@ from receiver import settings as s
 from receiver.chart import Picture
 from receiver.delivery.channels import Body, Permanent, RetryLater, instead, mark, picture_body, png_of
 from receiver.delivery.channels.http import classify, json_answer, post, retry_after
+from receiver.facts.model import clip
 from receiver.message.render import Message
 
 Line = tuple[str, str, str]
@@ -326,7 +327,7 @@ def discord_escape(text: str) -> str:
 def discord_title(text: str) -> str:
     """An embed title reads inline markdown (bold, italics, code, spoilers, links) but is one line that starts with
     the severity: no heading, quote or list can begin it, and it mentions nobody, so a hostname's '-' stays bare."""
-    return re.sub(r"([\\*_~`|\[\]()])", r"\\\1", text[:120])
+    return re.sub(r"([\\*_~`|\[\]()])", r"\\\1", clip(text, 128))  # escaped, at most 256: Discord's limit
 
 
 def discord_markdown(line: Line) -> str:
