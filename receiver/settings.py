@@ -35,11 +35,6 @@ class PublicUrls:
     """Makes the signed links to an alert's actions (receiver_url set), for the channels without buttons."""
 
 
-UNIQUE_NAMES = (
-    "channel names must be unique (deliveries are recorded by name); {names} is used more than once: give each a name:"
-)
-
-
 class SettingsError(Exception):
     """A receiver.yml that cannot be used; names the file, the field and the reason."""
 
@@ -449,8 +444,9 @@ class Settings(_Model):
         names = [c.name for c in self.channels]
         if len(set(names)) != len(names):
             twice = ", ".join(sorted({n for n in names if names.count(n) > 1}))
-            # A type of its own, so that _explain says it in the file's language.
-            raise PydanticCustomError("unique_channel_names", UNIQUE_NAMES, {"names": twice})
+            # A type of its own, so that _explain says it in the file's language (English: the catalogue's too).
+            english = costwarden_catalogue.tables("en")["config_errors"]["unique_channel_names"]
+            raise PydanticCustomError("unique_channel_names", english, {"names": twice})
         for where, wanted in [
             ("default_channels", self.default_channels or []),
             ("digest.channels", self.digest.channels or []),

@@ -275,6 +275,14 @@ def minutes(text: str) -> float:
     return value
 
 
+def recorded_ports(path: Path) -> dict[str, int]:
+    """The ports a `make run` recorded beside its state, over the usual ones; an unreadable file: the usual ones."""
+    ports = dict(DEFAULT_PORTS)
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        ports.update({k: int(v) for k, v in json.loads(path.read_text()).items() if k in ports})
+    return ports
+
+
 def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]) -> dict[str, int]:
     """`--ports exporter=19877,prometheus=19090` over `base`; a usage error (exit 2) names the bad item."""
     ports = dict(base)
@@ -300,10 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             beside.error(cli("no_run_state", data=known.data))
         if recorded.exists():  # `make run`'s, not an install's
             args = beside.parse_args(argv[1:])
-            base = dict(DEFAULT_PORTS)
-            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):  # unreadable: the usual ports
-                base.update({k: int(v) for k, v in json.loads(recorded.read_text()).items() if k in base})
-            return run_status(parse_ports(args.ports, beside, base))
+            return run_status(parse_ports(args.ports, beside, recorded_ports(recorded)))
     if argv[:1] and argv[0] in ("install", "uninstall", "status"):
         from stack import install  # its own command line
 
@@ -339,12 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ports", default=os.environ.get("COSTWARDEN_PORTS", ""), help=ports_help)
     parser.add_argument("--minutes", type=minutes, default=2.0, help="demo-alert: how long the spike lasts")
     args = parser.parse_args(argv)
-    ports = dict(DEFAULT_PORTS)
     recorded = args.data / PORTS_FILE
-    if args.command == "demo-alert" and not args.ports and recorded.exists():
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            ports.update({k: int(v) for k, v in json.loads(recorded.read_text()).items() if k in ports})
-    ports = parse_ports(args.ports, parser, ports)
+    use_recorded = args.command == "demo-alert" and not args.ports and recorded.exists()
+    ports = parse_ports(args.ports, parser, recorded_ports(recorded) if use_recorded else dict(DEFAULT_PORTS))
     if args.command == "render":
         from stack import compose
 

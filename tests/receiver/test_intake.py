@@ -178,6 +178,9 @@ def test_settings_errors_name_file_and_field(tmp_path: Path, monkeypatch: pytest
         load(path)
     assert ":5: field channels.0.telegram.webhook_ur: unknown field" in str(other_type.value)  # its own line
     assert "did you mean" not in str(other_type.value)  # webhook_url is Slack's, not Telegram's
+    path.write_text("channels: [{type: console}, {type: console}]\n")
+    with pytest.raises(SettingsError, match=re.escape("console is used more than once: give each a name:")):
+        load(path)
     path.write_text("# receiver.yml\ndigest:\n  daily:\n    att: '08:00'\n")  # said on its line, as the exporter's
     with pytest.raises(SettingsError, match=re.escape(":4: field digest.daily.att: unknown field; did you mean at?")):
         load(path)
