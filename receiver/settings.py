@@ -35,6 +35,14 @@ class PublicUrls:
     """Makes the signed links to an alert's actions (receiver_url set), for the channels without buttons."""
 
 
+def _refusal(key: str, **params: object) -> PydanticCustomError:
+    """A validator's refusal as an error type of its own (the catalogue's config_errors key), so that _explain says
+    it in the file's language; its English words are the catalogue's too, read only when it is raised."""
+    return PydanticCustomError(
+        key, costwarden_catalogue.tables("en")["config_errors"][key], {k: str(v) for k, v in params.items()}
+    )
+
+
 class SettingsError(Exception):
     """A receiver.yml that cannot be used; names the file, the field and the reason."""
 
@@ -68,8 +76,7 @@ class Auth(_Model):
         """Half a basic pair must not turn authentication off (or accept an empty password): it is refused."""
         if (self.basic_username is None) != (self.basic_password is None):
             given, missing = ("basic_username", "basic_password")[:: 1 if self.basic_username else -1]
-            raise ValueError(f"{given} is set but {missing} is not: set both (the password from "
-                             "COSTWARDEN_RECEIVER_BASIC_PASSWORD) or neither")  # fmt: skip
+            raise _refusal("auth_pair", given=given, missing=missing)
         return self
 
     @property
@@ -103,7 +110,7 @@ class Prometheus(_Model):
     @classmethod
     def _userinfo_encoded(cls, value: str) -> str:
         if "@" in _authority(value)[3].split("?")[0]:
-            raise ValueError("an @ after the host: percent-encode the password's / and @ (%2F, %40)")
+            raise _refusal("at_after_host")
         return value
 
     @property
@@ -170,8 +177,7 @@ class SlackChannel(_HttpChannel):
     @model_validator(mode="after")
     def _channel_for_files(self) -> SlackChannel:
         if self.bot_token and not self.channel_id:
-            raise ValueError("bot_token is set but channel_id is not: name the channel charts are uploaded to (its "
-                             "id, C…, from the channel's details)")  # fmt: skip
+            raise _refusal("slack_files_channel")
         return self
 
 
@@ -263,7 +269,7 @@ class Route(_Model):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"match_re.{label}: not a regular expression: {exc}") from exc
+                raise _refusal("not_regex", label=label, error=exc) from exc
         return self
 
     def matches(self, labels: dict[str, str]) -> bool:
@@ -310,8 +316,7 @@ class Actions(_Model):
     @model_validator(mode="after")
     def _token_with_url(self) -> Actions:
         if self.url and not self.token:
-            raise ValueError("url is set but no token: set COSTWARDEN_RECEIVER_ACTIONS_TOKEN (the exporter's "
-                             "COSTWARDEN_ACTIONS_TOKEN)")  # fmt: skip
+            raise _refusal("actions_token")
         return self
 
 
@@ -348,7 +353,7 @@ def _clock(value: object) -> object:
     """YAML 1.1 reads an unquoted 10:30 as the base-60 number 630: take it back as the time it was written as."""
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value < 24 * 60:
-            raise ValueError(f"expected a time of day like '09:00', got {value}")
+            raise _refusal("time_range", value=value)
         return time(*divmod(value, 60))
     return value
 
@@ -385,7 +390,7 @@ class Digest(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"not a known IANA time zone (e.g. Europe/Berlin, America/New_York): {value!r}") from exc
+            raise _refusal("unknown_zone", value=repr(value)) from exc
         return value
 
     @property
@@ -425,18 +430,14 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _links_need_alertmanager(self) -> Settings:
         if self.receiver_url and not self.buttons.alertmanager_api:
-            raise ValueError("receiver_url is set but buttons.alertmanager_api is not: the signed links act through "
-                             "Alertmanager's API, as the Telegram buttons do; set both (make run, compose and the "
-                             "install set buttons.alertmanager_api)")  # fmt: skip
+            raise _refusal("links_need_alertmanager")
         return self
 
     @model_validator(mode="after")
     def _actions_need_auth(self) -> Settings:
         """With actions on, a webhook can make the exporter act: nobody may forge one."""
         if self.actions.url and not self.auth.enabled:
-            raise ValueError("actions.url is set but intake auth is off: anyone who can reach /alerts could trigger "
-                             "actions; set auth.bearer_token (COSTWARDEN_RECEIVER_BEARER_TOKEN) or basic auth, and "
-                             "the same in Alertmanager's http_config")  # fmt: skip
+            raise _refusal("actions_need_auth")
         return self
 
     @model_validator(mode="after")
@@ -444,9 +445,7 @@ class Settings(_Model):
         names = [c.name for c in self.channels]
         if len(set(names)) != len(names):
             twice = ", ".join(sorted({n for n in names if names.count(n) > 1}))
-            # A type of its own, so that _explain says it in the file's language (English: the catalogue's too).
-            english = costwarden_catalogue.tables("en")["config_errors"]["unique_channel_names"]
-            raise PydanticCustomError("unique_channel_names", english, {"names": twice})
+            raise _refusal("unique_channel_names", names=twice)
         for where, wanted in [
             ("default_channels", self.default_channels or []),
             ("digest.channels", self.digest.channels or []),
@@ -454,7 +453,7 @@ class Settings(_Model):
         ] + [(f"routes.{i}.channels", r.channels) for i, r in enumerate(self.routes)]:
             unknown = sorted(set(wanted) - set(names))
             if unknown:
-                raise ValueError(f"{where}: no channel named {', '.join(unknown)} (channels: {', '.join(names)})")
+                raise _refusal("unknown_channel", where=where, unknown=", ".join(unknown), names=", ".join(names))
         return self
 
     def channels_for(self, labels: dict[str, str]) -> list[str]:

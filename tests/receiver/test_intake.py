@@ -222,6 +222,16 @@ def test_a_chinese_receiver_yml_is_told_its_problems_in_chinese(
         "ollama: {language: zh}\nchannels:\n  - {type: telegram, name: ops-bot, chat_id: 1}\n":
             "字段 channels.0.telegram.bot_token：必填：在环境变量里设置 COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN（或 "
             "COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN_FILE",
+        # Found in a new-user trial: the receiver's own checks said "Value error, …" in English.
+        "ollama: {language: zh}\ndigest: {timezone: Mars/Base}\n":
+            "字段 digest.timezone：不是已知的 IANA 时区（例如 Asia/Shanghai、Asia/Hong_Kong）：'Mars/Base'",
+        "ollama: {language: zh}\ndefault_channels: [pager]\n":
+            "default_channels：没有名为 pager 的渠道（已有渠道：console）",
+        "ollama: {language: zh}\nauth: {basic_username: am}\n": "设置了 basic_username 却没有设置 basic_password",
+        "ollama: {language: zh}\nroutes: [{match_re: {x: '('}, channels: [console]}]\n":
+            "match_re.x 不是合法的正则表达式：",
+        "ollama: {language: zh}\ndigest: {daily: {at: 25:00}}\n": "应为一天中的时刻，例如 '09:00'，实际是 1500",
+        "ollama: {language: zh}\nprometheus: {url: 'http://am:pa/ss@host:9090'}\n": "主机名后面还有 @",
     }  # fmt: skip
     monkeypatch.delenv("COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN", raising=False)
     for text, said in cases.items():
@@ -235,6 +245,12 @@ def test_a_chinese_receiver_yml_is_told_its_problems_in_chinese(
     monkeypatch.setenv("COSTWARDEN_LANGUAGE", "en")  # the variable make run reads wins over the locale
     with pytest.raises(SettingsError, match=re.escape("field listen.port: Input should be less than 65536")):
         load(path)
+    path.write_text("digest: {timezone: Mars/Base}\n")  # English: the check's own words, no "Value error, "
+    with pytest.raises(SettingsError) as english:
+        load(path)
+    assert str(english.value).endswith(
+        "field digest.timezone: not a known IANA time zone (e.g. Europe/Berlin, America/New_York): 'Mars/Base'"
+    )
 
 
 def test_an_empty_document_means_the_defaults(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ def test_compose_reads_the_file_and_the_example_env_as_written(tmp_path: Path) -
     full = resolved(tmp_path / "full")["services"]
     assert set(full) == set(SERVICES)
     # .env reaches the services verbatim (no comment taken for a value), and each service only what it needs.
-    config = full["config"]["environment"]
+    config = dict(full["config"]["environment"])
+    assert config.pop("COSTWARDEN_LANGUAGE") == ENV_EXAMPLE["REPORT_LANGUAGE"]  # the user's language, for its errors
     assert config == {k: ENV_EXAMPLE[k] for k in config} and "COSTWARDEN_PLAN" in config
     secrets = {
         "COSTWARDEN_PROVIDER_TOKEN",
@@ -243,6 +244,20 @@ def test_each_bad_variable_gets_one_line_naming_it(variable: str, value: str, sa
     (line,) = raised.value.lines
     shown = "(hidden)" if variable in compose.SECRET else repr(value)
     assert line.startswith(f".env: {variable}={shown}: ") and says in line
+
+
+def test_a_chinese_env_is_refused_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in a new-user trial: with REPORT_LANGUAGE=zh in .env the services' own refusals were English, since
+    compose passed no COSTWARDEN_LANGUAGE to the containers that check .env and say the errors."""
+    services = resolved(tmp_path / "zh", REPORT_LANGUAGE="zh", COSTWARDEN_BUDGET_MONTHLY="10 EUR")["services"]
+    for name in ("config", "exporter", "receiver"):
+        assert services[name]["environment"]["COSTWARDEN_LANGUAGE"] == "zh", name
+    env = services["config"]["environment"]
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", env["COSTWARDEN_LANGUAGE"])
+    with pytest.raises(compose.EnvError) as raised:
+        compose.check(env)
+    (line,) = raised.value.lines
+    assert line.startswith(".env: COSTWARDEN_BUDGET_MONTHLY='10 EUR': 应为套餐货币的金额"), line
 
 
 def test_a_price_too_low_for_the_plan_is_the_prices_fault() -> None:
