@@ -511,10 +511,10 @@ def load(path: Path | None) -> Settings:
         except yamlfile.YamlFileError as exc:
             raise SettingsError(str(exc)) from exc
     if not isinstance(raw, dict):
-        raise SettingsError(f"{source}: field (top level): expected a mapping, got {type(raw).__name__}")
+        raise _not_mapping(path, source, None, raw, _language({}))
     for section in ("auth", "actions"):
         if raw.get(section) is not None and not isinstance(raw[section], dict):
-            raise SettingsError(f"{source}: field {section}: expected a mapping, got {type(raw[section]).__name__}")
+            raise _not_mapping(path, source, section, raw[section], _language(raw))
     auth = dict(raw.get("auth") or {})
     for field, name in (("bearer_token", "BEARER_TOKEN"), ("basic_password", "BASIC_PASSWORD")):
         secret = _secret(name)
@@ -525,7 +525,7 @@ def load(path: Path | None) -> Settings:
     heartbeat_url = _secret("HEARTBEAT_URL")
     if heartbeat_url is not None:
         if raw.get("heartbeat") is not None and not isinstance(raw["heartbeat"], dict):
-            raise SettingsError(f"{source}: field heartbeat: expected a mapping, got {type(raw['heartbeat']).__name__}")
+            raise _not_mapping(path, source, "heartbeat", raw["heartbeat"], _language(raw))
         raw = {**raw, "heartbeat": {**(raw.get("heartbeat") or {}), "url": heartbeat_url}}
     actions_token = _secret("ACTIONS_TOKEN")
     if actions_token is not None:
@@ -541,6 +541,15 @@ def load(path: Path | None) -> Settings:
         line = yamlfile.line_of(path.read_text(encoding="utf-8"), where) if path is not None else None
         at = source if line is None else f"{source}:{line}"  # file:line, where an editor jumps (as the exporter's)
         raise SettingsError(words["field"].format(source=at, where=where, reason=reason)) from exc
+
+
+def _not_mapping(path: Path | None, source: str, where: str | None, value: object, language: str) -> SettingsError:
+    """A section the secrets from the environment are merged into, given as something else than a mapping."""
+    line = yamlfile.line_of(path.read_text(encoding="utf-8"), where) if path is not None and where else None
+    at = source if line is None else f"{source}:{line}"
+    where = where or costwarden_catalogue.say("exporter_errors", "top_level", language)
+    reason = costwarden_catalogue.say("exporter_errors", "mapping", language, kind=type(value).__name__)
+    return SettingsError(catalogue.of(language).config_errors["field"].format(source=at, where=where, reason=reason))
 
 
 def _language(raw: dict[str, typing.Any]) -> str:

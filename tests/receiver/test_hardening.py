@@ -376,8 +376,8 @@ def test_settings_refuse_what_would_fail_open_or_crash(tmp_path: Path, monkeypat
         "actions: {url: 'http://127.0.0.1:9877', token: t}\n": "actions.url is set but intake auth is off",
         "auth: {basic_username: am}\n": "basic_username is set but basic_password is not",
         "auth: {bearer_token: ''}\n": "field auth.bearer_token: String should have at least 1 character",
-        'auth: "x"\n': "field auth: expected a mapping, got str",
-        'actions: "x"\n': "field actions: expected a mapping, got str",
+        'auth: "x"\n': "receiver.yml:1: field auth: expected a mapping of fields, got str",
+        'actions: "x"\n': "receiver.yml:1: field actions: expected a mapping of fields, got str",
     }
     for text, reason in cases.items():
         path.write_text(text)
