@@ -418,7 +418,8 @@ def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan
     try:
         found: Plan = lookup(module.Api(*(a.secrets[v] for v in module.KEY_ENV), cfg), a.instance, a.region)
     except ApiError as exc:
-        say(t("plan_unknown_preset" if preset else "plan_unknown", error=printable(str(exc), 300)))
+        error = t("api_error", reason=t(f"api_{exc.reason}"), detail=printable(str(exc), 300))  # its words, the API's
+        say(t("plan_unknown_preset" if preset else "plan_unknown", error=error))
         return None
     say(t("plan_found", provider=name, plan=found.name, vcpus=found.vcpus, memory=f"{found.memory_gib:g}",
           disk=f"{found.disk_gib:g}", traffic=_traffic(found.included_gib, t), price=_figure(found.monthly),

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from costwarden.catalogue import cli
 from exporter import config as pricing
 from receiver.settings import load as load_receiver
 from stack import compose, init
@@ -413,8 +414,9 @@ def test_an_alibaba_key_reads_the_plan_and_its_list_price_instead_of_asking(tmp_
         wrong = subprocess.run([sys.executable, "-m", "stack", "init", "--yes", "--sys-root", str(root), *zh,
                                 "--dir", str(tmp_path / "f")], cwd=ROOT, capture_output=True, text=True,
                                timeout=60)  # fmt: skip
-        assert wrong.returncode == 1 and "没能从 API 读到套餐（alibaba swas ListInstances: SignatureDoesNotMatch" in (
-            wrong.stdout + wrong.stderr)  # fmt: skip
+        # Found in a new-user trial: the API's English alone; now what it means first, in Chinese.
+        said = "没能从 API 读到套餐（密钥不被接受（请检查 AccessKey ID 和 Secret）：alibaba swas ListInstances: "
+        assert wrong.returncode == 1 and said + "SignatureDoesNotMatch" in wrong.stdout + wrong.stderr
 
 
 def test_a_tencent_key_reads_the_lighthouse_bundle_or_the_monthly_cvm_price(
@@ -626,7 +628,8 @@ def test_what_the_price_api_answers_is_checked_before_it_is_offered(
         with pytest.raises(SystemExit, match="--monthly-price"):
             init.main(args)
     out = capsys.readouterr().out
-    assert "Could not read the plan from the API (alibaba swas ListPlans: not a plan one can price:" in out
+    said = "Could not read the plan from the API (an answer that could not be read: alibaba swas ListPlans: "
+    assert said + "not a plan one can price:" in out
     assert says in out and not (tmp_path / "c").exists()
 
 
@@ -672,3 +675,11 @@ def test_the_lookup_never_puts_another_plans_price_on_a_preset(
         assert "Tencent Cloud prices it in USD, the table is in CNY: its price is not used." in capsys.readouterr().out
         with pytest.raises(SystemExit, match="--api-url"):
             init.main([*key, "--instance", LHINS, "--api-url", "notaurl", "--dir", str(tmp_path / "bad")])
+
+
+def test_every_reason_an_api_fails_for_is_said_in_every_language() -> None:
+    from exporter.billing.client import REASONS
+
+    for language in ("en", "zh"):
+        for reason in REASONS:
+            assert cli(f"api_{reason}", language), (language, reason)
