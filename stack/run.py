@@ -300,11 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         beside = argparse.ArgumentParser(
             prog="python -m stack status", description="What the `make run` beside knows (its ports are in --data)."
         )
-        beside.add_argument("--data", type=Path, default=RUN_DIR, help="make run's state (default: %(default)s)")
+        beside.add_argument("--data", type=Path, help=f"make run's state (default: {RUN_DIR})")
         beside.add_argument("--ports", default="", help="e.g. prometheus=19090 (default: the ones make run recorded)")
         known, _ = beside.parse_known_args([a for a in argv[1:] if a not in ("-h", "--help")])
-        recorded = known.data / PORTS_FILE
-        if "--data" in " ".join(argv[1:]) and not recorded.exists():
+        recorded = (known.data or RUN_DIR) / PORTS_FILE
+        if known.data is not None and not recorded.exists():  # asked for make run's state: there is none
             beside.error(cli("no_run_state", data=known.data))
         if recorded.exists():  # `make run`'s, not an install's
             args = beside.parse_args(argv[1:])
