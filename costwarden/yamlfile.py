@@ -45,9 +45,6 @@ def line_of(text: str, dotted: str) -> int | None:
     for part in re.findall(r"[^.\[\]]+", dotted):
         if isinstance(node, yaml.MappingNode):
             match = next(((k, v) for k, v in node.value if str(k.value) == part), None)
-            tag = next((v for k, v in node.value if str(k.value) == "type"), None)
-            if match is None and isinstance(tag, yaml.ScalarNode) and tag.value == part:
-                continue  # a channel's type named in the path (channels.0.slack.webhook_url): not a key of its own
             if match is None:
                 return line
             line, node = match[0].start_mark.line + 1, match[1]

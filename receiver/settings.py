@@ -538,9 +538,28 @@ def load(path: Path | None) -> Settings:
         language = _language(raw)
         words = catalogue.of(language).config_errors
         where, reason = _explain(exc, raw, language)
-        line = yamlfile.line_of(path.read_text(encoding="utf-8"), where) if path is not None else None
+        written = _as_written([str(p) for p in exc.errors()[0]["loc"]], raw)
+        line = yamlfile.line_of(path.read_text(encoding="utf-8"), written) if path is not None else None
         at = source if line is None else f"{source}:{line}"  # file:line, where an editor jumps (as the exporter's)
         raise SettingsError(words["field"].format(source=at, where=where, reason=reason)) from exc
+
+
+def _as_written(loc: list[str], raw: object) -> str:
+    """An error's path as the file writes it, for its line: pydantic names a channel's type in the path
+    (channels.0.slack.webhook_url), which is no key of the file."""
+    parts: list[str] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("type") == part:
+            continue
+        parts.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            node = None
+    return ".".join(parts)
 
 
 def _not_mapping(path: Path | None, source: str, where: str | None, value: object, language: str) -> SettingsError:
