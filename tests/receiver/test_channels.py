@@ -403,6 +403,30 @@ async def test_transient_failures_are_retried(
     assert row[2] == attempts
 
 
+async def test_a_group_too_large_for_the_receiving_end_arrives_without_the_alertmanager_payload(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    """Found in a new-user trial: a webhook behind nginx (1 MB by default) answered 413 to a large group, and the
+    notification was parked: nobody heard of it. The message and its facts are sent again without Alertmanager's
+    own payload (`"omitted": ["alertmanager"]`), as Alertmanager's max_alerts truncates."""
+    fake, url = fake_chat
+    fake.hook_max_bytes = 60_000
+    hook = payload("firing")
+    alert = hook["alerts"][0]
+    long = {**alert["annotations"], "description": "x" * 400}
+    hook["alerts"] = [{**alert, "labels": {**alert["labels"], "cgroup": f"job-{i}"}, "annotations": long}
+                      for i in range(200)]  # fmt: skip
+    settings = settings_for(tmp_path, channels_for(url, fake, "webhook"))
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.post("/alerts", json=hook)).status == 200
+    await until(lambda: bool(sends(settings)) and sends(settings)[0][1] in ("sent", "parked"))
+    assert [r[1] for r in sends(settings)] == ["sent"]
+    (got,) = fake.received["webhook"]
+    assert fake.attempts["webhook-413"] == 1 and got["omitted"] == ["alertmanager"]
+    assert got["message"]["data"]["alertmanager"] is None and got["message"]["data"]["facts"]["alerts_total"] == 200
+    assert got["message"]["title"] and got["text"].startswith(got["message"]["title"])
+
+
 async def test_unknown_discord_webhook_and_rejected_mail_are_parked(
     aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
 ) -> None:

@@ -40,12 +40,28 @@ class WebhookChannel:
             "caption": picture.caption, "media_type": "image/png", "png_base64": fields["png"]}}]  # fmt: skip
 
     async def send(self, body: Body, reply_to: str | None) -> str | None:
+        status, answer_headers, raw = await self._post(body)
+        slim = _without_payload(body)
+        if status == 413 and slim is not None:  # too large for the receiving end: the message without Alertmanager's
+            status, answer_headers, raw = await self._post(slim)
+        classify(status, raw[:200].decode("utf-8", "replace"), retry_after(answer_headers.get("Retry-After")))
+        return None
+
+    async def _post(self, body: Body) -> tuple[int, dict[str, str], bytes]:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "costwarden-receiver"}
         if self._cfg.secret:
             headers[SIGNATURE_HEADER] = signature(self._cfg.secret, data)
-        status, answer_headers, raw = await post(
-            self._session, self._cfg.url, self._cfg.timeout_seconds, data=data, headers=headers
-        )
-        classify(status, raw[:200].decode("utf-8", "replace"), retry_after(answer_headers.get("Retry-After")))
+        return await post(self._session, self._cfg.url, self._cfg.timeout_seconds, data=data, headers=headers)
+
+
+def _without_payload(body: Body) -> Body | None:
+    """The message without the Alertmanager payload it carries (every alert of the group, with all their labels and
+    annotations: most of a large group's bytes), said in `omitted`, as Alertmanager's own max_alerts truncates; None
+    when there is none to leave out (a chart)."""
+    message = body.get("message")
+    if not isinstance(message, dict) or not isinstance(data := message.get("data"), dict):
         return None
+    if data.get("alertmanager") is None:
+        return None
+    return {**body, "message": {**message, "data": {**data, "alertmanager": None}}, "omitted": ["alertmanager"]}

@@ -112,6 +112,8 @@ class FakeChat:
     """Channels the bot is a member of (files.completeUploadExternal into any other: not_in_channel)."""
     discord_path: str = "1234/discord-token"
     hook_secret: str = "hook-secret"
+    hook_max_bytes: int | None = None
+    """The receiving end's body limit (nginx's client_max_body_size): a body over it is answered 413, unread."""
     wecom_key: str = "wecom-key"
     dingtalk_token: str = "dingtalk-token"
     dingtalk_secret: str = "SECdingtalk-secret"
@@ -390,6 +392,10 @@ class FakeChat:
         return web.json_response({"id": message_id, "channel_id": "1", "embeds": embeds})
 
     async def hook(self, request: web.Request) -> web.Response:
+        if self.hook_max_bytes is not None and (request.content_length or 0) > self.hook_max_bytes:
+            self.attempts["webhook-413"] += 1
+            page = "<html><head><title>413 Request Entity Too Large</title></head></html>"
+            return web.Response(status=413, text=page, content_type="text/html")
         raw = await request.read()
         expected = "sha256=" + hmac.new(self.hook_secret.encode(), raw, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(request.headers.get("X-Costwarden-Signature", ""), expected):
