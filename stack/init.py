@@ -520,6 +520,10 @@ def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
             a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(secret, what, t), what, t)
 
 
+RUN_FILES = ("pricing.yml", "receiver.yml", "secrets.env")
+"""What init writes for `make run` (secrets.env only with a secret), in --dir."""
+
+
 def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     pricing = directory / "pricing.yml"
@@ -536,8 +540,6 @@ def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
         env.chmod(0o600)
         env.write_text("".join(f"{k}={v}\n" for k, v in a.secrets.items()))
         written.append(env)
-    elif env.exists():
-        env.unlink()
     return written
 
 
@@ -602,7 +604,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--api-url", dest="api_url", help="the provider API's address if not its public one (a proxy)")
     parser.add_argument("--dir", type=Path, default=CONFIG_DIR, help="--target run: where the configs go")
     parser.add_argument("--env-file", dest="env_file", type=Path, default=ROOT / ".env", help="--target compose")
-    parser.add_argument("--force", action="store_true", help="replace an existing .env")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the configs a run before wrote (the old ones are kept as *.bak)")  # fmt: skip
     parser.add_argument("--yes", action="store_true", help="ask nothing: flags, detection and defaults only")
     parser.add_argument("--ask", action="store_true", help="ask even when the input is not a terminal (scripts)")
     parser.add_argument("--sys-root", dest="sys_root", type=Path, default=Path("/"),
@@ -612,6 +615,11 @@ def main(argv: list[str]) -> int:
     args.interactive = not args.yes and (args.ask or sys.stdin.isatty())
     machine = read_machine(args.sys_root)
     t = Words(language(args.language))
+    targets = [args.env_file] if args.target == "compose" else [args.dir / name for name in RUN_FILES]
+    existing = [path for path in targets if path.exists()]
+    if existing and not args.force:  # before any question: the user's own edits and secrets are never lost
+        print(f"costwarden init: {t('configs_exist', paths=', '.join(map(str, existing)))}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="costwarden-init-") as scratch:
         try:
             answers = gather(args, machine, _asker(args.interactive), print, t)
@@ -624,12 +632,10 @@ def main(argv: list[str]) -> int:
         except (EOFError, KeyboardInterrupt):
             print(f"\ncostwarden init: {t('stopped')}", file=sys.stderr)
             return 1
+        text = ""
         if args.target == "compose":
             if answers.plan is None:
                 print(f"costwarden init: {t('compose_presets')}", file=sys.stderr)
-                return 2
-            if args.env_file.exists() and not args.force:
-                print(f"costwarden init: {t('env_exists', path=args.env_file)}", file=sys.stderr)
                 return 2
             text = env_file(answers, (ROOT / ".env.example").read_text())
             try:  # compose's own check, so `docker compose up` does not refuse what init wrote
@@ -637,6 +643,16 @@ def main(argv: list[str]) -> int:
             except compose.EnvError as exc:
                 print("\n".join(exc.lines), file=sys.stderr)
                 return 2
+        if args.test and answers.channel != "console":  # before anything is written: a failed test leaves nothing
+            results = send_test(settings)
+            for name, ok, said in results:
+                print(t("test_result", name=name, said=said))
+                if not ok and name == answers.channel:
+                    print(f"costwarden init: {t('test_refused')}", file=sys.stderr)
+                    return 1
+        for path in existing:  # --force: kept beside, with its mode (a secrets file stays 0600)
+            path.replace(path.with_name(path.name + ".bak"))
+        if args.target == "compose":
             args.env_file.touch(mode=0o600)
             args.env_file.chmod(0o600)  # before the secrets are in it, also when it existed
             args.env_file.write_text(text)
@@ -646,13 +662,8 @@ def main(argv: list[str]) -> int:
             written = write_run(answers, machine, args.dir)
             start = "make run" if args.dir == CONFIG_DIR else f"make run ARGS='--config-dir {args.dir}'"
         print(t("written", paths=", ".join(str(p) for p in written)))
-        if args.test and answers.channel != "console":
-            results = send_test(settings)
-            for name, ok, said in results:
-                print(t("test_result", name=name, said=said))
-                if not ok and name == answers.channel:
-                    print(f"costwarden init: {t('test_refused')}", file=sys.stderr)
-                    return 1
+        if existing:
+            print(t("kept", paths=", ".join(f"{p}.bak" for p in existing)))
         print(t("next", start=start))
         print(t("when"))
         return 0

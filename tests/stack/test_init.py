@@ -194,6 +194,47 @@ def test_a_dingtalk_robot_gets_a_signed_test_message(
     assert fake.dingtalk_secret in (tmp_path / "secrets.env").read_text()
 
 
+def test_init_run_again_keeps_what_was_there(
+    tmp_path: Path, telegram: tuple[FakeChat, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found in a new-user trial: a second init on the same --dir replaced the user's own edits of pricing.yml and
+    deleted secrets.env (the robot's address and secret) without a word. Now it is refused before any question, and
+    --force keeps the old files as *.bak; a test message the channel refuses writes nothing, so "fix it and run init
+    again" works."""
+    fake, url = telegram
+    robot = [
+        "--yes",
+        "--provider",
+        "digitalocean",
+        "--plan",
+        "s-1vcpu-1gb",
+        "--language",
+        "zh",
+        "--channel",
+        "feishu",
+        "--webhook-url",
+        f"{url}/open-apis/bot/v2/hook/{fake.feishu_token}",
+        "--dir",
+        str(tmp_path),
+    ]
+    assert init.main([*robot, "--secret", fake.feishu_secret]) == 0
+    edited = (tmp_path / "pricing.yml").read_text() + "# my own note\n"
+    (tmp_path / "pricing.yml").write_text(edited)
+    secrets = (tmp_path / "secrets.env").read_text()
+    capsys.readouterr()
+    assert init.main([*robot[:-4], "--channel", "console", "--dir", str(tmp_path)]) == 2
+    assert "已存在" in capsys.readouterr().err
+    assert (tmp_path / "pricing.yml").read_text() == edited and (tmp_path / "secrets.env").read_text() == secrets
+    assert init.main([*robot[:-4], "--channel", "console", "--dir", str(tmp_path), "--force"]) == 0
+    assert (tmp_path / "pricing.yml.bak").read_text() == edited and "# my own note" not in (
+        tmp_path / "pricing.yml").read_text()  # fmt: skip
+    assert (tmp_path / "secrets.env.bak").read_text() == secrets and not (tmp_path / "secrets.env").exists()
+    assert (tmp_path / "secrets.env.bak").stat().st_mode & 0o777 == 0o600
+    fresh = tmp_path / "fresh"
+    assert init.main([*robot[:-1], str(fresh), "--secret", "wrong-secret"]) == 1  # the robot refuses the signature
+    assert "什么都没有写入" in capsys.readouterr().err and not fresh.exists()
+
+
 def test_an_alibaba_server_gets_a_table_of_its_own_in_cny(tmp_path: Path) -> None:
     root = sys_root(tmp_path, "Alibaba Cloud", "Alibaba Cloud ECS", 2_000_000)
     assert init.main(["--yes", "--sys-root", str(root), "--monthly-price", "99", "--dir", str(tmp_path / "c"),
@@ -239,7 +280,7 @@ def test_the_questions_asked_one_by_one(tmp_path: Path) -> None:
     table = pricing.load(tmp_path / "pricing.yml")
     assert (table.plan, table.budget.monthly) == ("g6-standard-1", 20)
     assert "Next: make run ARGS='--config-dir" in done.stdout and "spike alerts once a day of history" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path)], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path / "bad")], cwd=ROOT,
                          input="en\nlinode\ng6-huge\n", capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 1 and "'g6-huge' is not a linode plan" in bad.stderr
 
