@@ -16,6 +16,25 @@ class YamlFileError(Exception):
     """The file cannot be read as YAML; the message names the file and where."""
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML keeps a repeated key's last value and drops the first without a word; a config file that repeats a key
+    almost always means two edits of one setting, so it is refused, said where."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` then keys of its own: overriding is meant
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                continue
+            if key in first:
+                problem = say("file_errors", "duplicate_key", name=key, first=first[key])
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
 def read(path: Path) -> Any:
     """The file's YAML ({} when empty)."""
     try:
@@ -24,13 +43,18 @@ def read(path: Path) -> Any:
         raise YamlFileError(say("file_errors", "cannot_read", path=path, reason=exc.strerror or exc)) from exc
     except UnicodeDecodeError as exc:
         raise YamlFileError(say("file_errors", "not_utf8", path=path, byte=exc.start)) from exc
+    return loads(text, str(path))
+
+
+def loads(text: str, source: str) -> Any:
+    """YAML text from `source` (a file, a variable) as read() reads a file: {} when empty, a repeated key refused."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = say("file_errors", "at", line=mark.line + 1, column=mark.column + 1) if mark is not None else ""
         problem = getattr(exc, "problem", exc)
-        raise YamlFileError(say("file_errors", "not_yaml", path=path, where=where, problem=problem)) from exc
+        raise YamlFileError(say("file_errors", "not_yaml", path=source, where=where, problem=problem)) from exc
     return {} if raw is None else raw
 
 
@@ -54,3 +78,14 @@ def line_of(text: str, dotted: str) -> int | None:
         else:
             return line
     return line
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base`: mappings merged key by key, anything else (a list, a number) replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -280,16 +280,6 @@ def preset_names() -> dict[str, list[str]]:
     return {provider: sorted(spec["plans"]) for provider, spec in _presets().items()}
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _hint(close: list[str]) -> str:
     """The "; did you mean a or b?" of an unknown name; nothing when no name is close."""
     return explain("hint", names=explain("or").join(close)) if close else ""
@@ -334,8 +324,8 @@ def resolve(raw: dict[str, Any], source: str = "<embedded default>") -> PricingT
             raise ConfigError.at(source, "plan", explain("unknown_plan", provider=provider, plan=repr(plan),
                                                       hint=_hint([by_case[c] for c in close]),
                                                       known=", ".join(sorted(plans))))  # fmt: skip
-        merged = _merge(presets[provider]["defaults"], plans[plan])
-    merged = _merge(merged, raw)
+        merged = yamlfile.merge(presets[provider]["defaults"], plans[plan])
+    merged = yamlfile.merge(merged, raw)
     table = build(PricingTable, merged, source)
     disk_share = table.machine.disk_gib * table.unit_prices.disk_per_gib_month / table.hours_per_month
     if disk_share > table.plan_price.hourly and table.unit_prices.cpu_per_vcpu_hour is None:

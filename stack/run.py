@@ -26,9 +26,10 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from costwarden.catalogue import LANGUAGES, cli
+from costwarden.catalogue import LANGUAGES, cli, say
 from stack import render
 from stack.render import DEFAULT_PORTS, ROOT
 
@@ -92,36 +93,57 @@ def render_local(
     data.mkdir(parents=True, exist_ok=True)
     addresses = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
     # Actions on: a webhook can make the exporter act, so Alertmanager must authenticate (the receiver insists).
-    token = render.intake_token(data).read_text().strip()
-    actions = (f"actions: {{url: 'http://127.0.0.1:{ports['exporter']}', token: '{actions_token}'}}\n"
-               f"auth: {{bearer_token: '{token}'}}\n")  # fmt: skip
-    receiver = (
-        f"listen: {{host: 127.0.0.1, port: {ports['receiver']}}}\n"
-        f"data_dir: {data / 'receiver'}\n"
-        f"prometheus: {{url: 'http://127.0.0.1:{ports['prometheus']}'}}\n"
-        f"grafana_url: http://127.0.0.1:3000\n"
+    receiver: dict[str, Any] = {
+        "listen": {"host": "127.0.0.1", "port": ports["receiver"]},
+        "data_dir": str(data / "receiver"),
+        "prometheus": {"url": f"http://127.0.0.1:{ports['prometheus']}"},
+        "grafana_url": "http://127.0.0.1:3000",
         # make run is read on this machine: its loopback addresses are the ones to open (docs/configuration.md).
-        f"prometheus_url: http://127.0.0.1:{ports['prometheus']}\n"
-        f"alertmanager_url: http://127.0.0.1:{ports['alertmanager']}\n"
-        f"buttons: {{alertmanager_api: 'http://127.0.0.1:{ports['alertmanager']}'}}\n"
-        f"digest: {{timezone: {local_zone()}}}\n"
-        f"channels:\n  - {{type: console}}\n  - {{type: file, path: '{data / 'sent.jsonl'}'}}\n"
-        + (actions if actions_token else "")
-    )
+        "prometheus_url": f"http://127.0.0.1:{ports['prometheus']}",
+        "alertmanager_url": f"http://127.0.0.1:{ports['alertmanager']}",
+        "buttons": {"alertmanager_api": f"http://127.0.0.1:{ports['alertmanager']}"},
+        "digest": {"timezone": local_zone()},
+        "channels": [{"type": "console"}, {"type": "file", "path": str(data / "sent.jsonl")}],
+    }
+    if actions_token:
+        token = render.intake_token(data).read_text().strip()
+        receiver |= {"actions": {"url": f"http://127.0.0.1:{ports['exporter']}", "token": actions_token},
+                     "auth": {"bearer_token": token}}  # fmt: skip
     paths = {"prometheus": data / "prometheus.yml", "alertmanager": data / "alertmanager.yml",
              "receiver": data / "receiver.yml"}  # fmt: skip
     paths["prometheus"].write_text(render.prometheus(addresses, str(ROOT / "rules")))
     paths["alertmanager"].write_text(
         render.alertmanager(addresses, str((data / render.INTAKE_TOKEN).resolve()) if actions_token else None)
     )
-    # What `costwarden init` wrote, then the language asked for, then more receiver.yml from the environment: later
-    # keys win (YAML keeps a repeated key's last value).
+    # What `costwarden init` wrote, then the language asked for, then more receiver.yml from the environment, each
+    # merged over the one before (a mapping key by key, a list such as init's channels replaced).
+    import yaml  # here, not at the top: `python3 -m stack install` runs on the system's python3 (no venv)
+
+    from costwarden import yamlfile
+
     mine = config_dir / "receiver.yml"
-    receiver += mine.read_text() + "\n" if mine.exists() else ""
-    receiver += f"ollama: {{language: {language()}}}\n" if os.environ.get("COSTWARDEN_LANGUAGE") else ""
-    paths["receiver"].write_text(receiver + os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", ""))
-    paths["receiver"].chmod(0o600)  # it may hold this run's actions token
+    extra = os.environ.get("COSTWARDEN_RECEIVER_YML_EXTRA", "")
+    try:
+        layers = [_mapping(yamlfile.read(mine), str(mine)) if mine.exists() else {}]
+        layers += [{"ollama": {"language": language()}}] if os.environ.get("COSTWARDEN_LANGUAGE") else []
+        layers += [_mapping(yamlfile.loads(extra, "COSTWARDEN_RECEIVER_YML_EXTRA"), "COSTWARDEN_RECEIVER_YML_EXTRA")]
+    except yamlfile.YamlFileError as exc:
+        raise SystemExit(str(exc)) from None
+    for layer in layers:
+        receiver = yamlfile.merge(receiver, layer)
+    paths["receiver"].touch(mode=0o600)
+    paths["receiver"].chmod(0o600)  # it may hold this run's actions token: private before it is written
+    paths["receiver"].write_text(yaml.safe_dump(receiver, sort_keys=False, allow_unicode=True))
     return paths
+
+
+def _mapping(raw: object, source: str) -> dict[str, Any]:
+    """A receiver.yml layer: a mapping of its fields ('' or [] none), else make run stops naming where it came from."""
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):
+        raise SystemExit(f"{source}: " + say("exporter_errors", "mapping", kind=type(raw).__name__))
+    return raw
 
 
 def parts(data: Path, ports: dict[str, int], actions_token: str = "", config_dir: Path = CONFIG_DIR) -> list[Part]:

@@ -91,6 +91,12 @@ plan_price: {hourly: 0.02, monthly: 12}
         ),
         ("provider: hetzner\nplan: cx22\nregion: 5\n", "field region: expected a string, got 5"),
         ("provider: [unclosed\n", "not valid YAML at line 2"),
+        # Found in a new-user trial: YAML keeps a repeated key's last value, so the first was dropped without a word.
+        (
+            "provider: hetzner\nplan: cx22\nbudget: {monthly: 10}\nbudget: {monthly: 20}\n",
+            "not valid YAML at line 4, column 1: 'budget' is written twice (first on line 3); only the last would "
+            "count",
+        ),
         ("provider: hetzner\nplan: [1]\n", "field plan: unknown hetzner plan [1]"),
         (
             "provider: hetzner\nplan: cx22\nplan_price: {hourly: .inf}\n",

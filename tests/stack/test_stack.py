@@ -111,6 +111,25 @@ def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
         assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{ports[name]}"], capture_output=True).returncode == 1
 
 
+def test_make_run_merges_init_the_language_and_the_extra_receiver_yml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in a new-user trial: make run wrote its receiver.yml by appending YAML, so init's `ollama:` and the
+    language's `ollama:` and COSTWARDEN_RECEIVER_YML_EXTRA's each replaced the one before (YAML keeps a repeated
+    key's last value): an extra `ollama: {enabled: false}` dropped the language. Mappings are merged now."""
+    ports = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "receiver.yml").write_text("ollama: {language: zh, model: 'qwen2.5:3b'}\nchannels: [{type: console}]\n")
+    monkeypatch.setenv("COSTWARDEN_RECEIVER_YML_EXTRA", "ollama: {enabled: false}\ndigest: {daily: {enabled: false}}\n")
+    rendered = render_local(tmp_path / "run", ports, config_dir=config)["receiver"]
+    settings = load_receiver(rendered)  # the receiver's own reader refuses a repeated key
+    assert (settings.ollama.language, settings.ollama.model, settings.ollama.enabled) == ("zh", "qwen2.5:3b", False)
+    assert not settings.digest.daily.enabled and settings.digest.timezone  # make run's own digest keys stay
+    assert [c.type for c in settings.channels] == ["console"]  # a list is replaced: init's channels are the ones
+    assert settings.listen.port == 19095
+
+
 def test_make_run_writes_messages_in_the_language_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """COSTWARDEN_LANGUAGE=zh make run: the receiver it starts writes Chinese (issue 20); a typo is refused."""
     ports = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}
