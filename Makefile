@@ -4,13 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run init status demo-alert install uninstall test test-slow test-compose lint typecheck unit bench deps tools test-tools slow-tools clean help
+.PHONY: run init status demo-alert send-test digest install uninstall test test-slow test-compose lint typecheck unit bench deps tools test-tools slow-tools clean help
 
 help:
 	@echo "make init   - a few questions (provider and plan detected, budget, language, a channel walked through): the configs make run uses, and a test message"
 	@echo "make run    - the whole pipeline on this machine: exporter, Prometheus + rules, Alertmanager, receiver"
 	@echo "make status - (while make run runs) what the pipeline knows: scrapes, baselines ready, pages, deliveries per channel, silences"
 	@echo "make demo-alert - (while make run runs) a synthetic cost spike, to watch the message arrive"
+	@echo "make send-test - a test message through every channel make run sends to; make digest - print the daily digest"
 	@echo "sudo make install - on a VPS without Docker: systemd services that start at boot (docs/install.md); ARGS=--dry-run shows every file and command"
 	@echo "sudo make uninstall - stop and remove them, keeping your configs and data (ARGS=--purge removes those too)"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest (all but the slow tests)"
@@ -103,6 +104,14 @@ demo-alert: deps
 # Beside make run: each part answering, baselines' readiness, last scrape, pages, deliveries per channel, silences.
 status: deps
 	$(PY) -m stack status
+
+# The receiver's command line on make run's config, with init's secrets: a test message through every channel, and
+# the daily digest printed (ARGS='--period week' for the weekly one).
+send-test: deps
+	$(PY) -m stack receiver send-test $(ARGS)
+
+digest: deps
+	$(PY) -m stack receiver digest --dry-run $(ARGS)
 
 # A few questions (or flags: make init ARGS='--help') → the configs make run uses, and a test message.
 init: deps

@@ -316,6 +316,19 @@ def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]
     return ports
 
 
+def receiver_command(argv: list[str]) -> int:
+    """`costwarden-receiver ARGS` on what `make run` rendered (--config data/run/receiver.yml unless given) with the
+    secrets init wrote (secrets.env), as make run starts it: send-test, digest --dry-run, --config.check."""
+    beside = argparse.ArgumentParser(prog="python -m stack receiver", add_help=False)
+    beside.add_argument("--data", type=Path, default=RUN_DIR)
+    beside.add_argument("--config-dir", dest="config_dir", type=Path, default=CONFIG_DIR)
+    known, rest = beside.parse_known_args(argv)
+    if not any(a == "--config" or a.startswith("--config=") for a in rest):
+        rest += ["--config", str(known.data / "receiver.yml")]
+    env = {**read_env(known.config_dir / "secrets.env"), **os.environ}  # the environment's own win, as in make run
+    return subprocess.run([sys.executable, "-m", "receiver", *rest], env=env).returncode  # noqa: S603 - the user's own arguments
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["status"] and not os.environ.get("COSTWARDEN_PREFIX"):
@@ -339,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         from stack import init  # the venv's: it reads presets and sends its test with the receiver's code
 
         return init.main(argv[1:])
+    if argv[:1] == ["receiver"]:
+        return receiver_command(argv[1:])
     if argv[:1] == ["start"]:
         from stack import compose  # inside the compose image only (it reads .env with pyyaml and the exporter)
 
@@ -346,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     # init, status, install and uninstall have command lines of their own (above); named here for the usage line.
-    commands = ["run", "demo-alert", "render", "init", "status", "install", "uninstall"]
+    commands = ["run", "demo-alert", "render", "init", "status", "receiver", "install", "uninstall"]
     parser.add_argument("command", nargs="?", default="run", choices=commands)
     parser.add_argument(
         "--out", type=Path, default=Path("/etc/costwarden"), help="render: where the compose configs go"
@@ -382,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(key, value)  # the channel's secrets init asked for; the environment's own win
     running = start(args.data, ports, args.config_dir)
     recorded.write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
-    print(f"\n{cli('run_ready', config=args.data / 'receiver.yml')}\n", flush=True)
+    print(f"\n{cli('run_ready')}\n", flush=True)
     stopping = False
 
     def on_signal(signum: int, _: object) -> None:

@@ -192,6 +192,16 @@ def test_a_dingtalk_robot_gets_a_signed_test_message(
     (sent,) = fake.received["dingtalk"]
     assert "测试消息" in sent["text"]["content"]
     assert fake.dingtalk_secret in (tmp_path / "secrets.env").read_text()
+    # Found in a new-user trial: the receiver's command line that make run and the README name (send-test, digest
+    # --dry-run on data/run/receiver.yml) failed for want of the robot's secrets, which only make run read from
+    # secrets.env. `python -m stack receiver …` (make send-test, make digest) runs it on make run's config with them.
+    render_local(tmp_path / "run", PORTS, config_dir=tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COSTWARDEN_RECEIVER_")}
+    again = subprocess.run([sys.executable, "-m", "stack", "receiver", "send-test", "--data", str(tmp_path / "run"),
+                            "--config-dir", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(fake.received["dingtalk"]) == 2 and "dingtalk" in again.stdout
 
 
 def test_init_run_again_keeps_what_was_there(
