@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from receiver.analysis.schema import LINE_CHARS, Analysis, Cause
-from receiver.facts.model import Facts, alert_kind, clip
+from receiver.facts.model import Facts, alert_kind, clip, context_said
 from receiver.message import catalogue
 from receiver.message import words as alert_words
 
@@ -65,7 +65,7 @@ def summarise(facts: Facts, language: str) -> Analysis:
         line = words["egress"].format(used=e.used_gib, forecast=e.forecast_gib)
         observed.append(line + (words["included"].format(included=e.included_gib) if e.included_gib else ""))
     if facts.context_error:
-        observed.append(words["noctx"].format(error=facts.context_error))
+        observed.append(words["noctx"].format(error=context_said(facts.context_error, facts.context_problem, words)))
     first = facts.alerts[0]
     kind = alert_kind(first.name)
     if kind == "cost":

@@ -95,6 +95,7 @@ class DigestFacts(BaseModel):
     verdict: Verdict = "normal"
     reasons: list[Reason] = Field(default_factory=list)
     context_error: str | None = None
+    context_problem: f.ContextProblem | None = None
     expected: dict[str, int] = Field(default_factory=dict)
     """Alert name -> pages marked expected with the chat's button over the last 30 days (what to tune first)."""
 
@@ -202,6 +203,7 @@ async def gather(prom: Prometheus, period: Period, now: float, top: int = 5) -> 
     except PrometheusError as exc:
         log.warning("digest incomplete: %s", exc)
         d.context_error = f.clean(str(exc), 200)
+        d.context_problem = f.ContextProblem(kind=exc.kind, url=exc.url) if exc.url else None
     d.reasons = judge(d, plan_money)
     d.verdict = d.reasons[0].verdict
     return d

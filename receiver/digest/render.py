@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from receiver.digest.facts import DigestFacts, Reason, SpendLine
+from receiver.facts.model import context_said
 from receiver.message import catalogue
 from receiver.message.render import Message, Section
 from receiver.message.words import duration
@@ -113,7 +114,8 @@ def render_digest(
     if commentary:
         footer.append(w["by_model"].format(model=model))
     if d.context_error:
-        footer.append(w["context_error"].format(error=d.context_error))
+        said = context_said(d.context_error, d.context_problem, catalogue.of(language).fallback)
+        footer.append(w["context_error"].format(error=said))
     if late_due:
         footer.append(w["late"].format(due=late_due, zone=d.timezone))
     links: tuple[tuple[str, str], ...] = ()

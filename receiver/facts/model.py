@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
+from receiver.facts.prometheus import Unanswered
 from receiver.intake import Webhook
 from receiver.message import words as alert_words
 
@@ -149,6 +150,16 @@ class ActionFact(BaseModel):
     """actions.yml lets a person run it from a Telegram button, after a confirmation tap."""
 
 
+class ContextProblem(BaseModel):
+    kind: Unanswered
+    url: str
+
+
+def context_said(error: str | None, problem: ContextProblem | None, words: dict[str, str]) -> str:
+    """Why Prometheus told us nothing more, in the words' language (`ctx_<kind>`; the English error without kind)."""
+    return words[f"ctx_{problem.kind}"].format(url=problem.url) if problem is not None else error or ""
+
+
 class Facts(BaseModel):
     """What we know about one alert group; the model's whole world."""
 
@@ -163,6 +174,10 @@ class Facts(BaseModel):
     egress: Egress | None = None
     money_at_stake_per_day: float | None = None
     context_error: str | None = None
+    """Why Prometheus told us nothing more, in English (the model reads it)."""
+    context_problem: ContextProblem | None = None
+    """The same as a kind and an address, for the message in its reader's language (None in notifications stored
+    before it existed: context_error is said then)."""
     diagnostics: list[DiagnosticFact] = Field(default_factory=list)
     actions: list[ActionFact] = Field(default_factory=list)
     actions_error: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Literal
 
 import aiohttp
 import numpy as np
@@ -11,9 +12,17 @@ import numpy.typing as npt
 
 from receiver import settings
 
+Unanswered = Literal["timeout", "unreachable", "refused"]
+"""Why Prometheus gave no answer."""
+
 
 class PrometheusError(Exception):
-    """Prometheus could not answer (down, slow, or refused the query); the message says which."""
+    """Prometheus could not answer (down, slow, or refused the query); the message says which, in English (logs, the
+    model), and `kind` (timeout, unreachable, refused) with `url` let a message say it in its reader's language."""
+
+    def __init__(self, message: str, kind: Unanswered = "refused", url: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.url = kind, url
 
 
 def matchers(labels: dict[str, str]) -> str:
@@ -36,12 +45,13 @@ class Prometheus:
                                          headers=self._headers) as resp:  # fmt: skip
                 body = await resp.json(content_type=None)
         except TimeoutError as exc:
-            raise PrometheusError(f"Prometheus at {self._url} did not answer within {self._timeout.total:g} s") from exc
+            said = f"Prometheus at {self._url} did not answer within {self._timeout.total:g} s"
+            raise PrometheusError(said, "timeout", self._url) from exc
         except (aiohttp.ClientError, ValueError) as exc:
-            raise PrometheusError(f"Prometheus at {self._url} is unreachable: {exc}") from exc
+            raise PrometheusError(f"Prometheus at {self._url} is unreachable: {exc}", "unreachable", self._url) from exc
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error", "unexpected answer") if isinstance(body, dict) else "unexpected answer"
-            raise PrometheusError(f"Prometheus refused {params.get('query', '')!r}: {error}")
+            raise PrometheusError(f"Prometheus refused {params.get('query', '')!r}: {error}", "refused", self._url)
         result = body["data"]["result"]
         return result if isinstance(result, list) else []
 

@@ -403,6 +403,21 @@ async def test_transient_failures_are_retried(
     assert row[2] == attempts
 
 
+async def test_a_chinese_message_says_why_prometheus_told_nothing_in_chinese(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    """Found in a new-user trial: the library's English ("Prometheus at … is unreachable: Cannot connect to host …
+    [Connect call failed …]") stood inside a Chinese robot message."""
+    fake, url = fake_chat
+    settings = settings_for(tmp_path, channels_for(url, fake, "dingtalk"), ollama={"enabled": False, "language": "zh"})
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.post("/alerts", json=payload("firing"))).status == 200
+    await until(lambda: bool(fake.received["dingtalk"]))
+    text = fake.received["dingtalk"][0]["text"]["content"]
+    assert f"无法从 Prometheus 获取更多上下文：连不上 Prometheus（{settings.prometheus.url}）" in text, text
+    assert "unreachable" not in text and "Cannot connect" not in text
+
+
 async def test_a_group_too_large_for_the_receiving_end_arrives_without_the_alertmanager_payload(
     aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
 ) -> None:

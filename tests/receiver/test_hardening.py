@@ -265,7 +265,7 @@ async def test_an_unreachable_prometheus_is_named_without_its_password(aiohttp_c
     assert (await client.post("/alerts", json=hook("p"))).status == 200
     await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 1, 20)
     text = (tmp_path / "sent.jsonl").read_text()
-    assert f"Prometheus at {url} is unreachable" in text and "s3cret" not in text
+    assert f"Prometheus at {url} cannot be reached" in text and "s3cret" not in text
 
 
 # --- 9. memory and log amplification ------------------------------------------------------------------------------
