@@ -184,9 +184,10 @@ class Buttons:
     async def from_link(self, note: int, action: str, remote: str) -> str:
         """A signed link's confirmed action (receiver/links: the signature is its permission); the answer to show.
         `remote`: the address it came from, for the audit (a proxy's, unless it says whom it forwards)."""
-        tap = Tap("", action, note, "", None, 0, "a signed link", via=f"receiver_url, from {remote}")
+        words = catalogue.of(self._language).labels
+        tap = Tap("", action, note, "", None, 0, words["signed_link"], via=f"receiver_url, from {remote}")
         async with self._acting:
-            answer, _ = await self._act(tap, catalogue.of(self._language).labels, trusted=True)
+            answer, _ = await self._act(tap, words, trusted=True)
         return answer
 
     async def _act(

@@ -335,6 +335,25 @@ async def test_signed_links_act_once_only_when_confirmed_and_only_as_signed(
     assert [row for row in audit(cfg) if row[0] == "button:s1h"] == [("button:s1h", "done")]
 
 
+async def test_a_signed_link_is_named_in_the_messages_language(
+    aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
+) -> None:
+    """Found in a new-user trial: "完成 a signed link 已经处理过了。" — who acted was said in English."""
+    fake, url = bot
+    cfg = settings_for(tmp_path, channels_for(url, fake, "slack"), processing={"page_first": []},
+                       buttons={"alertmanager_api": alertmanager, "poll_timeout_seconds": 1},
+                       receiver_url="https://cw.example.com", ollama={"enabled": False, "language": "zh"})  # fmt: skip
+    client = await aiohttp_client(create_app(cfg))
+    await client.post("/alerts", json=payload("firing"))
+    await until(lambda: bool(fake.received["slack"]))
+    context = fake.received["slack"][0]["blocks"][-1]["elements"][0]["text"]
+    first = re.findall(r"<(https://cw\.example\.com/act/[^|>]+)\|", context)[0]
+    link = urllib.parse.urlsplit(first.replace("&amp;", "&"))
+    assert (await client.post(f"{link.path}?{link.query}")).status == 200
+    again = await (await client.post(f"{link.path}?{link.query}")).text()
+    assert "签名链接 已经处理过了" in again and "a signed link" not in again
+
+
 def test_signed_links_need_alertmanager_to_act_through() -> None:
     with pytest.raises(ValueError, match=r"receiver_url is set but buttons\.alertmanager_api is not"):
         Settings.model_validate({"receiver_url": "https://cw.example.com"})
