@@ -97,7 +97,6 @@ def render_local(
         "listen": {"host": "127.0.0.1", "port": ports["receiver"]},
         "data_dir": str(data / "receiver"),
         "prometheus": {"url": f"http://127.0.0.1:{ports['prometheus']}"},
-        "grafana_url": "http://127.0.0.1:3000",
         # make run is read on this machine: its loopback addresses are the ones to open (docs/configuration.md).
         "prometheus_url": f"http://127.0.0.1:{ports['prometheus']}",
         "alertmanager_url": f"http://127.0.0.1:{ports['alertmanager']}",

@@ -128,6 +128,8 @@ def test_make_run_merges_init_the_language_and_the_extra_receiver_yml(
     assert not settings.digest.daily.enabled and settings.digest.timezone  # make run's own digest keys stay
     assert [c.type for c in settings.channels] == ["console"]  # a list is replaced: init's channels are the ones
     assert settings.listen.port == 19095
+    # Found in a new-user trial: messages linked a Grafana dashboard on 127.0.0.1:3000, and make run starts none.
+    assert settings.grafana_url is None and settings.prometheus_url == "http://127.0.0.1:19090"
 
 
 def test_make_run_writes_messages_in_the_language_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
