@@ -616,8 +616,11 @@ def _explain(exc: ValidationError, raw: object, language: str) -> tuple[str, str
         variable = f"COSTWARDEN_RECEIVER_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_{loc[-1].upper()}"
         return where, words["secret"].format(variable=variable)
     template = words.get(first["type"]) if language != "en" else None  # English: the library's own words
+    ctx = dict(first.get("ctx", {}))
+    if isinstance(ctx.get("expected"), str):  # the library's "'en' or 'zh'": its "or" in the file's language
+        ctx["expected"] = ctx["expected"].replace(", ", words["comma"]).replace(" or ", words["or"])
     try:
-        reason = template.format(**first.get("ctx", {})) if template else first["msg"]
+        reason = template.format(**ctx) if template else first["msg"]
     except (KeyError, IndexError):  # a context the template does not expect: the library's own words
         reason = first["msg"]
     return where, reason

@@ -62,7 +62,7 @@ VENDORS = (
 """DMI sys_vendor / product_name / bios_vendor as each provider's hypervisor reports it → the provider."""
 CURRENCY = {"alibaba": "CNY", "tencent": "CNY"}
 CHANNELS = ("console", "telegram", "wecom", "dingtalk", "feishu")
-ROBOT_SECRET = {"dingtalk": "加签 (SEC…)", "feishu": "签名校验"}
+ROBOT_SECRET = {"dingtalk": "加签，SEC…", "feishu": "签名校验"}
 _TENCENT = ("tencent", "Tencent Cloud", "CAM", "lhins-…")
 KEY_PAIR = {
     "lighthouse": _TENCENT,

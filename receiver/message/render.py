@@ -178,7 +178,7 @@ def render(
         instance=first.instance or "-",
     )
     if facts.alerts_total > 1:
-        title += " " + words["more"].format(n=facts.alerts_total - 1)
+        title += words["more"].format(n=facts.alerts_total - 1)  # its own space, if its language has one
     alertmanager = {**hook.model_dump(mode="json"), "groupKey": hook.group}
     data = {"facts": facts.model_dump(mode="json"), "alertmanager": alertmanager,
             "analysis": analysis.model_dump(mode="json") if analysis else None}  # fmt: skip

@@ -155,6 +155,10 @@ def test_errors_in_chinese_from_the_language_setting_or_the_locale(
         str(info.value)
         == f"{path}:3：字段 budjet：未知字段；是不是想写 budget？（已知字段：" + str(info.value).split("已知字段：")[1]
     )
+    # Found in a new-user trial: without a close name the hint's semicolon stood alone before the known fields.
+    path.write_text("provider: hetzner\nplan: cx22\nzzzzzz: 1\n")
+    with pytest.raises(config.ConfigError, match=re.escape("字段 zzzzzz：未知字段（已知字段：")):
+        config.load(path)
     path = write(tmp_path, "provider: hetzner\nplan: cx-22\n")
     with pytest.raises(
         config.ConfigError, match=r"pricing\.yml:2：字段 plan：未知的 hetzner 套餐 'cx-22'；是不是想写 cx22"

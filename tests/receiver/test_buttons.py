@@ -352,6 +352,7 @@ async def test_a_signed_link_is_named_in_the_messages_language(
     assert (await client.post(f"{link.path}?{link.query}")).status == 200
     again = await (await client.post(f"{link.path}?{link.query}")).text()
     assert "签名链接 已经处理过了" in again and "a signed link" not in again
+    assert again.startswith('<!doctype html><html lang="zh">')  # a screen reader, a browser's translation offer
 
 
 def test_signed_links_need_alertmanager_to_act_through() -> None:

@@ -415,7 +415,28 @@ async def test_a_chinese_message_says_why_prometheus_told_nothing_in_chinese(
     await until(lambda: bool(fake.received["dingtalk"]))
     text = fake.received["dingtalk"][0]["text"]["content"]
     assert f"无法从 Prometheus 获取更多上下文：连不上 Prometheus（{settings.prometheus.url}）" in text, text
+    # And a group's title has no space before its full-width parenthesis (the trial saw one).
+    two = payload("firing")
+    two["alerts"] = [two["alerts"][0], {**two["alerts"][0], "labels": {**two["alerts"][0]["labels"], "cgroup": "b"}}]
+    two["groupKey"] = "two"
+    assert (await client.post("/alerts", json=two)).status == 200
+    await until(lambda: any("另有" in r["text"]["content"] for r in fake.received["dingtalk"]))
+    titled = next(r["text"]["content"] for r in fake.received["dingtalk"] if "另有" in r["text"]["content"])
+    assert "（另有 1 条）" in titled and " （另有" not in titled, titled
     assert "unreachable" not in text and "Cannot connect" not in text
+
+
+async def test_an_answer_without_json_is_quoted_as_text(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found in a new-user trial: "Feishu code -2: b'<html>bad gateway</html>'" — a Python bytes repr."""
+    fake, url = fake_chat
+    fake.fail["feishu"] = ["502"]
+    settings = settings_for(tmp_path, channels_for(url, fake, "feishu"))
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("resolved"))
+    await until(lambda: [r[1] for r in sends(settings)] == ["sent"])
+    assert "(HTTP 502: Feishu code -2: <html>bad gateway</html>)" in caplog.text and "b'<html>" not in caplog.text
 
 
 async def test_a_group_too_large_for_the_receiving_end_arrives_without_the_alertmanager_payload(

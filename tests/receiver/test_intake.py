@@ -233,6 +233,9 @@ def test_a_chinese_receiver_yml_is_told_its_problems_in_chinese(
         "ollama: {language: zh}\ndigest: {daily: {at: 25:00}}\n": "应为一天中的时刻，例如 '09:00'，实际是 1500",
         "ollama: {language: zh}\nprometheus: {url: 'http://am:pa/ss@host:9090'}\n": "主机名后面还有 @",
         "ollama: {language: zh}\nauth: x\n": "receiver.yml:2：字段 auth：应为字段映射，实际是 str",
+        "ollama: {language: zh}\ndigest: {weekly: {weekday: mon}}\n":
+            "字段 digest.weekly.weekday：应为 'monday'、'tuesday'、'wednesday'、'thursday'、'friday'、'saturday' 或 "
+            "'sunday' 之一",
     }  # fmt: skip
     monkeypatch.delenv("COSTWARDEN_RECEIVER_OPS_BOT_BOT_TOKEN", raising=False)
     for text, said in cases.items():

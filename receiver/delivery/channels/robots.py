@@ -69,7 +69,7 @@ def check_errcode(service: str, status: int, headers: dict[str, str], raw: bytes
     code = answer.get("errcode", -2)
     if code == 0:
         return
-    reason = f"{service} errcode {code}: {str(answer.get('errmsg', raw[:200]))[:200]}"
+    reason = f"{service} errcode {code}: {str(answer.get('errmsg', raw[:200].decode('utf-8', 'replace')))[:200]}"
     if code in retryable:
         wait = answer.get("wait")
         raise RetryLater(reason, float(wait) if isinstance(wait, int | float) else None)
@@ -187,7 +187,7 @@ class FeishuChannel:
         status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=url, json=body)
         answer = json_answer(raw)
         code = answer.get("code", answer.get("StatusCode", -2))
-        message = str(answer.get("msg", answer.get("StatusMessage", raw[:200])))[:200]
+        message = str(answer.get("msg", answer.get("StatusMessage", raw[:200].decode("utf-8", "replace"))))[:200]
         reason = f"Feishu code {code}: {message}"
         if code == 11232 or (code == 9499 and "too many" in message.lower()):
             raise RetryLater(reason)

@@ -480,8 +480,11 @@ class FakeChat:
         fresh = timestamp.isdigit() and abs(int(timestamp) - time.time()) <= 3600
         if not fresh or not hmac.compare_digest(str(body.get("sign", "")), expected):
             return error(19021, "sign match fail or timestamp is not within one hour from current time")
-        if await self._failure("feishu") == "429":
+        failure = await self._failure("feishu")
+        if failure == "429":
             return error(9499, "too many request", 400)
+        if failure == "502":  # a proxy in front of it, not Feishu: HTML, no code
+            return web.Response(status=502, text="<html>bad gateway</html>", content_type="text/html")
         if "<at" in raw.decode("utf-8") and body.get("msg_type") == "text":
             self.mentions.append("feishu <at>")
         for paragraph in body.get("content", {}).get("post", {}).get("zh_cn", {}).get("content", []):
