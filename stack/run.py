@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from costwarden.catalogue import LANGUAGES, cli, say
+from costwarden.catalogue import LANGUAGES, cli, say, spelled
 from stack import render
 from stack.render import DEFAULT_PORTS, ROOT
 
@@ -78,10 +78,12 @@ def read_env(path: Path) -> dict[str, str]:
 
 
 def language() -> str:
-    """The messages' language: $COSTWARDEN_LANGUAGE (en or zh), else English."""
-    chosen = os.environ.get("COSTWARDEN_LANGUAGE", "").strip() or "en"
-    if chosen not in LANGUAGES:
-        raise SystemExit(cli("bad_language", value=repr(chosen), choices=", ".join(LANGUAGES)))
+    """The messages' language: $COSTWARDEN_LANGUAGE (en or zh, also as a locale writes it: zh_CN), else English; a
+    value that is neither stops make run before anything starts."""
+    given = os.environ.get("COSTWARDEN_LANGUAGE", "").strip()
+    chosen = spelled(given or "en")
+    if chosen is None:
+        raise SystemExit(cli("bad_language", value=repr(given), choices=", ".join(LANGUAGES)))
     return chosen
 
 

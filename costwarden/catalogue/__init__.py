@@ -25,15 +25,21 @@ def tables(language: str) -> dict[str, Any]:
     return loaded
 
 
+def spelled(value: object) -> str | None:
+    """One of LANGUAGES however a person or a locale writes it (zh_CN, zh-CN, zh_CN.UTF-8, ZH, en_US): its
+    language part; None when it is none of them."""
+    part = str(value or "").strip().lower().replace("-", "_").split(".")[0].split("_")[0]
+    return part if part in LANGUAGES else None
+
+
 def language(chosen: object = None) -> str:
     """The language to speak: `chosen` (a file's own setting, a flag) if it is one, else $COSTWARDEN_LANGUAGE, else
     Chinese under a zh_* locale, else English."""
-    if chosen not in LANGUAGES:
-        chosen = os.environ.get("COSTWARDEN_LANGUAGE", "").strip()
-    if chosen not in LANGUAGES:
+    found = spelled(chosen) or spelled(os.environ.get("COSTWARDEN_LANGUAGE"))
+    if found is None:
         locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
-        chosen = "zh" if locale.lower().startswith("zh") else "en"
-    return str(chosen)
+        found = "zh" if locale.lower().startswith("zh") else "en"
+    return found
 
 
 def say(table: str, key: str, chosen: object = None, **params: object) -> str:

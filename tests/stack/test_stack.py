@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from costwarden.catalogue import cli
 from receiver.settings import load as load_receiver
 from stack.run import main as stack_main
 from stack.run import render_local, run_status
@@ -139,6 +140,12 @@ def test_make_run_writes_messages_in_the_language_asked_for(tmp_path: Path, monk
     assert load_receiver(render_local(tmp_path, ports)["receiver"]).ollama.language == "zh"
     monkeypatch.delenv("COSTWARDEN_LANGUAGE")
     assert load_receiver(render_local(tmp_path, ports)["receiver"]).ollama.language == "en"
+    # Found in a new-user trial: zh_CN (as a locale writes it) was refused by make run and taken as English by
+    # status and init; it is Chinese everywhere now, and a value that is no language is still refused.
+    for spelled in ("zh_CN", "zh-CN", "zh_CN.UTF-8", "ZH"):
+        monkeypatch.setenv("COSTWARDEN_LANGUAGE", spelled)
+        assert load_receiver(render_local(tmp_path, ports)["receiver"]).ollama.language == "zh", spelled
+        assert cli("bad_language", value="x", choices="y").startswith("COSTWARDEN_LANGUAGE=x：")  # status, init too
     monkeypatch.setenv("COSTWARDEN_LANGUAGE", "cn")
     with pytest.raises(SystemExit, match="COSTWARDEN_LANGUAGE='cn': choose one of en, zh"):
         stack_main(["--data", str(tmp_path)])
