@@ -26,11 +26,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from costwarden.catalogue import LANGUAGES, cli, language
+from costwarden.catalogue import LANGUAGES, cli, language, spelled
 from exporter.actions.diagnostics import printable
 from exporter.billing import Plan, alibaba, tencent
 from exporter.billing.client import ApiError
@@ -273,7 +273,12 @@ def telegram_chats(api_url: str, token: str) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-Ask = Callable[[str, str], str]
+class Ask(Protocol):
+    def __call__(self, question: str, default: str, check: Callable[[str], object] | None = None) -> str:
+        """The answer (the default when nothing is typed, or asked of no one); at a terminal asked again, with the
+        reason, until `check` takes it (its SystemExit is the reason). Not at a terminal the caller checks it."""
+
+
 Say = Callable[[str], None]
 
 
@@ -291,13 +296,19 @@ class Words:
         return SystemExit(f"costwarden init: {self(key, **params)}")
 
 
-def _asker(interactive: bool) -> Ask:
-    def ask(question: str, default: str) -> str:
+def _asker(interactive: bool, say: Say) -> Ask:
+    def ask(question: str, default: str, check: Callable[[str], object] | None = None) -> str:
         if not interactive:
             return default
         shown = f" [{default}]" if default else ""
-        answer = input(f"{question}{shown}: ").strip()
-        return answer or default
+        while True:
+            answer = input(f"{question}{shown}: ").strip() or default
+            try:
+                if check is not None:
+                    check(answer)
+                return answer
+            except SystemExit as refused:  # said, and asked again: every answer before it is kept
+                say(str(refused.code).removeprefix("costwarden init: "))
 
     return ask
 
@@ -324,9 +335,14 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
     say(t("this_machine", seen=seen, vcpus=machine.vcpus, memory=f"{machine.memory_gib:g}",
           disk=f"{machine.disk_gib:g}", guess=guess))  # fmt: skip
     chinese = guessed in KEY_PAIR and t.language == "en" and not os.environ.get("COSTWARDEN_LANGUAGE")
-    language = args.language or ask(t("ask_language"), "zh" if chinese else t.language)
-    if language not in LANGUAGES:
-        raise t.stop("bad_choice", flag="--language", known=", ".join(LANGUAGES))
+
+    def spoken(value: str) -> str:
+        found = spelled(value)
+        if found is None:
+            raise t.stop("bad_choice", flag="--language", known=", ".join(LANGUAGES))
+        return found
+
+    language = spoken(args.language or ask(t("ask_language"), "zh" if chinese else t.language, spoken))
     t.language = language
     presets = preset_names()
     known = ", ".join([*presets, "alibaba", "tencent", "custom"])
@@ -334,7 +350,8 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
         raise t.stop("no_provider", known=known)
     # Not recognised: a price of its own (custom) unless the user names a provider; no preset of some other size.
     provider = (args.provider or ask(t("ask_provider", known=known), guessed or "custom")).lower()
-    a = Answers(provider, None, None, args.currency or CURRENCY.get(provider, "USD"), None, language, "console")
+    currency = args.currency or CURRENCY.get(provider, "CNY" if language == "zh" else "USD")
+    a = Answers(provider, None, None, currency, None, language, "console")
     found = None
     if provider in KEY_PAIR:  # the key first: with it, the provider itself says what the plan is and costs
         _key_pair(args, a, KEY_PAIR[provider], ask, t)
@@ -346,11 +363,14 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
         hk = a.region == "ap-hongkong"  # Lighthouse's Hong Kong bundles have their own traffic and overage
         among = [p for p in plans if p.startswith("hk-") == hk] if provider == "lighthouse" and a.region else plans
         proposed = guess_plan(provider, size or machine, among) or plans[0]
-        plan = args.plan or ask(t("ask_plan", known=", ".join(plans)), proposed)
         by_case = {p.lower(): p for p in plans}
-        if plan.lower() not in by_case:
-            raise t.stop("not_a_plan", plan=repr(plan), provider=provider, known=", ".join(plans))
-        a.plan = by_case[plan.lower()]
+
+        def sold(plan: str) -> str:
+            if plan.lower() not in by_case:
+                raise t.stop("not_a_plan", plan=repr(plan), provider=provider, known=", ".join(plans))
+            return by_case[plan.lower()]
+
+        a.plan = sold(args.plan or ask(t("ask_plan", known=", ".join(plans)), proposed, sold))
         table = resolve({"provider": provider, "plan": a.plan})
         a.currency = table.currency
         if found:
@@ -365,14 +385,27 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
             a.currency, a.size = found.currency, size
             _traffic_terms(a, found, KEY_PAIR[provider][1], say, t)
         offered = _figure(found.monthly) if found else ""
-        a.monthly_price = _number(args.monthly_price or ask(t("ask_monthly", currency=a.currency), offered),
-                                  "what_monthly", t)  # fmt: skip
-        if a.monthly_price is None:
-            raise t.stop("monthly_needed")
-    a.budget = _number(args.budget or ask(t("ask_budget", currency=a.currency), ""), "what_budget", t)
-    a.channel = args.channel or ask(t("ask_channel", known=", ".join(CHANNELS)), "console")
-    if a.channel not in CHANNELS:
-        raise t.stop("bad_choice", flag="--channel", known=", ".join(CHANNELS))
+
+        def price(text: str) -> float:
+            value = _number(text, "what_monthly", t)
+            if value is None:
+                raise t.stop("monthly_needed")
+            return value
+
+        a.monthly_price = price(args.monthly_price or ask(t("ask_monthly", currency=a.currency), offered, price))
+
+    def budget(text: str) -> float | None:
+        return _number(text, "what_budget", t)
+
+    a.budget = budget(args.budget or ask(t("ask_budget", currency=a.currency), "", budget))
+
+    def channel(text: str) -> str:
+        named = CHANNEL_NAMES.get(text.strip().lower(), text.strip().lower())
+        if named not in CHANNELS:
+            raise t.stop("bad_choice", flag="--channel", known=", ".join(CHANNELS))
+        return named
+
+    a.channel = channel(args.channel or ask(t("ask_channel", known=", ".join(CHANNELS)), "console", channel))
     if args.secret and a.channel not in ROBOT_SECRET:  # before anything is asked: it would be dropped
         raise t.stop("no_secret", channel=a.channel)
     if a.channel == "telegram":
@@ -388,22 +421,34 @@ def _key_pair(args: argparse.Namespace, a: Answers, offer: tuple[str, str, str, 
     one to give; skipped when the first half is left empty."""
     api, name, kind, example = offer
     variables = SIGNED[api].KEY_ENV
-    key_id = args.api_key_id or ask(t("ask_key_id", provider=name, kind=kind, variable=variables[0]), "")
+
+    def half(variable: str) -> Callable[[str], str]:
+        def taken(value: str) -> str:
+            value = _plain(value, t("what_key"), t)
+            return _valid(compose.VARIABLES[variable], value, t("what_key"), t) if api == "tencent" else value
+
+        return taken
+
+    first, second = half(variables[0]), half(variables[1])
+    question = t("ask_key_id", provider=name, kind=kind, variable=variables[0])
+    key_id = args.api_key_id or ask(question, "", lambda v: v and first(v))
     if not key_id:
         return
-    key_secret = args.api_key_secret or ask(t("ask_key_secret", variable=variables[1]), "")
-    for variable, value in zip(variables, (key_id, key_secret), strict=True):
-        value = _plain(value, t("what_key"), t)
-        a.secrets[variable] = (
-            _valid(compose.VARIABLES[variable], value, t("what_key"), t) if api == "tencent" else value
-        )
+    a.secrets[variables[0]] = first(key_id)
+    a.secrets[variables[1]] = second(args.api_key_secret or ask(t("ask_key_secret", variable=variables[1]), "", second))
     a.api = api
     a.api_url = _valid(compose.http_url, args.api_url, "--api-url", t) if args.api_url else ""
-    instance = args.instance or ask(t("ask_instance", example=example), "")
+
+    def server(value: str) -> str:
+        return _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_SERVER"], value, t("what_instance"), t)
+
+    def region(value: str) -> str:
+        return _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_REGION"], value, "--region", t)
+
+    instance = args.instance or ask(t("ask_instance", example=example), "", lambda v: v and server(v))
     if instance:
-        a.instance = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_SERVER"], instance, t("what_instance"), t)
-        region = args.region or ask(t("ask_region"), "")
-        a.region = _valid(compose.VARIABLES["COSTWARDEN_PROVIDER_REGION"], region, "--region", t)
+        a.instance = server(instance)
+        a.region = region(args.region or ask(t("ask_region"), "", region))
 
 
 def _plan_found(a: Answers, name: str, preset: bool, say: Say, t: Words) -> Plan | None:
@@ -468,10 +513,16 @@ def _figure(value: float | None) -> str:
 
 
 def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words) -> None:
-    token = args.telegram_token or ask(t("ask_token"), "")
-    token = _valid(compose.VARIABLES["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"], token, t("what_token"), t)
+    def bot(value: str) -> str:
+        return _valid(compose.VARIABLES["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"], value, t("what_token"), t)
+
+    token = bot(args.telegram_token or ask(t("ask_token"), "", bot))
     a.secrets["COSTWARDEN_RECEIVER_TELEGRAM_BOT_TOKEN"] = token
     a.telegram_api = _valid(compose.http_url, args.telegram_api, "--telegram-api", t)
+
+    def chat_of(value: str) -> str:
+        return _valid(compose.VARIABLES["TELEGRAM_CHAT_ID"], value, t("what_chat"), t)
+
     chat = args.telegram_chat_id
     while not chat:
         ask(t("ask_send"), "")
@@ -486,8 +537,8 @@ def _telegram(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words
             continue
         for chat_id, name in chats:
             say(t("chat_line", id=chat_id, name=name))
-        chat = ask(t("ask_chat"), chats[0][0])
-    a.chat_id = _valid(compose.VARIABLES["TELEGRAM_CHAT_ID"], chat, t("what_chat"), t)
+        chat = ask(t("ask_chat"), chats[0][0], chat_of)
+    a.chat_id = chat_of(chat)
 
 
 def _valid(check: compose.Check, value: str, what: str, t: Words) -> str:
@@ -508,17 +559,25 @@ def _plain(value: str, what: str, t: Words) -> str:
 
 def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
     name = a.channel.upper()
-    url = args.webhook_url or ask(t("ask_webhook", channel=a.channel), "")
     variable = f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"
-    what = t("what_webhook")
-    a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(url, what, t), what, t)
-    if a.channel in ROBOT_SECRET:
-        secret = args.secret or ask(t("ask_secret", kind=ROBOT_SECRET[a.channel]), "")
-        if secret:
-            variable = f"COSTWARDEN_RECEIVER_{name}_SECRET"
-            what = t("what_secret")
-            a.secrets[variable] = _valid(compose.VARIABLES[variable], _plain(secret, what, t), what, t)
 
+    def address(url: str) -> str:
+        return _valid(compose.VARIABLES[variable], _plain(url, t("what_webhook"), t), t("what_webhook"), t)
+
+    a.secrets[variable] = address(args.webhook_url or ask(t("ask_webhook", channel=a.channel), "", address))
+    if a.channel in ROBOT_SECRET:
+        signing = f"COSTWARDEN_RECEIVER_{name}_SECRET"
+
+        def key(secret: str) -> str:
+            return _valid(compose.VARIABLES[signing], _plain(secret, t("what_secret"), t), t("what_secret"), t)
+
+        secret = args.secret or ask(t("ask_secret", kind=ROBOT_SECRET[a.channel]), "", lambda s: s and key(s))
+        if secret:
+            a.secrets[signing] = key(secret)
+
+
+CHANNEL_NAMES = {"企业微信": "wecom", "钉钉": "dingtalk", "飞书": "feishu", "lark": "feishu"}
+"""The robots as people name them, for the channel question."""
 
 RUN_FILES = ("pricing.yml", "receiver.yml", "secrets.env")
 """What init writes for `make run` (secrets.env only with a secret), in --dir."""
@@ -622,7 +681,7 @@ def main(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="costwarden-init-") as scratch:
         try:
-            answers = gather(args, machine, _asker(args.interactive), print, t)
+            answers = gather(args, machine, _asker(args.interactive, print), print, t)
             table = pricing_config(answers, machine)
             resolve(table, source="init")  # what the exporter will load: refused here, not at `make run`
             settings = receiver_settings(answers, Path(scratch))  # and what the receiver will: before any write

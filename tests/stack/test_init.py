@@ -264,6 +264,32 @@ def test_an_alibaba_server_gets_a_table_of_its_own_in_cny(tmp_path: Path) -> Non
             )
 
 
+def test_a_wrong_answer_is_asked_again_not_the_end(tmp_path: Path, telegram: tuple[FakeChat, str]) -> None:
+    """Found in a new-user trial: at a terminal, the first answer init could not take ended it (every answer before
+    lost), naming flags the user never typed; 钉钉 was no channel; a machine of no known provider under zh was priced in
+    USD. Now the question is asked again with the reason."""
+    fake, url = telegram
+    root = sys_root(tmp_path, "QEMU", "Standard PC", 2_000_000)
+    answers = "\n".join([
+        "zh_CN",  # the language, as a locale writes it
+        "custom",  # provider
+        "", "六十", "60",  # the monthly price: none, not a number, then one
+        "一百", "-3", "100",  # the budget
+        "微信", "钉钉",  # the channel: not one, then DingTalk by its Chinese name
+        "not a url", f"{url}/robot/send?access_token={fake.dingtalk_token}",
+        fake.dingtalk_secret,
+    ]) + "\n"  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--sys-root", str(root), "--dir",
+                           str(tmp_path / "c")], cwd=ROOT, input=answers, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = pricing.load(tmp_path / "c" / "pricing.yml")
+    assert (table.currency, table.plan_price.monthly, table.budget.monthly) == ("CNY", 60, 100)
+    assert yaml.safe_load((tmp_path / "c" / "receiver.yml").read_text())["channels"][-1] == {"type": "dingtalk"}
+    assert "'六十' 不是数字" in done.stdout and "预算：应为正数" in done.stdout and "not a url" not in done.stderr
+    assert done.stdout.count("消息发到哪里") == 2 and len(fake.received["dingtalk"]) == 1
+
+
 def test_compose_gets_an_env_file_its_own_check_accepts(tmp_path: Path, telegram: tuple[FakeChat, str]) -> None:
     fake, url = telegram
     env = tmp_path / ".env"
@@ -292,7 +318,9 @@ def test_the_questions_asked_one_by_one(tmp_path: Path) -> None:
     assert "Next: make run ARGS='--config-dir" in done.stdout and "spike alerts once a day of history" in done.stdout
     bad = subprocess.run([sys.executable, "-m", "stack", "init", "--ask", "--dir", str(tmp_path / "bad")], cwd=ROOT,
                          input="en\nlinode\ng6-huge\n", capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert bad.returncode == 1 and "'g6-huge' is not a linode plan" in bad.stderr
+    # A plan not sold is said and asked again (the answers end there: init stops, writing nothing).
+    assert bad.returncode == 1 and "'g6-huge' is not a linode plan" in bad.stdout and "stopped" in bad.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_an_unknown_machine_asked_at_a_terminal_defaults_to_a_price_of_its_own(tmp_path: Path) -> None:
