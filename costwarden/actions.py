@@ -7,10 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from costwarden.catalogue import LANGUAGES
+
 FINAL = ("ok", "dry_run", "executed", "failed", "timeout", "refused")
 """The states the exporter answers: a diagnostic that ran (`ok`), a remediation's outcome, or why it did not run."""
 RUN_REQUEST_SHAPE = (
-    'expected {"action": name, "labels": {str: str}, "severity": str, "dry_run": bool, "confirmed_by": str}'
+    'expected {"action": name, "labels": {str: str}, "severity": str, "dry_run": bool, "confirmed_by": str, '
+    '"language": "en" or "zh"}'
 )
 
 
@@ -22,6 +25,8 @@ class RunRequest:
     dry_run: bool = False
     confirmed_by: str = ""
     """Who confirmed this run from a chat button: a remediation with `button: true` then runs even if not enabled."""
+    language: str = "en"
+    """The language of the message it is for: a diagnostic's lines are said in it."""
 
     @classmethod
     def parse(cls, body: Any) -> RunRequest:
@@ -29,18 +34,18 @@ class RunRequest:
         try:
             name, labels = body["action"], body.get("labels", {})
             severity, dry_run = body.get("severity", ""), body.get("dry_run", False)
-            confirmed_by = body.get("confirmed_by", "")
+            confirmed_by, language = body.get("confirmed_by", ""), body.get("language", "en")
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(RUN_REQUEST_SHAPE) from exc
         if not (isinstance(name, str) and isinstance(labels, dict) and isinstance(severity, str)
-                and isinstance(dry_run, bool) and isinstance(confirmed_by, str)
+                and isinstance(dry_run, bool) and isinstance(confirmed_by, str) and language in LANGUAGES
                 and all(isinstance(v, str) for v in labels.values())):  # fmt: skip
             raise ValueError(RUN_REQUEST_SHAPE)
-        return cls(name, labels, severity, dry_run, confirmed_by[:100])
+        return cls(name, labels, severity, dry_run, confirmed_by[:100], language)
 
     def to_json(self) -> dict[str, object]:
         return {"action": self.action, "labels": self.labels, "severity": self.severity, "dry_run": self.dry_run,
-                "confirmed_by": self.confirmed_by}  # fmt: skip
+                "confirmed_by": self.confirmed_by, "language": self.language}  # fmt: skip
 
 
 @dataclass(frozen=True)

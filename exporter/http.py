@@ -90,7 +90,8 @@ def actions_endpoint(
         request = RunRequest.parse(json.loads(environ["wsgi.input"].read(length)))
     except (ValueError, RecursionError):
         return _json(start_response, "400 Bad Request", {"error": "bad_request", "detail": RUN_REQUEST_SHAPE})
-    outcome = service.run(request.action, request.labels, request.severity, request.dry_run, request.confirmed_by)
+    outcome = service.run(request.action, request.labels, request.severity, request.dry_run, request.confirmed_by,
+                          request.language)  # fmt: skip
     if outcome is None:
         return _json(start_response, "404 Not Found", {"error": "unknown_action", "detail": request.action[:80]})
     return _json(start_response, "200 OK", outcome.to_json())

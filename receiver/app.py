@@ -193,7 +193,8 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
     app[OUTBOX] = outbox
     async with open_services(settings, metrics, outbox) as services:
         deliverer = Deliverer(settings.delivery, outbox, services.channels, metrics)
-        actions = ExporterActions(settings.actions, services.session, outbox) if settings.actions.url else None
+        actions = (ExporterActions(settings.actions, services.session, outbox, settings.ollama.language)
+                   if settings.actions.url else None)  # fmt: skip
         heartbeat = Heartbeat(settings.heartbeat, services.session, metrics)
         app[WORKER] = worker = Worker(services, outbox, deliverer, actions, heartbeat)
         digester = Digester(services, outbox, deliverer)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from costwarden.catalogue import tables
 from exporter.actions.table import Diagnostic
 from exporter.cgroupfs import classify
 from exporter.containers import NameResolver
@@ -39,10 +40,16 @@ def size(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-def ago(seconds: float) -> str:
+def words(language: str = "en") -> dict[str, str]:
+    """The diagnostics' words in `language` (the catalogue's `diagnostics` table)."""
+    table: dict[str, str] = tables(language)["diagnostics"]
+    return table
+
+
+def ago(seconds: float, w: dict[str, str]) -> str:
     minutes = max(0, round(seconds / 60))
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min ago" if hours else f"{minutes} min ago"
+    return w["hours_ago"].format(hours=hours, minutes=minutes) if hours else w["minutes_ago"].format(minutes=minutes)
 
 
 # --- processes ----------------------------------------------------------------------------------------------------
@@ -78,9 +85,10 @@ def parse_pid_cgroup(text: str) -> str:
 
 def top_processes(
     before: dict[int, Proc], after: dict[int, Proc], seconds: float, clk_tck: int, top: int,
-    workload: Callable[[str], str],
+    workload: Callable[[str], str], w: dict[str, str],
 ) -> list[str]:  # fmt: skip
-    """The processes that used the most CPU between two snapshots, with memory and the workload they belong to."""
+    """The processes that used the most CPU between two snapshots, with memory and the workload they belong to
+    (`workload` says "" for the host itself)."""
     used = [
         (max(0, p.ticks - before[pid].ticks) / clk_tck / seconds * 100, pid, p)
         for pid, p in after.items()
@@ -88,8 +96,13 @@ def top_processes(
     ]
     used.sort(key=lambda x: (-x[0], -x[2].rss_bytes, x[1]))
     return [
-        f"pid {pid} {printable(p.comm, 40)}: {cpu:.0f} % CPU, {size(p.rss_bytes)} memory, "
-        f"in {printable(workload(p.cgroup))}"
+        w["process"].format(
+            pid=pid,
+            comm=printable(p.comm, 40),
+            cpu=f"{cpu:.0f}",
+            memory=size(p.rss_bytes),
+            workload=printable(workload(p.cgroup)) or w["host"],
+        )
         for cpu, pid, p in used[:top]
     ]
 
@@ -101,11 +114,14 @@ def top_processes(
 class Netns:
     transmit_bytes: int
     pids: tuple[int, ...]
-    who: str
-    """The first process's name and workload: how a person recognises the namespace."""
+    comm: str
+    workload: str
+    """The first process's name and workload ("": the host itself): how a person recognises the namespace."""
 
 
-def top_talkers(before: dict[str, Netns], after: dict[str, Netns], seconds: float, top: int) -> list[str]:
+def top_talkers(
+    before: dict[str, Netns], after: dict[str, Netns], seconds: float, top: int, w: dict[str, str]
+) -> list[str]:
     """The network namespaces that sent the most between two snapshots (the host's own included)."""
     rates = [
         ((ns.transmit_bytes - before[key].transmit_bytes) / seconds, key, ns)
@@ -116,17 +132,22 @@ def top_talkers(before: dict[str, Netns], after: dict[str, Netns], seconds: floa
     out = []
     for rate, _, ns in rates[:top]:
         pids = ", ".join(str(p) for p in ns.pids[:5]) + (" …" if len(ns.pids) > 5 else "")
-        out.append(f"{printable(ns.who)} (pids {pids}): {size(rate)}/s sent")
+        out.append(w["talker"].format(comm=printable(ns.comm, 40), workload=printable(ns.workload) or w["host"],
+                                      pids=pids, rate=size(rate)))  # fmt: skip
     return out
 
 
 # --- files ----------------------------------------------------------------------------------------------------------
 
 
-def grown_files(entries: list[tuple[str, int, float]], now: float, within: float, top: int) -> list[str]:
+def grown_files(
+    entries: list[tuple[str, int, float]], now: float, within: float, top: int, w: dict[str, str]
+) -> list[str]:
     """The largest files changed within `within` seconds, from (path, size, mtime) entries."""
     recent = sorted((e for e in entries if now - e[2] <= within), key=lambda e: (-e[1], e[0]))
-    return [f"{printable(path)}: {size(n)}, changed {ago(now - mtime)}" for path, n, mtime in recent[:top]]
+    return [
+        w["file"].format(path=printable(path), size=size(n), ago=ago(now - mtime, w)) for path, n, mtime in recent[:top]
+    ]
 
 
 # --- containers -----------------------------------------------------------------------------------------------------
@@ -141,7 +162,9 @@ def parse_started(text: str) -> float | None:
     return datetime.fromisoformat(match.group(1) + zone).timestamp()
 
 
-def recent_containers(configs: list[dict[str, object]], now: float, within: float, top: int) -> list[str]:
+def recent_containers(
+    configs: list[dict[str, object]], now: float, within: float, top: int, w: dict[str, str]
+) -> list[str]:
     """Containers started within `within` seconds, newest first, from Docker's config.v2.json documents."""
     found = []
     for doc in configs:
@@ -152,10 +175,10 @@ def recent_containers(configs: list[dict[str, object]], now: float, within: floa
             continue
         name = str(doc.get("Name", "")).lstrip("/") or str(doc.get("ID", ""))[:12]
         image = str(config.get("Image", "?")) if isinstance(config, dict) else "?"
-        running = "running" if isinstance(state, dict) and state.get("Running") else "stopped"
-        found.append(
-            (started, f"{printable(name, 64)} (image {printable(image, 80)}, {running}) started {ago(now - started)}")
-        )
+        running = w["running"] if isinstance(state, dict) and state.get("Running") else w["stopped"]
+        line = w["container"].format(name=printable(name, 64), image=printable(image, 80), state=running,
+                                     ago=ago(now - started, w))  # fmt: skip
+        found.append((started, line))
     return [line for _, line in sorted(found, reverse=True)[:top]]
 
 
@@ -198,7 +221,7 @@ def read_netns(procfs: Path, exclude: re.Pattern[str], workload: Callable[[str],
                 cgroup = parse_pid_cgroup((procfs / str(pid) / "cgroup").read_text())
             except (OSError, ValueError):
                 continue
-            out[ns] = Netns(sent, tuple(pids), f"{comm} in {workload(cgroup)}")
+            out[ns] = Netns(sent, tuple(pids), comm, workload(cgroup))
             break
     return out
 
@@ -260,23 +283,26 @@ class Host:
     exclude_interfaces: re.Pattern[str]
 
     def workload(self, cgroup: str) -> str:
+        """The workload's name; "" for the host itself (said in the reader's language)."""
         found = classify(cgroup)
-        return "the host" if found is None else self.names.name(found)
+        return "" if found is None else self.names.name(found)
 
 
-def run(d: Diagnostic, host: Host, sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """One diagnostic, read from the host now; `sleep` spaces the two snapshots of the rate-based ones."""
+def run(d: Diagnostic, host: Host, language: str = "en", sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """One diagnostic, read from the host now and said in `language`; `sleep` spaces the two snapshots of the
+    rate-based ones."""
+    w = words(language)
     if d.kind == "top_processes":
         before = read_processes(host.procfs)
         sleep(d.seconds)
         after = read_processes(host.procfs)
-        return top_processes(before, after, d.seconds, os.sysconf("SC_CLK_TCK"), d.top, host.workload)
+        return top_processes(before, after, d.seconds, os.sysconf("SC_CLK_TCK"), d.top, host.workload, w)
     if d.kind == "top_talkers":
         first = read_netns(host.procfs, host.exclude_interfaces, host.workload)
         sleep(d.seconds)
         second = read_netns(host.procfs, host.exclude_interfaces, host.workload)
-        return top_talkers(first, second, d.seconds, d.top)
+        return top_talkers(first, second, d.seconds, d.top, w)
     now = time.time()
     if d.kind == "grown_files":
-        return grown_files(scan_files(d.paths, host.rootfs), now, d.within_hours * 3600, d.top)
-    return recent_containers(read_container_configs(host.docker_root), now, d.within_hours * 3600, d.top)
+        return grown_files(scan_files(d.paths, host.rootfs), now, d.within_hours * 3600, d.top, w)
+    return recent_containers(read_container_configs(host.docker_root), now, d.within_hours * 3600, d.top, w)

@@ -93,14 +93,21 @@ class ActionService:
         }  # fmt: skip
 
     def run(
-        self, name: str, labels: dict[str, str], severity: str, dry_run: bool, confirmed_by: str = ""
+        self,
+        name: str,
+        labels: dict[str, str],
+        severity: str,
+        dry_run: bool,
+        confirmed_by: str = "",
+        language: str = "en",
     ) -> Outcome | None:
-        """None when there is no such action. `confirmed_by`: the person who confirmed a run from a chat button."""
+        """None when there is no such action. `confirmed_by`: the person who confirmed a run from a chat button;
+        `language`: the one a diagnostic says its lines in."""
         action = self._actions.find(name)
         if action is None:
             return None
         if isinstance(action, Diagnostic):
-            outcome = self._diagnose(action)
+            outcome = self._diagnose(action, language)
         else:
             outcome = self._remedy(action, labels, severity, dry_run, confirmed_by)
         log.info(
@@ -112,13 +119,15 @@ class ActionService:
         )  # fmt: skip
         return outcome
 
-    def _diagnose(self, action: Diagnostic) -> Outcome:
+    def _diagnose(self, action: Diagnostic, language: str) -> Outcome:
         try:
-            lines = self._run_diagnostic(action, self._host)
+            lines = self._run_diagnostic(action, self._host, language)
         except Exception as exc:  # a diagnostic's failure is reported, never raised into the HTTP server
             log.exception("diagnostic %s failed", action.name)
             return Outcome(action.name, "diagnostic", "failed", reason=repr(exc)[:300])
-        return Outcome(action.name, "diagnostic", "ok", output="\n".join(lines) or "(nothing to show)")
+        return Outcome(
+            action.name, "diagnostic", "ok", output="\n".join(lines) or diagnostics.words(language)["nothing"]
+        )
 
     def _remedy(
         self, action: Remediation, labels: dict[str, str], severity: str, dry_run: bool, confirmed_by: str

@@ -49,8 +49,9 @@ class Findings:
 
 
 class ExporterActions:
-    def __init__(self, cfg: Actions, session: aiohttp.ClientSession, outbox: Outbox) -> None:
+    def __init__(self, cfg: Actions, session: aiohttp.ClientSession, outbox: Outbox, language: str = "en") -> None:
         self._cfg = cfg
+        self._language = language  # the messages': a diagnostic's lines are said in it
         self._session = session
         self._outbox = outbox
         self._url = (cfg.url or "").rstrip("/")
@@ -95,7 +96,7 @@ class ExporterActions:
         labels = {**hook.commonLabels, **hook.alerts[0].labels}
         await self._audit(note, hook.group, Outcome(name, "remediation", "considered", reason=f"confirmed by {who}"))
         try:
-            request = RunRequest(name, labels, labels.get("severity", ""), confirmed_by=who)
+            request = RunRequest(name, labels, labels.get("severity", ""), confirmed_by=who, language=self._language)
             row = Outcome.parse(await self._post("/actions/run", request.to_json()), name, "remediation")
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             row = Outcome(name, "remediation", "failed", reason=f"the exporter did not answer: {exc}")
@@ -116,7 +117,8 @@ class ExporterActions:
             return row
         await self._audit(note, group, Outcome(name, kind, "considered"))
         try:
-            answer = await self._post("/actions/run", RunRequest(name, labels, severity).to_json())
+            request = RunRequest(name, labels, severity, language=self._language)
+            answer = await self._post("/actions/run", request.to_json())
             row = Outcome.parse(answer, name, kind)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             row = Outcome(name, kind, "failed", reason=f"the exporter did not answer: {exc}")

@@ -12,6 +12,7 @@ import time
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 
+from costwarden import catalogue as costwarden_catalogue
 from receiver.analysis.schema import Analysis
 from receiver.facts.model import Facts, alert_kind, clean
 from receiver.intake import Webhook
@@ -138,7 +139,9 @@ def host_sections(facts: Facts, language: str) -> list[Section]:
     """What the exporter's diagnostics saw and what became of each remediation: facts, shown whoever wrote the
     analysis (and so also in the page sent before it)."""
     words, states = catalogue.of(language).labels, catalogue.of(language).action_states
-    seen = [f"{d.name}: {line}" for d in facts.diagnostics for line in (d.lines or [d.reason or d.state])]
+    named = costwarden_catalogue.tables(language)["diagnostics"]  # the built-in ones' headings; others keep theirs
+    seen = [words["diagnostic"].format(name=named.get(f"heading_{d.name}", d.name), line=line)
+            for d in facts.diagnostics for line in (d.lines or [d.reason or d.state])]  # fmt: skip
     done = [
         f"{a.name}: " + states.get(a.state, "{reason}").format(command=a.command, reason=a.reason or a.state)
         for a in facts.actions

@@ -73,7 +73,7 @@ def test_top_talkers_ranks_namespaces_by_what_they_sent(tree: Path) -> None:
         if (proc / pid).exists():
             (proc / pid / "comm").write_text(comm + "\n")
             (proc / pid / "cgroup").write_text("0::/\n")
-    before = dg.read_netns(proc, re.compile(DEFAULT_EXCLUDED_INTERFACES), lambda _: "the host")
+    before = dg.read_netns(proc, re.compile(DEFAULT_EXCLUDED_INTERFACES), lambda _: "")
     dev = proc / "1001" / "net" / "dev"
     text = dev.read_text()
     bumped = re.sub(
@@ -81,10 +81,12 @@ def test_top_talkers_ranks_namespaces_by_what_they_sent(tree: Path) -> None:
     )
     assert bumped != text
     dev.write_text(bumped)
-    after = dg.read_netns(proc, re.compile(DEFAULT_EXCLUDED_INTERFACES), lambda _: "the host")
-    lines = dg.top_talkers(before, after, 2.0, 3)
+    after = dg.read_netns(proc, re.compile(DEFAULT_EXCLUDED_INTERFACES), lambda _: "")
+    lines = dg.top_talkers(before, after, 2.0, 3, dg.words("en"))
     assert lines[0].startswith("nginx in the host (pids 1001") and lines[0].endswith(": 2.5 MiB/s sent"), lines
     assert all("0 B/s sent" in line for line in lines[1:])
+    said = dg.top_talkers(before, after, 2.0, 3, dg.words("zh"))  # the receiver asked in Chinese
+    assert said[0].startswith("nginx（主机本身，pid 1001") and said[0].endswith("：每秒发送 2.5 MiB"), said
 
 
 def test_grown_files_lists_the_largest_recent_files_and_follows_no_link(tmp_path: Path) -> None:
@@ -177,6 +179,9 @@ def test_a_run_request_names_who_confirmed_it_as_text() -> None:
     with pytest.raises(ValueError, match="confirmed_by"):
         RunRequest.parse({**body, "confirmed_by": 42})
     assert RunRequest.parse(RunRequest("pause", {}, confirmed_by="@bo").to_json()).confirmed_by == "@bo"
+    assert RunRequest.parse(body).language == "en" and RunRequest.parse({**body, "language": "zh"}).language == "zh"
+    with pytest.raises(ValueError, match="language"):
+        RunRequest.parse({**body, "language": "fr"})
 
 
 def test_no_shell_ever_sees_a_value() -> None:

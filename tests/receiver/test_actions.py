@@ -80,12 +80,12 @@ def audit(settings: Settings) -> list[tuple[str, str]]:
 
 
 async def run_one(
-    aiohttp_client: Client, tmp_path: Path, url: str, modes: list[str], body: dict[str, Any]
+    aiohttp_client: Client, tmp_path: Path, url: str, modes: list[str], body: dict[str, Any], language: str = "en"
 ) -> tuple[str, Settings]:
     model = FakeOllama(modes=modes)
     async with served(model.app()) as ollama_url:
         settings = make_settings(tmp_path, ollama_url, actions={"url": url, "token": TOKEN},
-                                 auth={"bearer_token": "intake-token"})  # fmt: skip
+                                 auth={"bearer_token": "intake-token"}, ollama={"language": language})  # fmt: skip
         client = await aiohttp_client(create_app(settings))
         assert (await client.post("/alerts", json=body)).status == 401  # with actions on, nobody may forge one
         headers = {"Authorization": "Bearer intake-token"}
@@ -107,6 +107,15 @@ async def test_the_message_shows_the_host_what_ran_and_what_would_have(aiohttp_c
                                ("stop_container", "considered"), ("stop_container", "executed"),
                                ("pause_service", "considered"), ("pause_service", "dry_run")]  # fmt: skip
     assert "executed ['echo', 'docker', 'stop', 'miner']" in exporter_log  # the exporter's half of the audit
+
+
+async def test_what_the_host_shows_is_said_in_the_messages_language(aiohttp_client: Client, tmp_path: Path) -> None:
+    """Found in a new-user trial: under a Chinese heading the exporter's lines were English and named by their
+    table's ids ("top_processes: pid 12380 python: 2 % CPU, … in the host"). The receiver asks in its language."""
+    with exporter(tmp_path) as (url, _):
+        text, _settings = await run_one(aiohttp_client, tmp_path, url, ["missing"], payload("firing"), "zh")
+    assert "最近启动的容器：miner（镜像 xmrig/xmrig:6，运行中）10 分钟前启动" in text, text
+    assert "started" not in text and "recent_containers" not in text
 
 
 async def test_a_hostile_label_is_refused_and_said_so(aiohttp_client: Client, tmp_path: Path) -> None:
