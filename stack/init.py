@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -411,7 +412,7 @@ def gather(args: argparse.Namespace, machine: Machine, ask: Ask, say: Say, t: Wo
     if a.channel == "telegram":
         _telegram(args, a, ask, say, t)
     elif a.channel != "console":
-        _robot(args, a, ask, t)
+        _robot(args, a, ask, say, t)
     return a
 
 
@@ -557,7 +558,7 @@ def _plain(value: str, what: str, t: Words) -> str:
     return value
 
 
-def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
+def _robot(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words) -> None:
     name = a.channel.upper()
     variable = f"COSTWARDEN_RECEIVER_{name}_WEBHOOK_URL"
 
@@ -565,6 +566,9 @@ def _robot(args: argparse.Namespace, a: Answers, ask: Ask, t: Words) -> None:
         return _valid(compose.VARIABLES[variable], _plain(url, t("what_webhook"), t), t("what_webhook"), t)
 
     a.secrets[variable] = address(args.webhook_url or ask(t("ask_webhook", channel=a.channel), "", address))
+    host = urllib.parse.urlsplit(a.secrets[variable]).hostname or ""
+    if a.secrets[variable].startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+        say(t("plain_http", channel=a.channel))  # the address holds the robot's key: anyone on the way reads it
     if a.channel in ROBOT_SECRET:
         signing = f"COSTWARDEN_RECEIVER_{name}_SECRET"
 

@@ -288,6 +288,24 @@ def test_a_wrong_answer_is_asked_again_not_the_end(tmp_path: Path, telegram: tup
     assert yaml.safe_load((tmp_path / "c" / "receiver.yml").read_text())["channels"][-1] == {"type": "dingtalk"}
     assert "'六十' 不是数字" in done.stdout and "预算：应为正数" in done.stdout and "not a url" not in done.stderr
     assert done.stdout.count("消息发到哪里") == 2 and len(fake.received["dingtalk"]) == 1
+    assert "明文 http" not in done.stdout  # the fake robot is on loopback
+    plain = [
+        "--yes",
+        "--provider",
+        "digitalocean",
+        "--plan",
+        "s-1vcpu-1gb",
+        "--channel",
+        "wecom",
+        "--no-test",
+        "--webhook-url",
+        "http://robot.example.com/cgi-bin/webhook/send?key=abc",
+        "--dir",
+        str(tmp_path / "p"),
+    ]
+    said = subprocess.run([sys.executable, "-m", "stack", "init", *plain], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert said.returncode == 0 and "plain http, so the robot's key" in said.stdout, said.stdout + said.stderr
 
 
 def test_compose_gets_an_env_file_its_own_check_accepts(tmp_path: Path, telegram: tuple[FakeChat, str]) -> None:
