@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from costwarden.catalogue import say
+from costwarden.catalogue import os_reason, say
 
 
 class SecretFileError(Exception):
@@ -22,7 +22,7 @@ def env_or_file(name: str, env: Mapping[str, str]) -> str | None:
         try:
             return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            said = say("file_errors", "cannot_read", path=f"{name}_FILE={path}", reason=exc.strerror or exc)
+            said = say("file_errors", "cannot_read", path=f"{name}_FILE={path}", reason=os_reason(exc))
             raise SecretFileError(said) from exc
         except UnicodeDecodeError as exc:
             raise SecretFileError(say("file_errors", "not_utf8", path=f"{name}_FILE={path}", byte=exc.start)) from exc

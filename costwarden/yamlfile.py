@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from costwarden.catalogue import say
+from costwarden.catalogue import os_reason, say
 
 
 class YamlFileError(Exception):
@@ -40,7 +40,7 @@ def read(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise YamlFileError(say("file_errors", "cannot_read", path=path, reason=exc.strerror or exc)) from exc
+        raise YamlFileError(say("file_errors", "cannot_read", path=path, reason=os_reason(exc))) from exc
     except UnicodeDecodeError as exc:
         raise YamlFileError(say("file_errors", "not_utf8", path=path, byte=exc.start)) from exc
     return loads(text, str(path))

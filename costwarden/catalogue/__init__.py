@@ -7,6 +7,7 @@ Read with plain YAML, not pydantic: the exporter, which stays small on a 512 MiB
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib.resources
 import os
@@ -46,6 +47,14 @@ def say(table: str, key: str, chosen: object = None, **params: object) -> str:
     """One entry of a table in the chosen language (see `language`), its placeholders filled."""
     template: str = tables(language(chosen))[table][key]
     return template.format(**params)
+
+
+def os_reason(exc: OSError, chosen: object = None) -> str:
+    """Why the system refused, in the chosen language: the common errors by name (`os_errors`), else the system's
+    own words (strerror)."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    known: dict[str, str] = tables(language(chosen))["os_errors"]
+    return known.get(name) or str(exc.strerror or exc)
 
 
 def cli(key: str, chosen: object = None, **params: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from costwarden.catalogue import tables
 from exporter import config
 
 
@@ -188,9 +190,18 @@ def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
         config.load(path)
 
 
-def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", "en")
     with pytest.raises(config.ConfigError, match=r"nope\.yml: cannot read: No such file"):
         config.load(tmp_path / "nope.yml")
+    # Found in a new-user trial: the system's English ("No such file or directory") in a Chinese sentence.
+    monkeypatch.setenv("COSTWARDEN_LANGUAGE", "zh")
+    with pytest.raises(config.ConfigError, match=r"nope\.yml：无法读取：文件或目录不存在$"):
+        config.load(tmp_path / "nope.yml")
+    (tmp_path / "dir.yml").mkdir()
+    with pytest.raises(config.ConfigError, match=r"dir\.yml：无法读取：这是一个目录$"):
+        config.load(tmp_path / "dir.yml")
+    assert set(tables("zh")["os_errors"]) <= set(errno.errorcode.values())  # each one a name the system uses
 
 
 def test_cli_refuses_to_start_on_a_bad_file(tmp_path: Path) -> None:
