@@ -13,7 +13,7 @@ FINAL = ("ok", "dry_run", "executed", "failed", "timeout", "refused")
 """The states the exporter answers: a diagnostic that ran (`ok`), a remediation's outcome, or why it did not run."""
 RUN_REQUEST_SHAPE = (
     'expected {"action": name, "labels": {str: str}, "severity": str, "dry_run": bool, "confirmed_by": str, '
-    '"language": "en" or "zh"}'
+    '"language": str}'
 )
 
 
@@ -38,10 +38,11 @@ class RunRequest:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(RUN_REQUEST_SHAPE) from exc
         if not (isinstance(name, str) and isinstance(labels, dict) and isinstance(severity, str)
-                and isinstance(dry_run, bool) and isinstance(confirmed_by, str) and language in LANGUAGES
+                and isinstance(dry_run, bool) and isinstance(confirmed_by, str) and isinstance(language, str)
                 and all(isinstance(v, str) for v in labels.values())):  # fmt: skip
             raise ValueError(RUN_REQUEST_SHAPE)
-        return cls(name, labels, severity, dry_run, confirmed_by[:100], language)
+        # A language this exporter does not speak (a newer receiver's): English lines, not a refused run.
+        return cls(name, labels, severity, dry_run, confirmed_by[:100], language if language in LANGUAGES else "en")
 
     def to_json(self) -> dict[str, object]:
         return {"action": self.action, "labels": self.labels, "severity": self.severity, "dry_run": self.dry_run,

@@ -20,19 +20,28 @@ class _UniqueKeys(yaml.SafeLoader):
     """YAML keeps a repeated key's last value and drops the first without a word; a config file that repeats a key
     almost always means two edits of one setting, so it is refused, said where."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` then keys of its own: overriding is meant
-                continue
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) or key is None:
-                continue
-            if key in first:
-                problem = say("file_errors", "duplicate_key", name=key, first=first[key])
-                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
-            first[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Each mapping's own keys, once and before `<<` merges into it (flattening changes the node in place, and
+        an anchored mapping is flattened when the first alias to it is): a merged key that the mapping sets again
+        is an override, as YAML means it."""
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
+            first: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, (str, int, float, bool)):
+                    continue
+                if key in first:
+                    problem = say("file_errors", "duplicate_key", name=key, first=first[key])
+                    raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+                first[key] = key_node.start_mark.line + 1
+        super().flatten_mapping(node)
 
 
 def read(path: Path) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import itertools
 import json
 import math
 import os
@@ -26,6 +27,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -587,6 +589,19 @@ RUN_FILES = ("pricing.yml", "receiver.yml", "secrets.env")
 """What init writes for `make run` (secrets.env only with a secret), in --dir."""
 
 
+def _set_aside(path: Path) -> Path:
+    """`path` renamed to `<name>.<date-time>.bak` (a number added if that exists): a second --force keeps the first
+    one's files too."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.name}.{stamp}.bak")
+    for n in itertools.count(2):
+        if not kept.exists():
+            break
+        kept = path.with_name(f"{path.name}.{stamp}-{n}.bak")
+    path.rename(kept)
+    return kept
+
+
 def write_run(a: Answers, machine: Machine, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     pricing = directory / "pricing.yml"
@@ -713,8 +728,7 @@ def main(argv: list[str]) -> int:
                 if not ok and name == answers.channel:
                     print(f"costwarden init: {t('test_refused')}", file=sys.stderr)
                     return 1
-        for path in existing:  # --force: kept beside, with its mode (a secrets file stays 0600)
-            path.replace(path.with_name(path.name + ".bak"))
+        kept = [_set_aside(path) for path in existing]  # --force: kept beside, with its mode (secrets stay 0600)
         if args.target == "compose":
             args.env_file.touch(mode=0o600)
             args.env_file.chmod(0o600)  # before the secrets are in it, also when it existed
@@ -726,7 +740,7 @@ def main(argv: list[str]) -> int:
             start = "make run" if args.dir == CONFIG_DIR else f"make run ARGS='--config-dir {args.dir}'"
         print(t("written", paths=", ".join(str(p) for p in written)))
         if existing:
-            print(t("kept", paths=", ".join(f"{p}.bak" for p in existing)))
+            print(t("kept", paths=", ".join(map(str, kept))))
         print(t("next", start=start))
         print(t("when"))
         return 0

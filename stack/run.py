@@ -320,11 +320,14 @@ def parse_ports(text: str, parser: argparse.ArgumentParser, base: dict[str, int]
 def receiver_command(argv: list[str]) -> int:
     """`costwarden-receiver ARGS` on what `make run` rendered (--config data/run/receiver.yml unless given) with the
     secrets init wrote (secrets.env), as make run starts it: send-test, digest --dry-run, --config.check."""
-    beside = argparse.ArgumentParser(prog="python -m stack receiver", add_help=False)
+    # No abbreviations: the receiver's own --config must not be taken for --config-dir.
+    beside = argparse.ArgumentParser(prog="python -m stack receiver", add_help=False, allow_abbrev=False)
     beside.add_argument("--data", type=Path, default=RUN_DIR)
     beside.add_argument("--config-dir", dest="config_dir", type=Path, default=CONFIG_DIR)
     known, rest = beside.parse_known_args(argv)
     if not any(a == "--config" or a.startswith("--config=") for a in rest):
+        if not (known.data / "receiver.yml").exists():
+            raise SystemExit(cli("no_run_config", config=known.data / "receiver.yml"))
         rest += ["--config", str(known.data / "receiver.yml")]
     env = {**read_env(known.config_dir / "secrets.env"), **os.environ}  # the environment's own win, as in make run
     return subprocess.run([sys.executable, "-m", "receiver", *rest], env=env).returncode  # noqa: S603 - the user's own arguments

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from costwarden import yamlfile
 from costwarden.catalogue import tables
 from exporter import config
 
@@ -188,6 +190,20 @@ def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes("provider: hetzner\nregion: 'n\u00fcrnberg'\n".encode("latin-1"))
     with pytest.raises(config.ConfigError, match=r"pricing\.yml: not UTF-8 text \(byte 28\)"):
         config.load(path)
+
+
+def test_a_repeated_key_is_refused_but_a_merge_that_is_overridden_is_not() -> None:
+    """The reader refuses `budget:` written twice (YAML would drop the first); a key merged in with `<<` and set
+    again is an override, as YAML means it — also when the anchored mapping has a merge of its own (review
+    finding: flattening changes a node in place, and its merged keys looked written twice)."""
+    for text in ("x:\n  a: &m\n    <<: {p: 1}\n    p: 2\nz:\n  <<: *m\n",
+                 "base: &b {a: 1, b: 2}\nover:\n  <<: *b\n  b: 3\n",
+                 "a: &a {k: 1}\nb: &b {<<: *a, j: 2}\nc: {<<: [*a, *b], k: 9}\n"):  # fmt: skip
+        assert yamlfile.loads(text, "t") == yaml.safe_load(text), text
+    for text, line in (("a: 1\nb: {c: 1, c: 2}\n", 2), ("l:\n  - {x: 1}\n  - {y: 1, y: 2}\n", 3),
+                       ("over:\n  <<: {a: 1}\n  b: 1\n  b: 2\n", 4)):  # fmt: skip
+        with pytest.raises(yamlfile.YamlFileError, match=f"at line {line}, .*written twice"):
+            yamlfile.loads(text, "t")
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -202,6 +202,18 @@ def test_a_dingtalk_robot_gets_a_signed_test_message(
                            timeout=60)  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(fake.received["dingtalk"]) == 2 and "dingtalk" in again.stdout
+    # Review finding: --config was taken for an abbreviation of --config-dir, and another config tested instead.
+    mine = tmp_path / "mine.yml"
+    mine.write_text("channels: [{type: dingtalk, name: mine}]\n")
+    env["COSTWARDEN_RECEIVER_MINE_WEBHOOK_URL"] = f"{url}/robot/send?access_token={fake.dingtalk_token}"
+    env["COSTWARDEN_RECEIVER_MINE_SECRET"] = fake.dingtalk_secret
+    given = subprocess.run([sys.executable, "-m", "stack", "receiver", "send-test", "--config", str(mine),
+                            "--config-dir", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+    assert given.returncode == 0 and "mine" in given.stdout, given.stdout + given.stderr
+    none = subprocess.run([sys.executable, "-m", "stack", "receiver", "send-test", "--data", str(tmp_path / "x")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert none.returncode == 1 and "start make run once" in none.stderr
 
 
 def test_init_run_again_keeps_what_was_there(
@@ -236,10 +248,14 @@ def test_init_run_again_keeps_what_was_there(
     assert "已存在" in capsys.readouterr().err
     assert (tmp_path / "pricing.yml").read_text() == edited and (tmp_path / "secrets.env").read_text() == secrets
     assert init.main([*robot[:-4], "--channel", "console", "--dir", str(tmp_path), "--force"]) == 0
-    assert (tmp_path / "pricing.yml.bak").read_text() == edited and "# my own note" not in (
-        tmp_path / "pricing.yml").read_text()  # fmt: skip
-    assert (tmp_path / "secrets.env.bak").read_text() == secrets and not (tmp_path / "secrets.env").exists()
-    assert (tmp_path / "secrets.env.bak").stat().st_mode & 0o777 == 0o600
+    (kept,) = tmp_path.glob("pricing.yml.*.bak")
+    assert kept.read_text() == edited and "# my own note" not in (tmp_path / "pricing.yml").read_text()
+    (kept_secrets,) = tmp_path.glob("secrets.env.*.bak")
+    assert kept_secrets.read_text() == secrets and not (tmp_path / "secrets.env").exists()
+    assert kept_secrets.stat().st_mode & 0o777 == 0o600
+    # Review finding: a second --force replaced the first one's .bak (the user's edits) with init's own file.
+    assert init.main([*robot[:-4], "--channel", "console", "--dir", str(tmp_path), "--force"]) == 0
+    assert len(list(tmp_path.glob("pricing.yml.*.bak"))) == 2 and kept.read_text() == edited
     fresh = tmp_path / "fresh"
     assert init.main([*robot[:-1], str(fresh), "--secret", "wrong-secret"]) == 1  # the robot refuses the signature
     assert "什么都没有写入" in capsys.readouterr().err and not fresh.exists()
