@@ -279,7 +279,8 @@ def telegram_chats(api_url: str, token: str) -> list[tuple[str, str]]:
 class Ask(Protocol):
     def __call__(self, question: str, default: str, check: Callable[[str], object] | None = None) -> str:
         """The answer (the default when nothing is typed, or asked of no one); at a terminal asked again, with the
-        reason, until `check` takes it (its SystemExit is the reason). Not at a terminal the caller checks it."""
+        reason, until `check` takes it (its SystemExit is the reason). Answers piped in (`--ask` in a script) stop
+        at the first refusal: asked again, the next line would answer the wrong question."""
 
 
 Say = Callable[[str], None]
@@ -299,7 +300,7 @@ class Words:
         return SystemExit(f"costwarden init: {self(key, **params)}")
 
 
-def _asker(interactive: bool, say: Say) -> Ask:
+def _asker(interactive: bool, say: Say, terminal: bool) -> Ask:
     def ask(question: str, default: str, check: Callable[[str], object] | None = None) -> str:
         if not interactive:
             return default
@@ -307,7 +308,7 @@ def _asker(interactive: bool, say: Say) -> Ask:
         while True:
             answer = input(f"{question}{shown}: ").strip() or default
             try:
-                if check is not None:
+                if check is not None and terminal:
                     check(answer)
                 return answer
             except SystemExit as refused:  # said, and asked again: every answer before it is kept
@@ -700,7 +701,7 @@ def main(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="costwarden-init-") as scratch:
         try:
-            answers = gather(args, machine, _asker(args.interactive, print), print, t)
+            answers = gather(args, machine, _asker(args.interactive, print, sys.stdin.isatty()), print, t)
             table = pricing_config(answers, machine)
             resolve(table, source="init")  # what the exporter will load: refused here, not at `make run`
             settings = receiver_settings(answers, Path(scratch))  # and what the receiver will: before any write
