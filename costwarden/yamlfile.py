@@ -44,6 +44,24 @@ class _UniqueKeys(yaml.SafeLoader):
         super().flatten_mapping(node)
 
 
+PROBLEMS = (
+    (re.compile(r"mapping values are not allowed"), "colon"),
+    (re.compile(r"expected <block end>"), "indent"),
+    (re.compile(r"found character '\\t'"), "tab"),
+    (re.compile(r"expected ',' or '\]'"), "list"),
+    (re.compile(r"expected ',' or '\}'"), "mapping"),
+    (re.compile(r"found unexpected end of stream"), "quote"),
+    (re.compile(r"found character '[@`]'"), "reserved"),
+)
+"""The YAML parser's usual complaints, by the catalogue's `yaml_problems` key that says what to do about each."""
+
+
+def explained(problem: str) -> str:
+    """The parser's words, with what they usually mean in the user's language before them (when we know)."""
+    key = next((key for pattern, key in PROBLEMS if pattern.search(problem)), None)
+    return problem if key is None else say("yaml_problems", key, problem=problem)
+
+
 def read(path: Path) -> Any:
     """The file's YAML ({} when empty)."""
     try:
@@ -62,7 +80,7 @@ def loads(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = say("file_errors", "at", line=mark.line + 1, column=mark.column + 1) if mark is not None else ""
-        problem = getattr(exc, "problem", exc)
+        problem = explained(str(getattr(exc, "problem", None) or exc))
         raise YamlFileError(say("file_errors", "not_yaml", path=source, where=where, problem=problem)) from exc
     return {} if raw is None else raw
 

@@ -192,6 +192,30 @@ def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
         config.load(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "english", "chinese"),
+    [
+        ("a: b: c\n", "a value holding ': ' needs quotes", "值里带有 ': ' 时要加引号"),
+        ("a:\n  b: 1\n c: 2\n", "indented like nothing above it", "缩进和上面的任何字段都对不齐"),
+        ("a:\n\tb: 1\n", "YAML indents with spaces only", "YAML 只能用空格缩进"),
+        ("a: [1, 2\n", "not closed with ]", "没有用 ] 结束"),
+        ("a: {b: 1\n", "not closed with }", "没有用 } 结束"),
+        ('a: "x\n', "a quote is not closed", "引号没有闭合"),
+        ("a: @x\n", "cannot begin with @ or `", "开头的值要加引号"),
+    ],
+)
+def test_the_parsers_usual_complaints_say_what_to_do(
+    text: str, english: str, chinese: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in a new-user trial: a Chinese sentence ended in the parser's English ("expected <block end>, but found
+    ':'"); what it usually means is said first now, in either language, and the parser's words kept after it."""
+    for language, said in (("en", english), ("zh", chinese)):
+        monkeypatch.setenv("COSTWARDEN_LANGUAGE", language)
+        with pytest.raises(yamlfile.YamlFileError) as raised:
+            yamlfile.loads(text, "pricing.yml")
+        assert said in str(raised.value), str(raised.value)
+
+
 def test_a_repeated_key_is_refused_but_a_merge_that_is_overridden_is_not() -> None:
     """The reader refuses `budget:` written twice (YAML would drop the first); a key merged in with `<<` and set
     again is an override, as YAML means it — also when the anchored mapping has a merge of its own (review
