@@ -568,10 +568,11 @@ def _robot(args: argparse.Namespace, a: Answers, ask: Ask, say: Say, t: Words) -
     def address(url: str) -> str:
         return _valid(compose.VARIABLES[variable], _plain(url, t("what_webhook"), t), t("what_webhook"), t)
 
-    a.secrets[variable] = address(args.webhook_url or ask(t("ask_webhook", channel=a.channel), "", address))
+    robot = t(f"robot_{a.channel}")  # as people name it: WeCom, 钉钉
+    a.secrets[variable] = address(args.webhook_url or ask(t("ask_webhook", channel=robot), "", address))
     host = urllib.parse.urlsplit(a.secrets[variable]).hostname or ""
     if a.secrets[variable].startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
-        say(t("plain_http", channel=a.channel))  # the address holds the robot's key: anyone on the way reads it
+        say(t("plain_http", channel=robot))  # the address holds the robot's key: anyone on the way reads it
     if a.channel in ROBOT_SECRET:
         signing = f"COSTWARDEN_RECEIVER_{name}_SECRET"
 

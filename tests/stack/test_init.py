@@ -317,6 +317,7 @@ def test_a_wrong_answer_is_asked_again_not_the_end(tmp_path: Path, telegram: tup
     assert yaml.safe_load((tmp_path / "c" / "receiver.yml").read_text())["channels"][-1] == {"type": "dingtalk"}
     assert "'六十' 不是数字" in done.stdout and "预算：应为正数" in done.stdout and "not a url" not in done.stderr
     assert done.stdout.count("消息发到哪里") == 2 and len(fake.received["dingtalk"]) == 1
+    assert "钉钉 机器人的 webhook 地址" in done.stdout  # the robot as people name it, not "dingtalk"
     assert "明文 http" not in done.stdout  # the fake robot is on loopback
     plain = [
         "--yes",
