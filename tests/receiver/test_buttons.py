@@ -295,6 +295,13 @@ async def test_run_asks_first_then_runs_on_the_host_once_and_says_who(
     ]
 
 
+def linked(tmp_path: Path, channels: list[dict[str, Any]], alertmanager: str, **extra: Any) -> Settings:
+    """Settings whose messages carry signed links (receiver_url) acting through this Alertmanager."""
+    return settings_for(tmp_path, channels, processing={"page_first": []},
+                        buttons={"alertmanager_api": alertmanager, "poll_timeout_seconds": 1},
+                        receiver_url="https://cw.example.com", **extra)  # fmt: skip
+
+
 async def test_signed_links_act_once_only_when_confirmed_and_only_as_signed(
     aiohttp_client: Any, tmp_path: Path, bot: tuple[FakeChat, str], alertmanager: str
 ) -> None:
@@ -303,9 +310,7 @@ async def test_signed_links_act_once_only_when_confirmed_and_only_as_signed(
     from receiver import links
 
     fake, url = bot
-    cfg = settings_for(tmp_path, channels_for(url, fake, "telegram", "slack"), processing={"page_first": []},
-                       buttons={"alertmanager_api": alertmanager, "poll_timeout_seconds": 1},
-                       receiver_url="https://cw.example.com")  # fmt: skip
+    cfg = linked(tmp_path, channels_for(url, fake, "telegram", "slack"), alertmanager)
     client = await aiohttp_client(create_app(cfg))
     await client.post("/alerts", json=payload("firing"))
     await until(lambda: bool(fake.received["slack"]) and bool(fake.received["telegram"]))
@@ -340,9 +345,7 @@ async def test_a_signed_link_is_named_in_the_messages_language(
 ) -> None:
     """Found in a new-user trial: "完成 a signed link 已经处理过了。" — who acted was said in English."""
     fake, url = bot
-    cfg = settings_for(tmp_path, channels_for(url, fake, "slack"), processing={"page_first": []},
-                       buttons={"alertmanager_api": alertmanager, "poll_timeout_seconds": 1},
-                       receiver_url="https://cw.example.com", ollama={"enabled": False, "language": "zh"})  # fmt: skip
+    cfg = linked(tmp_path, channels_for(url, fake, "slack"), alertmanager, ollama={"enabled": False, "language": "zh"})
     client = await aiohttp_client(create_app(cfg))
     await client.post("/alerts", json=payload("firing"))
     await until(lambda: bool(fake.received["slack"]))
@@ -400,9 +403,7 @@ async def test_signed_links_refuse_odd_forms_and_act_once_when_posted_together(
     from receiver import links
 
     fake, url = bot
-    cfg = settings_for(tmp_path, channels_for(url, fake, "slack"), processing={"page_first": []},
-                       buttons={"alertmanager_api": alertmanager, "poll_timeout_seconds": 1},
-                       receiver_url="https://cw.example.com")  # fmt: skip
+    cfg = linked(tmp_path, channels_for(url, fake, "slack"), alertmanager)
     client = await aiohttp_client(create_app(cfg))
     await client.post("/alerts", json=payload("firing"))
     await until(lambda: bool(fake.received["slack"]))
