@@ -14,7 +14,7 @@ import aiohttp
 from receiver import settings as s
 from receiver.chart import Picture
 from receiver.delivery.channels import Body, Permanent, RetryLater, instead, mark, picture_body, png_of
-from receiver.delivery.channels.http import classify, json_answer, post, retry_after
+from receiver.delivery.channels.http import classify, json_answer, post, quoted, retry_after
 from receiver.facts.model import clip
 from receiver.message.render import Message
 
@@ -195,7 +195,7 @@ class TelegramChannel:
         answer = json_answer(raw)
         if status == 200 and answer.get("ok"):
             return str(answer["result"]["message_id"])
-        description = str(answer.get("description") or raw[:200].decode("utf-8", "replace"))
+        description = str(answer.get("description") or quoted(raw))
         after = (answer.get("parameters") or {}).get("retry_after")
         classify(status if status != 200 else 502, description, float(after) if after is not None else None)
         return None
@@ -273,7 +273,7 @@ class SlackChannel:
     async def _post(self, body: Body) -> None:
         url = self._cfg.webhook_url
         status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=url, json=body)
-        text = raw[:200].decode("utf-8", "replace")
+        text = quoted(raw)
         if status == 200 and text == "ok":
             return
         classify(status if status != 200 else 502, text, retry_after(headers.get("Retry-After")))
@@ -288,7 +288,7 @@ class SlackChannel:
             raise RetryLater("files.getUploadURLExternal gave no upload_url")
         status, headers, raw = await post(self._session, upload_url, self._cfg.timeout_seconds, redact=upload_url,
                                           data=png, headers={"Content-Type": "image/png"})  # fmt: skip
-        classify(status, f"upload: {raw[:100].decode('utf-8', 'replace')}", retry_after(headers.get("Retry-After")))
+        classify(status, f"upload: {quoted(raw, 100)}", retry_after(headers.get("Retry-After")))
         await self._api("files.completeUploadExternal", json={
             "files": [{"id": file_id, "title": body["title"]}], "channel_id": self._cfg.channel_id,
             "initial_comment": slack_escape(body["caption"])})  # fmt: skip
@@ -301,7 +301,7 @@ class SlackChannel:
         status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=token,
                                           headers={"Authorization": f"Bearer {token}"}, **payload)  # fmt: skip
         after = retry_after(headers.get("Retry-After"))
-        classify(status, f"{method}: {raw[:200].decode('utf-8', 'replace')}", after)
+        classify(status, f"{method}: {quoted(raw)}", after)
         answer = json_answer(raw)
         if answer.get("ok") is True:
             return answer

@@ -47,6 +47,11 @@ def json_answer(raw: bytes) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {}
 
 
+def quoted(raw: bytes, limit: int = 200) -> str:
+    """The start of an answer as text, for a reason a person reads (bytes that are not UTF-8 replaced, never b'…')."""
+    return raw[:limit].decode("utf-8", "replace")
+
+
 def classify(status: int, reason: str, after: float | None = None) -> None:
     """Raise for anything that is not success: 429, 408 and 5xx are worth retrying, any other 4xx is not."""
     if 200 <= status < 300:

@@ -26,7 +26,7 @@ from receiver import settings as s
 from receiver.chart import Picture
 from receiver.delivery.channels import Body, Permanent, RetryLater, instead, picture_body, png_of
 from receiver.delivery.channels.chat import Line, lines, numbered, pack
-from receiver.delivery.channels.http import classify, json_answer, post, retry_after
+from receiver.delivery.channels.http import classify, json_answer, post, quoted, retry_after
 from receiver.message.render import Message
 
 WECOM_TEXT_BYTES = 2048
@@ -64,12 +64,12 @@ def _sign(secret: str, timestamp: str, *, as_key: bool = False) -> str:
 def check_errcode(service: str, status: int, headers: dict[str, str], raw: bytes, retryable: set[int]) -> None:
     """WeCom and DingTalk answer `{"errcode": 0, "errmsg": "ok"}`, HTTP 200 even when they refuse: sort the code into
     sent, retry later (rate limits, busy; after the server's `wait` when it gives one) or parked."""
-    classify(status, raw[:200].decode("utf-8", "replace"), retry_after(headers.get("Retry-After")))
+    classify(status, quoted(raw), retry_after(headers.get("Retry-After")))
     answer = json_answer(raw)
     code = answer.get("errcode", -2)
     if code == 0:
         return
-    reason = f"{service} errcode {code}: {str(answer.get('errmsg', raw[:200].decode('utf-8', 'replace')))[:200]}"
+    reason = f"{service} errcode {code}: {str(answer.get('errmsg', quoted(raw)))[:200]}"
     if code in retryable:
         wait = answer.get("wait")
         raise RetryLater(reason, float(wait) if isinstance(wait, int | float) else None)
@@ -187,7 +187,7 @@ class FeishuChannel:
         status, headers, raw = await post(self._session, url, self._cfg.timeout_seconds, redact=url, json=body)
         answer = json_answer(raw)
         code = answer.get("code", answer.get("StatusCode", -2))
-        message = str(answer.get("msg", answer.get("StatusMessage", raw[:200].decode("utf-8", "replace"))))[:200]
+        message = str(answer.get("msg", answer.get("StatusMessage", quoted(raw))))[:200]
         reason = f"Feishu code {code}: {message}"
         if code == 11232 or (code == 9499 and "too many" in message.lower()):
             raise RetryLater(reason)

@@ -14,7 +14,7 @@ import aiohttp
 from receiver import settings as s
 from receiver.chart import Picture
 from receiver.delivery.channels import Body, picture_body
-from receiver.delivery.channels.http import classify, post, retry_after
+from receiver.delivery.channels.http import classify, post, quoted, retry_after
 from receiver.message.render import Message
 
 SIGNATURE_HEADER = "X-Costwarden-Signature"
@@ -44,7 +44,7 @@ class WebhookChannel:
         slim = _without_payload(body)
         if status == 413 and slim is not None:  # too large for the receiving end: the message without Alertmanager's
             status, answer_headers, raw = await self._post(slim)
-        classify(status, raw[:200].decode("utf-8", "replace"), retry_after(answer_headers.get("Retry-After")))
+        classify(status, quoted(raw), retry_after(answer_headers.get("Retry-After")))
         return None
 
     async def _post(self, body: Body) -> tuple[int, dict[str, str], bytes]:
