@@ -202,8 +202,7 @@ async def gather(prom: Prometheus, period: Period, now: float, top: int = 5) -> 
         plan_money = await _read(d, prom, period, now, top)
     except PrometheusError as exc:
         log.warning("digest incomplete: %s", exc)
-        d.context_error = f.clean(str(exc), 200)
-        d.context_problem = f.ContextProblem(kind=exc.kind, url=exc.url) if exc.url else None
+        d.context_error, d.context_problem = f.unanswered(exc)
     d.reasons = judge(d, plan_money)
     d.verdict = d.reasons[0].verdict
     return d

@@ -34,8 +34,7 @@ async def gather(hook: Webhook, prom: Prometheus | None, now: float) -> f.Facts:
         await _enrich(facts, hook, prom, now)
     except PrometheusError as exc:
         log.warning("context incomplete: %s", exc)
-        facts.context_error = f.clean(str(exc), 200)
-        facts.context_problem = f.ContextProblem(kind=exc.kind, url=exc.url) if exc.url else None
+        facts.context_error, facts.context_problem = f.unanswered(exc)
     facts.money_at_stake_per_day = f.money_at_stake(facts)
     return facts
 

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
 
-from receiver.facts.prometheus import Unanswered
+from receiver.facts.prometheus import PrometheusError, Unanswered
 from receiver.intake import Webhook
 from receiver.message import words as alert_words
 
@@ -153,6 +153,12 @@ class ActionFact(BaseModel):
 class ContextProblem(BaseModel):
     kind: Unanswered
     url: str
+
+
+def unanswered(exc: PrometheusError) -> tuple[str, ContextProblem | None]:
+    """(context_error, context_problem) of facts Prometheus did not complete: its words for the logs and the model,
+    its kind and address for the message."""
+    return clean(str(exc), 200), ContextProblem(kind=exc.kind, url=exc.url) if exc.url else None
 
 
 def context_said(error: str | None, problem: ContextProblem | None, words: dict[str, str]) -> str:
