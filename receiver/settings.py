@@ -536,12 +536,9 @@ def load(path: Path | None) -> Settings:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         language = _language(raw)
-        words = catalogue.of(language).config_errors
         where, reason = _explain(exc, raw, language)
         written = _as_written([str(p) for p in exc.errors()[0]["loc"]], raw)
-        line = yamlfile.line_of(path.read_text(encoding="utf-8"), written) if path is not None else None
-        at = source if line is None else f"{source}:{line}"  # file:line, where an editor jumps (as the exporter's)
-        raise SettingsError(words["field"].format(source=at, where=where, reason=reason)) from exc
+        raise _field_error(path, source, written, where, reason, language) from exc
 
 
 def _as_written(loc: list[str], raw: object) -> str:
@@ -562,13 +559,19 @@ def _as_written(loc: list[str], raw: object) -> str:
     return ".".join(parts)
 
 
+def _field_error(path: Path | None, source: str, written: str, where: str, reason: str, language: str) -> SettingsError:
+    """`source:line: field where: reason` in the file's language; the line is where `written` (the field's path as
+    the file writes it) is, where an editor jumps (as the exporter's)."""
+    line = yamlfile.line_of(path.read_text(encoding="utf-8"), written) if path is not None and written else None
+    at = source if line is None else f"{source}:{line}"
+    return SettingsError(catalogue.of(language).config_errors["field"].format(source=at, where=where, reason=reason))
+
+
 def _not_mapping(path: Path | None, source: str, where: str | None, value: object, language: str) -> SettingsError:
     """A section the secrets from the environment are merged into, given as something else than a mapping."""
-    line = yamlfile.line_of(path.read_text(encoding="utf-8"), where) if path is not None and where else None
-    at = source if line is None else f"{source}:{line}"
-    where = where or costwarden_catalogue.say("exporter_errors", "top_level", language)
     reason = costwarden_catalogue.say("exporter_errors", "mapping", language, kind=type(value).__name__)
-    return SettingsError(catalogue.of(language).config_errors["field"].format(source=at, where=where, reason=reason))
+    shown = where or costwarden_catalogue.say("exporter_errors", "top_level", language)
+    return _field_error(path, source, where or "", shown, reason, language)
 
 
 def _language(raw: dict[str, typing.Any]) -> str:
