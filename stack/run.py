@@ -66,6 +66,11 @@ CONFIG_DIR = ROOT / "data" / "config"
 secrets.env."""
 
 
+def with_secrets(config_dir: Path) -> dict[str, str]:
+    """The environment with the channel's secrets init asked for (its secrets.env) added; the environment's own win."""
+    return {**read_env(config_dir / "secrets.env"), **os.environ}
+
+
 def read_env(path: Path) -> dict[str, str]:
     """KEY=value lines (init's secrets.env); nothing if there is no such file."""
     out = {}
@@ -325,11 +330,12 @@ def receiver_command(argv: list[str]) -> int:
     beside.add_argument("--data", type=Path, default=RUN_DIR)
     beside.add_argument("--config-dir", dest="config_dir", type=Path, default=CONFIG_DIR)
     known, rest = beside.parse_known_args(argv)
+    rendered = known.data / "receiver.yml"
     if not any(a == "--config" or a.startswith("--config=") for a in rest):
-        if not (known.data / "receiver.yml").exists():
-            raise SystemExit(cli("no_run_config", config=known.data / "receiver.yml"))
-        rest += ["--config", str(known.data / "receiver.yml")]
-    env = {**read_env(known.config_dir / "secrets.env"), **os.environ}  # the environment's own win, as in make run
+        if not rendered.exists():
+            raise SystemExit(cli("no_run_config", config=rendered))
+        rest += ["--config", str(rendered)]
+    env = with_secrets(known.config_dir)
     return subprocess.run([sys.executable, "-m", "receiver", *rest], env=env).returncode  # noqa: S603 - the user's own arguments
 
 
@@ -397,8 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     language()  # a typo in COSTWARDEN_LANGUAGE stops here, before anything starts
     print(cli("run_title", data=args.data, logs=args.data / "logs"), flush=True)
-    for key, value in read_env(args.config_dir / "secrets.env").items():
-        os.environ.setdefault(key, value)  # the channel's secrets init asked for; the environment's own win
+    os.environ.update(with_secrets(args.config_dir))  # for every part started, the receiver's channels above all
     running = start(args.data, ports, args.config_dir)
     recorded.write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
     print(f"\n{cli('run_ready')}\n", flush=True)
