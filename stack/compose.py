@@ -25,6 +25,7 @@ import yaml
 
 from costwarden.catalogue import say
 from stack import render
+from stack.numbers import finite
 
 ADDRESSES = {"exporter": "exporter:9877", "prometheus": "prometheus:9090", "alertmanager": "alertmanager:9093",
              "receiver": "receiver:9095"}  # fmt: skip
@@ -102,11 +103,10 @@ def _plan(value: str, env: Mapping[str, str]) -> str:
 def _amount(value: str, what: str, zero: bool = False) -> str:
     """A finite number (positive, or with `zero` also 0): `{what}_nan` when it is not a number at all, else
     `{what}_range`."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise Refused(f"{what}_nan") from None
-    if not (number >= 0 if zero else number > 0) or number == float("inf"):  # NaN fails both comparisons
+    number = finite(value)
+    if number is None:
+        raise Refused(f"{what}_nan")
+    if not (number >= 0 if zero else number > 0):
         raise Refused(f"{what}_range")
     return value
 

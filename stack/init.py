@@ -15,7 +15,6 @@ import asyncio
 import http.client
 import itertools
 import json
-import math
 import os
 import re
 import secrets
@@ -50,6 +49,7 @@ from exporter.config import (
 )
 from receiver.settings import Settings, SettingsError, load
 from stack import compose
+from stack.numbers import finite
 from stack.render import ROOT
 from stack.run import CONFIG_DIR, RUN_DIR
 
@@ -320,11 +320,8 @@ def _asker(interactive: bool, say: Say, terminal: bool) -> Ask:
 def _number(text: str, what: str, t: Words) -> float | None:
     if not text:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):  # inf and nan parse as floats; neither is a price
+    value = finite(text)
+    if value is None:
         raise t.stop("not_number", what=t(what), text=repr(text))
     if not value > 0:
         raise t.stop("not_positive", what=t(what))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import secrets
 import shutil
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from costwarden.catalogue import LANGUAGES, cli, say, spelled
 from stack import render
+from stack.numbers import finite
 from stack.render import DEFAULT_PORTS, ROOT
 
 BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}
@@ -294,11 +294,8 @@ def run_status(ports: dict[str, int]) -> int:
 
 def minutes(text: str) -> float:
     """A duration in minutes, above 0 and finite (argparse says the error: exit 2)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= 7 * 24 * 60):  # a demo of a week at most
+    value = finite(text)
+    if value is None or not 0 < value <= 7 * 24 * 60:  # a demo of a week at most
         raise argparse.ArgumentTypeError(cli("minutes_usage", given=repr(text)))
     return value
 

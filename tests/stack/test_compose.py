@@ -231,7 +231,7 @@ def test_rendered_configs_are_valid_and_wired_to_the_services(tmp_path: Path, mo
         ("COSTWARDEN_RECEIVER_HEARTBEAT_URL", "hc-ping.com/abc", "expected an http:// or https:// URL"),
         ("DIGEST_DAILY_AT", "٠٩:٣٠", "expected a time of day as HH:MM"),  # digits, but not ones the receiver reads
         ("COSTWARDEN_PROVIDER_SERVER", "my server", "expected the server's name"),
-        ("COSTWARDEN_PLAN_PRICE_MONTHLY", "nan", "expected a positive number"),
+        ("COSTWARDEN_PLAN_PRICE_MONTHLY", "nan", "expected the plan's monthly price"),  # float() takes it
         ("COSTWARDEN_PLAN_PRICE_MONTHLY", "0", "expected a positive number"),
         ("COSTWARDEN_PLAN_PRICE_MONTHLY", "60 CNY", "expected the plan's monthly price"),
         ("COSTWARDEN_EGRESS_INCLUDED_GIB", "-1", "or unlimited"),
