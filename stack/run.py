@@ -22,13 +22,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from costwarden.catalogue import LANGUAGES, cli, say, spelled
+from costwarden import lockfile
+from costwarden.catalogue import LANGUAGES, cli, os_reason, say, spelled
 from stack import render
 from stack.numbers import finite
 from stack.render import DEFAULT_PORTS, ROOT
@@ -184,16 +186,25 @@ def http_ok(url: str) -> bool:
         return False
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM while the parts were starting: what started is stopped again."""
+
+
 def start(
-    data: Path, ports: dict[str, int], config_dir: Path = CONFIG_DIR
-) -> list[tuple[Part, subprocess.Popen[bytes]]]:
+    data: Path,
+    ports: dict[str, int],
+    running: list[tuple[Part, subprocess.Popen[bytes]]],
+    interrupted: Callable[[], bool],
+    config_dir: Path = CONFIG_DIR,
+) -> None:
+    """Each part in turn, waiting until it answers; `running` is the caller's, so that whatever ends the start (a part
+    that does not come up, `interrupted()`) leaves it knowing what to stop."""
     missing = [b for b in BINARIES.values() if shutil.which(b) is None]
     if missing:
         raise SystemExit(cli("missing_binaries", names=", ".join(missing)))
     for name, port in ports.items():
         if http_ok(f"http://127.0.0.1:{port}/"):
             raise SystemExit(cli("port_busy", port=port, name=name, hint=_debian_hint(name)))
-    running: list[tuple[Part, subprocess.Popen[bytes]]] = []
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     # A fresh token each run: the exporter serves the built-in read-only diagnostics to this receiver only.
@@ -210,12 +221,13 @@ def start(
         base = part.url.split("/", 3)[:3]
         deadline = time.monotonic() + 60
         while not http_ok("/".join(base) + part.ready):
+            if interrupted():
+                raise Interrupted
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop(running)
                 raise SystemExit(cli("not_started", name=part.name, log=logs / (part.name + ".log")))
             time.sleep(0.2)
         print(f"  {part.name:<13} {part.url}", flush=True)
-    return running
 
 
 def _debian_hint(name: str) -> str:
@@ -399,11 +411,21 @@ def main(argv: list[str] | None = None) -> int:
         demo_alert(ports, args.minutes)
         return 0
     language()  # a typo in COSTWARDEN_LANGUAGE stops here, before anything starts
-    print(cli("run_title", data=args.data, logs=args.data / "logs"), flush=True)
-    os.environ.update(with_secrets(args.config_dir))  # for every part started, the receiver's channels above all
-    running = start(args.data, ports, args.config_dir)
-    recorded.write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
-    print(f"\n{cli('run_ready')}\n", flush=True)
+    try:
+        args.data.mkdir(parents=True, exist_ok=True)
+        with lockfile.hold(args.data / "run.lock"):  # before anything is written there or started
+            return run(args.data, ports, args.config_dir)
+    except lockfile.Held as other:
+        shown = ", ".join(f"{k}={v}" for k, v in recorded_ports(recorded).items())
+        raise SystemExit(cli("already_running", data=args.data, pid=other.pid, ports=shown)) from None
+    except OSError as exc:
+        raise SystemExit(cli("data_unusable", data=args.data, reason=os_reason(exc))) from None
+
+
+def run(data: Path, ports: dict[str, int], config_dir: Path) -> int:
+    """The pipeline until Ctrl-C or SIGTERM (0), or a part that dies (1); either while starting: 130."""
+    print(cli("run_title", data=data, logs=data / "logs"), flush=True)
+    os.environ.update(with_secrets(config_dir))  # for every part started, the receiver's channels above all
     stopping = False
 
     def on_signal(signum: int, _: object) -> None:
@@ -412,10 +434,19 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    running: list[tuple[Part, subprocess.Popen[bytes]]] = []
+    try:
+        start(data, ports, running, lambda: stopping, config_dir)
+    except Interrupted:
+        print(f"\n{cli('stopping')}", flush=True)
+        stop(running)
+        return 130
+    (data / PORTS_FILE).write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
+    print(f"\n{cli('run_ready')}\n", flush=True)
     while not stopping:
         dead = [part.name for part, proc in running if proc.poll() is not None]
         if dead:
-            print(cli("died", names=", ".join(dead), logs=args.data / "logs"), flush=True)
+            print(cli("died", names=", ".join(dead), logs=data / "logs"), flush=True)
             stop(running)
             return 1
         time.sleep(0.5)

@@ -89,6 +89,18 @@ def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
                 assert run_status(ports) == 0
             return printed.getvalue()
 
+        # Found in an operator's trial: a second `make run` on other ports (as the port error suggested) started
+        # a second Prometheus on the same TSDB and rewrote the running pipeline's configs before the receiver's lock
+        # refused it. It is refused before anything is written or started, naming the first one.
+        rendered = {p.name: p.read_bytes() for p in tmp_path.glob("*.yml")}
+        other = {name: free_port() for name in ports}
+        elsewhere = ",".join(f"{k}={v}" for k, v in other.items())
+        second = subprocess.run([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", elsewhere],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert second.returncode != 0
+        assert f"already running on {tmp_path} (pid {proc.pid}" in second.stderr, second.stderr
+        assert {p.name: p.read_bytes() for p in tmp_path.glob("*.yml")} == rendered
+        assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{other['prometheus']}"], capture_output=True).returncode == 1
         wait(lambda: "channel file: last delivered" in status(), 120, "status did not see the delivery")
         said = status()
         assert "exporter      answers" in said and re.search(
@@ -110,6 +122,28 @@ def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
     assert b"stopping" in printed and b"CRITICAL" in printed  # the console channel printed the message there
     for name in ("prometheus", "alertmanager"):  # nothing left running
         assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{ports[name]}"], capture_output=True).returncode == 1
+
+
+def test_ctrl_c_while_make_run_starts_stops_what_started(tmp_path: Path) -> None:
+    """Found in an operator's trial: Ctrl-C before the pipeline was up printed a traceback and left the parts already
+    started running (each in its own session), so the next `make run` found their ports taken."""
+    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
+    spec = ",".join(f"{k}={v}" for k, v in ports.items())
+    out = (tmp_path / "out").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
+                            stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        started = f"exporter      http://127.0.0.1:{ports['exporter']}".encode()
+        wait(lambda: started in (tmp_path / "out").read_bytes(), 60, "the exporter did not start")
+        proc.send_signal(signal.SIGINT)  # Prometheus is starting now
+        proc.wait(timeout=60)
+    finally:
+        out.close()
+    printed = (tmp_path / "out").read_text()
+    assert "Traceback" not in printed and "stopping" in printed, printed
+    assert proc.returncode == 130
+    for name in ("exporter", "prometheus"):  # nothing left running
+        assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{ports[name]}"], capture_output=True).returncode == 1, name
 
 
 def test_make_run_merges_init_the_language_and_the_extra_receiver_yml(
