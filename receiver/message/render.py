@@ -88,30 +88,35 @@ def opens_elsewhere(url: str) -> bool:
     return not (address.is_loopback or address.is_unspecified or address.is_link_local)
 
 
+LINK_CHARS = 2000
+"""The longest link a message carries: what every browser and chat app opens. A longer one (a silence pre-filled
+with a 5,000-character label) is left out, as a link cut short or clipped with an ellipsis would be a dead one."""
+
+
 def links(hook: Webhook, urls: PublicUrls, words: dict[str, str]) -> tuple[tuple[str, str], ...]:
     """Runbook, dashboard, the Prometheus graph and a pre-filled silence, each on the address people open (the
     configured public URLs) or left out when it could not open from a phone: a message carries no dead links."""
     first = hook.alerts[0]
     annotations = {**hook.commonAnnotations, **first.annotations}
-    out = []
+    out: list[tuple[str, str]] = []
     if opens_elsewhere(runbook := annotations.get("runbook_url", "")):
-        out.append((words["runbook"], clean(runbook, 500)))
+        out.append((words["runbook"], runbook))
     dashboard = annotations.get("dashboard_url", "")
     if dashboard.startswith("/") and urls.grafana:
-        out.append((words["dashboard"], clean(urls.grafana.rstrip("/") + dashboard, 500)))
+        out.append((words["dashboard"], urls.grafana.rstrip("/") + dashboard))
     elif opens_elsewhere(dashboard):
-        out.append((words["dashboard"], clean(dashboard, 500)))
+        out.append((words["dashboard"], dashboard))
     graph = urllib.parse.urlsplit(first.generatorURL)
     if urls.prometheus and graph.path.endswith("/graph"):  # <external URL>/graph?g0.expr=…: the expression kept
-        out.append((words["graph"], clean(f"{urls.prometheus.rstrip('/')}/graph?{graph.query}", 500)))
+        out.append((words["graph"], f"{urls.prometheus.rstrip('/')}/graph?{graph.query}"))
     elif opens_elsewhere(first.generatorURL):
-        out.append((words["graph"], clean(first.generatorURL, 500)))
+        out.append((words["graph"], first.generatorURL))
     silences = urls.alertmanager or (hook.externalURL if opens_elsewhere(hook.externalURL) else "")
     if hook.status == "firing" and silences:
         matchers = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted((hook.groupLabels or first.labels).items()))
         query = urllib.parse.quote("{" + matchers + "}", safe="")
         out.append((words["silence"], f"{silences.rstrip('/')}/#/silences/new?filter={query}"))
-    return tuple(out)
+    return tuple((label, url) for label, url in out if clean(url, LINK_CHARS + 1) == url and len(url) <= LINK_CHARS)
 
 
 def offered(facts: Facts, language: str, runs: bool = False) -> tuple[tuple[str, str], ...]:

@@ -286,6 +286,39 @@ def test_links_open_from_a_phone_on_the_public_urls_or_are_left_out() -> None:
         assert ("Silence" in dict(render.links(hook, PublicUrls(), words))) is kept, external
 
 
+def test_a_link_too_long_to_open_is_left_out_never_cut() -> None:
+    """Found in an operator's trial: a 5,000-character label made the Silence link 15 kB; Telegram got it as seven
+    parts of one letter each, Discord over its limit, Slack cut in the middle of the URL. A cut link is a dead one."""
+    long_label = "c" * 5000
+    firing = payload("firing")
+    firing["groupLabels"] = {**firing["groupLabels"], "cgroup": long_label}
+    hook = Webhook.model_validate(firing)
+    links = dict(render.links(hook, PublicUrls(alertmanager="https://am.example.com"), catalogue.of("en").labels))
+    assert "Silence" not in links
+    assert all(len(url) <= render.LINK_CHARS and not url.endswith("…") for url in links.values())
+    # Whatever its source, a link that cannot fit a part is left out; the links that fit stay whole.
+    huge = "https://am.example.com/#/silences/new?filter=" + "%7B" * 3000
+    message = hostile_message(links=(("Dashboard", "https://grafana.example.com/d/x"), ("Silence", huge)))
+    telegram = chat.TelegramChannel(s.TelegramChannel(type="telegram", bot_token="t", chat_id=1), None)  # type: ignore[arg-type]
+    slack = chat.SlackChannel(s.SlackChannel(type="slack", webhook_url="http://x"), None)  # type: ignore[arg-type]
+    discord = chat.DiscordChannel(s.DiscordChannel(type="discord", webhook_url="http://x"), None)  # type: ignore[arg-type]
+    rendered = {
+        "telegram": [p["text"] for p in telegram.render(message)],
+        "slack": [json.dumps(p) for p in slack.render(message)],
+        "discord": [p["embeds"][0]["description"] for p in discord.render(message)],
+    }
+    for name, parts in rendered.items():
+        joined = "".join(parts)
+        assert "%7B%7B%7B" not in joined, name
+        assert "https://grafana.example.com/d/x" in joined, name
+    assert all(utf16(part) <= 4096 for part in rendered["telegram"])
+    assert all(len(part) <= 4096 for part in rendered["discord"])
+    for part in slack.render(message):
+        for block in part["blocks"][1:]:
+            texts = [block["text"]["text"]] if block["type"] == "section" else [e["text"] for e in block["elements"]]
+            assert all(len(t) <= 3000 and t.count("<") == t.count(">") for t in texts)
+
+
 async def test_routes_pick_channels_by_label(
     aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
 ) -> None:

@@ -81,6 +81,8 @@ def pack(items: list[Line], fmt: Callable[[Line], str], limit: int, size: Callab
 
 def _cut(line: Line, fmt: Callable[[Line], str], limit: int, size: Callable[[str], int]) -> list[str]:
     kind, text, url = line
+    if kind == "link":  # its URL cannot be cut: a link that does not fit whole is left out, never sent in pieces
+        return [fmt(line)] if size(fmt(line)) <= limit else []
     pieces = []
     while text:
         n = len(text)
@@ -240,8 +242,11 @@ class SlackChannel:
             {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
             for chunk in pack(body_lines, slack_mrkdwn, SLACK_SECTION)
         ]
-        if tail:
-            context = " · ".join(slack_mrkdwn(x) for x in tail)[:SLACK_SECTION]
+        context = ""
+        for piece in (slack_mrkdwn(x) for x in tail):  # whole pieces: a link cut short would be a dead one
+            joined = f"{context} · {piece}" if context else piece
+            context = joined if len(joined) <= SLACK_SECTION else context
+        if context:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
         room = SLACK_BLOCKS - 1
         groups = [blocks[i : i + room] for i in range(0, len(blocks), room)] or [[]]
