@@ -141,7 +141,8 @@ def render_local(
         receiver = yamlfile.merge(receiver, layer)
     paths["receiver"].touch(mode=0o600)
     paths["receiver"].chmod(0o600)  # it may hold this run's actions token: private before it is written
-    paths["receiver"].write_text(yaml.safe_dump(receiver, sort_keys=False, allow_unicode=True))
+    header = "# " + cli("rendered_from", mine=mine) + "\n"
+    paths["receiver"].write_text(header + yaml.safe_dump(receiver, sort_keys=False, allow_unicode=True))
     return paths
 
 
@@ -212,6 +213,7 @@ def start(
     env = {**os.environ, "COSTWARDEN_ACTIONS_TOKEN": token}
     for part in parts(data, ports, token, config_dir):
         log = (logs / f"{part.name}.log").open("ab")
+        begins = log.tell()  # this start's lines, for the reason it gives if it does not come up
         # The receiver's standard output is its console channel: the messages themselves, shown here.
         stdout = None if part.name == "receiver" else log
         # Fixed argument lists built above from our own paths and port numbers; no shell.
@@ -225,9 +227,20 @@ def start(
                 raise Interrupted
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop(running)
-                raise SystemExit(cli("not_started", name=part.name, log=logs / (part.name + ".log")))
+                raise SystemExit(_not_started(part.name, logs / f"{part.name}.log", begins))
             time.sleep(0.2)
         print(f"  {part.name:<13} {part.url}", flush=True)
+
+
+def _not_started(name: str, log: Path, begins: int) -> str:
+    """Why a part did not come up, in the last line it wrote (the receiver's and the exporter's name the file, field
+    and reason of a bad config), then where its whole log is."""
+    with contextlib.suppress(OSError), log.open("rb") as f:
+        f.seek(begins)
+        said = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        if said:
+            return cli("not_started_because", name=name, reason=said[-1][:500], log=log)
+    return cli("not_started", name=name, log=log)
 
 
 def _debian_hint(name: str) -> str:
@@ -344,6 +357,10 @@ def receiver_command(argv: list[str]) -> int:
         if not rendered.exists():
             raise SystemExit(cli("no_run_config", config=rendered))
         rest += ["--config", str(rendered)]
+        mine = known.config_dir / "receiver.yml"
+        with contextlib.suppress(OSError):
+            if mine.stat().st_mtime > rendered.stat().st_mtime:  # an edit that make run has not read yet
+                print(cli("rendered_stale", mine=mine, rendered=rendered), file=sys.stderr, flush=True)
     env = with_secrets(known.config_dir)
     return subprocess.run([sys.executable, "-m", "receiver", *rest], env=env).returncode  # noqa: S603 - the user's own arguments
 

@@ -167,6 +167,47 @@ def test_make_run_merges_init_the_language_and_the_extra_receiver_yml(
     assert settings.grafana_url is None and settings.prometheus_url == "http://127.0.0.1:19090"
 
 
+def test_a_part_that_does_not_start_is_said_with_its_reason_and_the_file_to_edit(tmp_path: Path) -> None:
+    """Found in an operator's trial: an invalid edit of data/config/receiver.yml stopped make run with only "receiver
+    did not start; see …/receiver.log", and that log named data/run/receiver.yml, a file make run rewrites at every
+    start. The reason is said, and the rendered file says at its top which file to edit."""
+    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "receiver.yml").write_text("delivery: {retry_max_seconds: five}\n")
+    spec = ",".join(f"{k}={v}" for k, v in ports.items())
+    argv = ["--data", str(tmp_path / "run"), "--ports", spec, "--config-dir", str(config)]
+    done = subprocess.run([sys.executable, "-m", "stack", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "receiver did not start: " in done.stderr and "delivery.retry_max_seconds" in done.stderr, done.stderr
+    assert f"{tmp_path / 'run' / 'logs' / 'receiver.log'}" in done.stderr
+    head = (tmp_path / "run" / "receiver.yml").read_text().splitlines()[0]
+    assert head.startswith("# Written by make run at every start") and str(config / "receiver.yml") in head
+    for name in ("exporter", "prometheus", "alertmanager"):  # stopped again
+        assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{ports[name]}"], capture_output=True).returncode == 1, name
+
+
+def test_checking_the_config_beside_make_run_says_when_an_edit_is_not_in_it_yet(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Found in an operator's trial: `python -m stack receiver --config.check` after an edit of data/config/receiver.yml
+    checked the copy make run wrote at its start and said all was well."""
+    ports = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "receiver.yml").write_text("channels: [{type: console}]\n")
+    rendered = render_local(tmp_path / "run", ports, config_dir=config)["receiver"]
+    argv = ["receiver", "--data", str(tmp_path / "run"), "--config-dir", str(config), "--config.check"]
+    assert stack_main(argv) == 0
+    assert "changed after" not in capfd.readouterr().err
+    (config / "receiver.yml").write_text("delivery: {retry_max_seconds: five}\n")
+    os.utime(rendered, (time.time() - 60, time.time() - 60))
+    assert stack_main(argv) == 0  # what runs is still valid
+    said = capfd.readouterr().err
+    assert f"{config / 'receiver.yml'} changed after make run wrote {rendered}" in said, said
+    assert f"--config {config / 'receiver.yml'}" in said
+
+
 def test_make_run_writes_messages_in_the_language_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """COSTWARDEN_LANGUAGE=zh make run: the receiver it starts writes Chinese (issue 20); a typo is refused."""
     ports = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}
