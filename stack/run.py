@@ -180,11 +180,22 @@ def parts(data: Path, ports: dict[str, int], actions_token: str = "", config_dir
 
 
 def http_ok(url: str) -> bool:
+    return unready(url) is None
+
+
+def unready(url: str) -> str | None:
+    """None when `url` answers 200; else why not: the first line of what it answered instead ("outbox not writable:
+    only 0 KiB free …"), or "" when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URLs we built
-            return bool(resp.status == 200)
+            return None if resp.status == 200 else f"HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        with contextlib.suppress(OSError):
+            said = exc.read(300).decode("utf-8", "replace").strip().splitlines()
+            return said[0] if said else f"HTTP {exc.code}"
+        return f"HTTP {exc.code}"
     except OSError:
-        return False
+        return ""
 
 
 class Interrupted(Exception):
@@ -300,20 +311,27 @@ def demo_alert(ports: dict[str, int], minutes: float) -> None:
     print(cli("demo_sent", url=alertmanager, resolved=f"{minutes + 5:g}", minutes=f"{minutes:g}"))
 
 
-def run_status(ports: dict[str, int]) -> int:
-    """`costwarden status` beside a `make run`: each part answering, then what the pipeline knows."""
+def run_status(ports: dict[str, int], data: Path | None = None) -> int:
+    """`costwarden status` beside a `make run` (on `data`, when known): each part answering, then what the pipeline
+    knows."""
     from stack import status
     from stack.systemd import READY  # the same readiness paths `costwarden status` asks after an install
 
     print(cli("status_title"))
+    running = True
+    if data is not None:
+        with contextlib.suppress(OSError, lockfile.Held), lockfile.hold(data / "run.lock"):
+            running = False  # the lock was free: no make run holds it
+            print("  " + cli("run_not_running", data=data))
     answering = True
     for name, ready in READY.items():
-        ok = http_ok(f"http://127.0.0.1:{ports[name]}{ready}")
-        answering &= ok
-        print("  " + cli("part_state", name=f"{name:<13}", state=cli("answers" if ok else "not_answering"),
-                         port=ports[name]))  # fmt: skip
-    for line in status.lines(ports, time.time()):
-        print(f"  {line}")
+        why = unready(f"http://127.0.0.1:{ports[name]}{ready}")
+        answering &= why is None
+        state = cli("answers") if why is None else cli("not_ready", reason=why) if why else cli("not_answering")
+        print("  " + cli("part_state", name=f"{name:<13}", state=state, port=ports[name]))
+    if running:
+        for line in status.lines(ports, time.time()):
+            print(f"  {line}")
     return 0 if answering else 3
 
 
@@ -379,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             beside.error(cli("no_run_state", data=known.data))
         if recorded.exists():  # `make run`'s, not an install's
             args = beside.parse_args(argv[1:])
-            return run_status(parse_ports(args.ports, beside, recorded_ports(recorded)))
+            return run_status(parse_ports(args.ports, beside, recorded_ports(recorded)), recorded.parent)
     if argv[:1] and argv[0] in ("install", "uninstall", "status"):
         from stack import install  # its own command line
 

@@ -26,6 +26,9 @@ PAGES = ('max by (alertname, severity) (max_over_time(timestamp(ALERTS{alertstat
 FIRING = 'ALERTS{alertstate="firing",alertname!="CostwardenWatchdog"}'
 SENT = "max by (channel) (max_over_time(costwarden_receiver_last_delivered_timestamp_seconds[7d])) > 0"
 """Not `increase()` of the sent counter: a series first scraped after its first delivery is born at 1, never rises."""
+WAITING = "max(costwarden_receiver_sends_waiting)"
+OLDEST = "max(costwarden_receiver_sends_oldest_age_seconds)"
+PARKED = "max(costwarden_receiver_sends_parked) > 0"
 FAILING = 'sum by (channel) (increase(costwarden_receiver_deliveries_total{result!="sent"}[1h])) > 0'
 
 
@@ -47,6 +50,15 @@ def ago(seconds: float) -> str:
         return cli("min_ago", n=minutes)
     hours = minutes / 60
     return cli("h_ago", n=f"{hours:.0f}") if hours < 48 else cli("d_ago", n=f"{hours / 24:.0f}")
+
+
+def lasting(seconds: float) -> str:
+    """A duration in the units people read in any language: 51 s, 12 min, 5 h, 3 d."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 120 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h" if seconds < 48 * 3600 else f"{seconds / 86400:.0f} d"
 
 
 def history_line(history_seconds: float, days: float | None) -> str:
@@ -86,8 +98,13 @@ def lines(ports: dict[str, int], now: float) -> list[str]:
         for channel in sorted(set(sent) | set(failing)):
             said = cli("delivered", ago=ago(now - sent[channel])) if channel in sent else cli("none_delivered")
             if channel in failing:
-                said += cli("failed", n=f"{failing[channel]:.0f}")
+                said += cli("failed_once" if round(failing[channel]) == 1 else "failed", n=f"{failing[channel]:.0f}")
             out.append(cli("channel", channel=channel, said=said))
+        waiting, oldest = _query(prometheus, WAITING), _query(prometheus, OLDEST)
+        if waiting and waiting[0][1] > 0:
+            out.append(cli("sends_waiting", n=f"{waiting[0][1]:.0f}", oldest=lasting(oldest[0][1] if oldest else 0.0)))
+        if parked := _query(prometheus, PARKED):
+            out.append(cli("sends_parked", n=f"{parked[0][1]:.0f}"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a display: say it, never a traceback
         out.append(cli("prometheus_bad", url=prometheus, error=exc))
     try:

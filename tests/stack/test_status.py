@@ -30,12 +30,21 @@ def test_status_sees_a_delivery_made_before_prometheus_first_scraped_the_receive
          [(t, delivered if t < restarted else 0.0) for t in scrapes]),
         ("costwarden_receiver_last_delivered_timestamp_seconds", {"channel": "telegram"}, [(t, 0.0) for t in scrapes]),
     ]  # fmt: skip
+    # Found in an operator's trial: with a channel down, status said only "12 failed attempts" while a critical page
+    # waited, and messages given up on (parked) were never called out.
+    series += [
+        ("costwarden_receiver_sends_waiting", {}, [(t, 2.0) for t in scrapes]),
+        ("costwarden_receiver_sends_oldest_age_seconds", {}, [(t, 51.0) for t in scrapes]),
+        ("costwarden_receiver_sends_parked", {}, [(t, 1.0) for t in scrapes]),
+    ]
     import_series(series, tmp_path / "data", tmp_path)
     with serve(tmp_path / "data", tmp_path) as url:
         port = int(url.rsplit(":", 1)[1])
         said = lines({"prometheus": port, "alertmanager": port}, now)
     assert "channel file: last delivered 20 min ago" in said
     assert not [line for line in said if "telegram" in line]
+    assert "messages waiting to be sent: 2, the oldest for 51 s" in said
+    assert "messages given up on (parked): 1; the receiver's log says why" in said
 
 
 def test_status_beside_make_run_takes_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,6 +55,8 @@ def test_status_beside_make_run_takes_its_options(tmp_path: Path, capsys: pytest
     assert stack_main(["status", "--data", str(tmp_path)]) == 3  # parts not answering: said, exit 3
     said = capsys.readouterr().out
     assert f"NOT ANSWERING on 127.0.0.1:{ports['prometheus']}" in said and "not installed" not in said
+    # Found in an operator's trial: nothing running was said as four parts not answering and two urlopen errors.
+    assert f"make run is not running on {tmp_path}" in said and "urlopen" not in said
     other = free_port()
     assert stack_main(["status", "--data", str(tmp_path), "--ports", f"prometheus={other}"]) == 3
     assert f"NOT ANSWERING on 127.0.0.1:{other}" in capsys.readouterr().out
@@ -74,3 +85,26 @@ def test_the_stack_help_names_every_command(capsys: pytest.CaptureFixture[str]) 
     usage = capsys.readouterr().out
     for command in ("run", "demo-alert", "init", "status", "install", "uninstall"):
         assert command in usage.split("\n\n")[0], command  # in the usage line itself
+
+
+def test_a_part_that_answers_but_is_not_ready_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in an operator's trial: with its disk full the receiver answered /-/ready with 503 and the reason, and
+    status said it was NOT ANSWERING."""
+    from aiohttp import web
+
+    from tests.support.fakes import serve_in_thread
+
+    async def full_disk(_: web.Request) -> web.Response:
+        return web.Response(text="outbox not writable: only 0 KiB free on /data/receiver\n", status=503)
+
+    full = web.Application()
+    full.router.add_get("/-/ready", full_disk)
+    with serve_in_thread(full) as url:
+        port = int(url.rsplit(":", 1)[1])
+        ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager")} | {"receiver": port}
+        (tmp_path / "ports.json").write_text(json.dumps(ports))
+        assert stack_main(["status", "--data", str(tmp_path)]) == 3
+    said = capsys.readouterr().out
+    assert (
+        f"receiver      not ready (outbox not writable: only 0 KiB free on /data/receiver) on 127.0.0.1:{port}" in said
+    )
