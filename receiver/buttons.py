@@ -47,6 +47,9 @@ SILENCES = {"s1h": 3600.0, "s24h": 86400.0}
 ASKED_SECONDS = 600.0
 """A confirmation counts only after *Run* was tapped (and answered with the Confirm button) this recently."""
 RETRY_SECONDS = 5.0
+MIN_POLL_SECONDS = 1.0
+"""The shortest time between two getUpdates that found nothing: the Bot API holds a poll for its timeout, a proxy
+that answers at once would otherwise be asked thousands of times a minute."""
 """After a failed poll (the Bot API down, a bad answer), wait this long before the next, not in a loop."""
 CONFLICT_SECONDS = 300.0
 """A webhook set on the bot (409): someone else takes its updates; look again this rarely."""
@@ -140,6 +143,7 @@ class Buttons:
     async def _poll(self, api: str, token: str) -> None:
         offset = 0
         while True:
+            asked = time.monotonic()
             try:
                 updates = await self._bot(api, token, "getUpdates", {
                     "offset": offset, "timeout": self._cfg.poll_timeout_seconds,
@@ -153,7 +157,14 @@ class Buttons:
                 log.warning("Telegram getUpdates failed (%r); buttons answered again in %.0f s", exc, RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            for update in updates if isinstance(updates, list) else []:
+            if not isinstance(updates, list):  # a proxy in front of the Bot API that answers something else
+                log.warning("Telegram getUpdates answered a result that is not a list of updates (%s); buttons "
+                            "answered again in %.0f s", type(updates).__name__, RETRY_SECONDS)  # fmt: skip
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            if not updates:  # a long poll that came back at once (a proxy that does not hold it) is not asked again
+                await asyncio.sleep(max(0.0, MIN_POLL_SECONDS - (time.monotonic() - asked)))  # at once: once a second
+            for update in updates:
                 if not isinstance(update, dict):
                     continue
                 if isinstance(update.get("update_id"), int):

@@ -123,6 +123,10 @@ class FakeChat:
     """What getUpdates returns: messages people sent the bot (Update objects)."""
     telegram_webhook: bool = False
     """A webhook is set: getUpdates answers 409, as the Bot API does."""
+    telegram_proxy_result: Any = None
+    """Not None: getUpdates answers `{"ok": true, "result": <this>}` at once, as a broken proxy in front of the Bot
+    API may (no long poll, or a result that is not a list of updates)."""
+    telegram_polls: int = 0
     mentions: list[str] = field(default_factory=list)
     """Anything that would have notified everyone in a group (an @all, an isAtAll, an <at> tag)."""
     fail: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -268,6 +272,9 @@ class FakeChat:
             return web.json_response({"ok": False, "error_code": 409, "description": "Conflict: can't use "
                                       "getUpdates method while webhook is active; use deleteWebhook to delete the "
                                       "webhook first"}, status=409)  # fmt: skip
+        self.telegram_polls += 1
+        if self.telegram_proxy_result is not None:
+            return web.json_response({"ok": True, "result": self.telegram_proxy_result})
         try:
             body = await request.json() if request.can_read_body else {}
         except ValueError:
