@@ -91,7 +91,8 @@ def mark(
     db: sqlite3.Connection, send_id: int, state: State, now: float, *, reply: str | None = None,
     error: str | None = None, retry_at: float | None = None,
 ) -> None:  # fmt: skip
-    """Record the outcome of one send; a notification whose sends are all final becomes done."""
+    """Record the outcome of one send; a notification whose sends are all final becomes done, and a send delivered
+    makes the sends waiting out a back-off on the same channel due (it answers again)."""
     with transaction(db):
         if state == State.INFLIGHT:
             db.execute("UPDATE sends SET state = ?, attempts = attempts + 1 WHERE id = ?", (state, send_id))
@@ -101,9 +102,12 @@ def mark(
         else:
             db.execute("UPDATE sends SET state = ?, sent_at = ?, reply = ?, last_error = ? WHERE id = ?",
                        (state, now if state == State.SENT else None, reply, error, send_id))  # fmt: skip
-            row = db.execute("SELECT notification_id FROM sends WHERE id = ?", (send_id,)).fetchone()
+            row = db.execute("SELECT notification_id, channel FROM sends WHERE id = ?", (send_id,)).fetchone()
             if row is not None:
                 finish(db, int(row[0]), now)
+                if state == State.SENT:  # the channel is back: what waits out a back-off on it is due now
+                    db.execute("UPDATE sends SET next_attempt_at = ? WHERE channel = ? AND state = ?"
+                               " AND next_attempt_at > ?", (now, row[1], State.PENDING, now))  # fmt: skip
 
 
 def attempts(db: sqlite3.Connection, send_id: int) -> int:

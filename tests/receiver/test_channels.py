@@ -377,6 +377,22 @@ async def test_the_promised_follow_up_arrives_when_the_model_cannot_answer(
     assert follow_up["reply_parameters"]["message_id"] == page["message_id"]
 
 
+async def test_a_channel_that_delivers_again_makes_its_waiting_sends_due(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
+) -> None:
+    """Found in an operator's trial: after an outage, another group's message went through at once while a critical
+    page waited out the rest of its back-off (2.5 minutes). A channel that delivers again is known to be back."""
+    fake, url = fake_chat
+    fake.fail["telegram"] = ["500"]
+    settings = settings_for(tmp_path, channels_for(url, fake, "telegram"), processing={"page_first": []},
+                            delivery={"retry_base_seconds": 60, "retry_max_seconds": 60})  # fmt: skip
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("firing", groupKey="a"))
+    await until(lambda: bool(sends(settings)) and sends(settings)[0][3] is not None, seconds=20)  # waits up to 60 s
+    await client.post("/alerts", json=payload("firing", groupKey="b"))
+    await until(lambda: len(fake.received["telegram"]) == 2, seconds=10)
+
+
 async def test_an_outage_delays_but_loses_and_reorders_nothing(
     aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
 ) -> None:
