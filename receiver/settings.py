@@ -354,6 +354,8 @@ def _clock(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value < 24 * 60:
             raise _refusal("time_range", value=value)
+        if value < 60:  # `at: 9`, an hour surely, not 00:09 (YAML reads 0:09 as a string, not as 9)
+            raise _refusal("time_ambiguous", value=value)
         return time(*divmod(value, 60))
     return value
 

@@ -50,13 +50,18 @@ class Part:
 
 def local_zone() -> str:
     """This machine's IANA time zone (TZ, else what /etc/localtime links to), for digests at the owner's 09:00."""
-    zone = os.environ.get("TZ", "").lstrip(":")
-    if not zone:
+    given = os.environ.get("TZ", "")
+    zone = given.lstrip(":")
+    if zone.startswith("/"):  # TZ=/usr/share/zoneinfo/Asia/Tokyo
+        zone = zone.partition("/zoneinfo/")[2]
+    if not given:
         with contextlib.suppress(OSError):
             zone = str(Path("/etc/localtime").resolve()).partition("/zoneinfo/")[2]
     try:
         ZoneInfo(zone)
     except (ValueError, ZoneInfoNotFoundError):
+        if given:  # a POSIX rule (CET-1CEST,…, UTC+8) libc reads: digests would silently come at UTC's 09:00
+            print(cli("tz_not_a_zone", tz=given), file=sys.stderr, flush=True)
         return "UTC"
     return zone
 

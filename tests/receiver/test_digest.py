@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from receiver.delivery.deliverer import Deliverer
 from receiver.digest import facts as digest
@@ -286,6 +288,11 @@ def test_an_unquoted_yaml_time_is_read_as_written() -> None:
     assert raw["digest"]["daily"]["at"] == 630  # YAML 1.1 reads it as base 60
     cfg = Settings.model_validate(raw).digest
     assert (cfg.daily.at.hour, cfg.daily.at.minute, cfg.weekly.at.hour, cfg.weekly.at.minute) == (10, 30, 7, 5)
+    # Found in an operator's trial: `at: 9` was read as 00:09 (9 minutes after midnight). A number under 60 (which
+    # base 60 never gives: YAML reads 0:09 as a string) is refused, saying how to write it.
+    with pytest.raises(ValidationError, match=re.escape("write the time as '09:00' in quotes")):
+        Settings.model_validate(yaml.safe_load("digest: {daily: {at: 9}}"))
+    assert Settings.model_validate(yaml.safe_load("digest: {daily: {at: '00:09'}}")).digest.daily.at.minute == 9
 
 
 # --- the schedule running: restarts, late digests, two receivers ----------------------------------------------------

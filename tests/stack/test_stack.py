@@ -208,6 +208,24 @@ def test_checking_the_config_beside_make_run_says_when_an_edit_is_not_in_it_yet(
     assert f"--config {config / 'receiver.yml'}" in said
 
 
+@pytest.mark.parametrize(
+    ("tz", "zone", "warned"),
+    [("Asia/Tokyo", "Asia/Tokyo", False), (":Europe/Paris", "Europe/Paris", False),
+     ("/usr/share/zoneinfo/Asia/Tokyo", "Asia/Tokyo", False), ("CET-1CEST,M3.5.0,M10.5.0/3", "UTC", True),
+     ("UTC+8", "UTC", True)],
+)  # fmt: skip
+def test_the_digest_time_zone_is_taken_from_tz_or_said_when_it_cannot_be(
+    tz: str, zone: str, warned: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found in an operator's trial: TZ as a path, or as a POSIX rule libc understands, silently became UTC."""
+    from stack.run import local_zone
+
+    monkeypatch.setenv("TZ", tz)
+    assert local_zone() == zone
+    said = capsys.readouterr().err
+    assert (f"TZ={tz} is not a time zone name" in said) is warned, said
+
+
 def test_make_run_writes_messages_in_the_language_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """COSTWARDEN_LANGUAGE=zh make run: the receiver it starts writes Chinese (issue 20); a typo is refused."""
     ports = {"exporter": 19877, "prometheus": 19090, "alertmanager": 19093, "receiver": 19095}
