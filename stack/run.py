@@ -248,6 +248,14 @@ def start(
         print(f"  {part.name:<13} {part.url}", flush=True)
 
 
+def ended(returncode: int) -> str:
+    """How a part's process ended, for a person: a signal by name (a kill -9 leaves no last line in its log)."""
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return cli("killed_by", signal=signal.Signals(-returncode).name)
+    return cli("exit_status", code=returncode)
+
+
 def _not_started(name: str, log: Path, begins: int) -> str:
     """Why a part did not come up, in the last line it wrote (the receiver's and the exporter's name the file, field
     and reason of a bad config), then where its whole log is."""
@@ -484,7 +492,7 @@ def run(data: Path, ports: dict[str, int], config_dir: Path) -> int:
     (data / PORTS_FILE).write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
     print(f"\n{cli('run_ready')}\n", flush=True)
     while not stopping:
-        dead = [part.name for part, proc in running if proc.poll() is not None]
+        dead = [f"{part.name} ({ended(proc.returncode)})" for part, proc in running if proc.poll() is not None]
         if dead:
             print(cli("died", names=", ".join(dead), logs=data / "logs"), flush=True)
             stop(running)

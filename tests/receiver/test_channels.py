@@ -452,6 +452,19 @@ async def test_transient_failures_are_retried(
     assert row[2] == attempts
 
 
+async def test_a_discord_answer_that_is_not_json_is_quoted_as_text(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found in an operator's trial: a proxy's plain-text answer was kept as "HTTP 500: b'ok'"."""
+    fake, url = fake_chat
+    fake.fail["discord"] = ["502"]
+    settings = settings_for(tmp_path, channels_for(url, fake, "discord"))
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/alerts", json=payload("resolved"))
+    await until(lambda: [r[1] for r in sends(settings)] == ["sent"])
+    assert "delivery to discord failed (HTTP 502: bad gateway); retrying" in caplog.text
+
+
 async def test_a_chinese_message_says_why_prometheus_told_nothing_in_chinese(
     aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
 ) -> None:

@@ -146,6 +146,30 @@ def test_ctrl_c_while_make_run_starts_stops_what_started(tmp_path: Path) -> None
         assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{ports[name]}"], capture_output=True).returncode == 1, name
 
 
+def test_a_part_killed_under_make_run_is_said_with_how_it_ended(tmp_path: Path) -> None:
+    """Found in an operator's trial: after a `kill -9` of the receiver, make run said "receiver stopped unexpectedly;
+    see …/logs", and that log said nothing (a killed process writes no last line)."""
+    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
+    spec = ",".join(f"{k}={v}" for k, v in ports.items())
+    out = (tmp_path / "out").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
+                            stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait(lambda: b"Ctrl-C stops everything" in (tmp_path / "out").read_bytes(), 90, "the stack did not start")
+        receiver = subprocess.run(["pgrep", "-f", f"receiver --config {tmp_path}/receiver.yml"],
+                                  capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+        os.kill(int(receiver[0]), signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        out.close()
+    printed = (tmp_path / "out").read_text()
+    assert proc.returncode == 1
+    assert "receiver (killed by SIGKILL) stopped unexpectedly" in printed, printed[-2000:]
+
+
 def test_make_run_merges_init_the_language_and_the_extra_receiver_yml(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -400,6 +400,6 @@ class DiscordChannel:
         if status in (200, 204):
             return str(answer.get("id")) if answer.get("id") else None
         after = answer.get("retry_after")
-        reason = str(answer.get("message") or raw[:200])
+        reason = str(answer.get("message") or quoted(raw))
         classify(status, reason, float(after) if after is not None else retry_after(headers.get("Retry-After")))
         return None

@@ -383,6 +383,8 @@ class FakeChat:
                                      status=429, headers={"Retry-After": "1"})  # fmt: skip
         if failure == "500":
             return web.json_response({"message": "500: Internal Server Error", "code": 0}, status=500)
+        if failure == "502":  # a proxy in front of it, not Discord: text, no JSON
+            return web.Response(status=502, text="bad gateway")
         embeds = body.get("embeds", [])
         total = sum(len(e.get("title", "")) + len(e.get("description", "")) + len(e.get("footer", {}).get("text", ""))
                     for e in embeds)  # fmt: skip
