@@ -152,4 +152,6 @@ class Charter:
             log.exception("no chart for %s: drawing failed", what)
             return None
         self._metrics.charts.labels("drawn" if picture else "no_data").inc()
+        if picture is None:  # the docs promise a line for every chart left out
+            log.info("no chart for %s: Prometheus has no data for it (yet)", what)
         return picture

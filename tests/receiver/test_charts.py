@@ -134,7 +134,9 @@ async def test_an_alert_chart_is_read_from_prometheus(prometheus_url: str) -> No
     assert count(metrics, "drawn") == 1
 
 
-async def test_no_chart_when_prometheus_is_down_too_slow_or_the_alert_is_not_about_money(prometheus_url: str) -> None:
+async def test_no_chart_when_prometheus_is_down_too_slow_or_the_alert_is_not_about_money(
+    prometheus_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     hook = parse_webhook(json.dumps(payload("firing")))
     down, metrics, session = await charter(dead_url())
     async with session:
@@ -151,6 +153,16 @@ async def test_no_chart_when_prometheus_is_down_too_slow_or_the_alert_is_not_abo
     async with session:
         assert await off.alert(message_for(watch), watch, facts()) is None
     assert sum(count(metrics, r) for r in ("drawn", "no_data", "failed", "timeout")) == 0  # not even asked
+    # A series Prometheus has nothing of: counted, and (found in an operator's trial) said in the log, as promised.
+    unknown = {**payload("firing")["alerts"][0]["labels"], "cgroup": "never-seen"}
+    alert = {**payload("firing")["alerts"][0], "labels": unknown}
+    empty = parse_webhook(json.dumps(payload("firing", commonLabels=unknown, groupLabels=unknown, alerts=[alert])))
+    none, metrics, session = await charter(prometheus_url)
+    caplog.set_level("INFO", "receiver.chart")
+    async with session:
+        assert await none.alert(message_for(empty), empty, facts("cpu")) is None
+    assert count(metrics, "no_data") == 1
+    assert "no chart for" in caplog.text and "has no data for it" in caplog.text
 
 
 # --- after its message, on every channel ----------------------------------------------------------------------------
