@@ -393,6 +393,23 @@ async def test_a_channel_that_delivers_again_makes_its_waiting_sends_due(
     await until(lambda: len(fake.received["telegram"]) == 2, seconds=10)
 
 
+async def test_a_stop_with_messages_waiting_says_so(
+    tmp_path: Path, fake_chat: tuple[FakeChat, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found in an operator's trial: nothing in the log at a stop said that messages were still waiting."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    fake, url = fake_chat
+    fake.fail["telegram"] = ["500"] * 50
+    settings = settings_for(tmp_path, channels_for(url, fake, "telegram"), processing={"page_first": []},
+                            delivery={"retry_base_seconds": 60, "retry_max_seconds": 60})  # fmt: skip
+    caplog.set_level("INFO", "receiver")
+    async with TestClient(TestServer(create_app(settings))) as client:
+        await client.post("/alerts", json=payload("firing"))
+        await until(lambda: bool(sends(settings)) and sends(settings)[0][3] is not None, seconds=20)
+    assert "stopped with 1 notification(s) unfinished and 1 message part(s) waiting to be sent" in caplog.text
+
+
 async def test_an_outage_delays_but_loses_and_reorders_nothing(
     aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str]
 ) -> None:
