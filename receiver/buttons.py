@@ -47,10 +47,10 @@ SILENCES = {"s1h": 3600.0, "s24h": 86400.0}
 ASKED_SECONDS = 600.0
 """A confirmation counts only after *Run* was tapped (and answered with the Confirm button) this recently."""
 RETRY_SECONDS = 5.0
-MIN_POLL_SECONDS = 1.0
-"""The shortest time between two getUpdates that found nothing: the Bot API holds a poll for its timeout, a proxy
-that answers at once would otherwise be asked thousands of times a minute."""
 """After a failed poll (the Bot API down, a bad answer), wait this long before the next, not in a loop."""
+MIN_POLL_SECONDS = 1.0
+"""The shortest time between two getUpdates that brought nothing new: the Bot API holds a poll for its timeout, a
+proxy that answers at once (or ignores the offset) would otherwise be asked thousands of times a minute."""
 CONFLICT_SECONDS = 300.0
 """A webhook set on the bot (409): someone else takes its updates; look again this rarely."""
 
@@ -162,8 +162,7 @@ class Buttons:
                             "answered again in %.0f s", type(updates).__name__, RETRY_SECONDS)  # fmt: skip
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            if not updates:  # a long poll that came back at once (a proxy that does not hold it) is not asked again
-                await asyncio.sleep(max(0.0, MIN_POLL_SECONDS - (time.monotonic() - asked)))  # at once: once a second
+            before = offset
             for update in updates:
                 if not isinstance(update, dict):
                     continue
@@ -178,6 +177,8 @@ class Buttons:
                     log.warning("a button tap was not answered: %r", exc)
                 except Exception:  # one bad tap must not end the buttons for good
                     log.exception("a button tap failed")
+            if offset == before:  # nothing new: a long poll that came back at once is asked again a second later
+                await asyncio.sleep(max(0.0, MIN_POLL_SECONDS - (time.monotonic() - asked)))
 
     async def handle(self, api: str, token: str, tap: Tap) -> str:
         """Act on one tap and answer it; returns the answer shown to the person."""

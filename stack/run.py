@@ -52,7 +52,9 @@ def local_zone() -> str:
     """This machine's IANA time zone (TZ, else what /etc/localtime links to), for digests at the owner's 09:00."""
     given = os.environ.get("TZ", "")
     zone = given.lstrip(":")
-    if zone.startswith("/"):  # TZ=/usr/share/zoneinfo/Asia/Tokyo
+    if zone.startswith("/"):  # TZ=/usr/share/zoneinfo/Asia/Tokyo, TZ=:/etc/localtime (systemd units, containers)
+        with contextlib.suppress(OSError):
+            zone = str(Path(zone).resolve())
         zone = zone.partition("/zoneinfo/")[2]
     if not given:
         with contextlib.suppress(OSError):
@@ -197,7 +199,9 @@ def unready(url: str) -> str | None:
     except urllib.error.HTTPError as exc:
         with contextlib.suppress(OSError):
             said = exc.read(300).decode("utf-8", "replace").strip().splitlines()
-            return said[0] if said else f"HTTP {exc.code}"
+            if said:  # shown on a terminal: printable characters only
+                return "".join(ch for ch in said[0] if ch.isprintable())[:200]
+            return f"HTTP {exc.code}"
         return f"HTTP {exc.code}"
     except OSError:
         return ""
@@ -213,9 +217,11 @@ def start(
     running: list[tuple[Part, subprocess.Popen[bytes]]],
     interrupted: Callable[[], bool],
     config_dir: Path = CONFIG_DIR,
+    lock: int | None = None,
 ) -> None:
     """Each part in turn, waiting until it answers; `running` is the caller's, so that whatever ends the start (a part
-    that does not come up, `interrupted()`) leaves it knowing what to stop."""
+    that does not come up, `interrupted()`) leaves it knowing what to stop. `lock`: the data directory's lock, given
+    to every part, so that it stays held while any of them runs (this process killed, the parts left running)."""
     missing = [b for b in BINARIES.values() if shutil.which(b) is None]
     if missing:
         raise SystemExit(cli("missing_binaries", names=", ".join(missing)))
@@ -234,7 +240,7 @@ def start(
         stdout = None if part.name == "receiver" else log
         # Fixed argument lists built above from our own paths and port numbers; no shell.
         proc = subprocess.Popen(part.command, stdout=stdout, stderr=log, cwd=ROOT, env=env,  # noqa: S603
-                                start_new_session=True)  # fmt: skip
+                                start_new_session=True, pass_fds=() if lock is None else (lock,))  # fmt: skip
         running.append((part, proc))
         base = part.url.split("/", 3)[:3]
         deadline = time.monotonic() + 60
@@ -331,18 +337,17 @@ def run_status(ports: dict[str, int], data: Path | None = None) -> int:
     from stack.systemd import READY  # the same readiness paths `costwarden status` asks after an install
 
     print(cli("status_title"))
-    running = True
-    if data is not None:
-        with contextlib.suppress(OSError, lockfile.Held), lockfile.hold(data / "run.lock"):
-            running = False  # the lock was free: no make run holds it
-            print("  " + cli("run_not_running", data=data))
-    answering = True
+    running = data is None or lockfile.held(data / "run.lock")
+    answering, any_answering = True, False
     for name, ready in READY.items():
         why = unready(f"http://127.0.0.1:{ports[name]}{ready}")
         answering &= why is None
+        any_answering |= why != ""
         state = cli("answers") if why is None else cli("not_ready", reason=why) if why else cli("not_answering")
         print("  " + cli("part_state", name=f"{name:<13}", state=state, port=ports[name]))
-    if running:
+    if not running and not any_answering:  # no lock held, nothing answers (a make run of before the lock holds none)
+        print("  " + cli("run_not_running", data=data))
+    else:
         for line in status.lines(ports, time.time()):
             print(f"  {line}")
     return 0 if answering else 3
@@ -459,19 +464,24 @@ def main(argv: list[str] | None = None) -> int:
         demo_alert(ports, args.minutes)
         return 0
     language()  # a typo in COSTWARDEN_LANGUAGE stops here, before anything starts
-    try:
+    locked = contextlib.ExitStack()
+    try:  # before anything is written there or started; a moment's wait: `status` probes it
         args.data.mkdir(parents=True, exist_ok=True)
-        with lockfile.hold(args.data / "run.lock"):  # before anything is written there or started
-            return run(args.data, ports, args.config_dir)
+        lock = locked.enter_context(lockfile.hold(args.data / "run.lock", wait=2.0))
     except lockfile.Held as other:
-        shown = ", ".join(f"{k}={v}" for k, v in recorded_ports(recorded).items())
-        raise SystemExit(cli("already_running", data=args.data, pid=other.pid, ports=shown)) from None
+        raise SystemExit(cli("already_running", data=args.data, pid=other.pid)) from None
     except OSError as exc:
         raise SystemExit(cli("data_unusable", data=args.data, reason=os_reason(exc))) from None
+    with locked:
+        try:
+            return run(args.data, ports, args.config_dir, lock)
+        except OSError as exc:  # every part started is stopped by now: say why, not a traceback
+            raise SystemExit(cli("run_failed", file=exc.filename or args.data, reason=os_reason(exc))) from None
 
 
-def run(data: Path, ports: dict[str, int], config_dir: Path) -> int:
-    """The pipeline until Ctrl-C or SIGTERM (0), or a part that dies (1); either while starting: 130."""
+def run(data: Path, ports: dict[str, int], config_dir: Path, lock: int | None = None) -> int:
+    """The pipeline until Ctrl-C or SIGTERM (0), or a part that dies (1); either while starting: 130. Whatever ends
+    it, every part started is stopped."""
     print(cli("run_title", data=data, logs=data / "logs"), flush=True)
     os.environ.update(with_secrets(config_dir))  # for every part started, the receiver's channels above all
     stopping = False
@@ -484,20 +494,22 @@ def run(data: Path, ports: dict[str, int], config_dir: Path) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     running: list[tuple[Part, subprocess.Popen[bytes]]] = []
     try:
-        start(data, ports, running, lambda: stopping, config_dir)
-    except Interrupted:
+        try:
+            start(data, ports, running, lambda: stopping, config_dir, lock)
+            if stopping:  # after the last part came up, before we knew
+                raise Interrupted
+        except Interrupted:
+            print(f"\n{cli('stopping')}", flush=True)
+            return 130
+        (data / PORTS_FILE).write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
+        print(f"\n{cli('run_ready')}\n", flush=True)
+        while not stopping:
+            dead = [f"{part.name} ({ended(proc.returncode)})" for part, proc in running if proc.poll() is not None]
+            if dead:
+                print(cli("died", names=", ".join(dead), logs=data / "logs"), flush=True)
+                return 1
+            time.sleep(0.5)
         print(f"\n{cli('stopping')}", flush=True)
+        return 0
+    finally:
         stop(running)
-        return 130
-    (data / PORTS_FILE).write_text(json.dumps(ports) + "\n")  # for `make demo-alert`, which is not told the ports
-    print(f"\n{cli('run_ready')}\n", flush=True)
-    while not stopping:
-        dead = [f"{part.name} ({ended(proc.returncode)})" for part, proc in running if proc.poll() is not None]
-        if dead:
-            print(cli("died", names=", ".join(dead), logs=data / "logs"), flush=True)
-            stop(running)
-            return 1
-        time.sleep(0.5)
-    print(f"\n{cli('stopping')}", flush=True)
-    stop(running)
-    return 0

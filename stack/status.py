@@ -14,7 +14,7 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
-from costwarden.catalogue import cli
+from costwarden.catalogue import cli, duration
 
 HISTORY = "time() - min(prometheus_tsdb_lowest_timestamp_seconds)"
 DAYS = "max(instance_cgroup_resource:costwarden_cost_history:days)"
@@ -28,7 +28,7 @@ SENT = "max by (channel) (max_over_time(costwarden_receiver_last_delivered_times
 """Not `increase()` of the sent counter: a series first scraped after its first delivery is born at 1, never rises."""
 WAITING = "max(costwarden_receiver_sends_waiting)"
 OLDEST = "max(costwarden_receiver_sends_oldest_age_seconds)"
-PARKED = "max(costwarden_receiver_sends_parked) > 0"
+PARKED = 'sum(increase(costwarden_receiver_deliveries_total{result="parked"}[1d])) > 0.5'
 FAILING = 'sum by (channel) (increase(costwarden_receiver_deliveries_total{result!="sent"}[1h])) > 0'
 
 
@@ -50,15 +50,6 @@ def ago(seconds: float) -> str:
         return cli("min_ago", n=minutes)
     hours = minutes / 60
     return cli("h_ago", n=f"{hours:.0f}") if hours < 48 else cli("d_ago", n=f"{hours / 24:.0f}")
-
-
-def lasting(seconds: float) -> str:
-    """A duration in the units people read in any language: 51 s, 12 min, 5 h, 3 d."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 120 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.0f} h" if seconds < 48 * 3600 else f"{seconds / 86400:.0f} d"
 
 
 def history_line(history_seconds: float, days: float | None) -> str:
@@ -102,7 +93,7 @@ def lines(ports: dict[str, int], now: float) -> list[str]:
             out.append(cli("channel", channel=channel, said=said))
         waiting, oldest = _query(prometheus, WAITING), _query(prometheus, OLDEST)
         if waiting and waiting[0][1] > 0:
-            out.append(cli("sends_waiting", n=f"{waiting[0][1]:.0f}", oldest=lasting(oldest[0][1] if oldest else 0.0)))
+            out.append(cli("sends_waiting", n=f"{waiting[0][1]:.0f}", oldest=duration(oldest[0][1] if oldest else 0.0)))
         if parked := _query(prometheus, PARKED):
             out.append(cli("sends_parked", n=f"{parked[0][1]:.0f}"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a display: say it, never a traceback

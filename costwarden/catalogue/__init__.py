@@ -60,3 +60,13 @@ def os_reason(exc: OSError, chosen: object = None) -> str:
 def cli(key: str, chosen: object = None, **params: object) -> str:
     """One of the command line's words (`costwarden`, `make run`, init, status, install)."""
     return say("cli", key, chosen, **params)
+
+
+def duration(seconds: float, chosen: object = None) -> str:
+    """1 d 3 h 20 min / 1 天 3 小时 20 分钟, in the chosen language (see `language`)."""
+    u: dict[str, str] = tables(language(chosen))["units"]
+    minutes = max(0, round(seconds / 60))
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    shown = [f"{n} {unit}" for n, unit in ((days, u["d"]), (hours, u["h"]), (minutes, u["min"])) if n]
+    return " ".join(shown) or f"0 {u['min']}"

@@ -148,8 +148,10 @@ class Deliverer:
             await self._park(item, f"still failing after {self._cfg.max_age_hours:g} h: {reason}")
             return
         delay = backoff(item.attempts, self._cfg, after, self._rng)
-        await self._outbox.write(sends.mark, item.id, SendState.PENDING, time.time(), error=reason,
-                                 retry_at=time.time() + delay)  # fmt: skip
+        now = time.time()
+        asked = now + min(after, MAX_RETRY_AFTER) if after else 0.0  # a service's retry-after: kept to the end
+        await self._outbox.write(sends.mark, item.id, SendState.PENDING, now, error=reason, retry_at=now + delay,
+                                 not_before=asked)  # fmt: skip
         self._metrics.deliveries.labels(item.channel, "retry").inc()
         log.warning("delivery to %s failed (%s); retrying in %.1f s", item.channel, reason, delay)
 

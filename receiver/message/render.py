@@ -116,7 +116,8 @@ def links(hook: Webhook, urls: PublicUrls, words: dict[str, str]) -> tuple[tuple
         matchers = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted((hook.groupLabels or first.labels).items()))
         query = urllib.parse.quote("{" + matchers + "}", safe="")
         out.append((words["silence"], f"{silences.rstrip('/')}/#/silences/new?filter={query}"))
-    return tuple((label, url) for label, url in out if clean(url, LINK_CHARS + 1) == url and len(url) <= LINK_CHARS)
+    kept = ((label, url.strip()) for label, url in out)  # a block scalar's newline is no part of the link
+    return tuple((label, url) for label, url in kept if clean(url, LINK_CHARS + 1) == url and len(url) <= LINK_CHARS)
 
 
 def offered(facts: Facts, language: str, runs: bool = False) -> tuple[tuple[str, str], ...]:

@@ -15,6 +15,7 @@ import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from costwarden import catalogue as costwarden_catalogue
 from costwarden.resources import METERED_RESOURCES
 from receiver.message import catalogue
 
@@ -43,13 +44,7 @@ def parse_values(text: str) -> dict[str, float]:
 
 def duration(seconds: float, language: str) -> str:
     """1 d 3 h 20 min / 1 天 3 小时 20 分钟."""
-    u = catalogue.of(language).units
-    minutes = max(0, round(seconds / 60))
-    days, rest = divmod(minutes, 1440)
-    hours, minutes = divmod(rest, 60)
-    parts = [(days, u["d"]), (hours, u["h"]), (minutes, u["min"])]
-    shown = [f"{n} {unit}" for n, unit in parts if n]
-    return " ".join(shown) or f"0 {u['min']}"
+    return costwarden_catalogue.duration(seconds, language)
 
 
 def size(value: float, language: str) -> str:

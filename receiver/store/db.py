@@ -113,6 +113,10 @@ PROCESSING_COLUMNS = {
     "answer_tokens": "INTEGER",
 }
 
+SEND_COLUMNS = {
+    "not_before": "REAL NOT NULL DEFAULT 0",  # the end of the wait a service asked for (retry-after): never sooner
+}
+
 
 def connect(path: Path, synchronous: str) -> sqlite3.Connection:
     """Open (creating and migrating) the outbox; sqlite3.DatabaseError when the file is damaged."""
@@ -130,8 +134,9 @@ def connect(path: Path, synchronous: str) -> sqlite3.Connection:
     (check,) = db.execute("PRAGMA quick_check(1)").fetchone()
     if check != "ok":  # a damaged file is refused at start, not found by the first webhook
         raise sqlite3.DatabaseError(f"damaged: {check}")
-    have = {row[1] for row in db.execute("PRAGMA table_info(notifications)")}
-    for column, kind in PROCESSING_COLUMNS.items():
-        if column not in have:
-            db.execute(f"ALTER TABLE notifications ADD COLUMN {column} {kind}")
+    for table, columns in (("notifications", PROCESSING_COLUMNS), ("sends", SEND_COLUMNS)):
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for column, kind in columns.items():
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
     return db

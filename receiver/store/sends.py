@@ -89,25 +89,28 @@ def reply_of(db: sqlite3.Connection, notification_id: int, channel: str) -> str 
 
 def mark(
     db: sqlite3.Connection, send_id: int, state: State, now: float, *, reply: str | None = None,
-    error: str | None = None, retry_at: float | None = None,
+    error: str | None = None, retry_at: float | None = None, not_before: float = 0.0,
 ) -> None:  # fmt: skip
-    """Record the outcome of one send; a notification whose sends are all final becomes done, and a send delivered
-    makes the sends waiting out a back-off on the same channel due (it answers again)."""
+    """Record the outcome of one send (`not_before`: the end of the wait the service asked for, with a retry); a
+    notification whose sends are all final becomes done, and a message delivered makes the messages waiting out
+    our own back-off on the same channel due (it answers again), never sooner than a service's retry-after, and
+    not charts (an upload has limits of its own, and only three attempts)."""
     with transaction(db):
         if state == State.INFLIGHT:
             db.execute("UPDATE sends SET state = ?, attempts = attempts + 1 WHERE id = ?", (state, send_id))
         elif state == State.PENDING:
-            db.execute("UPDATE sends SET state = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                       (state, retry_at or now, error, send_id))  # fmt: skip
+            db.execute("UPDATE sends SET state = ?, next_attempt_at = ?, not_before = ?, last_error = ? WHERE id = ?",
+                       (state, retry_at or now, not_before, error, send_id))  # fmt: skip
         else:
             db.execute("UPDATE sends SET state = ?, sent_at = ?, reply = ?, last_error = ? WHERE id = ?",
                        (state, now if state == State.SENT else None, reply, error, send_id))  # fmt: skip
-            row = db.execute("SELECT notification_id, channel FROM sends WHERE id = ?", (send_id,)).fetchone()
+            row = db.execute("SELECT notification_id, channel, kind FROM sends WHERE id = ?", (send_id,)).fetchone()
             if row is not None:
                 finish(db, int(row[0]), now)
-                if state == State.SENT:  # the channel is back: what waits out a back-off on it is due now
-                    db.execute("UPDATE sends SET next_attempt_at = ? WHERE channel = ? AND state = ?"
-                               " AND next_attempt_at > ?", (now, row[1], State.PENDING, now))  # fmt: skip
+                if state == State.SENT and row[2] != "chart":  # the channel is back: our back-offs on it end
+                    db.execute("UPDATE sends SET next_attempt_at = MAX(?, not_before) WHERE channel = ? AND state = ?"
+                               " AND kind != 'chart' AND next_attempt_at > MAX(?, not_before)",
+                               (now, row[1], State.PENDING, now))  # fmt: skip
 
 
 def attempts(db: sqlite3.Connection, send_id: int) -> int:

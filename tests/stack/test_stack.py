@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from costwarden import lockfile
 from costwarden.catalogue import cli
 from receiver.settings import load as load_receiver
 from stack.run import main as stack_main
@@ -26,6 +27,7 @@ from stack.run import render_local, run_status
 from tests.support.net import free_port
 
 ROOT = Path(__file__).parents[2]
+LOCAL = str(Path("/etc/localtime").resolve()).partition("/zoneinfo/")[2]
 
 
 def get(url: str) -> Any:
@@ -146,6 +148,38 @@ def test_ctrl_c_while_make_run_starts_stops_what_started(tmp_path: Path) -> None
         assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{ports[name]}"], capture_output=True).returncode == 1, name
 
 
+def test_make_run_killed_leaves_its_data_directory_locked_while_its_parts_run(tmp_path: Path) -> None:
+    """Found in review: the lock was make run's own, so after a `kill -9` of make run (its parts, in their own
+    sessions, still running) a second make run on other ports took the directory. The parts hold it too now. And an
+    error after the parts started (here ports.json, a directory) stops them all and says why, without a traceback."""
+    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
+    spec = ",".join(f"{k}={v}" for k, v in ports.items())
+    out = (tmp_path / "out").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
+                            stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait(lambda: b"Ctrl-C stops everything" in (tmp_path / "out").read_bytes(), 90, "the stack did not start")
+        proc.kill()
+        proc.wait(timeout=10)
+        elsewhere = ",".join(f"{k}={free_port()}" for k in ports)
+        second = subprocess.run([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", elsewhere],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert second.returncode != 0 and f"already running on {tmp_path}" in second.stderr, second.stderr
+    finally:
+        for pattern in [f"127.0.0.1:{port}" for port in ports.values()] + [f"receiver --config {tmp_path}/"]:
+            subprocess.run(["pkill", "-f", pattern], check=False)  # the orphans
+        out.close()
+    wait(lambda: not lockfile.held(tmp_path / "run.lock"), 30, "the orphaned parts did not let the lock go")
+    (tmp_path / "ports.json").unlink()
+    (tmp_path / "ports.json").mkdir()
+    third = subprocess.run([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert third.returncode != 0 and "Traceback" not in third.stderr, third.stderr
+    assert f"make run stopped, and stopped every part it had started: {tmp_path / 'ports.json'}: " in third.stderr
+    for pattern in [f"127.0.0.1:{port}" for port in ports.values()] + [f"receiver --config {tmp_path}/"]:
+        assert subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 1, pattern
+
+
 def test_a_part_killed_under_make_run_is_said_with_how_it_ended(tmp_path: Path) -> None:
     """Found in an operator's trial: after a `kill -9` of the receiver, make run said "receiver stopped unexpectedly;
     see …/logs", and that log said nothing (a killed process writes no last line)."""
@@ -236,6 +270,7 @@ def test_checking_the_config_beside_make_run_says_when_an_edit_is_not_in_it_yet(
     ("tz", "zone", "warned"),
     [("Asia/Tokyo", "Asia/Tokyo", False), (":Europe/Paris", "Europe/Paris", False),
      ("/usr/share/zoneinfo/Asia/Tokyo", "Asia/Tokyo", False), ("CET-1CEST,M3.5.0,M10.5.0/3", "UTC", True),
+     (":/etc/localtime", LOCAL or "UTC", not LOCAL),  # found in review: the machine's own zone, not UTC
      ("UTC+8", "UTC", True)],
 )  # fmt: skip
 def test_the_digest_time_zone_is_taken_from_tz_or_said_when_it_cannot_be(
