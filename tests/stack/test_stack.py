@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,32 @@ def wait(check: Any, seconds: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} within {seconds:g} s")
         time.sleep(0.3)
+
+
+def parts_of(tmp_path: Path, ports: dict[str, int]) -> list[str]:
+    """`pgrep -f` patterns for each part a make run on `tmp_path` and these ports starts (the receiver's command
+    line names its config, not its port)."""
+    return [f"127.0.0.1:{port}" for port in ports.values()] + [f"receiver --config {tmp_path}/"]
+
+
+@contextlib.contextmanager
+def make_run(tmp_path: Path, ready: bool = True) -> Iterator[tuple[dict[str, int], subprocess.Popen[bytes]]]:
+    """`make run` on free ports, up and ready (not `ready`: its exporter up, the rest starting); Ctrl-C'd at the end
+    if it still runs."""
+    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
+    spec = ",".join(f"{k}={v}" for k, v in ports.items())
+    out = (tmp_path / "out").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
+                            stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    said = b"Ctrl-C stops everything" if ready else f"exporter      http://127.0.0.1:{ports['exporter']}".encode()
+    try:
+        wait(lambda: said in (tmp_path / "out").read_bytes(), 90, "the stack did not start")
+        yield ports, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        out.close()
 
 
 def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
@@ -129,18 +156,9 @@ def test_make_run_pipeline_end_to_end(tmp_path: Path) -> None:
 def test_ctrl_c_while_make_run_starts_stops_what_started(tmp_path: Path) -> None:
     """Found in an operator's trial: Ctrl-C before the pipeline was up printed a traceback and left the parts already
     started running (each in its own session), so the next `make run` found their ports taken."""
-    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
-    spec = ",".join(f"{k}={v}" for k, v in ports.items())
-    out = (tmp_path / "out").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
-                            stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        started = f"exporter      http://127.0.0.1:{ports['exporter']}".encode()
-        wait(lambda: started in (tmp_path / "out").read_bytes(), 60, "the exporter did not start")
+    with make_run(tmp_path, ready=False) as (ports, proc):
         proc.send_signal(signal.SIGINT)  # Prometheus is starting now
         proc.wait(timeout=60)
-    finally:
-        out.close()
     printed = (tmp_path / "out").read_text()
     assert "Traceback" not in printed and "stopping" in printed, printed
     assert proc.returncode == 130
@@ -152,53 +170,37 @@ def test_make_run_killed_leaves_its_data_directory_locked_while_its_parts_run(tm
     """Found in review: the lock was make run's own, so after a `kill -9` of make run (its parts, in their own
     sessions, still running) a second make run on other ports took the directory. The parts hold it too now. And an
     error after the parts started (here ports.json, a directory) stops them all and says why, without a traceback."""
-    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
-    spec = ",".join(f"{k}={v}" for k, v in ports.items())
-    out = (tmp_path / "out").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
-                            stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        wait(lambda: b"Ctrl-C stops everything" in (tmp_path / "out").read_bytes(), 90, "the stack did not start")
-        proc.kill()
-        proc.wait(timeout=10)
-        elsewhere = ",".join(f"{k}={free_port()}" for k in ports)
-        second = subprocess.run([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", elsewhere],
-                                cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert second.returncode != 0 and f"already running on {tmp_path}" in second.stderr, second.stderr
-    finally:
-        for pattern in [f"127.0.0.1:{port}" for port in ports.values()] + [f"receiver --config {tmp_path}/"]:
-            subprocess.run(["pkill", "-f", pattern], check=False)  # the orphans
-        out.close()
+    with make_run(tmp_path) as (ports, proc):
+        try:
+            proc.kill()
+            proc.wait(timeout=10)
+            elsewhere = ",".join(f"{k}={free_port()}" for k in ports)
+            second = subprocess.run([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", elsewhere],
+                                    cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert second.returncode != 0 and f"already running on {tmp_path}" in second.stderr, second.stderr
+        finally:
+            for pattern in parts_of(tmp_path, ports):  # the orphans
+                subprocess.run(["pkill", "-f", pattern], check=False)
     wait(lambda: not lockfile.held(tmp_path / "run.lock"), 30, "the orphaned parts did not let the lock go")
     (tmp_path / "ports.json").unlink()
     (tmp_path / "ports.json").mkdir()
+    spec = ",".join(f"{k}={v}" for k, v in ports.items())
     third = subprocess.run([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert third.returncode != 0 and "Traceback" not in third.stderr, third.stderr
     assert f"make run stopped, and stopped every part it had started: {tmp_path / 'ports.json'}: " in third.stderr
-    for pattern in [f"127.0.0.1:{port}" for port in ports.values()] + [f"receiver --config {tmp_path}/"]:
+    for pattern in parts_of(tmp_path, ports):
         assert subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 1, pattern
 
 
 def test_a_part_killed_under_make_run_is_said_with_how_it_ended(tmp_path: Path) -> None:
     """Found in an operator's trial: after a `kill -9` of the receiver, make run said "receiver stopped unexpectedly;
     see …/logs", and that log said nothing (a killed process writes no last line)."""
-    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
-    spec = ",".join(f"{k}={v}" for k, v in ports.items())
-    out = (tmp_path / "out").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "stack", "--data", str(tmp_path), "--ports", spec], cwd=ROOT,
-                            stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        wait(lambda: b"Ctrl-C stops everything" in (tmp_path / "out").read_bytes(), 90, "the stack did not start")
+    with make_run(tmp_path) as (_, proc):
         receiver = subprocess.run(["pgrep", "-f", f"receiver --config {tmp_path}/receiver.yml"],
                                   capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
         os.kill(int(receiver[0]), signal.SIGKILL)
         proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
-        out.close()
     printed = (tmp_path / "out").read_text()
     assert proc.returncode == 1
     assert "receiver (killed by SIGKILL) stopped unexpectedly" in printed, printed[-2000:]
