@@ -157,7 +157,7 @@ def serve(data: Path, workdir: Path, lookback: float = 300.0) -> Iterator[str]:
             [
                 "prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
                 f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
-                "--query.max-samples=200000000", f"--query.lookback-delta={lookback:.0f}s",
+                "--query.max-samples=200000000", "--query.timeout=10m", f"--query.lookback-delta={lookback:.0f}s",
             ],
             stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
