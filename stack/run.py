@@ -197,12 +197,10 @@ def unready(url: str) -> str | None:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URLs we built
             return None if resp.status == 200 else f"HTTP {resp.status}"
     except urllib.error.HTTPError as exc:
+        said = ""
         with contextlib.suppress(OSError):
-            said = exc.read(300).decode("utf-8", "replace").strip().splitlines()
-            if said:  # shown on a terminal: printable characters only
-                return "".join(ch for ch in said[0] if ch.isprintable())[:200]
-            return f"HTTP {exc.code}"
-        return f"HTTP {exc.code}"
+            said = next(iter(exc.read(300).decode("utf-8", "replace").strip().splitlines()), "")
+        return "".join(ch for ch in said if ch.isprintable())[:200] or f"HTTP {exc.code}"  # shown on a terminal
     except OSError:
         return ""
 

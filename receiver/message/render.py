@@ -117,7 +117,7 @@ def links(hook: Webhook, urls: PublicUrls, words: dict[str, str]) -> tuple[tuple
         query = urllib.parse.quote("{" + matchers + "}", safe="")
         out.append((words["silence"], f"{silences.rstrip('/')}/#/silences/new?filter={query}"))
     kept = ((label, url.strip()) for label, url in out)  # a block scalar's newline is no part of the link
-    return tuple((label, url) for label, url in kept if clean(url, LINK_CHARS + 1) == url and len(url) <= LINK_CHARS)
+    return tuple((label, url) for label, url in kept if clean(url, LINK_CHARS) == url)  # clean clips a longer one
 
 
 def offered(facts: Facts, language: str, runs: bool = False) -> tuple[tuple[str, str], ...]:

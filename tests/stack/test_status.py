@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stack.run import main as stack_main
+from stack.run import unready
 from stack.status import lines
 from tests.support.detection.engine import import_series, serve
 from tests.support.net import free_port
@@ -102,10 +103,15 @@ def test_a_part_that_answers_but_is_not_ready_says_why(tmp_path: Path, capsys: p
     async def full_disk(_: web.Request) -> web.Response:
         return web.Response(text="outbox not writable: only 0 KiB free on /data/receiver\n", status=503)
 
+    async def garbled(_: web.Request) -> web.Response:  # nothing printable: the status code, not "not answering"
+        return web.Response(text="\x07\x08\x1b\n", status=503)
+
     full = web.Application()
     full.router.add_get("/-/ready", full_disk)
+    full.router.add_get("/garbled", garbled)
     with serve_in_thread(full) as url:
         port = int(url.rsplit(":", 1)[1])
+        assert unready(f"{url}/garbled") == "HTTP 503"
         ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager")} | {"receiver": port}
         (tmp_path / "ports.json").write_text(json.dumps(ports))
         assert stack_main(["status", "--data", str(tmp_path)]) == 3
