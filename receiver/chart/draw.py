@@ -28,6 +28,7 @@ STYLES: dict[str, dict[str, Any]] = {
     "actual": {"color": "#d62728", "linewidth": 2.0, "linestyle": "-"},
     "expected": {"color": "#1f77b4", "linewidth": 1.5, "linestyle": "--"},
     "peak": {"color": "#7f7f7f", "linewidth": 1.2, "linestyle": ":"},
+    "low": {"color": "#7f7f7f", "linewidth": 1.2, "linestyle": ":"},
     "this_day": {"color": "#d62728", "linewidth": 2.0, "linestyle": "-"},
     "day_before": {"color": "#1f77b4", "linewidth": 1.5, "linestyle": "--"},
     "week_before": {"color": "#7f7f7f", "linewidth": 1.2, "linestyle": ":"},

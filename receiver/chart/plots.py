@@ -1,8 +1,9 @@
 """What a chart shows, read from Prometheus (`query_range`) and laid out in numbers and words (draw.py draws it).
 
 An alert's chart: the cost per hour of the alert's scope (its host, workload and resource) over the last 24 h, or since
-an hour before the anomaly began if that is longer (at most 7 days), against the expected level and the usual peak of
-the rules (`…:expected`, `…:usual_peak`), the start marked, the money at stake written on it. A digest's: the period's
+an hour before the anomaly began if that is longer (at most 7 days), against the rules' expected level and the edge of
+the usual range the alert is about (`…:expected`; `…:usual_peak`, or `…:usual_low` for a drop), the start marked, the
+money at stake written on it. A digest's: the period's
 cost per hour against the period before and, for a day, the same day a week earlier, laid over each other.
 """
 
@@ -40,7 +41,10 @@ class AlertData:
     began: float
     actual: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
     expected: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
-    peak: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None
+    usual: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None
+    """The usual peak, or for a drop the usual low: the edge of the range the alert says the cost left."""
+    edge: str = "peak"
+    """Which edge `usual` is: "peak" or "low" (the chart's word for the line)."""
 
 
 @dataclass(frozen=True)
@@ -70,18 +74,20 @@ async def alert_data(hook: Webhook, prom: Prometheus, now: float) -> AlertData |
     if "cgroup" not in scope:  # a whole-host alert (budget, bill): the host's own total, not every cgroup summed
         scope["cgroup"] = "/"
     began = min(a.startsAt.timestamp() for a in hook.alerts)
+    edge = "low" if alert_kind(hook.alerts[0].labels.get("alertname", "")) == "drop" else "peak"
     start, end, step = window(began, now)
     sel = matchers(scope)
     one_series = "resource" in scope
-    actual, expected, peak = await asyncio.gather(
+    actual, expected, usual = await asyncio.gather(
         prom.series(COST.format(sel=sel), start, end, step),
         prom.series(RULE.format(name="expected", sel=sel), start, end, step),
-        prom.series(RULE.format(name="usual_peak", sel=sel), start, end, step) if one_series else _nothing(),
+        prom.series(RULE.format(name=f"usual_{edge}", sel=sel), start, end, step) if one_series else _nothing(),
     )
     if actual[0].size == 0:
         return None
     name = "/".join(v for k, v in scope.items() if k in ("instance", "cgroup", "resource"))
-    return AlertData(scope=name, began=began, actual=actual, expected=expected, peak=peak if peak[0].size else None)
+    return AlertData(scope=name, began=began, actual=actual, expected=expected,
+                     usual=usual if usual[0].size else None, edge=edge)  # fmt: skip
 
 
 async def _nothing() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -97,15 +103,15 @@ def sample(now: float) -> AlertData:
     usual = 0.01 + 0.002 * np.sin(t / 3600)
     actual = np.where(t >= now - 3600, 0.05, usual)
     return AlertData(scope="sample", began=now - 3600, actual=(t, actual), expected=(t, np.full_like(t, 0.01)),
-                     peak=(t, np.full_like(t, 0.013)))  # fmt: skip
+                     usual=(t, np.full_like(t, 0.013)))  # fmt: skip
 
 
 def alert_plot(data: AlertData, facts: Facts, words: dict[str, str], drawn: bool) -> Plot:
     """`drawn`: a font can draw the language's words; without one, units and numbers only."""
     cur = facts.currency or "USD"
     lines = [Series("actual", *data.actual, words["actual"]), Series("expected", *data.expected, words["expected"])]
-    if data.peak is not None:
-        lines.append(Series("peak", *data.peak, words["peak"]))
+    if data.usual is not None:
+        lines.append(Series(data.edge, *data.usual, words[data.edge]))
     note = ""
     money = facts.money_at_stake_per_day
     if money:

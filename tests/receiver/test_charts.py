@@ -37,6 +37,7 @@ from tests.receiver.test_channels import Client, Smtp, channels_for, fake_chat, 
 from tests.support.fakes import serve_in_thread
 from tests.support.fakes.chat import FakeChat, png_size
 from tests.support.fakes.ollama import FakeOllama
+from tests.support.history import NOW, USUAL_LOW, USUAL_PEAK
 from tests.support.net import free_port
 
 __all__ = ["fake_chat"]  # the fixture, shared with test_channels
@@ -132,6 +133,27 @@ async def test_an_alert_chart_is_read_from_prometheus(prometheus_url: str) -> No
     assert picture is not None and picture.png.startswith(PNG_MAGIC)
     assert picture.caption.startswith("Cost per hour of vps1/miner/cpu: ")
     assert count(metrics, "drawn") == 1
+
+
+async def test_a_drop_is_drawn_against_the_usual_low_and_a_spike_against_the_usual_peak(prometheus_url: str) -> None:
+    """A drop pages for a fall below the usual low; drawn against the usual peak, its chart showed a line far above the
+    cost that said nothing of why it paged."""
+    words = catalogue.of("en").chart
+    async with aiohttp.ClientSession() as session:
+        prom = Prometheus(session, s.Prometheus(url=prometheus_url))
+        for name, shown, hidden, level in (
+            ("CostwardenCostDrop", "usual low", "usual peak", USUAL_LOW),
+            ("CostwardenCostSpike", "usual peak", "usual low", USUAL_PEAK),
+        ):
+            hook = payload("firing")
+            hook["commonLabels"] = {**hook["commonLabels"], "alertname": name}
+            hook["alerts"][0]["labels"] = {**hook["alerts"][0]["labels"], "alertname": name}
+            data = await plots.alert_data(parse_webhook(json.dumps(hook)), prom, NOW)
+            assert data is not None and data.usual is not None
+            assert set(data.usual[1]) == {level}
+            plot = plots.alert_plot(data, facts("cpu"), words, drawn=True)
+            draw.png(plot, draw.font_for("en"))
+            assert shown in plot.texts and hidden not in plot.texts, name
 
 
 async def test_no_chart_when_prometheus_is_down_too_slow_or_the_alert_is_not_about_money(

@@ -11,6 +11,10 @@ HOST = {"instance": "vps1", "job": "costwarden-exporter"}
 NOW = float(int(time.time()) // 60 * 60)
 HOURS = 30
 GIB = 2.0**30
+RULE = "instance_cgroup_resource:costwarden_cost_per_hour"
+USUAL_PEAK = 0.0015
+USUAL_LOW = 0.0008
+"""The rules' usual range for the miner's CPU, as recorded: what its chart draws the cost against."""
 
 
 def rate_at(cgroup: str, t: float) -> float:
@@ -44,5 +48,7 @@ def history() -> Points:
         ("costwarden_budget_monthly", HOST, [(t, 5.0) for t in times]),
         ("costwarden_egress_period_bytes", HOST, [(t, 100 * GIB + (t - times[0]) / 3600 * GIB) for t in times]),
         ("costwarden_egress_included_bytes", HOST, [(t, 1000 * GIB) for t in times]),
+        (f"{RULE}:usual_peak", {**HOST, "cgroup": "miner", "resource": "cpu"}, [(t, USUAL_PEAK) for t in times]),
+        (f"{RULE}:usual_low", {**HOST, "cgroup": "miner", "resource": "cpu"}, [(t, USUAL_LOW) for t in times]),
     ]  # fmt: skip
     return series
