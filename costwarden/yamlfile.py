@@ -44,6 +44,26 @@ class _UniqueKeys(yaml.SafeLoader):
         super().flatten_mapping(node)
 
 
+_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_UniqueKeys.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag not in _NUMBERS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# YAML 1.1 reads an unquoted 15:00 as the base-60 number 900, so `at: 15:00` and `at: 900` were one number and 900
+# meant 15:00. Numbers are read as YAML 1.2 reads them (no base 60), and 15:00 stays the text it is.
+_UniqueKeys.add_implicit_resolver(
+    _NUMBERS[0],
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+_UniqueKeys.add_implicit_resolver(
+    _NUMBERS[1],
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
 PROBLEMS = (
     (re.compile(r"mapping values are not allowed"), "colon"),
     (re.compile(r"expected <block end>"), "indent"),

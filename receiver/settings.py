@@ -350,13 +350,13 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 def _clock(value: object) -> object:
-    """YAML 1.1 reads an unquoted 10:30 as the base-60 number 630: take it back as the time it was written as."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not 0 <= value < 24 * 60:
-            raise _refusal("time_range", value=value)
-        if value < 60:  # `at: 9`, an hour surely, not 00:09 (YAML reads 0:09 as a string, not as 9)
-            raise _refusal("time_ambiguous", value=value)
-        return time(*divmod(value, 60))
+    """A number is never a time of day: `at: 9` meant 09:00, not 9 minutes after midnight, and `at: 900` (09:00 as
+    soldiers write it) meant nothing like the 15:00 it was read as. The file loader reads an unquoted 15:00 as text
+    (costwarden.yamlfile), so a number here was written as one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise _refusal("time_ambiguous", value=value)
+    if isinstance(value, str) and (hours := re.fullmatch(r"\s*([0-9]):([0-5][0-9])\s*", value)):
+        return time(int(hours[1]), int(hours[2]))  # 7:05, as people write it; the parser wants 07:05
     return value
 
 

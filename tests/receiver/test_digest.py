@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from costwarden import yamlfile
 from receiver.delivery.deliverer import Deliverer
 from receiver.digest import facts as digest
 from receiver.digest import schedule
@@ -282,17 +283,23 @@ def test_weekly_digest_is_due_on_its_weekday() -> None:
 
 
 def test_an_unquoted_yaml_time_is_read_as_written() -> None:
-    import yaml
-
-    raw = yaml.safe_load("digest: {daily: {at: 10:30}, weekly: {at: 7:05}}")
-    assert raw["digest"]["daily"]["at"] == 630  # YAML 1.1 reads it as base 60
+    raw = yamlfile.loads("digest: {daily: {at: 10:30}, weekly: {at: 7:05}}", "receiver.yml")
+    assert raw["digest"]["daily"]["at"] == "10:30"  # not YAML 1.1's base-60 number 630
     cfg = Settings.model_validate(raw).digest
     assert (cfg.daily.at.hour, cfg.daily.at.minute, cfg.weekly.at.hour, cfg.weekly.at.minute) == (10, 30, 7, 5)
-    # Found in an operator's trial: `at: 9` was read as 00:09 (9 minutes after midnight). A number under 60 (which
-    # base 60 never gives: YAML reads 0:09 as a string) is refused, saying how to write it.
-    with pytest.raises(ValidationError, match=re.escape("write the time as '09:00' in quotes")):
-        Settings.model_validate(yaml.safe_load("digest: {daily: {at: 9}}"))
-    assert Settings.model_validate(yaml.safe_load("digest: {daily: {at: '00:09'}}")).digest.daily.at.minute == 9
+    assert Settings.model_validate(yamlfile.loads("digest: {daily: {at: '00:09'}}", "x")).digest.daily.at.minute == 9
+    with pytest.raises(ValidationError, match=re.escape("valid time format")):
+        Settings.model_validate(yamlfile.loads("digest: {daily: {at: 0930}}", "receiver.yml"))  # text, not a time
+
+
+@pytest.mark.parametrize("written", ["9", "900", "9.30", "1500"])
+def test_a_bare_number_is_refused_as_a_time(written: str) -> None:
+    """Found in operators' trials: `at: 9` was read as 00:09 and `at: 900` (09:00 written as soldiers do) as 15:00,
+    the base-60 reading YAML 1.1 gives `15:00`. The file loader reads `15:00` as the text it is, so a number is
+    never a time: it is refused, saying how to write one."""
+    raw = yamlfile.loads(f"digest: {{daily: {{at: {written}}}}}", "receiver.yml")
+    with pytest.raises(ValidationError, match=re.escape("write the time as '09:00'")):
+        Settings.model_validate(raw)
 
 
 # --- the schedule running: restarts, late digests, two receivers ----------------------------------------------------

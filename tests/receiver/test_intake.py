@@ -230,7 +230,8 @@ def test_a_chinese_receiver_yml_is_told_its_problems_in_chinese(
         "ollama: {language: zh}\nauth: {basic_username: am}\n": "设置了 basic_username 却没有设置 basic_password",
         "ollama: {language: zh}\nroutes: [{match_re: {x: '('}, channels: [console]}]\n":
             "match_re.x 不是合法的正则表达式：",
-        "ollama: {language: zh}\ndigest: {daily: {at: 25:00}}\n": "应为一天中的时刻，例如 '09:00'，实际是 1500",
+        "ollama: {language: zh}\ndigest: {daily: {at: 25:00}}\n": "digest.daily.at：应为时刻 HH:MM（例如 08:00）",
+        "ollama: {language: zh}\ndigest: {daily: {at: 900}}\n": "请把时刻写成 '09:00'（数字不是时刻），实际是 900",
         "ollama: {language: zh}\nprometheus: {url: 'http://am:pa/ss@host:9090'}\n": "主机名后面还有 @",
         "ollama: {language: zh}\nauth: x\n": "receiver.yml:2：字段 auth：应为字段映射，实际是 str",
         "ollama: {language: zh}\ndigest: {weekly: {weekday: mon}}\n":
