@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run init status demo-alert send-test digest install uninstall test test-slow test-compose lint typecheck unit bench deps tools test-tools slow-tools clean help
+.PHONY: run init status demo-alert send-test digest resend install uninstall test test-slow test-compose lint typecheck unit bench deps tools test-tools slow-tools clean help
 
 help:
 	@echo "make init   - a few questions (provider and plan detected, budget, language, a channel walked through): the configs make run uses, and a test message"
@@ -12,6 +12,7 @@ help:
 	@echo "make status - (while make run runs) what the pipeline knows: scrapes, baselines ready, pages, deliveries per channel, silences"
 	@echo "make demo-alert - (while make run runs) a synthetic cost spike, to watch the message arrive"
 	@echo "make send-test - a test message through every channel make run sends to; make digest - print the daily digest"
+	@echo "make resend - after fixing a channel (a wrong token): its parked messages sent again, in order (ARGS='--dry-run' lists them)"
 	@echo "sudo make install - on a VPS without Docker: systemd services that start at boot (docs/install.md); ARGS=--dry-run shows every file and command"
 	@echo "sudo make uninstall - stop and remove them, keeping your configs and data (ARGS=--purge removes those too)"
 	@echo "make test   - install what is missing, then ruff, mypy --strict and pytest (all but the slow tests)"
@@ -106,12 +107,16 @@ status: deps
 	$(PY) -m stack status
 
 # The receiver's command line on make run's config, with init's secrets: a test message through every channel, and
-# the daily digest printed (ARGS='--period week' for the weekly one).
+# the daily digest printed (ARGS='--period week' for the weekly one), parked messages queued again (ARGS='--channel
+# NAME --hours 48 --dry-run').
 send-test: deps
 	$(PY) -m stack receiver send-test $(ARGS)
 
 digest: deps
 	$(PY) -m stack receiver digest --dry-run $(ARGS)
+
+resend: deps
+	$(PY) -m stack receiver resend $(ARGS)
 
 # A few questions (or flags: make init ARGS='--help') → the configs make run uses, and a test message.
 init: deps

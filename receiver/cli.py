@@ -24,6 +24,7 @@ from receiver.digest.schedule import Kind
 from receiver.facts.prometheus import Prometheus, PrometheusError
 from receiver.message.render import Message
 from receiver.metrics import Metrics
+from receiver.resend import resend
 from receiver.sendtest import send_now, send_test
 from receiver.services import open_services
 from receiver.settings import SECRET_FIELDS, Settings, SettingsError, load, without_userinfo
@@ -46,6 +47,10 @@ one, which `serve` still sends at `digest.daily.at` / `digest.weekly.at`.
 
 Feedback: `feedback export --out DIR [--days 30]` writes the pages marked Expected with the Telegram button as a
 backtest corpus (one scenario per page, from Prometheus); `python -m bench.detection --corpus DIR` replays the rules.
+
+Resend: after fixing a channel (a wrong token, a revoked webhook), `resend [--channel NAME] [--hours 24]` queues
+its parked message parts again, in order, for the running receiver (`--dry-run`: list them); parts of a channel no
+longer configured, or of an alert whose later message was delivered, stay parked.
 
 Exit codes: 0 stopped cleanly (send-test, digest: every channel took the message), 1 send-test, digest: a channel
 failed, 2 invalid configuration or usage."""
@@ -105,16 +110,19 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve", "send-test", "digest", "feedback"],
+        "command", nargs="?", default="serve", choices=["serve", "send-test", "digest", "feedback", "resend"],
         help="serve (default); send-test: a sample message through every channel, printing the answers; "
         "digest: a spend digest now (with --now or --dry-run); feedback export: the pages marked expected, as "
-        "a backtest corpus",
+        "a backtest corpus; resend: parked message parts queued again once their channel is fixed",
     )  # fmt: skip
     parser.add_argument("what", nargs="?", choices=["export"], help="feedback: export (see --out)")
     parser.add_argument("--out", type=Path, help="feedback export: the corpus directory to write (one per page)")
     parser.add_argument("--days", type=int, default=30, help="feedback export: pages marked expected this recently")
     parser.add_argument("--now", action="store_true", help="digest: send it now to the digest channels")
-    parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="digest: print it, send nothing")
+    parser.add_argument("--dry-run", dest="dry_run", action="store_true",
+                        help="digest: print it, send nothing; resend: list what would be sent again")  # fmt: skip
+    parser.add_argument("--channel", help="resend: only this channel's parked parts (default: every channel's)")
+    parser.add_argument("--hours", type=float, default=24.0, help="resend: parts queued this recently (default 24)")
     parser.add_argument("--period", choices=["day", "week"], default="day",
                         help="digest: yesterday (day, default) or the seven days before today (week)")  # fmt: skip
     parser.add_argument("--config", type=Path, help="receiver.yml (default: embedded defaults)")
@@ -147,6 +155,18 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         print(f"{len(written)} page(s) marked expected in {args.days} days written to {args.out}; replay them: "
               f"python -m bench.detection --corpus {args.out}", file=sys.stderr)  # fmt: skip
+        return 0
+    if args.command == "resend":
+        if args.channel is not None and args.channel not in (names := [c.name for c in settings.channels]):
+            print(f"costwarden-receiver: no channel named {args.channel} (configured: {', '.join(names)})",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        try:
+            lines = asyncio.run(resend(settings, args.channel, args.hours, args.dry_run))
+        except OutboxError as exc:
+            print(f"costwarden-receiver: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(lines))
         return 0
     if args.command == "digest":
         if not (args.now or args.dry_run):

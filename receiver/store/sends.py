@@ -126,3 +126,41 @@ def stats(db: sqlite3.Connection, now: float) -> tuple[int, float | None, int]:
     ).fetchone()
     parked = db.execute("SELECT COUNT(*) FROM sends WHERE state = ?", (State.PARKED,)).fetchone()[0]
     return int(waiting), None if oldest is None else now - float(oldest), int(parked)
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A parked send, as `resend` lists it."""
+
+    id: int
+    channel: str
+    created_at: float
+    error: str | None
+    superseded: bool
+    """A later part of its (channel, alert group) queue was delivered: sent now, it would arrive after it (an old
+    firing after its resolution)."""
+
+
+def parked(db: sqlite3.Connection, since: float, channel: str | None) -> list[Parked]:
+    """The sends parked among those queued since `since` (one channel's, or every channel's), oldest first."""
+    rows = db.execute(
+        "SELECT s.id, s.channel, s.created_at, s.last_error, EXISTS (SELECT 1 FROM sends t WHERE t.channel = s.channel"
+        " AND t.group_key = s.group_key AND t.id > s.id AND t.state = ?) FROM sends s"
+        " WHERE s.state = ? AND s.created_at >= ? AND (? IS NULL OR s.channel = ?) ORDER BY s.id",
+        (State.SENT, State.PARKED, since, channel, channel),
+    )
+    return [Parked(int(i), str(c), float(t), e, bool(later)) for i, c, t, e, later in rows]
+
+
+def requeue(db: sqlite3.Connection, ids: list[int], now: float) -> None:
+    """Parked sends waiting again, due now, with no attempts and a fresh age (the deliverer gives up on a part older
+    than delivery.max_age_hours at its first failure); their notifications wait until every send is final again."""
+    with transaction(db):
+        for send_id in ids:
+            db.execute("UPDATE sends SET state = ?, attempts = 0, next_attempt_at = ?, not_before = 0, created_at = ?"
+                       " WHERE id = ? AND state = ?", (State.PENDING, now, now, send_id, State.PARKED))  # fmt: skip
+            db.execute(
+                "UPDATE notifications SET state = ?, done_at = NULL WHERE state = ? AND id ="
+                " (SELECT notification_id FROM sends WHERE id = ?)",
+                (Note.ANALYSED, Note.DONE, send_id),
+            )

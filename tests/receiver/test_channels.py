@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 
+from receiver import cli
 from receiver import settings as s
 from receiver.app import create_app
 from receiver.delivery.channels import chat, robots
@@ -26,7 +28,9 @@ from receiver.delivery.channels.mail import EmailChannel
 from receiver.intake import Webhook
 from receiver.message import catalogue, render
 from receiver.message.render import Message, Section
+from receiver.resend import resend
 from receiver.settings import PublicUrls, Settings
+from receiver.store.outbox import Outbox
 from tests.receiver.conftest import dead_url, until
 from tests.support.fakes import serve_in_thread, served
 from tests.support.fakes.chat import FakeChat, telegram_html_problem, utf16
@@ -267,6 +271,86 @@ async def test_permanent_errors_are_parked_not_retried(
     assert 'costwarden_receiver_deliveries_total{channel="telegram",result="parked"} 1.0' in metrics
     assert "costwarden_receiver_sends_parked 2.0" in metrics
     assert "WRONG" not in json.dumps(sends(settings))  # the token never lands in a stored reason
+
+
+async def test_parked_messages_are_sent_again_in_order_once_the_channel_is_fixed(
+    aiohttp_client: Client, tmp_path: Path, fake_chat: tuple[FakeChat, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found in an operator's trial: a wrong token parks every message, and fixing it brought none of them back.
+    `costwarden-receiver resend` queues a channel's parked parts again, in their order, for the receiver running."""
+    fake, url = fake_chat
+    channels = channels_for(url, fake, "telegram", "slack")
+    channels[0]["bot_token"] = "123456:WRONG"
+    settings = settings_for(tmp_path, channels)
+    first = await aiohttp_client(create_app(settings))
+    await first.post("/alerts", json=payload("firing"))
+    await until(lambda: len(sends(settings)) >= 2 and all(r[1] in ("parked", "sent") for r in sends(settings)))
+    await first.post("/alerts", json=payload("resolved"))
+    await until(lambda: len(sends(settings)) >= 4 and all(r[1] in ("parked", "sent") for r in sends(settings)))
+    await first.close()
+    parked = [r for r in sends(settings) if r[0] == "telegram"]
+    assert len(parked) >= 2 and {r[1] for r in parked} == {"parked"}
+    slack = len(fake.received["slack"])
+
+    channels[0]["bot_token"] = fake.telegram_token  # the operator fixes the token and restarts the receiver
+    config = tmp_path / "receiver.yml"
+    config.write_text(yaml.safe_dump({
+        "data_dir": str(tmp_path / "data"), "prometheus": {"url": dead_url()}, "ollama": {"enabled": False},
+        "channels": channels, "digest": {"daily": {"enabled": False}},
+    }))  # fmt: skip
+    fixed = Settings.model_validate(yaml.safe_load(config.read_text()))
+    await aiohttp_client(create_app(fixed))
+
+    assert await asyncio.to_thread(cli.main, ["resend", "--channel", "nosuch", "--config", str(config)]) == 2
+    assert "no channel named nosuch (configured: telegram, slack)" in capsys.readouterr().err
+    assert await asyncio.to_thread(cli.main, ["resend", "--dry-run", "--config", str(config)]) == 0
+    assert f"telegram: {len(parked)} parked part(s) would be sent again" in capsys.readouterr().out
+    await asyncio.sleep(1.5)
+    assert not fake.received["telegram"]
+
+    assert await asyncio.to_thread(cli.main, ["resend", "--channel", "telegram", "--config", str(config)]) == 0
+    assert f"telegram: {len(parked)} parked part(s) queued again" in capsys.readouterr().out
+    await until(lambda: len(fake.received["telegram"]) == len(parked))
+    texts = [m["text"] for m in fake.received["telegram"]]
+    assert texts[0].startswith("<b>🔴 CRITICAL") and texts[-1].startswith("<b>✅ RESOLVED")  # firing before resolved
+    await until(lambda: all(r[1] == "sent" for r in sends(settings)))
+    assert len(fake.received["slack"]) == slack  # what was delivered is not sent twice
+    with sqlite3.connect(settings.outbox_path) as db:
+        assert {r[0] for r in db.execute("SELECT state FROM notifications")} == {"done"}
+    assert await asyncio.to_thread(cli.main, ["resend", "--config", str(config)]) == 0
+    assert "nothing parked in the last 24 h" in capsys.readouterr().out
+
+
+async def test_resend_leaves_parts_that_would_mislead_or_park_again(tmp_path: Path) -> None:
+    """An old firing sent after its resolution was delivered would say the alert fires again; a part for a channel no
+    longer configured would only park again; a part older than --hours is left as it is."""
+    settings = settings_for(tmp_path, [{"type": "console", "name": "telegram"}])
+    outbox = Outbox(settings.outbox_path, 60)
+    await outbox.open()
+    await outbox.close()
+    now = time.time()
+    rows = [  # (group, channel, state, queued hours ago)
+        ("g1", "telegram", "parked", 2),
+        ("g1", "telegram", "sent", 1),  # the firing parked, its resolution sent
+        ("g2", "telegram", "parked", 3),
+        ("g2", "old-bot", "parked", 3),
+        ("g3", "telegram", "parked", 30),
+    ]
+    with sqlite3.connect(settings.outbox_path) as db:
+        db.execute("INSERT INTO notifications (id, dedup_key, group_key, status, received_at, payload, state)"
+                   " VALUES (1, 'k', 'g', 'firing', 0, '{}', 'done')")  # fmt: skip
+        for i, (group, channel, state, ago) in enumerate(rows):
+            db.execute("INSERT INTO sends (notification_id, group_key, channel, kind, part, parts, body, state,"
+                       " created_at, last_error) VALUES (1, ?, ?, 'message', ?, 1, 'x', ?, ?, 'HTTP 401')",
+                       (group, channel, i, state, now - ago * 3600))  # fmt: skip
+    lines = await resend(settings, None, 24, dry_run=False)
+    assert lines[0].startswith("telegram: 1 parked part(s) queued again")
+    assert "old-bot: 1 parked part(s) left: no channel named old-bot is configured" in lines
+    assert "telegram: 1 parked part(s) left: a later message of the same alert was delivered" in lines
+    with sqlite3.connect(settings.outbox_path) as db:
+        states = [r[0] for r in db.execute("SELECT state FROM sends ORDER BY id")]
+        assert states == ["parked", "sent", "pending", "parked", "parked"]
+        assert db.execute("SELECT state FROM notifications").fetchone()[0] == "analysed"
 
 
 def test_links_open_from_a_phone_on_the_public_urls_or_are_left_out() -> None:

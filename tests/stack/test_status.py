@@ -50,7 +50,10 @@ def test_status_sees_a_delivery_made_before_prometheus_first_scraped_the_receive
     assert not [line for line in said if "telegram" in line]
     assert "messages waiting to be sent: 2, the oldest for 1 min" in said
     # (found in review: the outbox's count of parked parts only grows, so the line would never go away)
-    assert "message parts given up on (parked) in the last day: 1; the receiver's log says why" in said
+    assert (
+        "message parts given up on (parked) in the last day: 1; the receiver's log says why; once the channel is "
+        "fixed, `make resend` (costwarden-receiver resend) sends them again"
+    ) in said
 
 
 def test_status_beside_make_run_takes_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
