@@ -50,7 +50,7 @@ _UniqueKeys.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 # YAML 1.1 reads an unquoted 15:00 as the base-60 number 900, so `at: 15:00` and `at: 900` were one number and 900
-# meant 15:00. Numbers are read as YAML 1.2 reads them (no base 60), and 15:00 stays the text it is.
+# meant 15:00. Numbers are read as YAML 1.1 reads them but for base 60 (which YAML 1.2 dropped too): 15:00 stays text.
 _UniqueKeys.add_implicit_resolver(
     _NUMBERS[0],
     re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),

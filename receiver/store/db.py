@@ -115,6 +115,7 @@ PROCESSING_COLUMNS = {
 
 SEND_COLUMNS = {
     "not_before": "REAL NOT NULL DEFAULT 0",  # the end of the wait a service asked for (retry-after): never sooner
+    "parked_at": "REAL",  # when it was given up on: `resend --hours` counts from then
 }
 
 

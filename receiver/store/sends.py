@@ -102,8 +102,9 @@ def mark(
             db.execute("UPDATE sends SET state = ?, next_attempt_at = ?, not_before = ?, last_error = ? WHERE id = ?",
                        (state, retry_at or now, not_before, error, send_id))  # fmt: skip
         else:
-            db.execute("UPDATE sends SET state = ?, sent_at = ?, reply = ?, last_error = ? WHERE id = ?",
-                       (state, now if state == State.SENT else None, reply, error, send_id))  # fmt: skip
+            db.execute("UPDATE sends SET state = ?, sent_at = ?, parked_at = ?, reply = ?, last_error = ? WHERE id = ?",
+                       (state, now if state == State.SENT else None, now if state == State.PARKED else None, reply,
+                        error, send_id))  # fmt: skip
             row = db.execute("SELECT notification_id, channel, kind FROM sends WHERE id = ?", (send_id,)).fetchone()
             if row is not None:
                 finish(db, int(row[0]), now)
@@ -134,33 +135,47 @@ class Parked:
 
     id: int
     channel: str
-    created_at: float
+    parked_at: float
     error: str | None
     superseded: bool
-    """A later part of its (channel, alert group) queue was delivered: sent now, it would arrive after it (an old
-    firing after its resolution)."""
+    """A later part of its (channel, alert group) queue was delivered or is on its way: sent now, it would arrive after
+    it (an old firing after its resolution)."""
+
+
+_LATER = (
+    "EXISTS (SELECT 1 FROM sends t WHERE t.channel = sends.channel AND t.group_key = sends.group_key"
+    " AND t.id > sends.id AND t.state != 'parked')"
+)
+"""A send (in `sends`) that a later part of its queue has overtaken: delivered, in flight or waiting."""
+_PARKED = f"SELECT id, channel, COALESCE(parked_at, created_at), last_error, {_LATER} FROM sends WHERE state = ?"  # noqa: S608
+_PARKED += " AND COALESCE(parked_at, created_at) >= ? AND (? IS NULL OR channel = ?) ORDER BY id"
+_REQUEUE = "UPDATE sends SET state = ?, attempts = 0, next_attempt_at = ?, not_before = 0, created_at = ?"
+_REQUEUE += f", parked_at = NULL WHERE id = ? AND state = ? AND NOT {_LATER}"
 
 
 def parked(db: sqlite3.Connection, since: float, channel: str | None) -> list[Parked]:
-    """The sends parked among those queued since `since` (one channel's, or every channel's), oldest first."""
+    """The sends parked since `since` (parts parked before this module recorded when: queued since), of one channel
+    or of every channel, oldest first."""
     rows = db.execute(
-        "SELECT s.id, s.channel, s.created_at, s.last_error, EXISTS (SELECT 1 FROM sends t WHERE t.channel = s.channel"
-        " AND t.group_key = s.group_key AND t.id > s.id AND t.state = ?) FROM sends s"
-        " WHERE s.state = ? AND s.created_at >= ? AND (? IS NULL OR s.channel = ?) ORDER BY s.id",
-        (State.SENT, State.PARKED, since, channel, channel),
+        _PARKED,
+        (State.PARKED, since, channel, channel),
     )
     return [Parked(int(i), str(c), float(t), e, bool(later)) for i, c, t, e, later in rows]
 
 
-def requeue(db: sqlite3.Connection, ids: list[int], now: float) -> None:
+def requeue(db: sqlite3.Connection, ids: list[int], now: float) -> list[int]:
     """Parked sends waiting again, due now, with no attempts and a fresh age (the deliverer gives up on a part older
-    than delivery.max_age_hours at its first failure); their notifications wait until every send is final again."""
+    than delivery.max_age_hours at its first failure); their notifications wait until every send is final again.
+    Checked again here, in the one transaction: a part overtaken since it was listed stays parked. The ids queued."""
+    queued = []
     with transaction(db):
         for send_id in ids:
-            db.execute("UPDATE sends SET state = ?, attempts = 0, next_attempt_at = ?, not_before = 0, created_at = ?"
-                       " WHERE id = ? AND state = ?", (State.PENDING, now, now, send_id, State.PARKED))  # fmt: skip
-            db.execute(
-                "UPDATE notifications SET state = ?, done_at = NULL WHERE state = ? AND id ="
-                " (SELECT notification_id FROM sends WHERE id = ?)",
-                (Note.ANALYSED, Note.DONE, send_id),
-            )
+            changed = db.execute(_REQUEUE, (State.PENDING, now, now, send_id, State.PARKED)).rowcount
+            if changed:
+                queued.append(send_id)
+                db.execute(
+                    "UPDATE notifications SET state = ?, done_at = NULL WHERE state = ? AND id ="
+                    " (SELECT notification_id FROM sends WHERE id = ?)",
+                    (Note.ANALYSED, Note.DONE, send_id),
+                )
+    return queued

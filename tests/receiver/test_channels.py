@@ -30,6 +30,8 @@ from receiver.message import catalogue, render
 from receiver.message.render import Message, Section
 from receiver.resend import resend
 from receiver.settings import PublicUrls, Settings
+from receiver.store import sends as sends_table
+from receiver.store.db import OutboxError
 from receiver.store.outbox import Outbox
 from tests.receiver.conftest import dead_url, until
 from tests.support.fakes import serve_in_thread, served
@@ -322,35 +324,50 @@ async def test_parked_messages_are_sent_again_in_order_once_the_channel_is_fixed
 
 
 async def test_resend_leaves_parts_that_would_mislead_or_park_again(tmp_path: Path) -> None:
-    """An old firing sent after its resolution was delivered would say the alert fires again; a part for a channel no
-    longer configured would only park again; a part older than --hours is left as it is."""
+    """An old firing sent after its resolution was delivered (or while it is being sent) would say the alert fires
+    again; a part for a channel no longer configured would only park again; one parked before --hours is left. A
+    part queued long ago but parked lately (a long outage past delivery.max_age_hours) is counted from its parking
+    (found in review: the 24-hour default never saw one)."""
     settings = settings_for(tmp_path, [{"type": "console", "name": "telegram"}])
+    with pytest.raises(OutboxError, match=r"no outbox at .*: is data_dir the receiver's"):
+        await resend(settings, None, 24, dry_run=True)  # a mistyped data_dir: said, and no empty outbox made
+    assert not settings.outbox_path.exists()
     outbox = Outbox(settings.outbox_path, 60)
     await outbox.open()
     await outbox.close()
     now = time.time()
-    rows = [  # (group, channel, state, queued hours ago)
-        ("g1", "telegram", "parked", 2),
-        ("g1", "telegram", "sent", 1),  # the firing parked, its resolution sent
-        ("g2", "telegram", "parked", 3),
-        ("g2", "old-bot", "parked", 3),
-        ("g3", "telegram", "parked", 30),
+    rows = [  # (group, channel, state, queued hours ago, parked hours ago)
+        ("g1", "telegram", "parked", 2, None),
+        ("g1", "telegram", "sent", 1, None),  # its resolution delivered
+        ("g2", "telegram", "parked", 3, None),
+        ("g2", "old-bot", "parked", 3, None),
+        ("g3", "telegram", "parked", 30, None),  # before --hours
+        ("g4", "telegram", "parked", 49, 1),  # still failing after 48 h: parked an hour ago
+        ("g5", "telegram", "parked", 2, None),
+        ("g5", "telegram", "inflight", 1, None),  # its resolution in flight
     ]
     with sqlite3.connect(settings.outbox_path) as db:
         db.execute("INSERT INTO notifications (id, dedup_key, group_key, status, received_at, payload, state)"
                    " VALUES (1, 'k', 'g', 'firing', 0, '{}', 'done')")  # fmt: skip
-        for i, (group, channel, state, ago) in enumerate(rows):
+        for i, (group, channel, state, queued, parked) in enumerate(rows):
             db.execute("INSERT INTO sends (notification_id, group_key, channel, kind, part, parts, body, state,"
-                       " created_at, last_error) VALUES (1, ?, ?, 'message', ?, 1, 'x', ?, ?, 'HTTP 401')",
-                       (group, channel, i, state, now - ago * 3600))  # fmt: skip
+                       " created_at, parked_at, last_error) VALUES (1, ?, ?, 'message', ?, 1, 'x', ?, ?, ?, '401')",
+                       (group, channel, i, state, now - queued * 3600,
+                        None if parked is None else now - parked * 3600))  # fmt: skip
     lines = await resend(settings, None, 24, dry_run=False)
-    assert lines[0].startswith("telegram: 1 parked part(s) queued again")
+    assert lines[0].startswith("telegram: 2 parked part(s) queued again")
     assert "old-bot: 1 parked part(s) left: no channel named old-bot is configured" in lines
-    assert "telegram: 1 parked part(s) left: a later message of the same alert was delivered" in lines
+    assert "telegram: 2 parked part(s) left: a later message of the same alert was delivered or is on its way" in lines
     with sqlite3.connect(settings.outbox_path) as db:
         states = [r[0] for r in db.execute("SELECT state FROM sends ORDER BY id")]
-        assert states == ["parked", "sent", "pending", "parked", "parked"]
+        assert states == ["parked", "sent", "pending", "parked", "parked", "pending", "parked", "inflight"]
         assert db.execute("SELECT state FROM notifications").fetchone()[0] == "analysed"
+        db.execute("UPDATE notifications SET state = 'done'")
+        db.commit()
+        # Found in review: a part no longer parked (two resends at once) set its notification back to analysed,
+        # where nothing would finish it again.
+        assert sends_table.requeue(db, [2, 3], now) == []
+        assert db.execute("SELECT state FROM notifications").fetchone()[0] == "done"
 
 
 def test_links_open_from_a_phone_on_the_public_urls_or_are_left_out() -> None:

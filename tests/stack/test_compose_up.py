@@ -197,6 +197,10 @@ def test_the_stack_comes_up_delivers_a_demo_alert_and_prices_its_own_containers(
     assert "What the host shows now" in message["text"]  # the exporter's diagnostics, through /actions
     # Links carry the external URL a tunnel reaches, not a container id.
     assert f"http://127.0.0.1:{PORTS['alertmanager']}/#/silences/new?filter=" in message["text"]
+    # docs/receiver.md's command for parked parts works as written in the container (config, secrets, outbox).
+    resent = compose(env_file, "exec", "-T", "receiver", "costwarden-receiver", "--config",
+                     "/tmp/costwarden/receiver.yml", "resend", "--dry-run", check=False)  # fmt: skip
+    assert resent.returncode == 0 and resent.stdout.strip() == "nothing parked in the last 24 h", resent
 
     # Each of the stack's own containers is priced, egress included (its network namespace is readable), and the
     # host's egress is the host's alone: no container reports it as its own.

@@ -52,7 +52,7 @@ def test_status_sees_a_delivery_made_before_prometheus_first_scraped_the_receive
     # (found in review: the outbox's count of parked parts only grows, so the line would never go away)
     assert (
         "message parts given up on (parked) in the last day: 1; the receiver's log says why; once the channel is "
-        "fixed, `make resend` (costwarden-receiver resend) sends them again"
+        "fixed, `costwarden-receiver resend` sends them again (beside make run: `make resend`; docs/receiver.md)"
     ) in said
 
 
