@@ -101,14 +101,17 @@ def _header(source: str) -> str:
 
 
 def _wrapper(layout: Layout, ports: dict[str, int]) -> str:
-    """`costwarden status | demo-alert | uninstall` for this install: its prefix and its ports."""
+    """`costwarden status | demo-alert | receiver ARGS | uninstall` for this install: its prefix and its ports."""
     spec = ",".join(f"{k}={v}" for k, v in ports.items())
     return (
         "#!/bin/sh\n"
-        "# costwarden status | demo-alert | uninstall [--purge], for this install (written by costwarden install).\n"
+        "# costwarden status | demo-alert | receiver ARGS | uninstall [--purge], for this install (written by\n"
+        "# costwarden install).\n"
         'case "$1" in\n'
-        "  status|demo-alert|uninstall) ;;\n"
-        '  *) echo "usage: costwarden status | demo-alert | uninstall [--purge]   (docs/install.md)" >&2; exit 2 ;;\n'
+        "  status|demo-alert|receiver|uninstall) ;;\n"
+        '  *) echo "usage: costwarden status | demo-alert | receiver ARGS | uninstall [--purge]   (docs/install.md)"'
+        " >&2\n"
+        "     exit 2 ;;\n"
         "esac\n"
         f"COSTWARDEN_PREFIX='{layout.prefix}' COSTWARDEN_PORTS='{spec}' exec '{layout.python}' -m stack \"$@\"\n"
     )
@@ -672,6 +675,23 @@ def status(target: Target) -> int:
     if not healthy:
         print(f"see: journalctl -u {TARGET} -u 'costwarden-*'", file=sys.stderr)
     return 0 if healthy else 3
+
+
+def receiver_command(argv: list[str], layout: Layout) -> int:
+    """`sudo costwarden receiver ARGS`: the receiver's command line (resend, send-test, --config.check) on the installed
+    receiver.yml with what its unit is given — receiver.env and the two tokens, read here as root — run as the
+    receiver's user, so that its outbox and data directory stay the service's (a file root made there would lock it
+    out)."""
+    if os.geteuid() != 0:
+        print(cli("receiver_needs_root", etc=layout.etc), file=sys.stderr)
+        return 2
+    env = {**os.environ, **_env_file(layout.etc / "receiver.env")}
+    for name, file in (("BEARER_TOKEN", INTAKE_TOKEN), ("ACTIONS_TOKEN", ACTIONS_TOKEN)):
+        with contextlib.suppress(FileNotFoundError):
+            env[f"COSTWARDEN_RECEIVER_{name}"] = (layout.etc / file).read_text().strip()
+    command = ["runuser", "-u", user("receiver"), "--", str(layout.python), "-m", "receiver",
+               f"--config={layout.etc / 'receiver.yml'}", *argv]  # fmt: skip
+    return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 - the owner's own arguments
 
 
 def main(argv: list[str]) -> int:

@@ -423,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return init.main(argv[1:])
     if argv[:1] == ["receiver"]:
+        if prefix := os.environ.get("COSTWARDEN_PREFIX"):  # the installed `costwarden`: the unit's way
+            from stack import install
+            from stack.systemd import Layout
+
+            return install.receiver_command(argv[1:], Layout(prefix=Path(prefix)))
         return receiver_command(argv[1:])
     if argv[:1] == ["start"]:
         from stack import compose  # inside the compose image only (it reads .env with pyyaml and the exporter)

@@ -308,7 +308,10 @@ def test_a_prefix_of_its_own_under_a_strict_umask_and_a_relative_wheel_directory
     assert record["prefix"] == "/srv/cw" and record["packages_installed"] == []  # --root: apt never ran
     refused = subprocess.run(["sh", str(root / "srv" / "cw" / "bin" / "costwarden"), "run"], capture_output=True,
                              text=True, check=False)  # fmt: skip
-    assert refused.returncode == 2 and "usage: costwarden status | demo-alert | uninstall" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "usage: costwarden status | demo-alert | receiver ARGS | uninstall" in refused.stderr
+    )
     # As the wrapper runs it: the prefix from the environment.
     removed = subprocess.run([sys.executable, "-m", "stack", "uninstall", "--root", str(root), "--purge"], cwd=ROOT,
                              capture_output=True, text=True, env={**os.environ, "COSTWARDEN_PREFIX": "/srv/cw"},
