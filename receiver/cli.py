@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", dest="dry_run", action="store_true",
                         help="digest: print it, send nothing; resend: list what would be sent again")  # fmt: skip
     parser.add_argument("--channel", help="resend: only this channel's parked parts (default: every channel's)")
-    parser.add_argument("--hours", type=float, default=24.0, help="resend: parts queued this recently (default 24)")
+    parser.add_argument("--hours", type=float, default=24.0, help="resend: parts parked this recently (default 24)")
     parser.add_argument("--period", choices=["day", "week"], default="day",
                         help="digest: yesterday (day, default) or the seven days before today (week)")  # fmt: skip
     parser.add_argument("--config", type=Path, help="receiver.yml (default: embedded defaults)")

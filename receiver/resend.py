@@ -45,9 +45,12 @@ async def resend(settings: Settings, channel: str | None, hours: float, dry_run:
     for name, parts in _by_channel([p for p in found if p.channel not in configured]).items():
         lines.append(f"{name}: {len(parts)} parked part(s) left: no channel named {name} is configured")
     left = [p for p in found if p.channel in configured and p.id not in chosen]
-    for name, parts in _by_channel(left).items():
+    for name, parts in _by_channel([p for p in left if p.superseded]).items():
         lines.append(f"{name}: {len(parts)} parked part(s) left: a later message of the same alert was delivered or "
                      "is on its way")  # fmt: skip
+    for name, parts in _by_channel([p for p in left if not p.superseded]).items():  # changed since they were listed
+        lines.append(f"{name}: {len(parts)} part(s) left: no longer parked, or overtaken by a later message meanwhile "
+                     "(another resend at the same time?)")  # fmt: skip
     if chosen and not dry_run:
         lines.append("the receiver must run on the fixed configuration (restart it after the fix, or it parks them "
                      "again): a running receiver sends them within seconds, a stopped one when it starts")  # fmt: skip

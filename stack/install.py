@@ -113,7 +113,7 @@ def _wrapper(layout: Layout, ports: dict[str, int]) -> str:
         " >&2\n"
         "     exit 2 ;;\n"
         "esac\n"
-        f"COSTWARDEN_PREFIX='{layout.prefix}' COSTWARDEN_PORTS='{spec}' exec '{layout.python}' -m stack \"$@\"\n"
+        f"COSTWARDEN_PREFIX='{layout.prefix}' COSTWARDEN_PORTS='{spec}' exec '{layout.python}' -P -m stack \"$@\"\n"
     )
 
 
@@ -679,19 +679,21 @@ def status(target: Target) -> int:
 
 def receiver_command(argv: list[str], layout: Layout) -> int:
     """`sudo costwarden receiver ARGS`: the receiver's command line (resend, send-test, --config.check) on the installed
-    receiver.yml with what its unit is given — receiver.env and the two tokens, read here as root — run as the
-    receiver's user, so that its outbox and data directory stay the service's (a file root made there would lock it
-    out)."""
+    receiver.yml with the secrets its unit is given — receiver.env and the two tokens, read here as root (a value set
+    in receiver.env wins, as it does in the unit) — run as the receiver's user with its umask, so that its outbox and
+    data directory stay the service's (a file root made there would lock it out). `-P` and `/` as the working
+    directory: `python -m` would otherwise import a checkout in the current directory before the installed code."""
     if os.geteuid() != 0:
         print(cli("receiver_needs_root", etc=layout.etc), file=sys.stderr)
         return 2
     env = {**os.environ, **_env_file(layout.etc / "receiver.env")}
     for name, file in (("BEARER_TOKEN", INTAKE_TOKEN), ("ACTIONS_TOKEN", ACTIONS_TOKEN)):
         with contextlib.suppress(FileNotFoundError):
-            env[f"COSTWARDEN_RECEIVER_{name}"] = (layout.etc / file).read_text().strip()
-    command = ["runuser", "-u", user("receiver"), "--", str(layout.python), "-m", "receiver",
+            env.setdefault(f"COSTWARDEN_RECEIVER_{name}", (layout.etc / file).read_text().strip())
+    runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") or "/usr/sbin/runuser"
+    command = [runuser, "-u", user("receiver"), "--", str(layout.python), "-P", "-m", "receiver",
                f"--config={layout.etc / 'receiver.yml'}", *argv]  # fmt: skip
-    return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 - the owner's own arguments
+    return subprocess.run(command, env=env, cwd="/", umask=0o077, check=False).returncode  # noqa: S603 - the owner's own arguments
 
 
 def main(argv: list[str]) -> int:

@@ -303,7 +303,7 @@ def test_a_prefix_of_its_own_under_a_strict_umask_and_a_relative_wheel_directory
     assert all(p.stat().st_mode & 0o005 == 0o005 for p in (venv / "lib").rglob("site-packages") if p.is_dir())
     assert (root / "etc" / "costwarden").stat().st_mode & 0o777 == 0o755
     wrapper = (root / "srv" / "cw" / "bin" / "costwarden").read_text()
-    assert "COSTWARDEN_PREFIX='/srv/cw'" in wrapper and "exec '/srv/cw/venv/bin/python' -m stack" in wrapper
+    assert "COSTWARDEN_PREFIX='/srv/cw'" in wrapper and "exec '/srv/cw/venv/bin/python' -P -m stack" in wrapper
     record = json.loads((root / "srv" / "cw" / "install.json").read_text())
     assert record["prefix"] == "/srv/cw" and record["packages_installed"] == []  # --root: apt never ran
     refused = subprocess.run(["sh", str(root / "srv" / "cw" / "bin" / "costwarden"), "run"], capture_output=True,
