@@ -28,7 +28,11 @@ SENT = "max by (channel) (max_over_time(costwarden_receiver_last_delivered_times
 """Not `increase()` of the sent counter: a series first scraped after its first delivery is born at 1, never rises."""
 WAITING = "max(costwarden_receiver_sends_waiting)"
 OLDEST = "max(costwarden_receiver_sends_oldest_age_seconds)"
-PARKED = 'sum(increase(costwarden_receiver_deliveries_total{result="parked"}[1d])) > 0.5'
+PARKED = (
+    'sum(increase(costwarden_receiver_deliveries_total{result="parked"}[1d])) > 0.5'
+    " and on () max(costwarden_receiver_sends_parked) > 0"
+)
+"""Parked in the last day and still parked: after `resend`, the line no longer says to resend them."""
 FAILING = 'sum by (channel) (increase(costwarden_receiver_deliveries_total{result!="sent"}[1h])) > 0'
 
 

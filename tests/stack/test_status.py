@@ -41,6 +41,7 @@ def test_status_sees_a_delivery_made_before_prometheus_first_scraped_the_receive
             {"channel": "file", "result": "parked"},
             [(t, 0.0 if t < scrapes[-20] else 1.0) for t in scrapes],
         ),
+        ("costwarden_receiver_sends_parked", {}, [(t, 0.0 if t < scrapes[-20] else 1.0) for t in scrapes]),
     ]
     import_series(series, tmp_path / "data", tmp_path)
     with serve(tmp_path / "data", tmp_path) as url:
@@ -54,6 +55,24 @@ def test_status_sees_a_delivery_made_before_prometheus_first_scraped_the_receive
         "message parts given up on (parked) in the last day: 1; the receiver's log says why; once the channel is "
         "fixed, `costwarden-receiver resend` sends them again (beside make run: `make resend`; docs/receiver.md)"
     ) in said
+
+
+def test_status_stops_pointing_to_resend_once_nothing_is_parked(tmp_path: Path) -> None:
+    """A part parked an hour ago and sent again since (`resend`): the outbox holds nothing parked, and status no
+    longer says to resend it for the rest of the day."""
+    now = time.time()
+    scrapes = [now - 7200 + 15 * i for i in range(480)]
+    parked_at, resent_at = now - 3600, now - 1800
+    series = [
+        ("costwarden_receiver_deliveries_total", {"channel": "file", "result": "parked"},
+         [(t, 0.0 if t < parked_at else 1.0) for t in scrapes]),
+        ("costwarden_receiver_sends_parked", {}, [(t, 1.0 if parked_at <= t < resent_at else 0.0) for t in scrapes]),
+    ]  # fmt: skip
+    import_series(series, tmp_path / "data", tmp_path)
+    with serve(tmp_path / "data", tmp_path) as url:
+        port = int(url.rsplit(":", 1)[1])
+        said = lines({"prometheus": port, "alertmanager": port}, now)
+    assert not [line for line in said if "parked" in line], said
 
 
 def test_status_beside_make_run_takes_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
