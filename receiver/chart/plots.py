@@ -3,8 +3,8 @@
 An alert's chart: the cost per hour of the alert's scope (its host, workload and resource) over the last 24 h, or since
 an hour before the anomaly began if that is longer (at most 7 days), against the rules' expected level and the edge of
 the usual range the alert is about (`…:expected`; `…:usual_peak`, or `…:usual_low` for a drop), the start marked, the
-money at stake written on it. A digest's: the period's
-cost per hour against the period before and, for a day, the same day a week earlier, laid over each other.
+money at stake written on it. A digest's: the period's cost per hour against the period before and, for a day, the
+same day a week earlier, laid over each other.
 """
 
 from __future__ import annotations

@@ -156,10 +156,7 @@ _REQUEUE += f", parked_at = NULL WHERE id = ? AND state = ? AND NOT {_LATER}"
 def parked(db: sqlite3.Connection, since: float, channel: str | None) -> list[Parked]:
     """The sends parked since `since` (parts parked before this module recorded when: queued since), of one channel
     or of every channel, oldest first."""
-    rows = db.execute(
-        _PARKED,
-        (State.PARKED, since, channel, channel),
-    )
+    rows = db.execute(_PARKED, (State.PARKED, since, channel, channel))
     return [Parked(int(i), str(c), float(t), e, bool(later)) for i, c, t, e, later in rows]
 
 
