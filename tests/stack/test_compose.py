@@ -99,6 +99,16 @@ def test_images_pinned_services_healthy_restarting_and_limited() -> None:
         assert "healthcheck" in service and "mem_limit" in service, name
 
 
+def test_every_service_keeps_bounded_logs() -> None:
+    """Docker's default json-file driver never rotates: a service that logs every alert, or a Prometheus repeating
+    one error, fills a small VPS's disk over months (found trying it: nothing set a limit). Each service keeps at most
+    three files of 10 MB, which `docker compose logs` still reads."""
+    for name, service in SERVICES.items():
+        logging = service.get("logging", {})
+        assert logging.get("driver") == "json-file", name
+        assert logging.get("options") == {"max-size": "10m", "max-file": "3"}, name
+
+
 def test_published_on_loopback_only_by_default() -> None:
     published = {n: s["ports"] for n, s in SERVICES.items() if "ports" in s}
     assert published == {"prometheus": ["${PROMETHEUS_PORT:-127.0.0.1:9090}:9090"],
