@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from costwarden import lockfile
@@ -37,6 +37,7 @@ from stack.render import DEFAULT_PORTS, ROOT
 
 BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}
 PORTS_FILE = "ports.json"
+LOG_BYTES = 10 * 2**20
 """Beside the state of `make run`: the ports it listens on, so that `make demo-alert` finds its Alertmanager."""
 
 
@@ -232,7 +233,7 @@ def start(
     token = secrets.token_urlsafe(24)
     env = {**os.environ, "COSTWARDEN_ACTIONS_TOKEN": token}
     for part in parts(data, ports, token, config_dir):
-        log = (logs / f"{part.name}.log").open("ab")
+        log = _log(logs / f"{part.name}.log")
         begins = log.tell()  # this start's lines, for the reason it gives if it does not come up
         # The receiver's standard output is its console channel: the messages themselves, shown here.
         stdout = None if part.name == "receiver" else log
@@ -250,6 +251,15 @@ def start(
                 raise SystemExit(_not_started(part.name, logs / f"{part.name}.log", begins))
             time.sleep(0.2)
         print(f"  {part.name:<13} {part.url}", flush=True)
+
+
+def _log(path: Path) -> BinaryIO:
+    """A part's log, appended to across starts; past LOG_BYTES it is moved to `.log.1` (the one before dropped), so
+    that a trial left running for months does not fill the disk one start at a time."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size > LOG_BYTES:
+            path.replace(path.with_name(path.name + ".1"))
+    return path.open("ab")
 
 
 def ended(returncode: int) -> str:

@@ -247,6 +247,30 @@ def test_a_part_that_does_not_start_is_said_with_its_reason_and_the_file_to_edit
         assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{ports[name]}"], capture_output=True).returncode == 1, name
 
 
+def test_make_run_starts_a_new_log_when_one_has_grown_large(tmp_path: Path) -> None:
+    """make run appended to data/logs/*.log forever (found reading it for the full-disk trial): a log past 10 MB is
+    moved to `.log.1` at the next start (one older file kept), a smaller one is appended to."""
+    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "receiver.yml").write_text("delivery: {retry_max_seconds: five}\n")  # stops after the first three
+    logs = tmp_path / "run" / "logs"
+    logs.mkdir(parents=True)
+    big = b"an old line\n" * (10 * 2**20 // 12 + 1)
+    (logs / "prometheus.log").write_bytes(big)
+    (logs / "prometheus.log.1").write_bytes(b"older still\n")
+    (logs / "exporter.log").write_bytes(b"an old line\n")
+    spec = ",".join(f"{k}={v}" for k, v in ports.items())
+    argv = ["--data", str(tmp_path / "run"), "--ports", spec, "--config-dir", str(config)]
+    done = subprocess.run([sys.executable, "-m", "stack", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "receiver did not start: " in done.stderr, done.stderr
+    assert (logs / "prometheus.log.1").read_bytes() == big
+    fresh = (logs / "prometheus.log").read_bytes()
+    assert b"an old line" not in fresh and b"Server is ready" in fresh
+    exporter = (logs / "exporter.log").read_bytes()
+    assert exporter.startswith(b"an old line\n") and len(exporter) > 12
+
+
 def test_checking_the_config_beside_make_run_says_when_an_edit_is_not_in_it_yet(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
