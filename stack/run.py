@@ -33,7 +33,7 @@ from costwarden import lockfile
 from costwarden.catalogue import LANGUAGES, cli, os_reason, say, spelled
 from stack import render
 from stack.numbers import finite
-from stack.render import DEFAULT_PORTS, ROOT
+from stack.render import DEFAULT_PORTS, RETENTION, ROOT
 
 BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}
 PORTS_FILE = "ports.json"
@@ -173,7 +173,7 @@ def parts(data: Path, ports: dict[str, int], actions_token: str = "", config_dir
                           *([f"--config.file={pricing}"] if pricing.exists() else [])],
              "/metrics", f"http://127.0.0.1:{ports['exporter']}/"),
         Part("prometheus", [BINARIES["prometheus"], f"--config.file={configs['prometheus']}",
-                            f"--storage.tsdb.path={data / 'prometheus'}", "--storage.tsdb.retention.time=35d",
+                            f"--storage.tsdb.path={data / 'prometheus'}", *RETENTION,
                             f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
                             f"--web.external-url=http://127.0.0.1:{ports['prometheus']}"],
              "/-/ready", f"http://127.0.0.1:{ports['prometheus']}/alerts"),

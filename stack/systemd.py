@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from stack.render import RETENTION
+
 SERVICES = ("exporter", "prometheus", "alertmanager", "receiver")
 """In start order: the exporter is scraped, Prometheus sends to Alertmanager, which hands over to the receiver."""
 
@@ -167,7 +169,7 @@ def units(layout: Layout, ports: dict[str, int]) -> dict[str, str]:
     prometheus = _unit(
         layout, "prometheus", "costwarden's Prometheus: the cost series and the detection rules",
         [BINARIES["prometheus"], f"--config.file={etc / 'prometheus.yml'}",
-         f"--storage.tsdb.path={layout.state_dir('prometheus')}", "--storage.tsdb.retention.time=35d",
+         f"--storage.tsdb.path={layout.state_dir('prometheus')}", *RETENTION,
          f"--web.listen-address={listen['prometheus']}", f"--web.external-url=http://{listen['prometheus']}"],
         _ISOLATED,
     )  # fmt: skip

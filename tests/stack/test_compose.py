@@ -16,7 +16,8 @@ import yaml
 from exporter import config as pricing
 from receiver.settings import Settings
 from receiver.settings import load as load_receiver
-from stack import compose
+from stack import compose, render
+from stack.systemd import INSTALL_PORTS, Layout, units
 
 ROOT = Path(__file__).parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -107,6 +108,16 @@ def test_every_service_keeps_bounded_logs() -> None:
         logging = service.get("logging", {})
         assert logging.get("driver") == "json-file", name
         assert logging.get("options") == {"max-size": "10m", "max-file": "3"}, name
+
+
+def test_prometheus_keeps_the_same_history_as_make_run_and_the_systemd_install() -> None:
+    """Compose kept 40 days and no size limit while make run and the install kept 35: one retention everywhere,
+    capped in size so that many containers cannot fill the disk (the make run and install tests start Prometheus with
+    it, which refuses a malformed flag)."""
+    assert set(render.RETENTION) <= set(SERVICES["prometheus"]["command"])
+    assert any(f.startswith("--storage.tsdb.retention.size=") for f in render.RETENTION)
+    unit = units(Layout(), INSTALL_PORTS)["costwarden-prometheus.service"]
+    assert all(flag in unit for flag in render.RETENTION)
 
 
 def test_published_on_loopback_only_by_default() -> None:
