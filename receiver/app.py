@@ -28,7 +28,7 @@ from receiver.metrics import Metrics
 from receiver.pipeline import Worker
 from receiver.services import open_services
 from receiver.settings import Settings
-from receiver.store import notifications, sends
+from receiver.store import notifications, retention, sends
 from receiver.store.db import OutboxError
 from receiver.store.outbox import Outbox
 
@@ -207,13 +207,14 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
             if services.urls.actions is not None:
                 app[LINKS] = LinkActions(services.urls.actions, buttons, outbox, settings.ollama.language)
         check = asyncio.create_task(services.enricher.check())
+        forget = asyncio.create_task(_forget(outbox, settings.keep_days), name="outbox retention")
         # matplotlib and the fonts, off the first alert's path
         warm = asyncio.create_task(services.charter.warm(), name="chart warm-up")
         depth, _ = await outbox.read(notifications.depth, time.time())
         if depth:
             log.info("resuming %d unfinished notification(s) from the outbox", depth)
         yield
-        for task in (check, warm):
+        for task in (check, warm, forget):
             task.cancel()
             try:
                 await task
@@ -233,6 +234,27 @@ async def _running(app: web.Application, settings: Settings, metrics: Metrics) -
                 log.info("stopped with %d notification(s) unfinished and %d message part(s) waiting to be sent; "
                          "the next start resumes them", depth, waiting)  # fmt: skip
     await outbox.close()
+
+
+FORGET_EVERY_SECONDS = 3600.0
+
+
+async def _forget(outbox: Outbox, keep_days: int) -> None:
+    """At start and every hour: the outbox's finished history past `keep_days` deleted, a batch at a time."""
+    while True:
+        pruned = retention.Pruned()
+        with contextlib.suppress(OutboxError):  # a full or read-only disk: said by the outbox, tried next hour
+            while True:
+                batch = await outbox.write(retention.prune, time.time() - keep_days * 86400)
+                pruned += batch
+                if batch.notifications < retention.BATCH:
+                    break
+                await asyncio.sleep(0.1)  # webhooks and the worker between batches
+        if pruned.notifications or pruned.cached:
+            log.info("outbox: forgot %d notification(s) and %d message part(s) finished more than %d days ago "
+                     "(keep_days), and %d cached analyses", pruned.notifications, pruned.sends, keep_days,
+                     pruned.cached)  # fmt: skip
+        await asyncio.sleep(FORGET_EVERY_SECONDS)
 
 
 class AccessLog(AbstractAccessLogger):

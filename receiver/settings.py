@@ -403,6 +403,10 @@ class Digest(_Model):
 class Settings(_Model):
     listen: Listen = Listen()
     data_dir: Path = Path("data")
+    keep_days: int = Field(
+        default=90, ge=35, le=36500, description="finished notifications, their messages and audit steps older than "
+        "this are deleted from the outbox (hourly); at least 35: the digest counts 30 days of marks",
+    )  # fmt: skip
     intake: Intake = Intake()
     auth: Auth = Auth()
     prometheus: Prometheus = Prometheus()

@@ -1,5 +1,5 @@
 """The actions table: the audit trail of every diagnostic or remediation considered for a notification, and its
-outcome. Rows are only ever added."""
+outcome. Rows are only added; they go with their notification after `keep_days` (store/retention.py)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ from receiver.delivery.deliverer import Deliverer
 from receiver.intake import parse_webhook
 from receiver.metrics import Metrics
 from receiver.settings import Delivery, Settings, SettingsError, load
-from receiver.store import notifications, sends
+from receiver.store import notifications, retention, sends
+from receiver.store.db import connect
 from receiver.store.outbox import Outbox
 from receiver.store.sends import Send
 from receiver.store.states import Note
@@ -102,6 +103,75 @@ async def test_every_body_intake_takes_is_delivered(aiohttp_client: Client, tmp_
     with sqlite3.connect(settings.outbox_path) as db:
         (payload,) = db.execute("SELECT payload FROM notifications WHERE group_key = 'lone'").fetchone()
     assert parse_webhook(payload).alerts[0].labels["cgroup"] == "min\ufffder"
+
+
+async def test_the_outbox_forgets_finished_history_past_keep_days(
+    aiohttp_client: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every alert and digest (charts as base64 in each channel's part) stayed in the outbox for as long as the
+    receiver ran: found reading it for the full-disk trial. A start forgets finished notifications older than
+    keep_days with their parts, audit steps and digest claims, and old cached analyses; the rest is untouched."""
+    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl", keep_days=35)
+    client = await aiohttp_client(create_app(settings))
+    for group in ("old", "older", "recent"):
+        assert (await client.post("/alerts", json=hook(group))).status == 200
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 3, 20)
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(settings.outbox_path) as db:
+            return list(db.execute(sql))
+
+    await until(lambda: {r[0] for r in rows("SELECT state FROM notifications")} == {"done"}, 20)
+    await client.close()
+    day = 86400
+    with sqlite3.connect(settings.outbox_path) as db:
+        db.execute("UPDATE notifications SET received_at = received_at - 36 * ? WHERE group_key = 'old'", (day,))
+        db.execute("UPDATE notifications SET received_at = received_at - 400 * ? WHERE group_key = 'older'", (day,))
+        old = db.execute("SELECT id FROM notifications WHERE group_key = 'old'").fetchone()[0]
+        db.execute("INSERT INTO actions (notification_id, group_key, name, kind, state, at) VALUES (?, 'old', 'top',"
+                   " 'diagnostic', 'done', 0)", (old,))  # fmt: skip
+        db.execute(
+            "INSERT INTO digests (key, channel, notification_id, created_at) VALUES ('day:x', 'f', ?, 0)", (old,)
+        )
+        db.execute("INSERT INTO analysis_cache VALUES ('stale', '{}', '', ?), ('fresh', '{}', '', ?)",
+                   (time.time() - 40 * day, time.time()))  # fmt: skip
+        db.commit()
+    before = len(rows("SELECT id FROM sends"))
+    caplog.set_level(logging.INFO, "receiver")
+    client = await aiohttp_client(create_app(settings))
+    await until(lambda: [r[0] for r in rows("SELECT group_key FROM notifications")] == ["recent"], 10)
+    assert len(rows("SELECT id FROM sends")) == before - 2  # one part each on the file channel
+    assert rows("SELECT COUNT(*) FROM actions") == [(0,)] and rows("SELECT COUNT(*) FROM digests") == [(0,)]
+    assert rows("SELECT key FROM analysis_cache") == [("fresh",)]
+    assert "forgot 2 notification(s) and 2 message part(s) finished more than 35 days ago" in caplog.text
+    assert (await client.post("/alerts", json=hook("after"))).status == 200  # and it goes on working
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 4, 20)
+
+
+def test_forgetting_keeps_what_is_unfinished_and_goes_a_batch_at_a_time(tmp_path: Path) -> None:
+    """A notification whose part waits (a resend of a long-parked part) or whose processing never finished is kept
+    however old; a years-old outbox is forgotten in batches, each its own short transaction."""
+    path = tmp_path / "outbox.sqlite3"
+    db = connect(path, "NORMAL")
+    now = time.time()
+    rows = [("done", "sent")] * (retention.BATCH + 1) + [
+        ("done", "pending"),
+        ("analysed", "sent"),
+        ("parked", "parked"),
+    ]
+    for i, (note, send) in enumerate(rows):
+        db.execute("INSERT INTO notifications (id, dedup_key, group_key, status, received_at, payload, state)"
+                   " VALUES (?, 'k', 'g', 'firing', ?, '{}', ?)", (i + 1, now - 100 * 86400, note))  # fmt: skip
+        db.execute("INSERT INTO sends (notification_id, group_key, channel, kind, part, parts, body, state, created_at)"
+                   " VALUES (?, 'g', 'c', 'message', 0, 1, 'x', ?, 0)", (i + 1, send))  # fmt: skip
+    first = retention.prune(db, now - 35 * 86400)
+    assert (first.notifications, first.sends) == (retention.BATCH, retention.BATCH)
+    second = retention.prune(db, now - 35 * 86400)
+    assert second.notifications == 2  # the last "sent" one and the parked one
+    left = {r[0] for r in db.execute("SELECT state FROM notifications")}
+    assert left == {"done", "analysed"} and db.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 2
+    assert retention.prune(db, now - 200 * 86400) == retention.Pruned()  # nothing that old
+    db.close()
 
 
 async def test_unreadable_rows_are_parked_said_and_never_hide_newer_ones(
