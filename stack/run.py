@@ -37,8 +37,9 @@ from stack.render import DEFAULT_PORTS, RETENTION, ROOT
 
 BINARIES = {"prometheus": "prometheus", "alertmanager": "prometheus-alertmanager"}
 PORTS_FILE = "ports.json"
-LOG_BYTES = 10 * 2**20
 """Beside the state of `make run`: the ports it listens on, so that `make demo-alert` finds its Alertmanager."""
+LOG_BYTES = 10 * 2**20
+"""A part's log past this size is moved to `.log.1` at the next start (a run left going for months still grows)."""
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ def start(
 
 def _log(path: Path) -> BinaryIO:
     """A part's log, appended to across starts; past LOG_BYTES it is moved to `.log.1` (the one before dropped), so
-    that a trial left running for months does not fill the disk one start at a time."""
+    that restarting make run for months does not fill the disk."""
     with contextlib.suppress(FileNotFoundError):
         if path.stat().st_size > LOG_BYTES:
             path.replace(path.with_name(path.name + ".1"))

@@ -125,8 +125,11 @@ async def test_the_outbox_forgets_finished_history_past_keep_days(
     await client.close()
     day = 86400
     with sqlite3.connect(settings.outbox_path) as db:
-        db.execute("UPDATE notifications SET received_at = received_at - 36 * ? WHERE group_key = 'old'", (day,))
-        db.execute("UPDATE notifications SET received_at = received_at - 400 * ? WHERE group_key = 'older'", (day,))
+        for group, days in (("old", 36), ("older", 400)):  # as if received and sent that long ago
+            db.execute(
+                "UPDATE notifications SET received_at = received_at - ? WHERE group_key = ?", (days * day, group)
+            )
+            db.execute("UPDATE sends SET created_at = created_at - ? WHERE group_key = ?", (days * day, group))
         old = db.execute("SELECT id FROM notifications WHERE group_key = 'old'").fetchone()[0]
         db.execute("INSERT INTO actions (notification_id, group_key, name, kind, state, at) VALUES (?, 'old', 'top',"
                    " 'diagnostic', 'done', 0)", (old,))  # fmt: skip
@@ -149,29 +152,56 @@ async def test_the_outbox_forgets_finished_history_past_keep_days(
 
 
 def test_forgetting_keeps_what_is_unfinished_and_goes_a_batch_at_a_time(tmp_path: Path) -> None:
-    """A notification whose part waits (a resend of a long-parked part) or whose processing never finished is kept
-    however old; a years-old outbox is forgotten in batches, each its own short transaction."""
+    """A notification whose part waits or is in flight, was queued again lately (a resend), or was marked lately (the
+    digest counts 30 days of *Expected* marks by when they were made), or whose processing never finished, is kept
+    however old (the last three found in review); a years-old outbox is forgotten in batches, each its own short
+    transaction; old taps audited for a notification already gone go too."""
     path = tmp_path / "outbox.sqlite3"
     db = connect(path, "NORMAL")
     now = time.time()
-    rows = [("done", "sent")] * (retention.BATCH + 1) + [
-        ("done", "pending"),
-        ("analysed", "sent"),
-        ("parked", "parked"),
-    ]
-    for i, (note, send) in enumerate(rows):
+    old, lately = now - 100 * 86400, now - 86400
+    rows = [("done", "sent", old)] * (retention.BATCH + 1) + [
+        ("done", "pending", old), ("done", "inflight", old), ("done", "sent", lately), ("done", "sent", old),
+        ("analysed", "sent", old), ("parked", "parked", old),
+    ]  # fmt: skip
+    for i, (note, send, queued) in enumerate(rows):
         db.execute("INSERT INTO notifications (id, dedup_key, group_key, status, received_at, payload, state)"
-                   " VALUES (?, 'k', 'g', 'firing', ?, '{}', ?)", (i + 1, now - 100 * 86400, note))  # fmt: skip
+                   " VALUES (?, 'k', 'g', 'firing', ?, '{}', ?)", (i + 1, old, note))  # fmt: skip
         db.execute("INSERT INTO sends (notification_id, group_key, channel, kind, part, parts, body, state, created_at)"
-                   " VALUES (?, 'g', 'c', 'message', 0, 1, 'x', ?, 0)", (i + 1, send))  # fmt: skip
+                   " VALUES (?, 'g', 'c', 'message', 0, 1, 'x', ?, ?)", (i + 1, send, queued))  # fmt: skip
+    marked = retention.BATCH + 5  # done, sent long ago, marked Expected yesterday
+    for note, at in ((marked, lately), (9999, old), (9998, lately)):  # the last two: taps on notifications long gone
+        db.execute("INSERT INTO actions (notification_id, group_key, name, kind, state, at) VALUES (?, 'g',"
+                   " 'button:expected', 'button', 'done', ?)", (note, at))  # fmt: skip
     first = retention.prune(db, now - 35 * 86400)
     assert (first.notifications, first.sends) == (retention.BATCH, retention.BATCH)
     second = retention.prune(db, now - 35 * 86400)
-    assert second.notifications == 2  # the last "sent" one and the parked one
-    left = {r[0] for r in db.execute("SELECT state FROM notifications")}
-    assert left == {"done", "analysed"} and db.execute("SELECT COUNT(*) FROM sends").fetchone()[0] == 2
+    assert second.notifications == 2  # the last of the batch and the parked one
+    left = [r[0] for r in db.execute("SELECT id FROM notifications ORDER BY id")]
+    assert left == [retention.BATCH + i for i in (2, 3, 4, 5, 6)]  # pending, in flight, queued again, marked, analysed
+    assert [r[0] for r in db.execute("SELECT notification_id FROM actions ORDER BY id")] == [marked, 9998]
     assert retention.prune(db, now - 200 * 86400) == retention.Pruned()  # nothing that old
     db.close()
+
+
+async def test_a_failure_to_forget_is_said_at_once_and_the_receiver_goes_on(
+    aiohttp_client: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found in review: any error but the outbox's own (a damaged page, a bug) ended the hourly task without a word
+    until shutdown. A trigger stands in for the damaged page."""
+    settings = settings_for(tmp_path / "data", tmp_path / "sent.jsonl")
+    outbox = Outbox(settings.outbox_path, 60)
+    await outbox.open()
+    await outbox.close()
+    with sqlite3.connect(settings.outbox_path) as db:
+        db.execute("CREATE TRIGGER damaged BEFORE DELETE ON analysis_cache BEGIN SELECT RAISE(ABORT, 'damaged'); END")
+        db.execute("INSERT INTO analysis_cache VALUES ('stale', '{}', '', 0)")
+    caplog.set_level(logging.INFO, "receiver")
+    client = await aiohttp_client(create_app(settings))
+    await until(lambda: "outbox: cannot forget old history; trying again in an hour" in caplog.text, 10)
+    assert "damaged" in caplog.text
+    assert (await client.post("/alerts", json=hook("after"))).status == 200
+    await until(lambda: len(lines(tmp_path / "sent.jsonl")) == 1, 20)
 
 
 async def test_unreadable_rows_are_parked_said_and_never_hide_newer_ones(

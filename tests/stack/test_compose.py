@@ -111,7 +111,8 @@ def test_every_service_keeps_bounded_logs() -> None:
 
 
 def test_prometheus_keeps_the_same_history_as_make_run_and_the_systemd_install() -> None:
-    """Compose kept 40 days and no size limit while make run and the install kept 35: one retention everywhere,
+    """Compose kept 40 days and no size limit while make run and the install kept 35, too few for `feedback export`
+    (30 days of pages, each with the 8 days before it; found in review): one retention everywhere,
     capped in size so that many containers cannot fill the disk (the make run and install tests start Prometheus with
     it, which refuses a malformed flag)."""
     assert set(render.RETENTION) <= set(SERVICES["prometheus"]["command"])
