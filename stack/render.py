@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PORTS = {"exporter": 9877, "prometheus": 9090, "alertmanager": 9093, "receiver": 9095}
 RETENTION = ["--storage.tsdb.retention.time=40d", "--storage.tsdb.retention.size=2GB"]
-"""Prometheus' history wherever the stack runs it: a billing month, the rules' two weeks of baselines, and what
+"""Prometheus' history wherever the stack runs it: a billing month, the rules' week of baselines, and what
 `costwarden-receiver feedback export` reads (30 days of pages, each with the 8 days before it); and never more than
 2 GB, so that many containers cannot fill a small disk (the oldest days go first; docs/scaling.md)."""
 
