@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,19 @@ from exporter import config
 from exporter.sampler import Sampler
 from tests.support.net import free_port, wait_until_ok
 from tests.support.readers import FIXTURES, cgroup_reader, host_reader
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs a command line in-process (`cli.main`) leaves its stderr handler on the root logger, writing to
+    pytest's capture after it closed: every later test's log line became a "--- Logging error ---" traceback."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:  # pytest's own capture handlers are subclasses, added and removed by pytest
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 class Clock:
