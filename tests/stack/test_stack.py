@@ -227,10 +227,9 @@ def test_make_run_merges_init_the_language_and_the_extra_receiver_yml(
     assert settings.grafana_url is None and settings.prometheus_url == "http://127.0.0.1:19090"
 
 
-def test_a_part_that_does_not_start_is_said_with_its_reason_and_the_file_to_edit(tmp_path: Path) -> None:
-    """Found in an operator's trial: an invalid edit of data/config/receiver.yml stopped make run with only "receiver
-    did not start; see …/receiver.log", and that log named data/run/receiver.yml, a file make run rewrites at every
-    start. The reason is said, and the rendered file says at its top which file to edit."""
+def run_with_a_bad_receiver_yml(tmp_path: Path) -> tuple[dict[str, int], subprocess.CompletedProcess[str]]:
+    """`make run` on free ports and `tmp_path/run` with an invalid `tmp_path/config/receiver.yml`: the exporter,
+    Prometheus and Alertmanager start, the receiver does not, and it stops."""
     ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
     config = tmp_path / "config"
     config.mkdir()
@@ -238,6 +237,15 @@ def test_a_part_that_does_not_start_is_said_with_its_reason_and_the_file_to_edit
     spec = ",".join(f"{k}={v}" for k, v in ports.items())
     argv = ["--data", str(tmp_path / "run"), "--ports", spec, "--config-dir", str(config)]
     done = subprocess.run([sys.executable, "-m", "stack", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return ports, done
+
+
+def test_a_part_that_does_not_start_is_said_with_its_reason_and_the_file_to_edit(tmp_path: Path) -> None:
+    """Found in an operator's trial: an invalid edit of data/config/receiver.yml stopped make run with only "receiver
+    did not start; see …/receiver.log", and that log named data/run/receiver.yml, a file make run rewrites at every
+    start. The reason is said, and the rendered file says at its top which file to edit."""
+    ports, done = run_with_a_bad_receiver_yml(tmp_path)
+    config = tmp_path / "config"
     assert done.returncode != 0
     assert "receiver did not start: " in done.stderr and "delivery.retry_max_seconds" in done.stderr, done.stderr
     assert f"{tmp_path / 'run' / 'logs' / 'receiver.log'}" in done.stderr
@@ -250,19 +258,13 @@ def test_a_part_that_does_not_start_is_said_with_its_reason_and_the_file_to_edit
 def test_make_run_starts_a_new_log_when_one_has_grown_large(tmp_path: Path) -> None:
     """make run appended to data/logs/*.log forever (found reading it for the full-disk trial): a log past 10 MB is
     moved to `.log.1` at the next start (one older file kept), a smaller one is appended to."""
-    ports = {name: free_port() for name in ("exporter", "prometheus", "alertmanager", "receiver")}
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "receiver.yml").write_text("delivery: {retry_max_seconds: five}\n")  # stops after the first three
     logs = tmp_path / "run" / "logs"
     logs.mkdir(parents=True)
     big = b"an old line\n" * (10 * 2**20 // 12 + 1)
     (logs / "prometheus.log").write_bytes(big)
     (logs / "prometheus.log.1").write_bytes(b"older still\n")
     (logs / "exporter.log").write_bytes(b"an old line\n")
-    spec = ",".join(f"{k}={v}" for k, v in ports.items())
-    argv = ["--data", str(tmp_path / "run"), "--ports", spec, "--config-dir", str(config)]
-    done = subprocess.run([sys.executable, "-m", "stack", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    _, done = run_with_a_bad_receiver_yml(tmp_path)  # the first three parts start, then it stops
     assert done.returncode != 0 and "receiver did not start: " in done.stderr, done.stderr
     assert (logs / "prometheus.log.1").read_bytes() == big
     fresh = (logs / "prometheus.log").read_bytes()
